@@ -1,0 +1,147 @@
+/* ipcmsg — messages between the node's processes over nng.
+ *
+ * Encoding: explicit little-endian, never raw structs. Every message starts
+ * with a version byte (IPCMSG_VERSION) and a type byte. Integers are u8/u16/
+ * u32/u64 little-endian; strings are u16 length + bytes (no NUL on the wire,
+ * at most IPCMSG_STR_MAX). Decoders take untrusted bytes: bounded, never trust
+ * a length, and return 0 or -EINVAL (malformed) / -EPROTO (unknown version or
+ * type). Decoded strings are NUL-terminated copies owned by the struct
+ * (ipcmsg_*_fini frees them).
+ *
+ * Who sends what:
+ *   acceptor -> router  (req/rep, ipc://DATA/router.ipc)
+ *       ACCEPTOR_HELLO  -> OK           acceptor (re)started: every tunnel row
+ *                                       of this node goes offline
+ *       REGISTER        -> REGISTERED   claim a tunnel for a session
+ *       UNREGISTER      -> OK           a session ended: its rows go offline
+ *       SNAPSHOT_REQ    -> TABLE        the whole route table
+ *   router -> acceptor  (pub/sub, ipc://DATA/table.ipc)
+ *       TABLE (delta=1)                 changed entries, versioned
+ *   router -> gossip    (req/rep, ipc://DATA/gossip.ipc)
+ *       WRITE           -> OK           a local write to routing.db
+ */
+#ifndef WARREN_IPCMSG_H
+#define WARREN_IPCMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IPCMSG_VERSION          1
+#define IPCMSG_STR_MAX          1024
+#define IPCMSG_TABLE_MAX        100000  /* entries in one TABLE message */
+
+enum ipcmsg_type {
+	IPCMSG_OK = 1,                  /* u8 status, str error */
+	IPCMSG_ACCEPTOR_HELLO = 2,      /* u64 epoch */
+	IPCMSG_REGISTER = 3,
+	IPCMSG_REGISTERED = 4,
+	IPCMSG_UNREGISTER = 5,          /* u64 session */
+	IPCMSG_SNAPSHOT_REQ = 6,        /* (empty) */
+	IPCMSG_TABLE = 7,
+	IPCMSG_WRITE = 8,
+};
+
+enum tunnel_kind { TUNNEL_HTTP = 1, TUNNEL_TCP = 2 };
+
+/* Status codes in OK and REGISTERED; 0 is success. Shared with the client's
+ * ERROR control message. */
+enum ipcmsg_status {
+	IPCMSG_S_OK = 0,
+	IPCMSG_S_TAKEN = 1,             /* name or port held by another client */
+	IPCMSG_S_INVALID = 2,           /* bad name, port out of range, ... */
+	IPCMSG_S_UNAVAILABLE = 3,       /* control plane or db not reachable */
+	IPCMSG_S_DENIED = 4,            /* auth (later) */
+	IPCMSG_S_INTERNAL = 5,
+};
+
+struct ipcmsg_ok {
+	uint8_t status;
+	char *error;                    /* "" when ok */
+};
+
+struct ipcmsg_register {
+	uint64_t session;               /* acceptor's session id (unique per node epoch) */
+	uint32_t tunnel_id;             /* client's id of the tunnel within the session */
+	uint8_t kind;                   /* enum tunnel_kind */
+	char *client_id;                /* from HELLO: same client -> may reclaim */
+	char *token;                    /* from HELLO ("" now; auth comes later) */
+	char *subdomain;                /* http: wanted label, "" = pick one */
+	char *domains;                  /* http: comma-separated custom domains, "" */
+	uint16_t port;                  /* tcp: the port the acceptor bound */
+};
+
+struct ipcmsg_registered {
+	uint8_t status;                 /* enum ipcmsg_status */
+	char *error;                    /* sentence for the user when status != 0 */
+	char *hosts;                    /* http: comma-separated full hostnames */
+	uint16_t port;                  /* tcp: the public port */
+};
+
+enum route_state { ROUTE_ONLINE = 1, ROUTE_OFFLINE = 2, ROUTE_DELETED = 3 };
+
+/* One route table entry: a hostname (http) or a port (tcp) -> a tunnel. */
+struct ipcmsg_route {
+	uint8_t kind;                   /* enum tunnel_kind */
+	uint8_t state;                  /* enum route_state; DELETED only in deltas */
+	char *host;                     /* http: lowercase full hostname; tcp: "" */
+	uint16_t port;                  /* tcp: public port; http: 0 */
+	char *node;                     /* owner node name */
+	uint64_t session;               /* owner's session id */
+	uint32_t tunnel_id;
+};
+
+struct ipcmsg_table {
+	uint64_t epoch;                 /* router's start id: a change means resnapshot */
+	uint64_t version;               /* of the table after this message */
+	uint8_t delta;                  /* 0 = snapshot (replace all), 1 = changes */
+	uint32_t n;
+	struct ipcmsg_route *routes;
+};
+
+enum ipcmsg_write_op {
+	WRITE_TUNNEL_UPSERT = 1,        /* route + client_id: row online for session */
+	WRITE_SESSION_OFFLINE = 2,      /* every row of (node, session) offline */
+	WRITE_NODE_OFFLINE = 3,         /* every row of node offline */
+};
+
+struct ipcmsg_write {
+	uint8_t op;                     /* enum ipcmsg_write_op */
+	struct ipcmsg_route route;      /* UPSERT: the row; others: node, session */
+	char *client_id;                /* UPSERT */
+};
+
+/* Each encoder returns a new nng message (caller owns) or NULL on ENOMEM.
+ * Each decoder takes the body of a received message. */
+struct nng_msg;
+int ipcmsg_type(const void *buf, size_t len);   /* type byte or -EPROTO/-EINVAL */
+
+struct nng_msg *ipcmsg_ok_encode(const struct ipcmsg_ok *m);
+int ipcmsg_ok_decode(struct ipcmsg_ok *m, const void *buf, size_t len);
+void ipcmsg_ok_fini(struct ipcmsg_ok *m);
+
+struct nng_msg *ipcmsg_hello_encode(uint64_t epoch);
+int ipcmsg_hello_decode(uint64_t *epoch, const void *buf, size_t len);
+
+struct nng_msg *ipcmsg_register_encode(const struct ipcmsg_register *m);
+int ipcmsg_register_decode(struct ipcmsg_register *m, const void *buf, size_t len);
+void ipcmsg_register_fini(struct ipcmsg_register *m);
+
+struct nng_msg *ipcmsg_registered_encode(const struct ipcmsg_registered *m);
+int ipcmsg_registered_decode(struct ipcmsg_registered *m, const void *buf, size_t len);
+void ipcmsg_registered_fini(struct ipcmsg_registered *m);
+
+struct nng_msg *ipcmsg_unregister_encode(uint64_t session);
+int ipcmsg_unregister_decode(uint64_t *session, const void *buf, size_t len);
+
+struct nng_msg *ipcmsg_snapshot_req_encode(void);
+
+struct nng_msg *ipcmsg_table_encode(const struct ipcmsg_table *m);
+int ipcmsg_table_decode(struct ipcmsg_table *m, const void *buf, size_t len);
+void ipcmsg_table_fini(struct ipcmsg_table *m);
+void ipcmsg_route_fini(struct ipcmsg_route *r);
+
+struct nng_msg *ipcmsg_write_encode(const struct ipcmsg_write *m);
+int ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len);
+void ipcmsg_write_fini(struct ipcmsg_write *m);
+
+#endif

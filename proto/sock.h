@@ -1,0 +1,37 @@
+/* sock — socket address parsing and non-blocking socket setup. */
+#ifndef WARREN_SOCK_H
+#define WARREN_SOCK_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct sock_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Parses "host:port", "[v6]:port" or ":port" (host defaults to `defhost`,
+ * which may be NULL for 0.0.0.0); host must be numeric or "localhost".
+ * Returns 0 or -EINVAL. */
+int sock_addr_parse(struct sock_addr *out, const char *text, const char *defhost);
+/* Formats as "1.2.3.4:80" / "[::1]:80" into out (>= 64 bytes); returns out. */
+char *sock_addr_format(const struct sock_addr *a, char *out, size_t len);
+/* Port of an address in host order. */
+int sock_addr_port(const struct sock_addr *a);
+void sock_addr_set_port(struct sock_addr *a, int port);
+
+/* Opens a non-blocking, close-on-exec listening TCP socket with SO_REUSEADDR;
+ * fills the bound address back into *a (port 0 -> the kernel's pick).
+ * Returns the fd or -errno. */
+int sock_listen(struct sock_addr *a, int backlog);
+/* Starts a non-blocking connect; returns the fd (connect may be in progress)
+ * or -errno. */
+int sock_connect(const struct sock_addr *a);
+/* Returns 0 when a non-blocking connect finished, or -errno (SO_ERROR). */
+int sock_connect_result(int fd);
+/* TCP_NODELAY on; ignores failure. */
+void sock_nodelay(int fd);
+/* Peer address of fd formatted as for sock_addr_format. */
+char *sock_peer_format(int fd, char *out, size_t len);
+
+#endif

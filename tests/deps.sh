@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian 12 packages that building, running and testing warren need.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+ libev-dev libnng-dev libsqlite3-dev sqlite3 libmaxminddb-dev libssl-dev openssl
+ libhttp-parser-dev libinih-dev libjansson-dev libcmocka-dev
+ curl wrk iperf3 nginx-light python3 python3-websockets procps iproute2"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "warren: missing packages:$missing (run 'make deps' as root)" >&2
+	exit 1
+fi
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
