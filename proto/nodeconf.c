@@ -1,0 +1,114 @@
+#include "nodeconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+#define O(f) offsetof(struct node_conf, f)
+
+const struct conf_opt nodeconf_opts[] = {
+	{ "data-dir", CONF_STR, O(data_dir), "./warren-data", "directory for routing.db and IPC sockets" },
+	{ "name", CONF_STR, O(name), "", "node name (default: the hostname)" },
+	{ "region", CONF_STR, O(region), "local", "region this node serves" },
+	{ "domain", CONF_STR, O(domain), "localhost", "base domain: tunnels get <subdomain>.<domain>" },
+	{ "http-listen", CONF_STR, O(http_listen), "0.0.0.0:8080", "public HTTP listener (port 0: the kernel picks)" },
+	{ "tunnel-listen", CONF_STR, O(tunnel_listen), "0.0.0.0:7000", "listener for tunnel clients" },
+	{ "tcp-port-range", CONF_STR, O(tcp_port_range), "20000-29999", "public ports for TCP tunnels, LO-HI" },
+	{ "admin-listen", CONF_STR, O(admin_listen), "127.0.0.1:7070", "admin API (loopback only)" },
+	{ "public-host", CONF_STR, O(public_url_host), "", "host name shown for TCP tunnels (default: the domain)" },
+	{ "log-level", CONF_STR, O(log_level), "info", "debug, info, warn or error" },
+	{ "window", CONF_SIZE, O(window), "1MiB", "flow-control window per tunnelled stream" },
+	{ "head-max", CONF_SIZE, O(head_max), "16KiB", "largest HTTP request head accepted (431 above)" },
+	{ "head-timeout", CONF_MS, O(head_timeout), "10s", "time allowed for an HTTP request head (408 after)" },
+	{ "idle-timeout", CONF_MS, O(idle_timeout), "300s", "idle public connections are closed after this" },
+	{ "drain-timeout", CONF_MS, O(drain_timeout), "10s", "on SIGTERM, in-flight streams get this long to finish" },
+	{ "ping-interval", CONF_MS, O(ping_interval), "10s", "keepalive ping interval on client sessions" },
+	{ "max-streams", CONF_INT, O(max_streams), "4096", "open streams per client session" },
+	CONF_END
+};
+
+static const char nodeconf_usage[] =
+    "usage: warren-node [options]\n"
+    "\n"
+    "Runs a warren edge node: the acceptor (public and tunnel listeners), the\n"
+    "router (route table, registration, admin API) and gossip (routing.db).";
+
+static int
+nodeconf_mkdir(const char *dir)
+{
+	char tmp[4096];
+	size_t i, len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (tmp[i] == '/' || tmp[i] == '\0') {
+			char c = tmp[i];
+			tmp[i] = '\0';
+			if (mkdir(tmp, 0700) == -1 && errno != EEXIST)
+				return -errno;
+			tmp[i] = c;
+		}
+	}
+	return 0;
+}
+
+int
+nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
+{
+	char host[256], *abs;
+	int argind, rc;
+
+	memset(c, 0, sizeof(*c));
+	if (conf_load(nodeconf_opts, c, argc, argv, nodeconf_usage, &argind) != 0)
+		return -1;
+	if (argind < argc) {
+		fprintf(stderr, "warren-node: unexpected argument '%s' (try --help)\n",
+		    argv[argind]);
+		return -1;
+	}
+	if (log_setup(proc, c->log_level) != 0) {
+		fprintf(stderr, "warren-node: unknown log level '%s'\n", c->log_level);
+		return -1;
+	}
+	if (c->name[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "node");
+		host[sizeof(host) - 1] = '\0';
+		free(c->name);
+		c->name = strdup(host);
+	}
+	if (sscanf(c->tcp_port_range, "%d-%d", &c->tcp_lo, &c->tcp_hi) != 2 ||
+	    c->tcp_lo < 1 || c->tcp_hi > 65535 || c->tcp_lo > c->tcp_hi) {
+		fprintf(stderr, "warren-node: bad --tcp-port-range '%s' (want LO-HI, e.g. 20000-29999)\n",
+		    c->tcp_port_range);
+		return -1;
+	}
+	if (c->window < 16384 || c->window > (64u << 20)) {
+		fprintf(stderr, "warren-node: --window must be between 16KiB and 64MiB\n");
+		return -1;
+	}
+	if ((rc = nodeconf_mkdir(c->data_dir)) != 0) {
+		fprintf(stderr, "warren-node: cannot create data dir %s: %s\n",
+		    c->data_dir, strerror(-rc));
+		return -1;
+	}
+	if ((abs = realpath(c->data_dir, NULL)) != NULL) {
+		free(c->data_dir);
+		c->data_dir = abs;
+	}
+	return 0;
+}
+
+void
+nodeconf_fini(struct node_conf *c)
+{
+	conf_fini(nodeconf_opts, c);
+}

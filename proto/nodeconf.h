@@ -1,0 +1,44 @@
+/* nodeconf — the options of warren-node, shared by its three processes.
+ *
+ * warren-node parses them (defaults < --config file < WARREN_* env < flags)
+ * and starts warren-acceptor, warren-router and warren-gossip with the same
+ * command line, so every process sees the same configuration. */
+#ifndef WARREN_NODECONF_H
+#define WARREN_NODECONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct conf_opt;
+
+struct node_conf {
+	char *data_dir;         /* routing.db, *.ipc, logs; created if missing */
+	char *name;             /* node name (default: hostname) */
+	char *region;
+	char *domain;           /* base domain: <sub>.<domain> */
+	char *http_listen;      /* public HTTP */
+	char *tunnel_listen;    /* tunnel clients */
+	char *tcp_port_range;   /* "LO-HI" */
+	char *admin_listen;     /* admin API, loopback */
+	char *public_url_host;  /* host shown in URLs for TCP tunnels ("" = domain) */
+	char *log_level;
+	size_t window;          /* mux receive window per stream */
+	size_t head_max;        /* largest HTTP request head */
+	long long head_timeout; /* ms to receive a request head */
+	long long idle_timeout; /* ms an idle public connection is kept */
+	long long drain_timeout;/* ms in-flight streams get on SIGTERM */
+	long long ping_interval;/* ms between keepalive pings to clients */
+	long long max_streams;  /* streams per client session */
+	/* derived by nodeconf_load: */
+	int tcp_lo, tcp_hi;
+};
+
+extern const struct conf_opt nodeconf_opts[];
+
+/* Loads the configuration for process `proc` ("node", "acceptor", ...);
+ * creates the data dir, fills the derived fields. Returns 0 or -1 after
+ * printing why. */
+int nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc);
+void nodeconf_fini(struct node_conf *c);
+
+#endif
