@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct conf_opt;
+#include "conf.h"
 
 struct node_conf {
 	char *data_dir;         /* routing.db, *.ipc, logs; created if missing */
