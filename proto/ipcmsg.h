@@ -110,8 +110,12 @@ struct ipcmsg_write {
 	char *client_id;                /* UPSERT */
 };
 
-/* Each encoder returns a new nng message (caller owns) or NULL on ENOMEM.
- * Each decoder takes the body of a received message. */
+/* Each encoder returns a new nng message (caller owns) or NULL on ENOMEM (or
+ * when a string is longer than IPCMSG_STR_MAX or a TABLE has more than
+ * IPCMSG_TABLE_MAX entries); NULL strings encode as "".
+ * Each decoder takes the body of a received message; on failure the struct
+ * is left zeroed (nothing to fini) and scalar outputs are untouched. Trailing
+ * bytes after the last field are malformed. */
 struct nng_msg;
 int ipcmsg_type(const void *buf, size_t len);   /* type byte or -EPROTO/-EINVAL */
 
@@ -134,11 +138,16 @@ struct nng_msg *ipcmsg_unregister_encode(uint64_t session);
 int ipcmsg_unregister_decode(uint64_t *session, const void *buf, size_t len);
 
 struct nng_msg *ipcmsg_snapshot_req_encode(void);
+/* Returns 0 for a well-formed (empty) SNAPSHOT_REQ, else -EINVAL/-EPROTO. */
+int ipcmsg_snapshot_req_decode(const void *buf, size_t len);
 
 struct nng_msg *ipcmsg_table_encode(const struct ipcmsg_table *m);
 int ipcmsg_table_decode(struct ipcmsg_table *m, const void *buf, size_t len);
 void ipcmsg_table_fini(struct ipcmsg_table *m);
 void ipcmsg_route_fini(struct ipcmsg_route *r);
+/* Deep copy of src into dst (NULL strings become ""); returns 0 or -ENOMEM
+ * (dst zeroed). dst owns its strings afterwards. */
+int ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src);
 
 struct nng_msg *ipcmsg_write_encode(const struct ipcmsg_write *m);
 int ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len);

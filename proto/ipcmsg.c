@@ -1,0 +1,534 @@
+#include "ipcmsg.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Smallest encoded route: kind, state, two empty strings, port, session,
+ * tunnel_id. Bounds the entry count of a TABLE against its length before
+ * anything is allocated for it. */
+#define IPCMSG_ROUTE_MIN        (1 + 1 + 2 + 2 + 2 + 8 + 4)
+
+/* Reader over untrusted bytes. The first failure sticks in `err`, so the
+ * decoders read every field and check once at the end. */
+struct ipcmsg_rd {
+	const uint8_t *p;
+	size_t len, off;
+	int err;
+};
+
+/* Writer appending to an nng message; the first failure sticks. */
+struct ipcmsg_wr {
+	nng_msg *msg;
+	int err;
+};
+
+static bool
+ipcmsg_rd_need(struct ipcmsg_rd *r, size_t n)
+{
+	if (r->err != 0)
+		return false;
+	if (r->len - r->off < n) {
+		r->err = -EINVAL;
+		return false;
+	}
+	return true;
+}
+
+static uint8_t
+ipcmsg_get_u8(struct ipcmsg_rd *r)
+{
+	if (!ipcmsg_rd_need(r, 1))
+		return 0;
+	return r->p[r->off++];
+}
+
+static uint64_t
+ipcmsg_get_le(struct ipcmsg_rd *r, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!ipcmsg_rd_need(r, n))
+		return 0;
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)r->p[r->off + i] << (8 * i);
+	r->off += n;
+	return v;
+}
+
+static uint16_t ipcmsg_get_u16(struct ipcmsg_rd *r) { return (uint16_t)ipcmsg_get_le(r, 2); }
+static uint32_t ipcmsg_get_u32(struct ipcmsg_rd *r) { return (uint32_t)ipcmsg_get_le(r, 4); }
+static uint64_t ipcmsg_get_u64(struct ipcmsg_rd *r) { return ipcmsg_get_le(r, 8); }
+
+/* A u16-length string: at most IPCMSG_STR_MAX bytes, no NUL inside. Returns
+ * a NUL-terminated copy, or NULL with r->err set. */
+static char *
+ipcmsg_get_str(struct ipcmsg_rd *r)
+{
+	size_t n = ipcmsg_get_u16(r);
+	char *s;
+
+	if (r->err != 0)
+		return NULL;
+	if (n > IPCMSG_STR_MAX || !ipcmsg_rd_need(r, n) ||
+	    memchr(r->p + r->off, '\0', n) != NULL) {
+		r->err = -EINVAL;
+		return NULL;
+	}
+	if ((s = malloc(n + 1)) == NULL) {
+		r->err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(s, r->p + r->off, n);
+	s[n] = '\0';
+	r->off += n;
+	return s;
+}
+
+/* Checks version and type; leaves the reader after the header. */
+static void
+ipcmsg_rd_init(struct ipcmsg_rd *r, const void *buf, size_t len, uint8_t type)
+{
+	int t;
+
+	r->p = buf;
+	r->len = len;
+	r->off = 0;
+	r->err = 0;
+	if ((t = ipcmsg_type(buf, len)) < 0)
+		r->err = t;
+	else if (t != type)
+		r->err = -EPROTO;
+	else
+		r->off = 2;
+}
+
+/* Trailing bytes are malformed: a newer layout must bump the version. */
+static int
+ipcmsg_rd_end(struct ipcmsg_rd *r)
+{
+	if (r->err == 0 && r->off != r->len)
+		r->err = -EINVAL;
+	return r->err;
+}
+
+static void
+ipcmsg_put(struct ipcmsg_wr *w, const void *p, size_t n)
+{
+	if (w->err == 0 && nng_msg_append(w->msg, p, n) != 0)
+		w->err = -ENOMEM;
+}
+
+static void
+ipcmsg_put_le(struct ipcmsg_wr *w, uint64_t v, size_t n)
+{
+	uint8_t b[8];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	ipcmsg_put(w, b, n);
+}
+
+static void ipcmsg_put_u8(struct ipcmsg_wr *w, uint8_t v) { ipcmsg_put(w, &v, 1); }
+static void ipcmsg_put_u16(struct ipcmsg_wr *w, uint16_t v) { ipcmsg_put_le(w, v, 2); }
+static void ipcmsg_put_u32(struct ipcmsg_wr *w, uint32_t v) { ipcmsg_put_le(w, v, 4); }
+static void ipcmsg_put_u64(struct ipcmsg_wr *w, uint64_t v) { ipcmsg_put_le(w, v, 8); }
+
+/* NULL encodes as "". A string longer than IPCMSG_STR_MAX fails the message:
+ * silently cutting a hostname would route to the wrong place. */
+static void
+ipcmsg_put_str(struct ipcmsg_wr *w, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n > IPCMSG_STR_MAX) {
+		w->err = -EINVAL;
+		return;
+	}
+	ipcmsg_put_u16(w, (uint16_t)n);
+	if (n > 0)
+		ipcmsg_put(w, s, n);
+}
+
+static void
+ipcmsg_wr_init(struct ipcmsg_wr *w, uint8_t type, size_t hint)
+{
+	w->err = 0;
+	if (nng_msg_alloc(&w->msg, 0) != 0) {
+		w->msg = NULL;
+		w->err = -ENOMEM;
+		return;
+	}
+	if (hint > 0 && nng_msg_reserve(w->msg, hint) != 0)
+		w->err = -ENOMEM;
+	ipcmsg_put_u8(w, IPCMSG_VERSION);
+	ipcmsg_put_u8(w, type);
+}
+
+static nng_msg *
+ipcmsg_wr_end(struct ipcmsg_wr *w)
+{
+	if (w->err != 0) {
+		if (w->msg != NULL)
+			nng_msg_free(w->msg);
+		return NULL;
+	}
+	return w->msg;
+}
+
+int
+ipcmsg_type(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (len < 2)
+		return -EINVAL;
+	if (p[0] != IPCMSG_VERSION)
+		return -EPROTO;
+	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_WRITE)
+		return -EPROTO;
+	return p[1];
+}
+
+/* ---- OK ---- */
+
+nng_msg *
+ipcmsg_ok_encode(const struct ipcmsg_ok *m)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_OK, 0);
+	ipcmsg_put_u8(&w, m->status);
+	ipcmsg_put_str(&w, m->error);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_ok_decode(struct ipcmsg_ok *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_OK);
+	m->status = ipcmsg_get_u8(&r);
+	m->error = ipcmsg_get_str(&r);
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_ok_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_ok_fini(struct ipcmsg_ok *m)
+{
+	free(m->error);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- ACCEPTOR_HELLO, UNREGISTER, SNAPSHOT_REQ ---- */
+
+static nng_msg *
+ipcmsg_u64_encode(uint8_t type, uint64_t v)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, type, 10);
+	ipcmsg_put_u64(&w, v);
+	return ipcmsg_wr_end(&w);
+}
+
+static int
+ipcmsg_u64_decode(uint8_t type, uint64_t *v, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+	uint64_t x;
+
+	ipcmsg_rd_init(&r, buf, len, type);
+	x = ipcmsg_get_u64(&r);
+	if (ipcmsg_rd_end(&r) == 0)
+		*v = x;
+	return r.err;
+}
+
+nng_msg *
+ipcmsg_hello_encode(uint64_t epoch)
+{
+	return ipcmsg_u64_encode(IPCMSG_ACCEPTOR_HELLO, epoch);
+}
+
+int
+ipcmsg_hello_decode(uint64_t *epoch, const void *buf, size_t len)
+{
+	return ipcmsg_u64_decode(IPCMSG_ACCEPTOR_HELLO, epoch, buf, len);
+}
+
+nng_msg *
+ipcmsg_unregister_encode(uint64_t session)
+{
+	return ipcmsg_u64_encode(IPCMSG_UNREGISTER, session);
+}
+
+int
+ipcmsg_unregister_decode(uint64_t *session, const void *buf, size_t len)
+{
+	return ipcmsg_u64_decode(IPCMSG_UNREGISTER, session, buf, len);
+}
+
+nng_msg *
+ipcmsg_snapshot_req_encode(void)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_SNAPSHOT_REQ, 0);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_snapshot_req_decode(const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_SNAPSHOT_REQ);
+	return ipcmsg_rd_end(&r);
+}
+
+/* ---- REGISTER ---- */
+
+nng_msg *
+ipcmsg_register_encode(const struct ipcmsg_register *m)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_REGISTER, 64);
+	ipcmsg_put_u64(&w, m->session);
+	ipcmsg_put_u32(&w, m->tunnel_id);
+	ipcmsg_put_u8(&w, m->kind);
+	ipcmsg_put_str(&w, m->client_id);
+	ipcmsg_put_str(&w, m->token);
+	ipcmsg_put_str(&w, m->subdomain);
+	ipcmsg_put_str(&w, m->domains);
+	ipcmsg_put_u16(&w, m->port);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_register_decode(struct ipcmsg_register *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_REGISTER);
+	m->session = ipcmsg_get_u64(&r);
+	m->tunnel_id = ipcmsg_get_u32(&r);
+	m->kind = ipcmsg_get_u8(&r);
+	m->client_id = ipcmsg_get_str(&r);
+	m->token = ipcmsg_get_str(&r);
+	m->subdomain = ipcmsg_get_str(&r);
+	m->domains = ipcmsg_get_str(&r);
+	m->port = ipcmsg_get_u16(&r);
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_register_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_register_fini(struct ipcmsg_register *m)
+{
+	free(m->client_id);
+	free(m->token);
+	free(m->subdomain);
+	free(m->domains);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- REGISTERED ---- */
+
+nng_msg *
+ipcmsg_registered_encode(const struct ipcmsg_registered *m)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_REGISTERED, 64);
+	ipcmsg_put_u8(&w, m->status);
+	ipcmsg_put_str(&w, m->error);
+	ipcmsg_put_str(&w, m->hosts);
+	ipcmsg_put_u16(&w, m->port);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_registered_decode(struct ipcmsg_registered *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_REGISTERED);
+	m->status = ipcmsg_get_u8(&r);
+	m->error = ipcmsg_get_str(&r);
+	m->hosts = ipcmsg_get_str(&r);
+	m->port = ipcmsg_get_u16(&r);
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_registered_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_registered_fini(struct ipcmsg_registered *m)
+{
+	free(m->error);
+	free(m->hosts);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- routes, TABLE ---- */
+
+static void
+ipcmsg_put_route(struct ipcmsg_wr *w, const struct ipcmsg_route *r)
+{
+	ipcmsg_put_u8(w, r->kind);
+	ipcmsg_put_u8(w, r->state);
+	ipcmsg_put_str(w, r->host);
+	ipcmsg_put_u16(w, r->port);
+	ipcmsg_put_str(w, r->node);
+	ipcmsg_put_u64(w, r->session);
+	ipcmsg_put_u32(w, r->tunnel_id);
+}
+
+static void
+ipcmsg_get_route(struct ipcmsg_rd *r, struct ipcmsg_route *rt)
+{
+	rt->kind = ipcmsg_get_u8(r);
+	rt->state = ipcmsg_get_u8(r);
+	rt->host = ipcmsg_get_str(r);
+	rt->port = ipcmsg_get_u16(r);
+	rt->node = ipcmsg_get_str(r);
+	rt->session = ipcmsg_get_u64(r);
+	rt->tunnel_id = ipcmsg_get_u32(r);
+}
+
+void
+ipcmsg_route_fini(struct ipcmsg_route *r)
+{
+	if (r == NULL)
+		return;
+	free(r->host);
+	free(r->node);
+	memset(r, 0, sizeof(*r));
+}
+
+nng_msg *
+ipcmsg_table_encode(const struct ipcmsg_table *m)
+{
+	struct ipcmsg_wr w;
+	uint32_t i;
+
+	if (m->n > IPCMSG_TABLE_MAX || (m->n > 0 && m->routes == NULL))
+		return NULL;
+	ipcmsg_wr_init(&w, IPCMSG_TABLE, 23 + (size_t)m->n * 48);
+	ipcmsg_put_u64(&w, m->epoch);
+	ipcmsg_put_u64(&w, m->version);
+	ipcmsg_put_u8(&w, m->delta);
+	ipcmsg_put_u32(&w, m->n);
+	for (i = 0; i < m->n && w.err == 0; i++)
+		ipcmsg_put_route(&w, &m->routes[i]);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_table_decode(struct ipcmsg_table *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+	uint32_t i, n;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_TABLE);
+	m->epoch = ipcmsg_get_u64(&r);
+	m->version = ipcmsg_get_u64(&r);
+	m->delta = ipcmsg_get_u8(&r);
+	n = ipcmsg_get_u32(&r);
+	if (r.err == 0 && (m->delta > 1 || n > IPCMSG_TABLE_MAX ||
+	    (size_t)n > (r.len - r.off) / IPCMSG_ROUTE_MIN))
+		r.err = -EINVAL;
+	if (r.err == 0 && n > 0 &&
+	    (m->routes = calloc(n, sizeof(*m->routes))) == NULL)
+		r.err = -ENOMEM;
+	/* m->n counts the entries to free if a later one fails */
+	for (i = 0; i < n && r.err == 0; i++) {
+		ipcmsg_get_route(&r, &m->routes[i]);
+		m->n = i + 1;
+	}
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_table_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_table_fini(struct ipcmsg_table *m)
+{
+	uint32_t i;
+
+	if (m->routes != NULL)
+		for (i = 0; i < m->n; i++)
+			ipcmsg_route_fini(&m->routes[i]);
+	free(m->routes);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- WRITE ---- */
+
+nng_msg *
+ipcmsg_write_encode(const struct ipcmsg_write *m)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_WRITE, 64);
+	ipcmsg_put_u8(&w, m->op);
+	ipcmsg_put_route(&w, &m->route);
+	ipcmsg_put_str(&w, m->client_id);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_WRITE);
+	m->op = ipcmsg_get_u8(&r);
+	ipcmsg_get_route(&r, &m->route);
+	m->client_id = ipcmsg_get_str(&r);
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_write_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_write_fini(struct ipcmsg_write *m)
+{
+	ipcmsg_route_fini(&m->route);
+	free(m->client_id);
+	memset(m, 0, sizeof(*m));
+}
+
+static char *
+ipcmsg_strdup(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+int
+ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src)
+{
+	*dst = *src;
+	dst->host = ipcmsg_strdup(src->host);
+	dst->node = ipcmsg_strdup(src->node);
+	if (dst->host == NULL || dst->node == NULL) {
+		ipcmsg_route_fini(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,427 @@
+/* ipcmsg: round trips, exact layout, truncation at every length, bad
+ * versions and types, hostile lengths and counts. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+
+#include "ipcmsg.h"
+
+typedef int decode_fn(const void *buf, size_t len);
+
+static int
+dec_ok(const void *buf, size_t len)
+{
+	struct ipcmsg_ok m;
+	int rc = ipcmsg_ok_decode(&m, buf, len);
+
+	ipcmsg_ok_fini(&m);
+	return rc;
+}
+
+static int
+dec_hello(const void *buf, size_t len)
+{
+	uint64_t v;
+
+	return ipcmsg_hello_decode(&v, buf, len);
+}
+
+static int
+dec_register(const void *buf, size_t len)
+{
+	struct ipcmsg_register m;
+	int rc = ipcmsg_register_decode(&m, buf, len);
+
+	ipcmsg_register_fini(&m);
+	return rc;
+}
+
+static int
+dec_registered(const void *buf, size_t len)
+{
+	struct ipcmsg_registered m;
+	int rc = ipcmsg_registered_decode(&m, buf, len);
+
+	ipcmsg_registered_fini(&m);
+	return rc;
+}
+
+static int
+dec_unregister(const void *buf, size_t len)
+{
+	uint64_t v;
+
+	return ipcmsg_unregister_decode(&v, buf, len);
+}
+
+static int
+dec_table(const void *buf, size_t len)
+{
+	struct ipcmsg_table m;
+	int rc = ipcmsg_table_decode(&m, buf, len);
+
+	ipcmsg_table_fini(&m);
+	return rc;
+}
+
+static int
+dec_write(const void *buf, size_t len)
+{
+	struct ipcmsg_write m;
+	int rc = ipcmsg_write_decode(&m, buf, len);
+
+	ipcmsg_write_fini(&m);
+	return rc;
+}
+
+/* Every proper prefix fails, one extra byte fails, the whole decodes. */
+static void
+check_bounds(nng_msg *msg, decode_fn *dec)
+{
+	size_t len = nng_msg_len(msg), i;
+	uint8_t *copy;
+
+	assert_non_null(msg);
+	assert_int_equal(dec(nng_msg_body(msg), len), 0);
+	for (i = 0; i < len; i++) {
+		/* a fresh heap copy of exactly i bytes, so ASan sees overreads */
+		copy = malloc(i ? i : 1);
+		assert_non_null(copy);
+		memcpy(copy, nng_msg_body(msg), i);
+		assert_int_equal(dec(copy, i), -EINVAL);
+		free(copy);
+	}
+	copy = malloc(len + 1);
+	assert_non_null(copy);
+	memcpy(copy, nng_msg_body(msg), len);
+	copy[len] = 0;
+	assert_int_equal(dec(copy, len + 1), -EINVAL);
+	/* bad version */
+	copy[0] = IPCMSG_VERSION + 1;
+	assert_int_equal(dec(copy, len), -EPROTO);
+	copy[0] = 0;
+	assert_int_equal(dec(copy, len), -EPROTO);
+	/* another type */
+	copy[0] = IPCMSG_VERSION;
+	copy[1] = copy[1] == IPCMSG_OK ? IPCMSG_WRITE : IPCMSG_OK;
+	assert_int_equal(dec(copy, len), -EPROTO);
+	copy[1] = 0;
+	assert_int_equal(dec(copy, len), -EPROTO);
+	copy[1] = 200;
+	assert_int_equal(dec(copy, len), -EPROTO);
+	free(copy);
+}
+
+static void
+test_type(void **state)
+{
+	uint8_t b[2] = { IPCMSG_VERSION, IPCMSG_TABLE };
+
+	assert_int_equal(ipcmsg_type(b, 2), IPCMSG_TABLE);
+	assert_int_equal(ipcmsg_type(b, 1), -EINVAL);
+	assert_int_equal(ipcmsg_type(b, 0), -EINVAL);
+	b[0] = 9;
+	assert_int_equal(ipcmsg_type(b, 2), -EPROTO);
+	b[0] = IPCMSG_VERSION;
+	b[1] = 99;
+	assert_int_equal(ipcmsg_type(b, 2), -EPROTO);
+}
+
+static void
+test_ok(void **state)
+{
+	struct ipcmsg_ok in = { IPCMSG_S_UNAVAILABLE, "gossip is not answering" }, out;
+	nng_msg *msg = ipcmsg_ok_encode(&in);
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)), IPCMSG_OK);
+	assert_int_equal(ipcmsg_ok_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.status, IPCMSG_S_UNAVAILABLE);
+	assert_string_equal(out.error, in.error);
+	ipcmsg_ok_fini(&out);
+	ipcmsg_ok_fini(&out);   /* fini twice is harmless */
+	check_bounds(msg, dec_ok);
+	nng_msg_free(msg);
+
+	/* NULL string encodes as "" */
+	in.error = NULL;
+	msg = ipcmsg_ok_encode(&in);
+	assert_int_equal(ipcmsg_ok_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_string_equal(out.error, "");
+	ipcmsg_ok_fini(&out);
+	nng_msg_free(msg);
+}
+
+static void
+test_hello_layout(void **state)
+{
+	static const uint8_t want[] = { IPCMSG_VERSION, IPCMSG_ACCEPTOR_HELLO,
+	    0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01 };
+	nng_msg *msg = ipcmsg_hello_encode(0x0102030405060708ull);
+	uint64_t v = 0;
+
+	assert_non_null(msg);
+	assert_int_equal(nng_msg_len(msg), sizeof(want));
+	assert_memory_equal(nng_msg_body(msg), want, sizeof(want));
+	assert_int_equal(ipcmsg_hello_decode(&v, want, sizeof(want)), 0);
+	assert_true(v == 0x0102030405060708ull);
+	/* a failed decode leaves the output untouched */
+	v = 42;
+	assert_int_equal(ipcmsg_hello_decode(&v, want, 5), -EINVAL);
+	assert_true(v == 42);
+	check_bounds(msg, dec_hello);
+	nng_msg_free(msg);
+}
+
+static void
+test_unregister_snapshot(void **state)
+{
+	nng_msg *msg = ipcmsg_unregister_encode(UINT64_MAX);
+	uint64_t v = 0;
+
+	assert_int_equal(ipcmsg_unregister_decode(&v, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_true(v == UINT64_MAX);
+	/* hello bytes are not an unregister */
+	check_bounds(msg, dec_unregister);
+	nng_msg_free(msg);
+
+	msg = ipcmsg_snapshot_req_encode();
+	assert_non_null(msg);
+	assert_int_equal(nng_msg_len(msg), 2);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), 2), IPCMSG_SNAPSHOT_REQ);
+	assert_int_equal(ipcmsg_snapshot_req_decode(nng_msg_body(msg), 2), 0);
+	assert_int_equal(ipcmsg_snapshot_req_decode(nng_msg_body(msg), 1), -EINVAL);
+	nng_msg_free(msg);
+}
+
+static void
+test_register(void **state)
+{
+	struct ipcmsg_register in = {
+		.session = 0x1122334455667788ull, .tunnel_id = 7, .kind = TUNNEL_HTTP,
+		.client_id = "c-123", .token = "", .subdomain = "alice",
+		.domains = "www.example.org,example.net", .port = 0,
+	}, out;
+	nng_msg *msg = ipcmsg_register_encode(&in);
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_register_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_true(out.session == in.session);
+	assert_int_equal(out.tunnel_id, 7);
+	assert_int_equal(out.kind, TUNNEL_HTTP);
+	assert_string_equal(out.client_id, "c-123");
+	assert_string_equal(out.token, "");
+	assert_string_equal(out.subdomain, "alice");
+	assert_string_equal(out.domains, in.domains);
+	assert_int_equal(out.port, 0);
+	ipcmsg_register_fini(&out);
+	check_bounds(msg, dec_register);
+	nng_msg_free(msg);
+
+	in.kind = TUNNEL_TCP;
+	in.port = 65535;
+	in.subdomain = NULL;
+	msg = ipcmsg_register_encode(&in);
+	assert_int_equal(ipcmsg_register_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.port, 65535);
+	assert_string_equal(out.subdomain, "");
+	ipcmsg_register_fini(&out);
+	nng_msg_free(msg);
+}
+
+static void
+test_registered(void **state)
+{
+	struct ipcmsg_registered in = { IPCMSG_S_OK, "", "alice.example.com,www.example.org", 0 }, out;
+	nng_msg *msg = ipcmsg_registered_encode(&in);
+
+	assert_int_equal(ipcmsg_registered_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.status, 0);
+	assert_string_equal(out.hosts, in.hosts);
+	ipcmsg_registered_fini(&out);
+	check_bounds(msg, dec_registered);
+	nng_msg_free(msg);
+}
+
+static void
+test_table(void **state)
+{
+	struct ipcmsg_route routes[3] = {
+		{ TUNNEL_HTTP, ROUTE_ONLINE, "alice.example.com", 0, "n1", 1, 2 },
+		{ TUNNEL_TCP, ROUTE_OFFLINE, "", 20001, "n2", UINT64_MAX, UINT32_MAX },
+		{ TUNNEL_HTTP, ROUTE_DELETED, "b.example.com", 0, "n1", 3, 0 },
+	};
+	struct ipcmsg_table in = { 0xdeadbeefcafef00dull, 42, 1, 3, routes }, out;
+	nng_msg *msg = ipcmsg_table_encode(&in);
+	uint32_t i;
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_table_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_true(out.epoch == in.epoch);
+	assert_true(out.version == 42);
+	assert_int_equal(out.delta, 1);
+	assert_int_equal(out.n, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(out.routes[i].kind, routes[i].kind);
+		assert_int_equal(out.routes[i].state, routes[i].state);
+		assert_string_equal(out.routes[i].host, routes[i].host);
+		assert_int_equal(out.routes[i].port, routes[i].port);
+		assert_string_equal(out.routes[i].node, routes[i].node);
+		assert_true(out.routes[i].session == routes[i].session);
+		assert_int_equal(out.routes[i].tunnel_id, routes[i].tunnel_id);
+	}
+	ipcmsg_table_fini(&out);
+	check_bounds(msg, dec_table);
+	nng_msg_free(msg);
+
+	/* empty snapshot */
+	in.n = 0;
+	in.routes = NULL;
+	in.delta = 0;
+	msg = ipcmsg_table_encode(&in);
+	assert_int_equal(ipcmsg_table_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.n, 0);
+	assert_null(out.routes);
+	ipcmsg_table_fini(&out);
+	nng_msg_free(msg);
+
+	/* too many entries: the encoder refuses */
+	in.n = IPCMSG_TABLE_MAX + 1;
+	in.routes = routes;
+	assert_null(ipcmsg_table_encode(&in));
+}
+
+static void
+test_table_huge_counts(void **state)
+{
+	uint8_t b[2 + 8 + 8 + 1 + 4 + 64];
+	uint32_t counts[] = { UINT32_MAX, IPCMSG_TABLE_MAX + 1, IPCMSG_TABLE_MAX, 5, 1 };
+	struct ipcmsg_table out;
+	size_t i;
+
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		memset(b, 0, sizeof(b));
+		b[0] = IPCMSG_VERSION;
+		b[1] = IPCMSG_TABLE;
+		b[18] = 1;
+		b[19] = (uint8_t)counts[i];
+		b[20] = (uint8_t)(counts[i] >> 8);
+		b[21] = (uint8_t)(counts[i] >> 16);
+		b[22] = (uint8_t)(counts[i] >> 24);
+		/* 64 zero bytes: at most 3 minimal routes fit, never 5 */
+		assert_int_equal(ipcmsg_table_decode(&out, b, sizeof(b)), -EINVAL);
+		assert_null(out.routes);
+		assert_int_equal(out.n, 0);
+	}
+	/* delta must be 0 or 1 */
+	memset(b, 0, sizeof(b));
+	b[0] = IPCMSG_VERSION;
+	b[1] = IPCMSG_TABLE;
+	b[18] = 2;
+	assert_int_equal(ipcmsg_table_decode(&out, b, 23), -EINVAL);
+	b[18] = 0;
+	assert_int_equal(ipcmsg_table_decode(&out, b, 23), 0);
+	ipcmsg_table_fini(&out);
+}
+
+static void
+test_strings(void **state)
+{
+	char *big = malloc(IPCMSG_STR_MAX + 2);
+	struct ipcmsg_ok in = { 0, NULL }, out;
+	uint8_t b[2 + 1 + 2 + 4];
+	nng_msg *msg;
+
+	assert_non_null(big);
+	memset(big, 'a', IPCMSG_STR_MAX + 1);
+	big[IPCMSG_STR_MAX + 1] = '\0';
+	in.error = big;
+	assert_null(ipcmsg_ok_encode(&in));      /* one byte too long */
+	big[IPCMSG_STR_MAX] = '\0';
+	msg = ipcmsg_ok_encode(&in);            /* exactly the maximum */
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_ok_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(strlen(out.error), IPCMSG_STR_MAX);
+	ipcmsg_ok_fini(&out);
+	nng_msg_free(msg);
+	free(big);
+
+	/* a length over the maximum is malformed even when the bytes are there */
+	b[0] = IPCMSG_VERSION;
+	b[1] = IPCMSG_OK;
+	b[2] = 0;
+	b[3] = 0xff;
+	b[4] = 0xff;
+	assert_int_equal(ipcmsg_ok_decode(&out, b, sizeof(b)), -EINVAL);
+	/* an embedded NUL is malformed */
+	b[3] = 4;
+	b[4] = 0;
+	memcpy(b + 5, "ab\0c", 4);
+	assert_int_equal(ipcmsg_ok_decode(&out, b, sizeof(b)), -EINVAL);
+	memcpy(b + 5, "abcd", 4);
+	assert_int_equal(ipcmsg_ok_decode(&out, b, sizeof(b)), 0);
+	assert_string_equal(out.error, "abcd");
+	ipcmsg_ok_fini(&out);
+}
+
+static void
+test_write(void **state)
+{
+	struct ipcmsg_write in = {
+		.op = WRITE_TUNNEL_UPSERT,
+		.route = { TUNNEL_HTTP, ROUTE_ONLINE, "alice.example.com", 0, "n1", 9, 1 },
+		.client_id = "c-1",
+	}, out;
+	nng_msg *msg = ipcmsg_write_encode(&in);
+
+	assert_int_equal(ipcmsg_write_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.op, WRITE_TUNNEL_UPSERT);
+	assert_string_equal(out.route.host, "alice.example.com");
+	assert_string_equal(out.route.node, "n1");
+	assert_true(out.route.session == 9);
+	assert_string_equal(out.client_id, "c-1");
+	ipcmsg_write_fini(&out);
+	check_bounds(msg, dec_write);
+	nng_msg_free(msg);
+}
+
+static void
+test_route_copy(void **state)
+{
+	struct ipcmsg_route a = { TUNNEL_TCP, ROUTE_ONLINE, NULL, 20000, "n", 1, 2 }, b;
+
+	assert_int_equal(ipcmsg_route_copy(&b, &a), 0);
+	assert_string_equal(b.host, "");
+	assert_string_equal(b.node, "n");
+	assert_ptr_not_equal(b.node, a.node);
+	assert_int_equal(b.port, 20000);
+	ipcmsg_route_fini(&b);
+	ipcmsg_route_fini(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type),
+		cmocka_unit_test(test_ok),
+		cmocka_unit_test(test_hello_layout),
+		cmocka_unit_test(test_unregister_snapshot),
+		cmocka_unit_test(test_register),
+		cmocka_unit_test(test_registered),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_huge_counts),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_route_copy),
+	};
+
+	return cmocka_run_group_tests_name("ipcmsg", tests, NULL, NULL);
+}
