@@ -18,7 +18,8 @@
  *
  * Ownership: the owner holds a stream handle from mux_stream_open() or
  * on_open() until it calls mux_stream_close(); the mux never frees a stream
- * behind the owner's back. After on_reset() no more callbacks come for it. */
+ * behind the owner's back. After on_reset() no more callbacks come for it.
+ * Callbacks must not call mux_free(); defer it. */
 #ifndef WARREN_MUX_H
 #define WARREN_MUX_H
 
@@ -65,8 +66,9 @@ struct mux_callbacks {
 	void (*on_writable)(struct mux_stream *s);
 	/* A control message on stream 0. */
 	void (*on_control)(struct mux *m, const uint8_t *p, size_t len);
-	/* A PONG arrived for our PING: round-trip time in microseconds. */
-	void (*on_pong)(struct mux *m, uint64_t rtt_us);
+	/* A PONG arrived for our PING: sent_us is the value given to mux_ping(),
+	 * so the RTT is now - sent_us. */
+	void (*on_pong)(struct mux *m, uint64_t sent_us);
 	/* Peer sent GOAWAY: open no new streams; existing ones may finish. */
 	void (*on_goaway)(struct mux *m, int code, const char *reason);
 	/* The output buffer went from empty to non-empty: start writing. */
@@ -108,7 +110,7 @@ size_t mux_wpending(const struct mux *m);
 
 /* Sends a control message on stream 0 (len <= 64 KiB); returns 0 or -ENOMEM. */
 int mux_control(struct mux *m, const void *p, size_t len);
-/* Sends PING carrying now_us; on_pong reports the RTT. */
+/* Sends PING carrying now_us; on_pong echoes it back. */
 int mux_ping(struct mux *m, uint64_t now_us);
 /* Sends GOAWAY; returns 0 or -ENOMEM. */
 int mux_goaway(struct mux *m, int code, const char *reason);
