@@ -1,0 +1,304 @@
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipcmsg.h"
+#include "log.h"
+
+static const char store_schema[] =
+    "CREATE TABLE IF NOT EXISTS backends ("
+    " id TEXT PRIMARY KEY, app TEXT, region TEXT, wg_ip TEXT, port INTEGER,"
+    " healthy INTEGER, weight INTEGER, soft_limit INTEGER, hard_limit INTEGER,"
+    " deleted INTEGER DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS tunnels ("
+    " id TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " host TEXT NOT NULL DEFAULT '',"
+    " port INTEGER NOT NULL DEFAULT 0,"
+    " node TEXT NOT NULL,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " session INTEGER NOT NULL,"
+    " tunnel_id INTEGER NOT NULL DEFAULT 0,"
+    " client_id TEXT NOT NULL DEFAULT '',"
+    " token_id TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL DEFAULT 'online',"
+    " started_at INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS tunnels_node_session ON tunnels(node, session);"
+    "CREATE TABLE IF NOT EXISTS reservations ("
+    " id TEXT PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " host TEXT NOT NULL DEFAULT '',"
+    " port INTEGER NOT NULL DEFAULT 0,"
+    " client_id TEXT NOT NULL DEFAULT '',"
+    " token_id TEXT NOT NULL DEFAULT '',"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " id TEXT PRIMARY KEY,"
+    " hash TEXT NOT NULL,"
+    " hosts TEXT NOT NULL DEFAULT '',"
+    " ports TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL DEFAULT 0,"
+    " revoked INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS domains ("
+    " domain TEXT PRIMARY KEY,"
+    " app TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0);";
+
+/* A new session takes the row over and restarts started_at; the same session
+ * re-registering keeps it. */
+static const char store_sql_upsert[] =
+    "INSERT INTO tunnels (id, kind, host, port, node, region, session,"
+    " tunnel_id, client_id, state, started_at, updated_at, deleted)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'online', ?10, ?10, 0)"
+    " ON CONFLICT(id) DO UPDATE SET kind = excluded.kind,"
+    " host = excluded.host, port = excluded.port, node = excluded.node,"
+    " region = excluded.region, tunnel_id = excluded.tunnel_id,"
+    " client_id = excluded.client_id, state = 'online', deleted = 0,"
+    " started_at = CASE WHEN tunnels.node = excluded.node AND"
+    "  tunnels.session = excluded.session AND tunnels.state = 'online'"
+    "  THEN tunnels.started_at ELSE excluded.started_at END,"
+    " session = excluded.session, updated_at = excluded.updated_at";
+
+static const char store_sql_reserve[] =
+    "INSERT INTO reservations (id, kind, host, port, client_id, updated_at, deleted)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)"
+    " ON CONFLICT(id) DO UPDATE SET client_id = excluded.client_id,"
+    " updated_at = excluded.updated_at, deleted = 0";
+
+static const char store_sql_session_off[] =
+    "UPDATE tunnels SET state = 'offline', updated_at = ?3"
+    " WHERE node = ?1 AND session = ?2 AND state = 'online' AND deleted = 0";
+
+static const char store_sql_node_off[] =
+    "UPDATE tunnels SET state = 'offline', updated_at = ?2"
+    " WHERE node = ?1 AND state = 'online' AND deleted = 0";
+
+enum { ST_UPSERT, ST_RESERVE, ST_SESSION_OFF, ST_NODE_OFF, ST_BEGIN,
+    ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+
+struct store {
+	sqlite3 *db;
+	char *region;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+static int
+store_fail(struct store *st, const char *what, char *err, size_t errlen)
+{
+	log_error("store.error", "op=%s err=\"%s\"", what, sqlite3_errmsg(st->db));
+	if (err != NULL)
+		snprintf(err, errlen, "routing.db %s failed: %s", what,
+		    sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+int
+store_open(struct store **out, const char *path, const char *region)
+{
+	static const char *const sql[ST_COUNT] = {
+		[ST_UPSERT] = store_sql_upsert,
+		[ST_RESERVE] = store_sql_reserve,
+		[ST_SESSION_OFF] = store_sql_session_off,
+		[ST_NODE_OFF] = store_sql_node_off,
+		[ST_BEGIN] = "BEGIN IMMEDIATE",
+		[ST_COMMIT] = "COMMIT",
+		[ST_ROLLBACK] = "ROLLBACK",
+	};
+	struct store *st;
+	char buf[64];
+	int i, rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return -ENOMEM;
+	if ((st->region = strdup(region != NULL ? region : "")) == NULL) {
+		free(st);
+		return -ENOMEM;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("store.open", "path=%s err=\"%s\"", path,
+		    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 2000);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+	    NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, "setup", NULL, 0);
+		goto fail;
+	}
+	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+	if (sqlite3_exec(st->db, store_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, buf, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, "schema", NULL, 0);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		goto fail;
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		    &st->st[i], NULL) != SQLITE_OK) {
+			store_fail(st, "prepare", NULL, 0);
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -EIO;
+}
+
+void
+store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	sqlite3_close(st->db);
+	free(st->region);
+	free(st);
+}
+
+char *
+store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r)
+{
+	if (r->kind == TUNNEL_TCP)
+		snprintf(out, len, "tcp:%u", (unsigned)r->port);
+	else
+		snprintf(out, len, "http:%s", r->host != NULL ? r->host : "");
+	return out;
+}
+
+/* Runs a prepared statement to completion; returns 0 or -EIO. */
+static int
+store_step(struct store *st, int which)
+{
+	sqlite3_stmt *s = st->st[which];
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -EIO;
+}
+
+static int
+store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
+{
+	const struct ipcmsg_route *r = &w->route;
+	const char *kind = r->kind == TUNNEL_TCP ? "tcp" : "http";
+	const char *host = r->kind == TUNNEL_TCP ? "" : r->host;
+	int port = r->kind == TUNNEL_TCP ? r->port : 0;
+	sqlite3_stmt *s = st->st[ST_UPSERT];
+	char id[IPCMSG_STR_MAX + 16];
+	int n;
+
+	store_tunnel_id(id, sizeof(id), r);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, port);
+	sqlite3_bind_text(s, 5, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, st->region, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 7, (int64_t)r->session);
+	sqlite3_bind_int64(s, 8, r->tunnel_id);
+	sqlite3_bind_text(s, 9, w->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, now);
+	if (store_step(st, ST_UPSERT) != 0)
+		return -EIO;
+	n = sqlite3_changes(st->db);
+	s = st->st[ST_RESERVE];
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, port);
+	sqlite3_bind_text(s, 5, w->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, now);
+	if (store_step(st, ST_RESERVE) != 0)
+		return -EIO;
+	return n;
+}
+
+static int
+store_offline(struct store *st, const struct ipcmsg_write *w, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (w->op == WRITE_SESSION_OFFLINE) {
+		s = st->st[ST_SESSION_OFF];
+		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)w->route.session);
+		sqlite3_bind_int64(s, 3, now);
+		if (store_step(st, ST_SESSION_OFF) != 0)
+			return -EIO;
+	} else {
+		s = st->st[ST_NODE_OFF];
+		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		if (store_step(st, ST_NODE_OFF) != 0)
+			return -EIO;
+	}
+	return sqlite3_changes(st->db);
+}
+
+int
+store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
+    char *err, size_t errlen)
+{
+	int n;
+
+	if (w->route.node == NULL || w->route.node[0] == '\0') {
+		snprintf(err, errlen, "write op %u has no node name", w->op);
+		return -EINVAL;
+	}
+	switch (w->op) {
+	case WRITE_TUNNEL_UPSERT:
+		if (w->client_id == NULL ||
+		    (w->route.kind == TUNNEL_HTTP &&
+		    (w->route.host == NULL || w->route.host[0] == '\0')) ||
+		    (w->route.kind == TUNNEL_TCP && w->route.port == 0) ||
+		    (w->route.kind != TUNNEL_HTTP && w->route.kind != TUNNEL_TCP)) {
+			snprintf(err, errlen, "tunnel upsert needs a kind, and a host "
+			    "(http) or a port (tcp)");
+			return -EINVAL;
+		}
+		break;
+	case WRITE_SESSION_OFFLINE:
+	case WRITE_NODE_OFFLINE:
+		break;
+	default:
+		snprintf(err, errlen, "unknown write op %u", w->op);
+		return -EINVAL;
+	}
+	if (store_step(st, ST_BEGIN) != 0)
+		return store_fail(st, "begin", err, errlen);
+	if (w->op == WRITE_TUNNEL_UPSERT)
+		n = store_upsert(st, w, now);
+	else
+		n = store_offline(st, w, now);
+	if (n < 0) {
+		store_fail(st, "write", err, errlen);
+		store_step(st, ST_ROLLBACK);
+		return -EIO;
+	}
+	if (store_step(st, ST_COMMIT) != 0) {
+		store_fail(st, "commit", err, errlen);
+		store_step(st, ST_ROLLBACK);
+		return -EIO;
+	}
+	return n;
+}

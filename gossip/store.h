@@ -1,0 +1,51 @@
+/* store — routing.db, the node's replicated state, owned by warren-gossip.
+ *
+ * gossip is the only writer. The schema is created on first open (WAL mode,
+ * so the router reads while gossip writes). Every change goes through
+ * store_apply(), one write op per transaction: today the ops come from the
+ * local router; replication will feed remote ops through the same function
+ * and capture local ones for broadcast there.
+ *
+ * Tables (DESIGN.md "State"):
+ *   backends      edgeProxy's columns, unchanged
+ *   tunnels       id = "http:<host>" | "tcp:<port>"; who holds the name now:
+ *                 kind ('http'|'tcp'), host, port, node, region, session,
+ *                 tunnel_id, client_id, token_id, state ('online'|'offline'),
+ *                 started_at, updated_at (unix seconds), deleted
+ *   reservations  same id -> client_id, token_id: who may reclaim the name
+ *   tokens        id, hash (never the token), allowed hosts/ports, created_at,
+ *                 revoked
+ *   domains       custom domain -> app
+ */
+#ifndef WARREN_STORE_H
+#define WARREN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_DB_NAME           "routing.db"
+#define STORE_SCHEMA_VERSION    1
+
+struct store;
+struct ipcmsg_write;
+struct ipcmsg_route;
+
+/* Opens (creating if missing) the database at `path`, switches it to WAL and
+ * creates the schema. `region` is stamped on rows this node writes.
+ * Returns 0 and sets *out, or -errno (-EIO for an SQLite failure, logged). */
+int store_open(struct store **out, const char *path, const char *region);
+/* Closes the database; NULL is a no-op. */
+void store_close(struct store *st);
+
+/* Applies one write op (enum ipcmsg_write_op) in its own transaction at time
+ * `now` (unix seconds). Returns the number of tunnel rows changed (>= 0), or
+ * -EINVAL for a malformed op / -EIO for a database failure, with a sentence
+ * for the operator in err. */
+int store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
+    char *err, size_t errlen);
+
+/* The tunnels row id of a route: "http:<host>" or "tcp:<port>" into out;
+ * returns out. */
+char *store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r);
+
+#endif
