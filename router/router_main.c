@@ -1,0 +1,628 @@
+/* warren-router — the node's routing control plane.
+ *
+ * Peers (one dispatch function each):
+ *   acceptor  REP on ipc://DATA/router.ipc (HELLO, REGISTER, UNREGISTER,
+ *             SNAPSHOT_REQ) and PUB on ipc://DATA/table.ipc (TABLE deltas)
+ *   gossip    REQ to ipc://DATA/gossip.ipc, synchronous (WRITE -> OK)
+ *   operator  admin HTTP API on --admin-listen (loopback)
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "ipc.h"
+#include "ipcmsg.h"
+#include "log.h"
+#include "nodeconf.h"
+#include "router/admin.h"
+#include "router/registry.h"
+#include "router/routedb.h"
+#include "router/table.h"
+
+#define ROUTER_GOSSIP_TIMEOUT_MS        2000
+#define ROUTER_DB_WAIT_MS               15000
+#define ROUTER_DB_NAME                  "routing.db"
+
+struct router_stats {
+	unsigned long long reg_ok, reg_failed, unreg, hellos, snapshots;
+	unsigned long long deltas, ipc_errors, gossip_errors, malformed;
+};
+
+struct router {
+	struct node_conf conf;
+	char *domain;                   /* lowercase base domain */
+	struct ev_loop *loop;
+	struct table *table;
+	struct registry reg;
+	uint64_t epoch, version;
+	struct ipc_sock *rep;           /* from the acceptor */
+	struct ipc_sock *pub;           /* table deltas to the acceptor */
+	nng_socket gossip;              /* REQ to gossip, used with ipc_call */
+	bool gossip_open;
+	struct admin *admin;
+	ev_signal sigterm, sigint;
+	struct router_stats stats;
+};
+
+/* ---- gossip (synchronous writes) ---- */
+
+static int
+router_gossip_write(void *arg, const struct ipcmsg_write *w, char *err,
+    size_t errlen)
+{
+	struct router *rt = arg;
+	struct ipcmsg_ok ok;
+	nng_msg *msg, *reply = NULL;
+	int rv, st;
+
+	if ((msg = ipcmsg_write_encode(w)) == NULL) {
+		snprintf(err, errlen, "the router could not encode a write");
+		return IPCMSG_S_INTERNAL;
+	}
+	rv = ipc_call(rt->gossip, msg, ROUTER_GOSSIP_TIMEOUT_MS, &reply);
+	if (rv != 0) {
+		rt->stats.ipc_errors++;
+		log_warn("gossip.call", "op=%u err=\"%s\"", w->op, nng_strerror(rv));
+		snprintf(err, errlen, "the node's gossip process did not answer "
+		    "within %d s (%s); try again shortly",
+		    ROUTER_GOSSIP_TIMEOUT_MS / 1000, nng_strerror(rv));
+		return IPCMSG_S_UNAVAILABLE;
+	}
+	rv = ipcmsg_ok_decode(&ok, nng_msg_body(reply), nng_msg_len(reply));
+	nng_msg_free(reply);
+	if (rv != 0) {
+		rt->stats.ipc_errors++;
+		log_warn("gossip.reply", "err=\"malformed reply\" rc=%d", rv);
+		snprintf(err, errlen, "the node's gossip process sent a malformed "
+		    "reply; try again shortly");
+		return IPCMSG_S_UNAVAILABLE;
+	}
+	st = IPCMSG_S_OK;
+	if (ok.status != IPCMSG_S_OK) {
+		rt->stats.gossip_errors++;
+		log_warn("gossip.write_failed", "op=%u status=%u err=\"%s\"", w->op,
+		    ok.status, ok.error);
+		snprintf(err, errlen, "routing.db write failed: %s", ok.error);
+		st = ok.status == IPCMSG_S_INVALID ? IPCMSG_S_INTERNAL :
+		    IPCMSG_S_UNAVAILABLE;
+	}
+	ipcmsg_ok_fini(&ok);
+	return st;
+}
+
+/* ---- acceptor ---- */
+
+/* Publishes the changes in d as deltas, one version each, in chunks of at
+ * most IPCMSG_TABLE_MAX; frees d. */
+static void
+router_publish(struct router *rt, struct ipcmsg_table *d)
+{
+	struct ipcmsg_table chunk;
+	nng_msg *msg;
+	uint32_t off = 0;
+	int rv;
+
+	while (off < d->n) {
+		memset(&chunk, 0, sizeof(chunk));
+		chunk.epoch = rt->epoch;
+		chunk.version = ++rt->version;
+		chunk.delta = 1;
+		chunk.n = d->n - off > IPCMSG_TABLE_MAX ? IPCMSG_TABLE_MAX : d->n - off;
+		chunk.routes = d->routes + off;
+		off += chunk.n;
+		rt->stats.deltas++;
+		/* a lost delta shows as a version gap: the acceptor resnapshots */
+		if ((msg = ipcmsg_table_encode(&chunk)) == NULL) {
+			log_error("table.publish", "version=%" PRIu64
+			    " err=\"cannot encode delta\"", rt->version);
+			continue;
+		}
+		if ((rv = ipc_publish(rt->pub, msg)) != 0) {
+			rt->stats.ipc_errors++;
+			log_warn("table.publish", "version=%" PRIu64 " err=\"%s\"",
+			    rt->version, nng_strerror(rv));
+		}
+		log_debug("table.delta", "version=%" PRIu64 " n=%u", rt->version,
+		    chunk.n);
+	}
+	ipcmsg_table_fini(d);
+}
+
+static void
+router_reply(struct router *rt, nng_msg *msg)
+{
+	int rv;
+
+	if (msg == NULL) {
+		rt->stats.ipc_errors++;
+		log_error("ipc.reply", "peer=acceptor err=\"cannot encode reply\"");
+		return;
+	}
+	if ((rv = ipc_reply(rt->rep, msg)) != 0) {
+		rt->stats.ipc_errors++;
+		log_warn("ipc.reply", "peer=acceptor err=\"%s\"", nng_strerror(rv));
+	}
+}
+
+static void
+router_reply_ok(struct router *rt, uint8_t status, const char *error)
+{
+	struct ipcmsg_ok ok = { status, (char *)error };
+
+	router_reply(rt, ipcmsg_ok_encode(&ok));
+}
+
+static void
+router_on_hello(struct router *rt, const void *body, size_t len)
+{
+	struct ipcmsg_table delta = { 0 };
+	char err[512];
+	uint64_t epoch;
+	int st;
+
+	if (ipcmsg_hello_decode(&epoch, body, len) != 0) {
+		rt->stats.malformed++;
+		router_reply_ok(rt, IPCMSG_S_INVALID, "malformed acceptor hello");
+		return;
+	}
+	rt->stats.hellos++;
+	st = registry_node_offline(&rt->reg, &delta, err, sizeof(err));
+	log_info("acceptor.hello", "acceptor_epoch=%016" PRIx64 " offline=%u "
+	    "status=%d", epoch, delta.n, st);
+	router_publish(rt, &delta);
+	router_reply_ok(rt, (uint8_t)st, st == IPCMSG_S_OK ? "" : err);
+}
+
+static void
+router_on_register(struct router *rt, const void *body, size_t len)
+{
+	struct ipcmsg_register req;
+	struct ipcmsg_registered reply;
+	struct ipcmsg_table delta = { 0 };
+	int st;
+
+	if (ipcmsg_register_decode(&req, body, len) != 0) {
+		struct ipcmsg_registered bad = { IPCMSG_S_INVALID,
+		    "malformed register message", "", 0 };
+
+		rt->stats.malformed++;
+		rt->stats.reg_failed++;
+		router_reply(rt, ipcmsg_registered_encode(&bad));
+		return;
+	}
+	st = registry_register(&rt->reg, &req, &reply, &delta);
+	if (st == IPCMSG_S_OK) {
+		rt->stats.reg_ok++;
+		if (req.kind == TUNNEL_TCP)
+			log_info("tunnel.registered", "kind=tcp port=%u session=%"
+			    PRIu64 " tunnel=%u", (unsigned)reply.port, req.session,
+			    req.tunnel_id);
+		else
+			log_info("tunnel.registered", "kind=http host=%s session=%"
+			    PRIu64 " tunnel=%u", reply.hosts, req.session,
+			    req.tunnel_id);
+	} else {
+		rt->stats.reg_failed++;
+		log_info("tunnel.refused", "kind=%u session=%" PRIu64 " tunnel=%u "
+		    "status=%d err=\"%s\"", req.kind, req.session, req.tunnel_id,
+		    st, reply.error);
+	}
+	/* partial writes before a failure changed the table too */
+	router_publish(rt, &delta);
+	router_reply(rt, ipcmsg_registered_encode(&reply));
+	ipcmsg_registered_fini(&reply);
+	ipcmsg_register_fini(&req);
+}
+
+static void
+router_on_unregister(struct router *rt, const void *body, size_t len)
+{
+	struct ipcmsg_table delta = { 0 };
+	uint64_t session;
+	char err[512];
+	int st;
+
+	if (ipcmsg_unregister_decode(&session, body, len) != 0) {
+		rt->stats.malformed++;
+		router_reply_ok(rt, IPCMSG_S_INVALID, "malformed unregister message");
+		return;
+	}
+	rt->stats.unreg++;
+	st = registry_unregister(&rt->reg, session, &delta, err, sizeof(err));
+	log_info("tunnel.unregistered", "session=%" PRIu64 " offline=%u status=%d",
+	    session, delta.n, st);
+	router_publish(rt, &delta);
+	router_reply_ok(rt, (uint8_t)st, st == IPCMSG_S_OK ? "" : err);
+}
+
+static void
+router_on_snapshot(struct router *rt, const void *body, size_t len)
+{
+	struct ipcmsg_table snap = { 0 };
+	uint32_t n;
+
+	if (ipcmsg_snapshot_req_decode(body, len) != 0)
+		rt->stats.malformed++;  /* answer anyway: it asks for nothing */
+	rt->stats.snapshots++;
+	snap.routes = table_list(rt->table, &n);
+	if (snap.routes == NULL && n != 0) {
+		router_reply_ok(rt, IPCMSG_S_INTERNAL, "the router is out of memory");
+		return;
+	}
+	snap.epoch = rt->epoch;
+	snap.version = rt->version;
+	snap.delta = 0;
+	snap.n = n;
+	/* more than IPCMSG_TABLE_MAX names: the encoder refuses, reply INTERNAL */
+	router_reply(rt, ipcmsg_table_encode(&snap));
+	free(snap.routes);              /* shallow: strings belong to the table */
+}
+
+/* One dispatch function per peer: the acceptor. */
+static void
+router_dispatch_acceptor(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct router *rt = arg;
+	const void *body = nng_msg_body(msg);
+	size_t len = nng_msg_len(msg);
+	int type = ipcmsg_type(body, len);
+
+	switch (type) {
+	case IPCMSG_ACCEPTOR_HELLO:
+		router_on_hello(rt, body, len);
+		break;
+	case IPCMSG_REGISTER:
+		router_on_register(rt, body, len);
+		break;
+	case IPCMSG_UNREGISTER:
+		router_on_unregister(rt, body, len);
+		break;
+	case IPCMSG_SNAPSHOT_REQ:
+		router_on_snapshot(rt, body, len);
+		break;
+	default:
+		rt->stats.malformed++;
+		log_warn("ipc.unexpected", "peer=acceptor type=%d len=%zu", type, len);
+		router_reply_ok(rt, IPCMSG_S_INVALID, type == -EPROTO ?
+		    "unknown message version or type" : "malformed message");
+		break;
+	}
+	nng_msg_free(msg);
+}
+
+/* ---- admin API ---- */
+
+static const char *
+router_kind_name(uint8_t kind)
+{
+	return kind == TUNNEL_TCP ? "tcp" : "http";
+}
+
+static const char *
+router_state_name(uint8_t state)
+{
+	switch (state) {
+	case ROUTE_ONLINE: return "online";
+	case ROUTE_OFFLINE: return "offline";
+	default: return "deleted";
+	}
+}
+
+static void
+router_json(struct admin_resp *resp, json_t *j)
+{
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(j);
+	if (s == NULL) {
+		resp->status = 500;
+		return;
+	}
+	/* jansson's buffer: copy into malloc'ed memory with a newline */
+	n = strlen(s);
+	if ((resp->body = malloc(n + 1)) == NULL) {
+		free(s);
+		resp->status = 500;
+		return;
+	}
+	memcpy(resp->body, s, n);
+	resp->body[n] = '\n';
+	resp->len = n + 1;
+	free(s);
+	resp->status = 200;
+	resp->content_type = "application/json";
+}
+
+static void
+router_admin_tunnels(struct router *rt, struct admin_resp *resp)
+{
+	struct ipcmsg_route *v;
+	json_t *arr, *o;
+	uint32_t n, i;
+
+	v = table_list(rt->table, &n);
+	if (v == NULL && n != 0) {
+		resp->status = 500;
+		return;
+	}
+	if ((arr = json_array()) == NULL) {
+		free(v);
+		resp->status = 500;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s}",
+		    "host", v[i].host, "port", (int)v[i].port,
+		    "kind", router_kind_name(v[i].kind), "node", v[i].node,
+		    "session", (json_int_t)v[i].session,
+		    "state", router_state_name(v[i].state));
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			free(v);
+			resp->status = 500;
+			return;
+		}
+	}
+	free(v);
+	router_json(resp, arr);
+}
+
+static void
+router_admin_status(struct router *rt, struct admin_resp *resp)
+{
+	char epoch[17];
+
+	snprintf(epoch, sizeof(epoch), "%016" PRIx64, rt->epoch);
+	router_json(resp, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}",
+	    "name", rt->conf.name, "region", rt->conf.region,
+	    "domain", rt->domain, "epoch", epoch,
+	    "version", (json_int_t)rt->version,
+	    "tunnels", (json_int_t)table_count(rt->table),
+	    "online", (json_int_t)table_count_state(rt->table, ROUTE_ONLINE)));
+}
+
+static void
+router_admin_metrics(struct router *rt, struct admin_resp *resp)
+{
+	const struct router_stats *s = &rt->stats;
+	char *buf;
+	int n;
+
+	n = asprintf(&buf,
+	    "# HELP warren_router_registrations_total Tunnel registrations by result.\n"
+	    "# TYPE warren_router_registrations_total counter\n"
+	    "warren_router_registrations_total{result=\"ok\"} %llu\n"
+	    "warren_router_registrations_total{result=\"failed\"} %llu\n"
+	    "# HELP warren_router_unregistrations_total Sessions that ended.\n"
+	    "# TYPE warren_router_unregistrations_total counter\n"
+	    "warren_router_unregistrations_total %llu\n"
+	    "# HELP warren_router_acceptor_hellos_total Acceptor (re)starts seen.\n"
+	    "# TYPE warren_router_acceptor_hellos_total counter\n"
+	    "warren_router_acceptor_hellos_total %llu\n"
+	    "# HELP warren_router_ipc_errors_total IPC sends, replies and calls that failed.\n"
+	    "# TYPE warren_router_ipc_errors_total counter\n"
+	    "warren_router_ipc_errors_total %llu\n"
+	    "# HELP warren_router_gossip_errors_total Writes gossip refused or failed.\n"
+	    "# TYPE warren_router_gossip_errors_total counter\n"
+	    "warren_router_gossip_errors_total %llu\n"
+	    "# HELP warren_router_ipc_malformed_total Malformed IPC messages received.\n"
+	    "# TYPE warren_router_ipc_malformed_total counter\n"
+	    "warren_router_ipc_malformed_total %llu\n"
+	    "# HELP warren_router_table_deltas_total Table deltas published.\n"
+	    "# TYPE warren_router_table_deltas_total counter\n"
+	    "warren_router_table_deltas_total %llu\n"
+	    "# HELP warren_router_snapshots_total Table snapshots served.\n"
+	    "# TYPE warren_router_snapshots_total counter\n"
+	    "warren_router_snapshots_total %llu\n"
+	    "# HELP warren_router_admin_requests_total Admin API requests served.\n"
+	    "# TYPE warren_router_admin_requests_total counter\n"
+	    "warren_router_admin_requests_total %llu\n"
+	    "# HELP warren_router_admin_rejects_total Admin connections refused or cut.\n"
+	    "# TYPE warren_router_admin_rejects_total counter\n"
+	    "warren_router_admin_rejects_total %llu\n"
+	    "# HELP warren_router_table_version Version of the route table.\n"
+	    "# TYPE warren_router_table_version gauge\n"
+	    "warren_router_table_version %" PRIu64 "\n"
+	    "# HELP warren_router_routes Route table entries by state.\n"
+	    "# TYPE warren_router_routes gauge\n"
+	    "warren_router_routes{state=\"online\"} %zu\n"
+	    "warren_router_routes{state=\"offline\"} %zu\n",
+	    s->reg_ok, s->reg_failed, s->unreg, s->hellos, s->ipc_errors,
+	    s->gossip_errors, s->malformed, s->deltas, s->snapshots,
+	    admin_requests(rt->admin), admin_rejects(rt->admin), rt->version,
+	    table_count_state(rt->table, ROUTE_ONLINE),
+	    table_count_state(rt->table, ROUTE_OFFLINE));
+	if (n < 0) {
+		resp->status = 500;
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4";
+	resp->body = buf;
+	resp->len = (size_t)n;
+}
+
+/* One dispatch function per peer: the operator. */
+static void
+router_dispatch_admin(void *arg, const char *method, const char *path,
+    struct admin_resp *resp)
+{
+	struct router *rt = arg;
+	bool known = strcmp(path, "/v1/tunnels") == 0 ||
+	    strcmp(path, "/v1/status") == 0 || strcmp(path, "/metrics") == 0;
+
+	if (!known) {
+		resp->status = 404;
+		resp->body = strdup("not found: try /v1/tunnels, /v1/status or /metrics\n");
+		resp->len = resp->body != NULL ? strlen(resp->body) : 0;
+		return;
+	}
+	if (strcmp(method, "GET") != 0) {
+		resp->status = 405;
+		resp->body = strdup("only GET is supported\n");
+		resp->len = resp->body != NULL ? strlen(resp->body) : 0;
+		return;
+	}
+	if (strcmp(path, "/v1/tunnels") == 0)
+		router_admin_tunnels(rt, resp);
+	else if (strcmp(path, "/v1/status") == 0)
+		router_admin_status(rt, resp);
+	else
+		router_admin_metrics(rt, resp);
+}
+
+/* ---- process ---- */
+
+static void
+router_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_info("router.stop", "signal=%d", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int
+router_open_gossip(struct router *rt)
+{
+	char url[PATH_MAX + 16];
+	int rv;
+
+	ipc_url(url, sizeof(url), rt->conf.data_dir, "gossip");
+	if ((rv = nng_req0_open(&rt->gossip)) != 0)
+		return rv;
+	rt->gossip_open = true;
+	nng_socket_set_ms(rt->gossip, NNG_OPT_REQ_RESENDTIME, 1000);
+	nng_socket_set_ms(rt->gossip, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(rt->gossip, NNG_OPT_RECONNMAXT, 500);
+	/* non-blocking dial: gossip may start later; nng keeps retrying */
+	return nng_dial(rt->gossip, url, NULL, NNG_FLAG_NONBLOCK);
+}
+
+static int
+router_setup(struct router *rt)
+{
+	char path[PATH_MAX], url[PATH_MAX + 16], bound[128];
+	size_t i;
+	int rc;
+
+	if ((rt->domain = strdup(rt->conf.domain)) == NULL)
+		return -ENOMEM;
+	for (i = 0; rt->domain[i] != '\0'; i++)
+		if (rt->domain[i] >= 'A' && rt->domain[i] <= 'Z')
+			rt->domain[i] = (char)(rt->domain[i] - 'A' + 'a');
+	if (getrandom(&rt->epoch, sizeof(rt->epoch), 0) != sizeof(rt->epoch))
+		rt->epoch = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+	rt->version = 0;
+	if ((rc = table_new(&rt->table)) != 0)
+		return rc;
+	rt->reg.table = rt->table;
+	rt->reg.node = rt->conf.name;
+	rt->reg.domain = rt->domain;
+	rt->reg.tcp_lo = rt->conf.tcp_lo;
+	rt->reg.tcp_hi = rt->conf.tcp_hi;
+	rt->reg.write = router_gossip_write;
+	rt->reg.write_arg = rt;
+
+	/* first, so a bad --admin-listen fails at once; requests wait in the
+	 * backlog until the loop runs */
+	rc = admin_open(&rt->admin, rt->loop, rt->conf.admin_listen,
+	    router_dispatch_admin, rt, bound, sizeof(bound));
+	if (rc == -EADDRNOTAVAIL) {
+		log_error("router.start", "admin_listen=%s err=\"the admin API has "
+		    "no authentication, so it only listens on loopback: use "
+		    "127.0.0.1:PORT or [::1]:PORT\"", rt->conf.admin_listen);
+		return rc;
+	}
+	if (rc != 0) {
+		log_error("router.start", "admin_listen=%s err=\"cannot listen: %s\"",
+		    rt->conf.admin_listen, rc == -EINVAL ? "not an address:port" :
+		    strerror(-rc));
+		return rc;
+	}
+	log_info("admin.listen", "addr=%s", bound);
+
+	snprintf(path, sizeof(path), "%s/%s", rt->conf.data_dir, ROUTER_DB_NAME);
+	if ((rc = routedb_load(path, rt->table, ROUTER_DB_WAIT_MS)) < 0) {
+		log_error("router.start", "db=%s err=\"cannot read routing.db "
+		    "(%s); is warren-gossip running on this data dir?\"", path,
+		    strerror(-rc));
+		return rc;
+	}
+	log_info("routedb.loaded", "db=%s rows=%d", path, rc);
+
+	if ((rc = router_open_gossip(rt)) != 0) {
+		log_error("router.start", "err=\"cannot open the gossip socket: %s\"",
+		    nng_strerror(rc));
+		return -EIO;
+	}
+	ipc_url(url, sizeof(url), rt->conf.data_dir, "table");
+	if ((rc = ipc_open(&rt->pub, rt->loop, IPC_PUB, url, true, NULL, NULL)) != 0) {
+		log_error("router.start", "url=%s err=\"cannot listen (%d); is "
+		    "another warren-router running on this data dir?\"", url, rc);
+		return rc;
+	}
+	ipc_url(url, sizeof(url), rt->conf.data_dir, "router");
+	if ((rc = ipc_open(&rt->rep, rt->loop, IPC_REP, url, true,
+	    router_dispatch_acceptor, rt)) != 0) {
+		log_error("router.start", "url=%s err=\"cannot listen (%d); is "
+		    "another warren-router running on this data dir?\"", url, rc);
+		return rc;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct router rt;
+	int status = 1;
+
+	memset(&rt, 0, sizeof(rt));
+	if (nodeconf_load(&rt.conf, argc, argv, "router") != 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	if ((rt.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
+		log_error("router.start", "err=\"cannot create the event loop\"");
+		goto out;
+	}
+	ev_signal_init(&rt.sigterm, router_on_signal, SIGTERM);
+	ev_signal_init(&rt.sigint, router_on_signal, SIGINT);
+	ev_signal_start(rt.loop, &rt.sigterm);
+	ev_signal_start(rt.loop, &rt.sigint);
+	if (router_setup(&rt) != 0)
+		goto out;
+	log_info("router.start", "node=%s region=%s domain=%s epoch=%016" PRIx64
+	    " routes=%zu", rt.conf.name, rt.conf.region, rt.domain, rt.epoch,
+	    table_count(rt.table));
+	ev_run(rt.loop, 0);
+	status = 0;
+	log_info("router.exit", "registrations_ok=%llu registrations_failed=%llu "
+	    "ipc_errors=%llu", rt.stats.reg_ok, rt.stats.reg_failed,
+	    rt.stats.ipc_errors);
+out:
+	admin_close(rt.admin);
+	ipc_close(rt.rep);
+	ipc_close(rt.pub);
+	if (rt.gossip_open)
+		nng_close(rt.gossip);
+	table_free(rt.table);
+	if (rt.loop != NULL) {
+		ev_signal_stop(rt.loop, &rt.sigterm);
+		ev_signal_stop(rt.loop, &rt.sigint);
+	}
+	free(rt.domain);
+	nodeconf_fini(&rt.conf);
+	return status;
+}
