@@ -84,6 +84,8 @@ mux_conf_default(struct mux_conf *c)
 	c->max_streams = 4096;
 }
 
+static void mux_wake_blocked(struct mux *m);
+
 static int
 mux_emit(struct mux *m, enum frame_type type, uint32_t id, const void *p,
     size_t len)
@@ -356,6 +358,8 @@ mux_dispatch(struct mux *m, const struct frame *f)
 		}
 		m->peer_window = fs.window;
 		m->peer_max_payload = fs.max_payload;
+		/* writers that ran out of the assumed window have credit now */
+		mux_wake_blocked(m);
 		return 0;
 	}
 	if (!m->got_settings)
@@ -478,10 +482,18 @@ mux_wpending(const struct mux *m)
 void
 mux_wconsume(struct mux *m, size_t n)
 {
+	buf_consume(&m->out, n);
+	if (buf_len(&m->out) > m->conf.out_high / 2)
+		return;
+	mux_wake_blocked(m);
+}
+
+static void
+mux_wake_blocked(struct mux *m)
+{
 	struct mux_link local, *l;
 
-	buf_consume(&m->out, n);
-	if (buf_len(&m->out) > m->conf.out_high / 2 || !link_linked(&m->blocked))
+	if (!link_linked(&m->blocked))
 		return;
 	/* Wake blocked writers, each at most once; those that block again
 	 * go back on m->blocked. */
