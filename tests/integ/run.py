@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Integration test runner (stdlib only).
+
+    WARREN_BIN=build /usr/bin/python3 tests/integ/run.py [-k SUBSTRING]... [-v] [--keep]
+
+Discovers tests/integ/test_*.py and runs every `def test_*(env)` in file order,
+each with a fresh harness.Env (temp dir, processes killed afterwards) and a
+time limit (the function's `timeout` attribute, set with @harness.timeout(S),
+or the module's TIMEOUT, default 60 s). Prints one
+PASS/FAIL line per test and ends with `integ: N passed, N failed`; exits 1
+if any failed. -k selects tests whose "file::name" contains the substring.
+--keep keeps the temp dirs of passing tests too (failing ones are always kept).
+"""
+import argparse
+import glob
+import importlib.util
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+
+
+class TestTimeout(Exception):
+    pass
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise TestTimeout("test exceeded its time limit")
+
+
+def _term(signum, frame):
+    raise Interrupted()
+
+
+def discover(selectors):
+    tests = []
+    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+        modname = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception:
+            tests.append((modname + "::<import>", None, 0, traceback.format_exc()))
+            continue
+        default = getattr(mod, "TIMEOUT", 60)
+        for name, fn in list(vars(mod).items()):
+            if name.startswith("test_") and callable(fn):
+                tid = "%s::%s" % (modname, name)
+                if selectors and not any(s in tid for s in selectors):
+                    continue
+                tests.append((tid, fn, getattr(fn, "timeout", default), None))
+    return tests
+
+
+def indent(text, prefix="    "):
+    return "\n".join(prefix + l for l in text.splitlines())
+
+
+def main():
+    ap = argparse.ArgumentParser(description="warren integration tests")
+    ap.add_argument("-k", action="append", default=[], help="run tests whose id contains this")
+    ap.add_argument("-v", action="store_true", help="print notes of passing tests")
+    ap.add_argument("--keep", action="store_true", help="keep temp dirs of passing tests")
+    ap.add_argument("--list", action="store_true", help="list the selected tests")
+    opts = ap.parse_args()
+
+    tests = discover(opts.k)
+    if opts.list:
+        for t in tests:
+            print(t[0])
+        return 0
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGTERM, _term)
+    print("integ: %d tests, binaries from %s" % (len(tests), harness.bin_dir()), flush=True)
+    passed = failed = 0
+    t_all = time.monotonic()
+    for tid, fn, limit, import_error in tests:
+        if fn is None:
+            failed += 1
+            print("FAIL %s: cannot import\n%s" % (tid, indent(import_error)), flush=True)
+            continue
+        workdir = tempfile.mkdtemp(prefix="warren-integ-")
+        env = harness.Env(tid, workdir)
+        t0 = time.monotonic()
+        err = None
+        interrupted = False
+        try:
+            signal.alarm(int(limit))
+            try:
+                fn(env)
+            finally:
+                signal.alarm(0)
+        except Interrupted:
+            err, interrupted = "interrupted", True
+        except KeyboardInterrupt:
+            err, interrupted = "interrupted", True
+        except TestTimeout:
+            err = "timed out after %ds\n%s" % (limit, traceback.format_exc(limit=-3))
+        except harness.TestFailure as e:
+            tb = traceback.extract_tb(e.__traceback__)
+            where = ""
+            for fr in tb:
+                if os.path.basename(fr.filename).startswith("test_"):
+                    where = "%s:%d: " % (os.path.basename(fr.filename), fr.lineno)
+            err = where + str(e)
+        except Exception:
+            err = traceback.format_exc()
+        finally:
+            try:
+                signal.alarm(0)
+                env.close()
+            except BaseException:
+                pass
+        dt = time.monotonic() - t0
+        if err is None:
+            passed += 1
+            print("PASS %s (%.1fs)" % (tid, dt), flush=True)
+            if opts.v:
+                for n in env.notes:
+                    print("    " + n)
+            if not opts.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            failed += 1
+            print("FAIL %s (%.1fs): %s" % (tid, dt, indent(err).lstrip()), flush=True)
+            for n in env.notes:
+                print("    note: " + n)
+            print(indent(env.diagnostics()), flush=True)
+            print("    (logs kept in %s)" % workdir, flush=True)
+        if interrupted:
+            break
+    print("integ: total %.0fs" % (time.monotonic() - t_all))
+    print("integ: %d passed, %d failed" % (passed, failed), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
