@@ -760,6 +760,20 @@ mux_stream_data(const struct mux_stream *s)
 }
 
 size_t
+mux_stream_room(struct mux_stream *s)
+{
+	struct mux *m = s->m;
+	size_t out = buf_len(&m->out), room;
+
+	if (mux_room(s) == 0)
+		return 0;
+	room = (size_t)s->credit;
+	if (room > m->conf.out_high - out)
+		room = m->conf.out_high - out;
+	return room;
+}
+
+size_t
 mux_stream_credit(const struct mux_stream *s)
 {
 	return s->credit > 0 ? (size_t)s->credit : 0;

@@ -146,6 +146,9 @@ uint32_t mux_stream_id(const struct mux_stream *s);
 struct mux *mux_stream_mux(const struct mux_stream *s);
 void mux_stream_set_data(struct mux_stream *s, void *data);
 void *mux_stream_data(const struct mux_stream *s);
+/* Bytes mux_stream_write() takes right now in full (min of credit and
+ * output room); 0 registers s for on_writable(). */
+size_t mux_stream_room(struct mux_stream *s);
 /* Send credit left (may be 0). */
 size_t mux_stream_credit(const struct mux_stream *s);
 

@@ -1,0 +1,66 @@
+/* acceptor — the data plane process: public listeners, tunnel-client
+ * sessions, and the bytes between them.
+ *
+ * One struct acceptor per process, passed down to every module. */
+#ifndef WARREN_ACCEPTOR_H
+#define WARREN_ACCEPTOR_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mux.h"
+#include "nodeconf.h"
+
+struct routes;
+struct session;
+struct ipc_sock;
+struct pconn;
+
+/* Counters exposed in logs (and later /metrics). */
+struct acceptor_stats {
+	uint64_t sessions_opened, sessions_closed, session_proto_errors;
+	uint64_t conns_opened, conns_closed;
+	uint64_t http_requests, http_404, http_502, http_503, http_400, http_408,
+	    http_431;
+	uint64_t registrations_ok, registrations_failed;
+	uint64_t accept_errors;
+};
+
+struct acceptor {
+	struct ev_loop *loop;
+	struct node_conf conf;
+	struct mux_conf mux_conf;
+	struct routes *routes;
+	struct session **sessions;      /* hash by session id */
+	size_t sessions_size, nsessions;
+	uint64_t session_base, session_seq;
+	uint64_t epoch;
+	size_t nconns;                  /* public connections open */
+	struct pconn *graveyard;        /* closed, freed by pconn_reap() */
+	ev_check reaper;
+	int http_fd, tunnel_fd;
+	int http_port;                  /* for URLs */
+	ev_io http_io, tunnel_io;
+	ev_timer accept_retry;          /* EMFILE back-off */
+	ev_signal sigterm, sigint;
+	ev_timer drain_timer, drain_check;
+	bool draining;
+	struct ipc_sock *router;        /* req */
+	struct ipc_sock *table;         /* sub */
+	bool snapshot_pending;
+	struct acceptor_stats stats;
+};
+
+/* Session registry (session.c). */
+struct session *acceptor_session(struct acceptor *a, uint64_t id);
+int acceptor_session_add(struct acceptor *a, struct session *s);
+void acceptor_session_remove(struct acceptor *a, struct session *s);
+
+/* Accept watchers re-armed after a back-off (acceptor_main.c). */
+void acceptor_accept_error(struct acceptor *a, int err);
+
+/* Monotonic microseconds. */
+uint64_t acceptor_now_us(struct acceptor *a);
+
+#endif

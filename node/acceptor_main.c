@@ -1,0 +1,230 @@
+/* warren-acceptor — the data plane of a warren node (started by warren-node). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "log.h"
+#include "pconn.h"
+#include "rctl.h"
+#include "routes.h"
+#include "session.h"
+#include "sock.h"
+
+uint64_t
+acceptor_now_us(struct acceptor *a)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+acceptor_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acceptor *a = w->data;
+
+	if (a->draining)
+		return;
+	ev_io_start(loop, &a->http_io);
+	ev_io_start(loop, &a->tunnel_io);
+}
+
+void
+acceptor_accept_error(struct acceptor *a, int err)
+{
+	a->stats.accept_errors++;
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* out of descriptors: pause accepting, retry shortly (relayd) */
+		log_warn("accept.pause", "error=\"%s\"", strerror(err));
+		ev_io_stop(a->loop, &a->http_io);
+		ev_io_stop(a->loop, &a->tunnel_io);
+		ev_timer_stop(a->loop, &a->accept_retry);
+		ev_timer_set(&a->accept_retry, 0.2, 0.);
+		ev_timer_start(a->loop, &a->accept_retry);
+	}
+}
+
+static void
+acceptor_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct acceptor *a = w->data;
+	int fd, i;
+
+	for (i = 0; i < 64; i++) {
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				acceptor_accept_error(a, errno);
+			return;
+		}
+		if (w == &a->http_io)
+			pconn_accept_http(a, fd);
+		else
+			session_accept(a, fd);
+	}
+}
+
+static void
+acceptor_on_reap(struct ev_loop *loop, ev_check *w, int revents)
+{
+	pconn_reap(w->data);
+}
+
+static void
+acceptor_drain_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acceptor *a = w->data;
+
+	if (a->nconns == 0) {
+		log_info("drain.done", "sessions=%zu", a->nsessions);
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+static void
+acceptor_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acceptor *a = w->data;
+
+	log_warn("drain.timeout", "conns=%zu", a->nconns);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct acceptor *a = w->data;
+
+	if (a->draining) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	a->draining = true;
+	log_info("drain.start", "conns=%zu sessions=%zu timeout_ms=%lld",
+	    a->nconns, a->nsessions, a->conf.drain_timeout);
+	ev_io_stop(loop, &a->http_io);
+	ev_io_stop(loop, &a->tunnel_io);
+	session_goaway_all(a, "node is shutting down");
+	ev_timer_init(&a->drain_timer, acceptor_drain_timeout,
+	    (double)a->conf.drain_timeout / 1000.0, 0.);
+	a->drain_timer.data = a;
+	ev_timer_start(loop, &a->drain_timer);
+	ev_timer_init(&a->drain_check, acceptor_drain_check, 0., 0.05);
+	a->drain_check.data = a;
+	ev_timer_start(loop, &a->drain_check);
+}
+
+/* Listener from the supervisor (fd number in env), or bound here when the
+ * acceptor runs alone. Returns the fd or -1 after logging why. */
+static int
+acceptor_listener(const char *what, const char *env, const char *addr_text)
+{
+	struct sock_addr addr;
+	const char *v = getenv(env);
+	char text[80];
+	int fd;
+
+	if (v != NULL && v[0] != '\0') {
+		fd = atoi(v);
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+			log_error("listen.inherit", "what=%s fd=%d error=\"%s\"", what,
+			    fd, strerror(errno));
+			return -1;
+		}
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		addr.len = sizeof(addr.ss);
+		getsockname(fd, (struct sockaddr *)&addr.ss, &addr.len);
+	} else {
+		if (sock_addr_parse(&addr, addr_text, NULL) != 0) {
+			log_error("listen.addr", "what=%s addr=%s error=\"not HOST:PORT\"",
+			    what, addr_text);
+			return -1;
+		}
+		if ((fd = sock_listen(&addr, 1024)) < 0) {
+			log_error("listen.fail", "what=%s addr=%s error=\"%s\"", what,
+			    addr_text, strerror(-fd));
+			return -1;
+		}
+	}
+	log_info("listen", "what=%s addr=%s", what,
+	    sock_addr_format(&addr, text, sizeof(text)));
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct acceptor a;
+	struct sock_addr addr;
+	uint64_t rnd;
+
+	memset(&a, 0, sizeof(a));
+	if (nodeconf_load(&a.conf, argc, argv, "acceptor") != 0)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	a.loop = EV_DEFAULT;
+	mux_conf_default(&a.mux_conf);
+	a.mux_conf.window = (uint32_t)a.conf.window;
+	a.mux_conf.max_streams = 0;     /* clients open no streams */
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+	srandom((unsigned)rnd);
+	a.epoch = rnd;
+	/* session ids: random high bits per acceptor start, counter below */
+	a.session_base = rnd & ~0xffffffffULL;
+	if ((a.routes = routes_new()) == NULL)
+		return 1;
+	if ((a.http_fd = acceptor_listener("http", "WARREN_FD_HTTP",
+	    a.conf.http_listen)) < 0)
+		return 1;
+	if ((a.tunnel_fd = acceptor_listener("tunnel", "WARREN_FD_TUNNEL",
+	    a.conf.tunnel_listen)) < 0)
+		return 1;
+	addr.len = sizeof(addr.ss);
+	getsockname(a.http_fd, (struct sockaddr *)&addr.ss, &addr.len);
+	a.http_port = sock_addr_port(&addr);
+	ev_io_init(&a.http_io, acceptor_on_accept, a.http_fd, EV_READ);
+	a.http_io.data = &a;
+	ev_io_start(a.loop, &a.http_io);
+	ev_io_init(&a.tunnel_io, acceptor_on_accept, a.tunnel_fd, EV_READ);
+	a.tunnel_io.data = &a;
+	ev_io_start(a.loop, &a.tunnel_io);
+	ev_timer_init(&a.accept_retry, acceptor_on_retry, 0., 0.);
+	a.accept_retry.data = &a;
+	ev_check_init(&a.reaper, acceptor_on_reap);
+	a.reaper.data = &a;
+	ev_check_start(a.loop, &a.reaper);
+	ev_signal_init(&a.sigterm, acceptor_on_signal, SIGTERM);
+	a.sigterm.data = &a;
+	ev_signal_start(a.loop, &a.sigterm);
+	ev_signal_init(&a.sigint, acceptor_on_signal, SIGINT);
+	a.sigint.data = &a;
+	ev_signal_start(a.loop, &a.sigint);
+	if (rctl_start(&a) != 0) {
+		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
+		return 1;
+	}
+	log_info("acceptor.start", "name=%s domain=%s http_port=%d pid=%d",
+	    a.conf.name, a.conf.domain, a.http_port, (int)getpid());
+	ev_run(a.loop, 0);
+
+	session_close_all(&a, "node stopped");
+	pconn_reap(&a);
+	rctl_stop(&a);
+	routes_free(a.routes);
+	free(a.sessions);
+	log_info("acceptor.stop", "conns_opened=%llu sessions_opened=%llu",
+	    (unsigned long long)a.stats.conns_opened,
+	    (unsigned long long)a.stats.sessions_opened);
+	nodeconf_fini(&a.conf);
+	return 0;
+}

@@ -1,0 +1,279 @@
+/* warren-node — the one command an operator runs: binds the public and
+ * tunnel listeners, starts warren-gossip, warren-router and warren-acceptor
+ * with the same options, restarts any that dies, and drains on SIGTERM.
+ *
+ * The supervisor owns the listening sockets and hands them to each acceptor
+ * it starts, so a restarted acceptor keeps the same ports (even ones the
+ * kernel picked) and connections queue in the backlog meanwhile. */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nodeconf.h"
+#include "sock.h"
+
+enum child_role { CHILD_GOSSIP, CHILD_ROUTER, CHILD_ACCEPTOR, CHILD_N };
+
+static const char *const child_names[CHILD_N] = { "gossip", "router", "acceptor" };
+
+struct child {
+	struct node *n;
+	enum child_role role;
+	pid_t pid;
+	ev_child watcher;
+	ev_timer restart;
+	ev_tstamp started;
+	double backoff;
+};
+
+struct node {
+	struct ev_loop *loop;
+	struct node_conf conf;
+	char **argv;
+	char bindir[PATH_MAX];
+	int http_fd, tunnel_fd;
+	struct child kids[CHILD_N];
+	ev_signal sigterm, sigint;
+	ev_timer stop_timer;
+	int stopping;           /* 0, 1 = acceptor draining, 2 = stopping the rest */
+};
+
+static void child_start(struct child *c);
+
+static void
+child_on_restart(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	child_start(w->data);
+}
+
+static void
+node_stop_rest(struct node *n)
+{
+	int i;
+
+	n->stopping = 2;
+	for (i = 0; i < CHILD_N; i++)
+		if (n->kids[i].pid > 0)
+			kill(n->kids[i].pid, SIGTERM);
+}
+
+static bool
+node_all_exited(struct node *n)
+{
+	int i;
+
+	for (i = 0; i < CHILD_N; i++)
+		if (n->kids[i].pid > 0)
+			return false;
+	return true;
+}
+
+static void
+child_on_exit(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct child *c = w->data;
+	struct node *n = c->n;
+	int st = w->rstatus;
+	double ran = ev_now(loop) - c->started;
+
+	ev_child_stop(loop, w);
+	c->pid = 0;
+	if (WIFSIGNALED(st))
+		log_warn("child.exit", "child=%s signal=%d", child_names[c->role],
+		    WTERMSIG(st));
+	else
+		log_info("child.exit", "child=%s status=%d", child_names[c->role],
+		    WEXITSTATUS(st));
+	if (n->stopping) {
+		if (c->role == CHILD_ACCEPTOR && n->stopping == 1)
+			node_stop_rest(n);
+		if (node_all_exited(n))
+			ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	/* crashed: restart, backing off if it keeps dying young */
+	c->backoff = ran > 10.0 ? 0.1 : (c->backoff < 0.1 ? 0.1 : c->backoff * 2);
+	if (c->backoff > 5.0)
+		c->backoff = 5.0;
+	ev_timer_set(&c->restart, c->backoff, 0.);
+	ev_timer_start(loop, &c->restart);
+}
+
+static void
+child_start(struct child *c)
+{
+	struct node *n = c->n;
+	char path[PATH_MAX + 32], fdbuf[16];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/warren-%s", n->bindir, child_names[c->role]);
+	pid = fork();
+	if (pid == -1) {
+		log_error("child.fork", "child=%s error=\"%s\"", child_names[c->role],
+		    strerror(errno));
+		ev_timer_set(&c->restart, 1.0, 0.);
+		ev_timer_start(n->loop, &c->restart);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (c->role == CHILD_ACCEPTOR) {
+			/* the listeners survive exec in the acceptor only */
+			fcntl(n->http_fd, F_SETFD, 0);
+			fcntl(n->tunnel_fd, F_SETFD, 0);
+			snprintf(fdbuf, sizeof(fdbuf), "%d", n->http_fd);
+			setenv("WARREN_FD_HTTP", fdbuf, 1);
+			snprintf(fdbuf, sizeof(fdbuf), "%d", n->tunnel_fd);
+			setenv("WARREN_FD_TUNNEL", fdbuf, 1);
+		}
+		n->argv[0] = path;
+		execv(path, n->argv);
+		fprintf(stderr, "warren-node: cannot run %s: %s\n", path,
+		    strerror(errno));
+		_exit(127);
+	}
+	c->pid = pid;
+	c->started = ev_now(n->loop);
+	ev_child_set(&c->watcher, pid, 0);
+	ev_child_start(n->loop, &c->watcher);
+	log_info("child.start", "child=%s pid=%d", child_names[c->role], (int)pid);
+}
+
+static void
+node_on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = w->data;
+	int i;
+
+	if (n->stopping == 1) {
+		/* the acceptor overran its drain: move on */
+		if (n->kids[CHILD_ACCEPTOR].pid > 0)
+			kill(n->kids[CHILD_ACCEPTOR].pid, SIGKILL);
+		node_stop_rest(n);
+		ev_timer_set(w, 5.0, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	for (i = 0; i < CHILD_N; i++)
+		if (n->kids[i].pid > 0)
+			kill(n->kids[i].pid, SIGKILL);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+node_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct node *n = w->data;
+	int i;
+
+	if (n->stopping) {
+		/* second signal: stop now */
+		for (i = 0; i < CHILD_N; i++)
+			if (n->kids[i].pid > 0)
+				kill(n->kids[i].pid, SIGKILL);
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	log_info("node.stop", "signal=%d drain_timeout_ms=%lld", w->signum,
+	    n->conf.drain_timeout);
+	n->stopping = 1;
+	for (i = 0; i < CHILD_N; i++)
+		ev_timer_stop(loop, &n->kids[i].restart);
+	close(n->http_fd);
+	close(n->tunnel_fd);
+	if (n->kids[CHILD_ACCEPTOR].pid > 0)
+		kill(n->kids[CHILD_ACCEPTOR].pid, SIGTERM);
+	else
+		node_stop_rest(n);
+	ev_timer_init(&n->stop_timer, node_on_stop_timer,
+	    (double)n->conf.drain_timeout / 1000.0 + 2.0, 0.);
+	n->stop_timer.data = n;
+	ev_timer_start(loop, &n->stop_timer);
+	if (node_all_exited(n))
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static int
+node_listen(const char *what, const char *text, char *shown, size_t len)
+{
+	struct sock_addr addr;
+	int fd;
+
+	if (sock_addr_parse(&addr, text, NULL) != 0) {
+		fprintf(stderr, "warren-node: --%s-listen '%s' is not HOST:PORT\n",
+		    what, text);
+		return -1;
+	}
+	if ((fd = sock_listen(&addr, 1024)) < 0) {
+		fprintf(stderr, "warren-node: cannot listen on %s for %s: %s\n",
+		    text, what, strerror(-fd));
+		return -1;
+	}
+	sock_addr_format(&addr, shown, len);
+	log_info("listen", "what=%s addr=%s", what, shown);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct node n;
+	char exe[PATH_MAX], http[80], tunnel[80];
+	ssize_t len;
+	int i;
+
+	memset(&n, 0, sizeof(n));
+	if (nodeconf_load(&n.conf, argc, argv, "node") != 0)
+		return 1;
+	if ((len = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) == -1) {
+		fprintf(stderr, "warren-node: cannot find its own binary: %s\n",
+		    strerror(errno));
+		return 1;
+	}
+	exe[len] = '\0';
+	snprintf(n.bindir, sizeof(n.bindir), "%s", dirname(exe));
+	n.argv = argv;
+	n.loop = EV_DEFAULT;
+	if ((n.http_fd = node_listen("http", n.conf.http_listen, http, sizeof(http))) < 0 ||
+	    (n.tunnel_fd = node_listen("tunnel", n.conf.tunnel_listen, tunnel,
+	    sizeof(tunnel))) < 0)
+		return 1;
+	printf("warren-node %s (region %s): public HTTP on %s, tunnel clients on %s, "
+	    "data in %s\n", n.conf.name, n.conf.region, http, tunnel, n.conf.data_dir);
+	fflush(stdout);
+	for (i = 0; i < CHILD_N; i++) {
+		struct child *c = &n.kids[i];
+
+		c->n = &n;
+		c->role = (enum child_role)i;
+		ev_child_init(&c->watcher, child_on_exit, 0, 0);
+		c->watcher.data = c;
+		ev_timer_init(&c->restart, child_on_restart, 0., 0.);
+		c->restart.data = c;
+	}
+	ev_signal_init(&n.sigterm, node_on_signal, SIGTERM);
+	n.sigterm.data = &n;
+	ev_signal_start(n.loop, &n.sigterm);
+	ev_signal_init(&n.sigint, node_on_signal, SIGINT);
+	n.sigint.data = &n;
+	ev_signal_start(n.loop, &n.sigint);
+	for (i = 0; i < CHILD_N; i++)
+		child_start(&n.kids[i]);
+	ev_run(n.loop, 0);
+	log_info("node.exit", "name=%s", n.conf.name);
+	nodeconf_fini(&n.conf);
+	return 0;
+}

@@ -1,0 +1,727 @@
+#include "pconn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "buf.h"
+#include "http1.h"
+#include "log.h"
+#include "mux.h"
+#include "routes.h"
+#include "session.h"
+#include "sock.h"
+
+#define PCONN_READ      (64u * 1024)    /* read granularity */
+#define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
+#define PCONN_LINGER    2.0             /* s to drain input after an error */
+
+enum pconn_state {
+	PC_HTTP,        /* parsing requests; st is the routed stream, if any */
+	PC_SWITCH,      /* the next head needs another stream: finishing st */
+	PC_RAW,         /* tcp, or after an Upgrade: bytes both ways */
+	PC_CLOSING,     /* writing a final response, then closing */
+	PC_LINGER,      /* response sent, write side shut: draining input */
+};
+
+struct pconn {
+	struct acceptor *a;
+	int fd;
+	ev_io io;
+	ev_timer timer;
+	struct mux_stream *st;
+	struct http1_req *http;         /* NULL for tcp */
+	struct buf in;                  /* client bytes not yet used (http) */
+	struct buf out;                 /* bytes for the client not yet written */
+	struct buf pend;                /* head bytes waiting for stream credit */
+	enum pconn_state state;
+	bool rd_eof, fin_sent, st_fin, resp_started, blocked, dead;
+	struct pconn *next_dead;        /* graveyard link after pconn_close */
+	char *next_host;                /* PC_SWITCH: route this next ... */
+	int next_status;                /* ... or answer this and close */
+	const char *next_reason;
+	ev_tstamp head_start, last_active;
+	char host[HTTP1_MAX_HOST + 1];  /* host the current stream serves */
+	char peer[64];
+};
+
+static void pconn_close(struct pconn *pc);
+static int pconn_process(struct pconn *pc);
+static void pconn_update_io(struct pconn *pc);
+static void pconn_stream_done(struct pconn *pc);
+
+static void
+pconn_update_io(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	int want = 0;
+
+	if (pc->dead)
+		return;
+	if (!pc->rd_eof) {
+		switch (pc->state) {
+		case PC_HTTP:
+			if (!pc->blocked && buf_len(&pc->in) < PCONN_IN_MAX)
+				want |= EV_READ;
+			break;
+		case PC_RAW:
+			if (!pc->blocked && pc->st != NULL)
+				want |= EV_READ;
+			break;
+		case PC_LINGER:
+			want |= EV_READ;
+			break;
+		default:
+			break;
+		}
+	}
+	if (buf_len(&pc->out) > 0)
+		want |= EV_WRITE;
+	if ((pc->io.events & (EV_READ | EV_WRITE)) != want) {
+		ev_io_stop(a->loop, &pc->io);
+		ev_io_set(&pc->io, pc->fd, want);
+		if (want)
+			ev_io_start(a->loop, &pc->io);
+	}
+}
+
+/* Arms the timer for the nearest deadline: the request head (408) while a
+ * head is due, else the idle timeout. */
+static void
+pconn_arm_timer(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	ev_tstamp now = ev_now(a->loop), at;
+
+	if (pc->state == PC_LINGER)
+		at = pc->last_active + PCONN_LINGER;
+	else if (pc->head_start > 0)
+		at = pc->head_start + (double)a->conf.head_timeout / 1000.0;
+	else
+		at = pc->last_active + (double)a->conf.idle_timeout / 1000.0;
+	ev_timer_stop(a->loop, &pc->timer);
+	ev_timer_set(&pc->timer, at > now ? at - now : 0.001, 0.);
+	ev_timer_start(a->loop, &pc->timer);
+}
+
+static void
+pconn_count_status(struct acceptor *a, int status)
+{
+	switch (status) {
+	case 400: a->stats.http_400++; break;
+	case 404: a->stats.http_404++; break;
+	case 408: a->stats.http_408++; break;
+	case 431: a->stats.http_431++; break;
+	case 502: a->stats.http_502++; break;
+	case 503: a->stats.http_503++; break;
+	default: break;
+	}
+}
+
+/* Queues a final error response; the connection closes once it is out. */
+static void
+pconn_fail(struct pconn *pc, int status, const char *reason)
+{
+	char resp[1024];
+	int n;
+
+	pconn_count_status(pc->a, status);
+	log_info("http.error", "peer=%s status=%d host=%s reason=\"%s\"", pc->peer,
+	    status, pc->host[0] ? pc->host : "-", reason);
+	if (pc->st != NULL) {
+		mux_stream_close(pc->st);
+		pc->st = NULL;
+	}
+	buf_consume(&pc->in, buf_len(&pc->in));
+	buf_consume(&pc->pend, buf_len(&pc->pend));
+	pc->state = PC_CLOSING;
+	n = http1_error_response(status, reason, resp, sizeof(resp));
+	if (n <= 0 || buf_append(&pc->out, resp, (size_t)n, sizeof(resp)) != 0) {
+		pconn_close(pc);
+		return;
+	}
+	pconn_update_io(pc);
+}
+
+/* Routes host and opens a stream to its tunnel. Returns 0, or -1 after
+ * queueing an error response. */
+static int
+pconn_route(struct pconn *pc, const char *host)
+{
+	struct acceptor *a = pc->a;
+	struct route_claim claim;
+	struct session *s;
+	int rc;
+
+	snprintf(pc->host, sizeof(pc->host), "%s", host);
+	switch (routes_lookup_host(a->routes, host, &claim)) {
+	case ROUTES_UNKNOWN:
+		pconn_fail(pc, 404, "no tunnel is registered for this host");
+		return -1;
+	case ROUTES_OFFLINE:
+		pconn_fail(pc, 503, "the tunnel for this host is offline");
+		return -1;
+	case ROUTES_LOCAL:
+		break;
+	}
+	if ((s = acceptor_session(a, claim.session)) == NULL) {
+		pconn_fail(pc, 503, "the tunnel for this host is offline");
+		return -1;
+	}
+	rc = session_open_stream(s, claim.tunnel_id, pc->peer, host, pc, &pc->st);
+	if (rc != 0) {
+		pconn_fail(pc, 503, rc == -EAGAIN ? "the tunnel is busy or draining" :
+		    "the tunnel for this host is offline");
+		return -1;
+	}
+	pc->resp_started = false;
+	pc->st_fin = pc->fin_sent = false;
+	return 0;
+}
+
+/* Sends what fits of p on the stream and keeps the rest in pend. */
+static int
+pconn_send_head(struct pconn *pc, const uint8_t *p, size_t len)
+{
+	size_t n = mux_stream_write(pc->st, p, len);
+
+	if (n < len && buf_append(&pc->pend, p + n, len - n, 64u * 1024) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+pconn_send_fin(struct pconn *pc)
+{
+	if (pc->st != NULL && !pc->fin_sent) {
+		pc->fin_sent = true;
+		mux_stream_fin(pc->st);
+	}
+}
+
+/* Stops using the current stream for the next head: FIN it and wait until
+ * its answer has been delivered (pconn_stream_done). */
+static void
+pconn_switch(struct pconn *pc)
+{
+	pc->state = PC_SWITCH;
+	pconn_send_fin(pc);
+	if (pc->st_fin && buf_len(&pc->out) == 0)
+		pconn_stream_done(pc);
+}
+
+/* Runs the request filter over the buffered input. Returns 0, or -1 when pc
+ * was closed. */
+static int
+pconn_process(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	struct http1_ev ev;
+	size_t len, limit, n;
+
+	for (;;) {
+		if (pc->state != PC_HTTP && pc->state != PC_RAW)
+			return 0;
+		if (buf_len(&pc->pend) > 0) {
+			n = mux_stream_write(pc->st, buf_data(&pc->pend),
+			    buf_len(&pc->pend));
+			buf_consume(&pc->pend, n);
+			if (buf_len(&pc->pend) > 0) {
+				pc->blocked = true;
+				return 0;
+			}
+			buf_release(&pc->pend);
+		}
+		if ((len = buf_len(&pc->in)) == 0)
+			break;
+		if (pc->state == PC_RAW) {
+			n = mux_stream_write(pc->st, buf_data(&pc->in), len);
+			buf_consume(&pc->in, n);
+			if (n < len) {
+				pc->blocked = true;
+				return 0;
+			}
+			break;
+		}
+		limit = len;
+		if (pc->st != NULL) {
+			size_t room = mux_stream_room(pc->st);
+			if (room == 0) {
+				pc->blocked = true;
+				return 0;
+			}
+			if (limit > room)
+				limit = room;
+		}
+		if (pc->head_start == 0 && http1_req_in_head(pc->http) == false)
+			pc->head_start = ev_now(a->loop);
+		switch (http1_req_feed(pc->http, buf_data(&pc->in), limit, &ev)) {
+		case HTTP1_AGAIN:
+			buf_consume(&pc->in, ev.used);
+			continue;
+		case HTTP1_HEAD:
+			a->stats.http_requests++;
+			pc->head_start = 0;
+			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
+				if (pconn_send_head(pc, ev.head, ev.head_len) != 0)
+					goto nomem;
+				buf_consume(&pc->in, ev.used);
+				continue;
+			}
+			if (pc->st != NULL) {
+				/* another host: never on this stream */
+				if (buf_append(&pc->pend, ev.head, ev.head_len,
+				    64u * 1024) != 0 ||
+				    (pc->next_host = strdup(ev.host)) == NULL)
+					goto nomem;
+				buf_consume(&pc->in, ev.used);
+				pconn_switch(pc);
+				return pc->dead ? -1 : 0;
+			}
+			buf_consume(&pc->in, ev.used);
+			if (pconn_route(pc, ev.host) != 0)
+				return pc->dead ? -1 : 0;
+			if (pconn_send_head(pc, ev.head, ev.head_len) != 0)
+				goto nomem;
+			continue;
+		case HTTP1_BODY:
+			n = mux_stream_write(pc->st, buf_data(&pc->in), ev.used);
+			buf_consume(&pc->in, n);
+			continue;
+		case HTTP1_END:
+			buf_consume(&pc->in, ev.used);
+			continue;
+		case HTTP1_UPGRADE:
+			buf_consume(&pc->in, ev.used);
+			http1_req_upgrade(pc->http, true);
+			pc->state = PC_RAW;
+			continue;
+		case HTTP1_ERROR:
+			if (pc->st == NULL) {
+				pconn_fail(pc, ev.status, ev.reason);
+				return pc->dead ? -1 : 0;
+			}
+			pc->next_status = ev.status;
+			pc->next_reason = ev.reason;
+			buf_consume(&pc->in, buf_len(&pc->in));
+			pconn_switch(pc);
+			return pc->dead ? -1 : 0;
+		}
+	}
+	buf_release(&pc->in);
+	if (pc->rd_eof) {
+		if (pc->st == NULL) {
+			pconn_close(pc);
+			return -1;
+		}
+		pconn_send_fin(pc);
+	}
+	if (pc->st == NULL && pc->head_start == 0)
+		http1_req_release(pc->http);
+	return 0;
+nomem:
+	pconn_close(pc);
+	return -1;
+}
+
+/* The current stream's answer is complete and delivered. */
+static void
+pconn_stream_done(struct pconn *pc)
+{
+	char *host;
+
+	switch (pc->state) {
+	case PC_SWITCH:
+		mux_stream_close(pc->st);
+		pc->st = NULL;
+		pc->state = PC_HTTP;
+		if (pc->next_host == NULL) {
+			pconn_fail(pc, pc->next_status ? pc->next_status : 400,
+			    pc->next_reason ? pc->next_reason : "bad request");
+			return;
+		}
+		host = pc->next_host;
+		pc->next_host = NULL;
+		if (pconn_route(pc, host) != 0) {
+			free(host);
+			return;
+		}
+		free(host);
+		if (pconn_process(pc) == 0)
+			pconn_update_io(pc);
+		return;
+	case PC_RAW:
+		if (pc->http == NULL || pc->rd_eof) {
+			shutdown(pc->fd, SHUT_WR);
+			if (pc->fin_sent) {
+				pconn_close(pc);
+				return;
+			}
+			pconn_update_io(pc);
+			return;
+		}
+		pconn_close(pc);
+		return;
+	default:
+		/* the service closed an HTTP connection: so do we */
+		pconn_close(pc);
+		return;
+	}
+}
+
+/* Writes out; returns 0, or -1 when pc was closed. */
+static int
+pconn_flush(struct pconn *pc)
+{
+	ssize_t n;
+
+	while (buf_len(&pc->out) > 0) {
+		n = write(pc->fd, buf_data(&pc->out), buf_len(&pc->out));
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			pconn_close(pc);
+			return -1;
+		}
+		buf_consume(&pc->out, (size_t)n);
+		if (pc->st != NULL)
+			mux_stream_consumed(pc->st, (size_t)n);
+	}
+	buf_release(&pc->out);
+	if (pc->state == PC_CLOSING) {
+		shutdown(pc->fd, SHUT_WR);
+		pc->state = PC_LINGER;
+		pc->last_active = ev_now(pc->a->loop);
+		pconn_arm_timer(pc);
+		return 0;
+	}
+	if (pc->st != NULL && pc->st_fin)
+		pconn_stream_done(pc);
+	return pc->dead ? -1 : 0;
+}
+
+static void
+pconn_read_raw(struct pconn *pc)
+{
+	size_t room;
+	uint8_t *p;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if ((p = mux_stream_data_begin(pc->st, &room)) == NULL) {
+			pc->blocked = true;
+			return;
+		}
+		n = read(pc->fd, p, room);
+		if (n <= 0) {
+			mux_stream_data_commit(pc->st, 0);
+			if (n == 0) {
+				pc->rd_eof = true;
+				pconn_send_fin(pc);
+				if (pc->st_fin && buf_len(&pc->out) == 0)
+					pconn_stream_done(pc);
+			} else if (errno != EAGAIN && errno != EINTR) {
+				pconn_close(pc);
+			}
+			return;
+		}
+		mux_stream_data_commit(pc->st, (size_t)n);
+		if ((size_t)n < room)
+			return;
+	}
+}
+
+static void
+pconn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct pconn *pc = w->data;
+	struct iovec io;
+	ssize_t n;
+	char junk[4096];
+
+	pc->last_active = ev_now(loop);
+	if ((revents & EV_WRITE) && pconn_flush(pc) != 0)
+		return;
+	if (!(revents & EV_READ))
+		goto out;
+	switch (pc->state) {
+	case PC_LINGER:
+		n = read(pc->fd, junk, sizeof(junk));
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+			pconn_close(pc);
+			return;
+		}
+		goto out;
+	case PC_RAW:
+		if (buf_len(&pc->in) == 0)
+			pconn_read_raw(pc);
+		break;
+	case PC_HTTP:
+		io = buf_reserve(&pc->in, 16u * 1024, PCONN_IN_MAX);
+		if (io.iov_base == NULL)
+			break;
+		if (io.iov_len > PCONN_READ)
+			io.iov_len = PCONN_READ;
+		n = read(pc->fd, io.iov_base, io.iov_len);
+		if (n > 0) {
+			buf_commit(&pc->in, (size_t)n);
+		} else if (n == 0) {
+			pc->rd_eof = true;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			pconn_close(pc);
+			return;
+		}
+		buf_release(&pc->in);
+		if (pconn_process(pc) != 0)
+			return;
+		if (pc->state == PC_HTTP && pc->head_start > 0)
+			pconn_arm_timer(pc);
+		break;
+	default:
+		break;
+	}
+out:
+	pconn_update_io(pc);
+}
+
+static void
+pconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pconn *pc = w->data;
+	struct acceptor *a = pc->a;
+	ev_tstamp now = ev_now(loop);
+
+	if (pc->state == PC_LINGER) {
+		if (now - pc->last_active >= PCONN_LINGER - 0.01) {
+			pconn_close(pc);
+			return;
+		}
+	} else if (pc->head_start > 0 &&
+	    now - pc->head_start >= (double)a->conf.head_timeout / 1000.0 - 0.001) {
+		if (pc->st == NULL && pc->state == PC_HTTP) {
+			pc->head_start = 0;
+			pconn_fail(pc, 408, "the request head took too long");
+		} else {
+			pconn_close(pc);
+		}
+		return;
+	} else if (pc->head_start == 0 &&
+	    now - pc->last_active >= (double)a->conf.idle_timeout / 1000.0 - 0.001) {
+		log_debug("conn.idle", "peer=%s", pc->peer);
+		pconn_close(pc);
+		return;
+	}
+	pconn_arm_timer(pc);
+}
+
+static struct pconn *
+pconn_new(struct acceptor *a, int fd)
+{
+	struct pconn *pc;
+
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	pc->a = a;
+	pc->fd = fd;
+	sock_nodelay(fd);
+	sock_peer_format(fd, pc->peer, sizeof(pc->peer));
+	ev_io_init(&pc->io, pconn_on_io, fd, 0);
+	pc->io.data = pc;
+	ev_timer_init(&pc->timer, pconn_on_timer, 0., 0.);
+	pc->timer.data = pc;
+	pc->last_active = ev_now(a->loop);
+	a->nconns++;
+	a->stats.conns_opened++;
+	return pc;
+}
+
+/* Releases everything but the struct itself, which stays readable (dead)
+ * until pconn_reap() runs after the current callbacks (redis
+ * freeClientAsync), so no caller up the stack touches freed memory. */
+static void
+pconn_close(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+
+	if (pc->dead)
+		return;
+	pc->dead = true;
+	ev_io_stop(a->loop, &pc->io);
+	ev_timer_stop(a->loop, &pc->timer);
+	if (pc->st != NULL)
+		mux_stream_close(pc->st);
+	close(pc->fd);
+	http1_req_free(pc->http);
+	buf_fini(&pc->in);
+	buf_fini(&pc->out);
+	buf_fini(&pc->pend);
+	free(pc->next_host);
+	pc->next_host = NULL;
+	pc->st = NULL;
+	a->nconns--;
+	a->stats.conns_closed++;
+	pc->next_dead = a->graveyard;
+	a->graveyard = pc;
+}
+
+void
+pconn_reap(struct acceptor *a)
+{
+	struct pconn *pc;
+
+	while ((pc = a->graveyard) != NULL) {
+		a->graveyard = pc->next_dead;
+		free(pc);
+	}
+}
+
+/* Peer address without the port, for X-Forwarded-For. */
+static void
+pconn_peer_ip(int fd, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	snprintf(out, len, "0.0.0.0");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, len);
+}
+
+void
+pconn_accept_http(struct acceptor *a, int fd)
+{
+	struct http1_conf hc;
+	struct pconn *pc;
+	char ip[64];
+
+	if ((pc = pconn_new(a, fd)) == NULL)
+		return;
+	http1_conf_default(&hc);
+	hc.max_head = a->conf.head_max;
+	pconn_peer_ip(fd, ip, sizeof(ip));
+	if (http1_req_new(&pc->http, &hc, ip, false) != 0) {
+		pconn_close(pc);
+		return;
+	}
+	pc->state = PC_HTTP;
+	pc->head_start = ev_now(a->loop);
+	pconn_arm_timer(pc);
+	pconn_update_io(pc);
+}
+
+void
+pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
+    uint32_t tunnel_id)
+{
+	struct session *s = acceptor_session(a, session);
+	struct pconn *pc;
+
+	if ((pc = pconn_new(a, fd)) == NULL)
+		return;
+	pc->state = PC_RAW;
+	if (s == NULL || session_open_stream(s, tunnel_id, pc->peer, "", pc,
+	    &pc->st) != 0) {
+		pconn_close(pc);
+		return;
+	}
+	pconn_arm_timer(pc);
+	pconn_update_io(pc);
+}
+
+/* --- stream callbacks -------------------------------------------------- */
+
+void
+pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
+{
+	struct pconn *pc = mux_stream_data(st);
+	ssize_t n = 0;
+
+	if (pc->dead)
+		return;
+	pc->resp_started = true;
+	pc->last_active = ev_now(pc->a->loop);
+	if (buf_len(&pc->out) == 0) {
+		n = write(pc->fd, p, len);
+		if (n == -1) {
+			if (errno != EAGAIN && errno != EINTR) {
+				pconn_close(pc);
+				return;
+			}
+			n = 0;
+		}
+		if (n > 0)
+			mux_stream_consumed(st, (size_t)n);
+	}
+	if ((size_t)n < len) {
+		/* bounded: the peer never sends more than the window */
+		if (buf_append(&pc->out, p + n, len - (size_t)n,
+		    (size_t)pc->a->mux_conf.window + 256u * 1024) != 0) {
+			pconn_close(pc);
+			return;
+		}
+		pconn_update_io(pc);
+	}
+}
+
+void
+pconn_on_fin(struct mux_stream *st)
+{
+	struct pconn *pc = mux_stream_data(st);
+
+	pc->st_fin = true;
+	if (buf_len(&pc->out) == 0)
+		pconn_stream_done(pc);
+}
+
+void
+pconn_on_reset(struct mux_stream *st, int code, const char *reason)
+{
+	struct pconn *pc = mux_stream_data(st);
+	char why[320];
+
+	mux_stream_close(st);
+	pc->st = NULL;
+	if (pc->http == NULL || pc->resp_started || pc->state == PC_RAW) {
+		pconn_close(pc);
+		return;
+	}
+	if (code == MUX_RST_REFUSED) {
+		snprintf(why, sizeof(why), "%s", reason);
+		pconn_fail(pc, 502, why);
+	} else if (code == MUX_RST_SESSION_GONE) {
+		pconn_fail(pc, 503, "the tunnel for this host went offline");
+	} else {
+		snprintf(why, sizeof(why), "the tunnel reset the stream: %s", reason);
+		pconn_fail(pc, 502, why);
+	}
+}
+
+void
+pconn_on_writable(struct mux_stream *st)
+{
+	struct pconn *pc = mux_stream_data(st);
+
+	if (!pc->blocked)
+		return;
+	pc->blocked = false;
+	if (pc->state == PC_RAW && buf_len(&pc->in) == 0) {
+		pconn_update_io(pc);
+		return;
+	}
+	if (pconn_process(pc) == 0)
+		pconn_update_io(pc);
+}

@@ -1,0 +1,34 @@
+/* pconn — a public connection (HTTP or TCP) and the tunnel stream it rides.
+ *
+ * HTTP: every request head is parsed (proto/http1.h) and routed by Host; a
+ * head for another host on a routed connection first finishes the current
+ * stream, then opens one to the new host. Bodies and everything after an
+ * Upgrade pass through with the stream's credit as backpressure. TCP: raw
+ * bytes both ways, read straight into the mux output buffer.
+ *
+ * Memory per connection is bounded: at most one head and one window of
+ * tunnel data are held, and buffers are given back when drained. */
+#ifndef WARREN_PCONN_H
+#define WARREN_PCONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct acceptor;
+struct mux_stream;
+
+/* Take ownership of an accepted non-blocking fd. */
+void pconn_accept_http(struct acceptor *a, int fd);
+void pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
+    uint32_t tunnel_id);
+
+/* Frees connections closed during this loop iteration (from an ev_check). */
+void pconn_reap(struct acceptor *a);
+
+/* Stream callbacks, wired into each session's mux (session.c). */
+void pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len);
+void pconn_on_fin(struct mux_stream *st);
+void pconn_on_reset(struct mux_stream *st, int code, const char *reason);
+void pconn_on_writable(struct mux_stream *st);
+
+#endif

@@ -1,0 +1,237 @@
+#include "routes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rentry {
+	struct rentry *next;
+	uint8_t state;                  /* enum route_state */
+	uint64_t session;
+	uint32_t tunnel_id;
+	char key[];
+};
+
+struct rmap {
+	struct rentry **tab;
+	size_t size, n;
+};
+
+struct routes {
+	struct rmap table;              /* router's table (http hosts) */
+	struct rmap claims;             /* local claims */
+	uint64_t epoch, version;
+};
+
+static uint64_t
+rmap_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;     /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct rentry **
+rmap_slot(struct rmap *m, const char *key)
+{
+	struct rentry **pp;
+
+	if (m->size == 0)
+		return NULL;
+	for (pp = &m->tab[rmap_hash(key) & (m->size - 1)]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (strcmp((*pp)->key, key) == 0)
+			return pp;
+	return pp;
+}
+
+static int
+rmap_grow(struct rmap *m)
+{
+	size_t nsize = m->size ? m->size * 2 : 64, i;
+	struct rentry **nt, *e, *n;
+
+	if ((nt = calloc(nsize, sizeof(*nt))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < m->size; i++) {
+		for (e = m->tab[i]; e != NULL; e = n) {
+			n = e->next;
+			e->next = nt[rmap_hash(e->key) & (nsize - 1)];
+			nt[rmap_hash(e->key) & (nsize - 1)] = e;
+		}
+	}
+	free(m->tab);
+	m->tab = nt;
+	m->size = nsize;
+	return 0;
+}
+
+static struct rentry *
+rmap_get(struct rmap *m, const char *key)
+{
+	struct rentry **pp = rmap_slot(m, key);
+
+	return pp ? *pp : NULL;
+}
+
+static struct rentry *
+rmap_put(struct rmap *m, const char *key)
+{
+	struct rentry **pp, *e;
+	size_t len = strlen(key);
+
+	if ((m->n + 1 > m->size) && rmap_grow(m) != 0)
+		return NULL;
+	pp = rmap_slot(m, key);
+	if (*pp != NULL)
+		return *pp;
+	if ((e = calloc(1, sizeof(*e) + len + 1)) == NULL)
+		return NULL;
+	memcpy(e->key, key, len + 1);
+	*pp = e;
+	m->n++;
+	return e;
+}
+
+static void
+rmap_del(struct rmap *m, const char *key)
+{
+	struct rentry **pp = rmap_slot(m, key), *e;
+
+	if (pp == NULL || (e = *pp) == NULL)
+		return;
+	*pp = e->next;
+	free(e);
+	m->n--;
+}
+
+static void
+rmap_clear(struct rmap *m)
+{
+	struct rentry *e, *n;
+	size_t i;
+
+	for (i = 0; i < m->size; i++) {
+		for (e = m->tab[i]; e != NULL; e = n) {
+			n = e->next;
+			free(e);
+		}
+		m->tab[i] = NULL;
+	}
+	m->n = 0;
+}
+
+struct routes *
+routes_new(void)
+{
+	return calloc(1, sizeof(struct routes));
+}
+
+void
+routes_free(struct routes *r)
+{
+	if (r == NULL)
+		return;
+	rmap_clear(&r->table);
+	rmap_clear(&r->claims);
+	free(r->table.tab);
+	free(r->claims.tab);
+	free(r);
+}
+
+int
+routes_apply(struct routes *r, const struct ipcmsg_table *t)
+{
+	uint32_t i;
+
+	if (!t->delta)
+		rmap_clear(&r->table);
+	for (i = 0; i < t->n; i++) {
+		const struct ipcmsg_route *rt = &t->routes[i];
+		struct rentry *e;
+
+		/* tcp routes need no table entry: their listener knows its
+		 * tunnel, and nobody asks for a tcp port by name */
+		if (rt->kind != TUNNEL_HTTP || rt->host == NULL)
+			continue;
+		if (rt->state == ROUTE_DELETED) {
+			rmap_del(&r->table, rt->host);
+			continue;
+		}
+		if ((e = rmap_put(&r->table, rt->host)) == NULL)
+			return -ENOMEM;
+		e->state = rt->state;
+		e->session = rt->session;
+		e->tunnel_id = rt->tunnel_id;
+	}
+	r->epoch = t->epoch;
+	r->version = t->version;
+	return 0;
+}
+
+void
+routes_version(const struct routes *r, uint64_t *epoch, uint64_t *version)
+{
+	*epoch = r->epoch;
+	*version = r->version;
+}
+
+int
+routes_claim_host(struct routes *r, const char *host, uint64_t session,
+    uint32_t tunnel_id)
+{
+	struct rentry *e = rmap_put(&r->claims, host);
+
+	if (e == NULL)
+		return -ENOMEM;
+	e->state = ROUTE_ONLINE;
+	e->session = session;
+	e->tunnel_id = tunnel_id;
+	return 0;
+}
+
+void
+routes_unclaim_session(struct routes *r, uint64_t session)
+{
+	struct rentry **pp, *e;
+	size_t i;
+
+	for (i = 0; i < r->claims.size; i++) {
+		for (pp = &r->claims.tab[i]; (e = *pp) != NULL;) {
+			if (e->session == session) {
+				*pp = e->next;
+				free(e);
+				r->claims.n--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+}
+
+enum routes_result
+routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim)
+{
+	struct rentry *e;
+
+	if ((e = rmap_get(&r->claims, host)) != NULL) {
+		claim->session = e->session;
+		claim->tunnel_id = e->tunnel_id;
+		return ROUTES_LOCAL;
+	}
+	if ((e = rmap_get(&r->table, host)) != NULL && e->state != ROUTE_DELETED)
+		return ROUTES_OFFLINE;
+	return ROUTES_UNKNOWN;
+}
+
+size_t
+routes_count(const struct routes *r, size_t *claims)
+{
+	if (claims != NULL)
+		*claims = r->claims.n;
+	return r->table.n;
+}

@@ -1,0 +1,53 @@
+/* routes — the acceptor's copy of the route table, and its local claims.
+ *
+ * Two maps, both keyed by lowercase hostname (http) or port (tcp):
+ * - the router's table (snapshot + versioned deltas over nng): every known
+ *   tunnel with its owner node, session and state — tells 503 (known, but
+ *   offline) from 404 (unknown);
+ * - local claims: tunnels registered by sessions on this acceptor, written
+ *   when the router confirms a registration and dropped when the session
+ *   ends, so a public request never waits for a delta to arrive. */
+#ifndef WARREN_ROUTES_H
+#define WARREN_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipcmsg.h"
+
+struct routes;
+
+struct route_claim {
+	uint64_t session;
+	uint32_t tunnel_id;
+};
+
+enum routes_result {
+	ROUTES_LOCAL = 1,       /* claimed by a session here: *claim is set */
+	ROUTES_OFFLINE,         /* known, but no live session holds it */
+	ROUTES_UNKNOWN,         /* no such tunnel */
+};
+
+struct routes *routes_new(void);
+void routes_free(struct routes *r);
+
+/* Applies a TABLE message (snapshot replaces, delta upserts/deletes); entries
+ * are copied. Returns 0 or -ENOMEM. */
+int routes_apply(struct routes *r, const struct ipcmsg_table *t);
+/* Table epoch and version last applied (0, 0 before the first snapshot). */
+void routes_version(const struct routes *r, uint64_t *epoch, uint64_t *version);
+
+/* Local claims: returns 0 or -ENOMEM. A claim replaces an older one. */
+int routes_claim_host(struct routes *r, const char *host, uint64_t session,
+    uint32_t tunnel_id);
+/* Drops every claim of session. */
+void routes_unclaim_session(struct routes *r, uint64_t session);
+
+/* Looks a hostname up (lowercase, no port). */
+enum routes_result routes_lookup_host(struct routes *r, const char *host,
+    struct route_claim *claim);
+/* Number of entries in the router's table and in local claims. */
+size_t routes_count(const struct routes *r, size_t *claims);
+
+#endif

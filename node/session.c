@@ -1,0 +1,692 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "ctrl.h"
+#include "ipcmsg.h"
+#include "log.h"
+#include "mux.h"
+#include "pconn.h"
+#include "rctl.h"
+#include "routes.h"
+#include "sock.h"
+
+#define SESSION_MAX_TUNNELS     64
+#define SESSION_READS_PER_EVENT 16
+
+struct stunnel {
+	uint32_t id;
+	uint8_t kind;
+	bool ready;
+	int port;                       /* tcp: public port */
+	int lfd;                        /* tcp: listener, -1 if none */
+	ev_io lio;
+	struct session *s;
+};
+
+struct session {
+	struct acceptor *a;
+	struct session *hnext;
+	uint64_t id;
+	int fd;
+	ev_io io;
+	ev_timer ping;
+	struct mux *mux;
+	char peer[64];
+	char *client_id;
+	bool hello, in_cb, dead, goaway;
+	ev_tstamp last_input;
+	struct stunnel **tunnels;       /* each allocated alone: watchers never move */
+	size_t ntunnels;
+};
+
+static void session_destroy(struct session *s);
+static void session_update_io(struct session *s);
+
+/* --- registry ---------------------------------------------------------- */
+
+struct session *
+acceptor_session(struct acceptor *a, uint64_t id)
+{
+	struct session *s;
+
+	if (a->sessions_size == 0)
+		return NULL;
+	for (s = a->sessions[id & (a->sessions_size - 1)]; s; s = s->hnext)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+int
+acceptor_session_add(struct acceptor *a, struct session *s)
+{
+	if (a->nsessions + 1 > a->sessions_size) {
+		size_t nsize = a->sessions_size ? a->sessions_size * 2 : 64, i;
+		struct session **nt, *e, *n;
+
+		if ((nt = calloc(nsize, sizeof(*nt))) == NULL)
+			return -ENOMEM;
+		for (i = 0; i < a->sessions_size; i++) {
+			for (e = a->sessions[i]; e; e = n) {
+				n = e->hnext;
+				e->hnext = nt[e->id & (nsize - 1)];
+				nt[e->id & (nsize - 1)] = e;
+			}
+		}
+		free(a->sessions);
+		a->sessions = nt;
+		a->sessions_size = nsize;
+	}
+	s->hnext = a->sessions[s->id & (a->sessions_size - 1)];
+	a->sessions[s->id & (a->sessions_size - 1)] = s;
+	a->nsessions++;
+	return 0;
+}
+
+void
+acceptor_session_remove(struct acceptor *a, struct session *s)
+{
+	struct session **pp;
+
+	if (a->sessions_size == 0)
+		return;
+	for (pp = &a->sessions[s->id & (a->sessions_size - 1)]; *pp;
+	    pp = &(*pp)->hnext) {
+		if (*pp == s) {
+			*pp = s->hnext;
+			a->nsessions--;
+			return;
+		}
+	}
+}
+
+/* --- control messages -------------------------------------------------- */
+
+static void
+session_send(struct session *s, const struct ctrl_msg *m)
+{
+	uint8_t buf[CTRL_MSG_MAX];
+	int n = ctrl_msg_encode(m, buf, sizeof(buf));
+
+	if (n > 0)
+		mux_control(s->mux, buf, (size_t)n);
+}
+
+static void
+session_error(struct session *s, uint8_t status, const char *text)
+{
+	struct ctrl_msg m = { .type = CTRL_ERROR, .status = status,
+	    .error = (char *)text };
+
+	session_send(s, &m);
+}
+
+static void
+session_registered(struct session *s, uint32_t tunnel_id, uint8_t status,
+    uint16_t port, const char *url, const char *error)
+{
+	struct ctrl_msg m = { .type = CTRL_REGISTERED, .tunnel_id = tunnel_id,
+	    .status = status, .port = port, .url = (char *)url,
+	    .error = (char *)error };
+
+	session_send(s, &m);
+}
+
+static struct stunnel *
+session_tunnel(struct session *s, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < s->ntunnels; i++)
+		if (s->tunnels[i]->id == id)
+			return s->tunnels[i];
+	return NULL;
+}
+
+static void
+stunnel_close(struct session *s, struct stunnel *t)
+{
+	if (t->lfd != -1) {
+		ev_io_stop(s->a->loop, &t->lio);
+		close(t->lfd);
+		t->lfd = -1;
+	}
+}
+
+static void
+stunnel_remove(struct session *s, struct stunnel *t)
+{
+	size_t i;
+
+	stunnel_close(s, t);
+	for (i = 0; i < s->ntunnels; i++) {
+		if (s->tunnels[i] == t) {
+			s->tunnels[i] = s->tunnels[--s->ntunnels];
+			break;
+		}
+	}
+	free(t);
+}
+
+static void
+stunnel_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct stunnel *t = w->data;
+	struct session *s = t->s;
+	int fd, i;
+
+	for (i = 0; i < 64; i++) {
+		fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				acceptor_accept_error(s->a, errno);
+			return;
+		}
+		pconn_accept_tcp(s->a, fd, s->id, t->id);
+	}
+}
+
+static void
+session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
+    const struct ipcmsg_registered *r)
+{
+	struct session *s = acceptor_session(a, sid);
+	struct stunnel *t;
+	char url[1200], *hosts, *h, *save;
+
+	if (s == NULL || s->dead || (t = session_tunnel(s, tunnel_id)) == NULL)
+		return;
+	if (r->status != IPCMSG_S_OK) {
+		a->stats.registrations_failed++;
+		log_info("tunnel.refused", "session=%016llx tunnel=%u status=%u error=\"%s\"",
+		    (unsigned long long)sid, tunnel_id, r->status,
+		    r->error ? r->error : "");
+		session_registered(s, tunnel_id, r->status, 0, "",
+		    r->error && r->error[0] ? r->error : "registration refused");
+		stunnel_remove(s, t);
+		return;
+	}
+	a->stats.registrations_ok++;
+	t->ready = true;
+	if (t->kind == TUNNEL_TCP) {
+		snprintf(url, sizeof(url), "tcp://%s:%d",
+		    a->conf.public_url_host[0] ? a->conf.public_url_host : a->conf.domain,
+		    t->port);
+		ev_io_start(a->loop, &t->lio);
+		log_info("tunnel.up", "session=%016llx tunnel=%u kind=tcp port=%d",
+		    (unsigned long long)sid, tunnel_id, t->port);
+		session_registered(s, tunnel_id, 0, (uint16_t)t->port, url, "");
+		return;
+	}
+	hosts = strdup(r->hosts ? r->hosts : "");
+	url[0] = '\0';
+	for (h = hosts ? strtok_r(hosts, ",", &save) : NULL; h != NULL;
+	    h = strtok_r(NULL, ",", &save)) {
+		routes_claim_host(a->routes, h, sid, tunnel_id);
+		if (url[0] == '\0') {
+			if (a->http_port == 80)
+				snprintf(url, sizeof(url), "http://%s", h);
+			else
+				snprintf(url, sizeof(url), "http://%s:%d", h, a->http_port);
+		}
+		log_info("tunnel.up", "session=%016llx tunnel=%u kind=http host=%s",
+		    (unsigned long long)sid, tunnel_id, h);
+	}
+	free(hosts);
+	session_registered(s, tunnel_id, 0, (uint16_t)a->http_port, url, "");
+}
+
+/* Binds the public listener of a tcp tunnel: the wanted port, or a free one
+ * from the range. Returns the fd or -errno. */
+static int
+session_bind_port(struct session *s, int want, int *port)
+{
+	struct acceptor *a = s->a;
+	struct sock_addr addr;
+	int span = a->conf.tcp_hi - a->conf.tcp_lo + 1, i, p, fd;
+
+	if (sock_addr_parse(&addr, a->conf.http_listen, NULL) != 0)
+		return -EINVAL;
+	if (want != 0) {
+		if (want < a->conf.tcp_lo || want > a->conf.tcp_hi)
+			return -ERANGE;
+		sock_addr_set_port(&addr, want);
+		if ((fd = sock_listen(&addr, 511)) >= 0)
+			*port = want;
+		return fd;
+	}
+	p = a->conf.tcp_lo + (int)(random() % span);
+	for (i = 0; i < span && i < 2000; i++) {
+		sock_addr_set_port(&addr, p);
+		if ((fd = sock_listen(&addr, 511)) >= 0) {
+			*port = p;
+			return fd;
+		}
+		if (++p > a->conf.tcp_hi)
+			p = a->conf.tcp_lo;
+	}
+	return -EADDRINUSE;
+}
+
+static void
+session_on_register(struct session *s, const struct ctrl_msg *m)
+{
+	struct acceptor *a = s->a;
+	struct ipcmsg_register r;
+	struct stunnel *t, **nt;
+	char err[256];
+	int fd = -1, port = 0;
+
+	if (session_tunnel(s, m->tunnel_id) != NULL) {
+		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "",
+		    "tunnel id already registered on this connection");
+		return;
+	}
+	if (s->ntunnels >= SESSION_MAX_TUNNELS) {
+		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "",
+		    "too many tunnels on one connection");
+		return;
+	}
+	if (m->kind != TUNNEL_HTTP && m->kind != TUNNEL_TCP) {
+		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "",
+		    "unknown tunnel type");
+		return;
+	}
+	if (m->kind == TUNNEL_TCP) {
+		fd = session_bind_port(s, m->port, &port);
+		if (fd < 0) {
+			if (fd == -ERANGE)
+				snprintf(err, sizeof(err),
+				    "port %u is outside this node's range %d-%d",
+				    m->port, a->conf.tcp_lo, a->conf.tcp_hi);
+			else if (m->port)
+				snprintf(err, sizeof(err),
+				    "port %u is not available on this node: %s",
+				    m->port, strerror(-fd));
+			else
+				snprintf(err, sizeof(err),
+				    "no free port in this node's range %d-%d",
+				    a->conf.tcp_lo, a->conf.tcp_hi);
+			session_registered(s, m->tunnel_id,
+			    m->port ? IPCMSG_S_TAKEN : IPCMSG_S_UNAVAILABLE, 0, "", err);
+			return;
+		}
+	}
+	nt = realloc(s->tunnels, (s->ntunnels + 1) * sizeof(*nt));
+	if (nt != NULL)
+		s->tunnels = nt;
+	if (nt == NULL || (t = calloc(1, sizeof(*t))) == NULL) {
+		if (fd != -1)
+			close(fd);
+		session_registered(s, m->tunnel_id, IPCMSG_S_INTERNAL, 0, "",
+		    "out of memory");
+		return;
+	}
+	s->tunnels[s->ntunnels++] = t;
+	t->id = m->tunnel_id;
+	t->kind = m->kind;
+	t->lfd = fd;
+	t->port = port;
+	t->s = s;
+	if (fd != -1) {
+		ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
+		t->lio.data = t;
+	}
+	memset(&r, 0, sizeof(r));
+	r.session = s->id;
+	r.tunnel_id = m->tunnel_id;
+	r.kind = m->kind;
+	r.client_id = s->client_id;
+	r.token = "";
+	r.subdomain = m->subdomain ? m->subdomain : "";
+	r.domains = m->domains ? m->domains : "";
+	r.port = (uint16_t)port;
+	if (rctl_register(a, &r, session_on_registered) != 0) {
+		stunnel_remove(s, t);
+		session_registered(s, m->tunnel_id, IPCMSG_S_INTERNAL, 0, "",
+		    "out of memory");
+	}
+}
+
+static void
+session_on_unregister(struct session *s, const struct ctrl_msg *m)
+{
+	struct stunnel *t = session_tunnel(s, m->tunnel_id);
+
+	if (t == NULL)
+		return;
+	stunnel_remove(s, t);
+}
+
+static void
+session_on_control(struct mux *mux, const uint8_t *p, size_t len)
+{
+	struct session *s = mux_data(mux);
+	struct ctrl_msg m;
+
+	if (ctrl_msg_decode(&m, p, len) != 0) {
+		s->a->stats.session_proto_errors++;
+		session_error(s, IPCMSG_S_INVALID, "malformed control message");
+		session_close(s, "malformed control message");
+		return;
+	}
+	if (!s->hello && m.type != CTRL_HELLO) {
+		session_error(s, IPCMSG_S_INVALID, "HELLO must come first");
+		session_close(s, "no HELLO");
+	} else if (m.type == CTRL_HELLO) {
+		if (s->hello) {
+			session_close(s, "second HELLO");
+		} else if (m.version != CTRL_PROTO_VERSION) {
+			char err[128];
+			snprintf(err, sizeof(err),
+			    "client speaks protocol %u, this node speaks %u: upgrade the older side",
+			    m.version, CTRL_PROTO_VERSION);
+			session_error(s, IPCMSG_S_INVALID, err);
+			session_close(s, "version mismatch");
+		} else {
+			struct ctrl_msg w = { .type = CTRL_WELCOME,
+			    .version = CTRL_PROTO_VERSION, .agent = s->a->conf.name };
+
+			s->hello = true;
+			s->client_id = strdup(m.client_id && m.client_id[0] ?
+			    m.client_id : s->peer);
+			log_info("session.hello", "session=%016llx peer=%s agent=\"%s\"",
+			    (unsigned long long)s->id, s->peer, m.agent ? m.agent : "");
+			session_send(s, &w);
+		}
+	} else if (m.type == CTRL_REGISTER) {
+		session_on_register(s, &m);
+	} else if (m.type == CTRL_UNREGISTER) {
+		session_on_unregister(s, &m);
+	} else {
+		session_error(s, IPCMSG_S_INVALID, "unexpected control message");
+	}
+	ctrl_msg_fini(&m);
+}
+
+/* --- mux glue ---------------------------------------------------------- */
+
+static int
+session_on_open(struct mux *mux, struct mux_stream *st, const uint8_t *hdr,
+    size_t len)
+{
+	return -1;      /* clients do not open streams (yet) */
+}
+
+static void
+session_on_output(struct mux *mux)
+{
+	struct session *s = mux_data(mux);
+
+	if (!s->in_cb)
+		session_update_io(s);
+}
+
+static void
+session_on_goaway(struct mux *mux, int code, const char *reason)
+{
+	struct session *s = mux_data(mux);
+
+	log_info("session.goaway", "session=%016llx reason=\"%s\"",
+	    (unsigned long long)s->id, reason);
+}
+
+static void
+session_on_pong(struct mux *mux, uint64_t sent_us)
+{
+	struct session *s = mux_data(mux);
+	uint64_t now = acceptor_now_us(s->a);
+
+	log_debug("session.rtt", "session=%016llx rtt_us=%llu",
+	    (unsigned long long)s->id,
+	    (unsigned long long)(now > sent_us ? now - sent_us : 0));
+}
+
+static const struct mux_callbacks session_mux_cb = {
+	.on_open = session_on_open,
+	.on_data = pconn_on_data,
+	.on_fin = pconn_on_fin,
+	.on_reset = pconn_on_reset,
+	.on_writable = pconn_on_writable,
+	.on_control = session_on_control,
+	.on_pong = session_on_pong,
+	.on_goaway = session_on_goaway,
+	.on_output = session_on_output,
+};
+
+/* --- I/O --------------------------------------------------------------- */
+
+static void
+session_update_io(struct session *s)
+{
+	int want = EV_READ | (mux_wpending(s->mux) ? EV_WRITE : 0);
+
+	if ((s->io.events & (EV_READ | EV_WRITE)) != want) {
+		ev_io_stop(s->a->loop, &s->io);
+		ev_io_set(&s->io, s->fd, want);
+		ev_io_start(s->a->loop, &s->io);
+	}
+}
+
+static int
+session_flush(struct session *s)
+{
+	struct iovec io;
+	ssize_t n;
+
+	while ((io = mux_wbuf(s->mux)).iov_len > 0) {
+		n = write(s->fd, io.iov_base, io.iov_len);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		mux_wconsume(s->mux, (size_t)n);
+	}
+	return 0;
+}
+
+static void
+session_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = w->data;
+	struct iovec io;
+	ssize_t n;
+	int i, rc;
+
+	s->in_cb = true;
+	if (revents & EV_READ) {
+		for (i = 0; i < SESSION_READS_PER_EVENT && !s->dead; i++) {
+			io = mux_rbuf(s->mux);
+			if (io.iov_base == NULL) {
+				session_close(s, "out of memory");
+				break;
+			}
+			n = read(s->fd, io.iov_base, io.iov_len);
+			if (n == 0) {
+				session_close(s, "client closed the connection");
+				break;
+			}
+			if (n == -1) {
+				if (errno != EAGAIN && errno != EINTR)
+					session_close(s, strerror(errno));
+				break;
+			}
+			s->last_input = ev_now(loop);
+			if ((rc = mux_rcommit(s->mux, (size_t)n)) != 0) {
+				s->a->stats.session_proto_errors++;
+				log_warn("session.protocol", "session=%016llx error=\"%s\"",
+				    (unsigned long long)s->id, mux_error(s->mux));
+				session_close(s, "protocol error");
+				break;
+			}
+			if ((size_t)n < io.iov_len)
+				break;
+		}
+	}
+	if (!s->dead && session_flush(s) != 0)
+		session_close(s, "write failed");
+	s->in_cb = false;
+	if (s->dead)
+		session_destroy(s);
+	else
+		session_update_io(s);
+}
+
+static void
+session_on_ping(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	double ival = (double)s->a->conf.ping_interval / 1000.0;
+
+	if (ev_now(loop) - s->last_input > 3 * ival) {
+		session_close(s, "no traffic from the client (keepalive timeout)");
+		return;
+	}
+	mux_ping(s->mux, acceptor_now_us(s->a));
+	if (session_flush(s) != 0) {
+		session_close(s, "write failed");
+		return;
+	}
+	session_update_io(s);
+}
+
+int
+session_accept(struct acceptor *a, int fd)
+{
+	struct session *s;
+	double ival = (double)a->conf.ping_interval / 1000.0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->a = a;
+	s->fd = fd;
+	s->id = a->session_base + ++a->session_seq;
+	sock_nodelay(fd);
+	sock_peer_format(fd, s->peer, sizeof(s->peer));
+	if ((s->mux = mux_new(MUX_SERVER, &a->mux_conf, &session_mux_cb, s)) == NULL ||
+	    acceptor_session_add(a, s) != 0) {
+		mux_free(s->mux);
+		close(fd);
+		free(s);
+		return -ENOMEM;
+	}
+	s->last_input = ev_now(a->loop);
+	ev_io_init(&s->io, session_on_io, fd, EV_READ | EV_WRITE);
+	s->io.data = s;
+	ev_io_start(a->loop, &s->io);
+	ev_timer_init(&s->ping, session_on_ping, ival, ival);
+	s->ping.data = s;
+	ev_timer_start(a->loop, &s->ping);
+	a->stats.sessions_opened++;
+	log_info("session.open", "session=%016llx peer=%s",
+	    (unsigned long long)s->id, s->peer);
+	return 0;
+}
+
+uint64_t
+session_id(const struct session *s)
+{
+	return s->id;
+}
+
+int
+session_open_stream(struct session *s, uint32_t tunnel_id, const char *peer,
+    const char *host, void *data, struct mux_stream **out)
+{
+	struct stunnel *t = session_tunnel(s, tunnel_id);
+	struct ctrl_open o = { tunnel_id, (char *)peer, (char *)host };
+	uint8_t hdr[1024];
+	int n, rc;
+
+	if (t == NULL || !t->ready)
+		return -ENOENT;
+	if (s->dead || s->goaway || mux_nstreams(s->mux) >= (size_t)s->a->conf.max_streams)
+		return -EAGAIN;
+	if ((n = ctrl_open_encode(&o, hdr, sizeof(hdr))) < 0)
+		return -EINVAL;
+	if ((rc = mux_stream_open(s->mux, hdr, (size_t)n, out)) != 0)
+		return rc;
+	mux_stream_set_data(*out, data);
+	return 0;
+}
+
+void
+session_goaway(struct session *s, const char *reason)
+{
+	if (s->goaway || s->dead)
+		return;
+	s->goaway = true;
+	mux_goaway(s->mux, 0, reason);
+	if (!s->in_cb)
+		session_update_io(s);
+}
+
+void
+session_close(struct session *s, const char *why)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	log_info("session.close", "session=%016llx peer=%s reason=\"%s\"",
+	    (unsigned long long)s->id, s->peer, why);
+	if (!s->in_cb)
+		session_destroy(s);
+}
+
+static void
+session_destroy(struct session *s)
+{
+	struct acceptor *a = s->a;
+	size_t i;
+
+	ev_io_stop(a->loop, &s->io);
+	ev_timer_stop(a->loop, &s->ping);
+	/* best effort: tell the client why, if the socket still takes it */
+	session_flush(s);
+	close(s->fd);
+	for (i = 0; i < s->ntunnels; i++) {
+		stunnel_close(s, s->tunnels[i]);
+		free(s->tunnels[i]);
+	}
+	free(s->tunnels);
+	routes_unclaim_session(a->routes, s->id);
+	acceptor_session_remove(a, s);
+	if (s->hello)
+		rctl_unregister(a, s->id);
+	a->stats.sessions_closed++;
+	/* streams learn of it through on_reset and close their handles */
+	mux_free(s->mux);
+	free(s->client_id);
+	free(s);
+}
+
+void
+session_goaway_all(struct acceptor *a, const char *reason)
+{
+	struct session *s;
+	size_t i;
+
+	for (i = 0; i < a->sessions_size; i++)
+		for (s = a->sessions[i]; s != NULL; s = s->hnext)
+			session_goaway(s, reason);
+}
+
+void
+session_close_all(struct acceptor *a, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < a->sessions_size; i++)
+		while (a->sessions[i] != NULL)
+			session_close(a->sessions[i], why);
+}

@@ -1,0 +1,32 @@
+/* session — one tunnel client's connection to this node: the mux over it,
+ * the HELLO/REGISTER exchange, its tunnels and their TCP listeners. */
+#ifndef WARREN_SESSION_H
+#define WARREN_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct acceptor;
+struct session;
+struct mux_stream;
+
+/* Takes ownership of an accepted, non-blocking fd. Returns 0 or -errno (the
+ * fd is closed on failure). */
+int session_accept(struct acceptor *a, int fd);
+uint64_t session_id(const struct session *s);
+/* Opens a stream to tunnel_id for a public connection from peer, carrying
+ * host (http) or "" (tcp). Returns 0 and sets *out (owned by the caller, with
+ * the caller's data pointer set), -ENOENT when the tunnel is not registered
+ * on s, -EAGAIN when s is draining or full, -ENOMEM. */
+int session_open_stream(struct session *s, uint32_t tunnel_id,
+    const char *peer, const char *host, void *data, struct mux_stream **out);
+/* Sends GOAWAY: the client reconnects elsewhere; streams may finish. */
+void session_goaway(struct session *s, const char *reason);
+/* Closes the session at once (its streams see MUX_RST_SESSION_GONE). */
+void session_close(struct session *s, const char *why);
+
+/* GOAWAY to every session (drain), or close every session (exit). */
+void session_goaway_all(struct acceptor *a, const char *reason);
+void session_close_all(struct acceptor *a, const char *why);
+
+#endif
