@@ -1,0 +1,59 @@
+/* client_conf — the `warren start` config file: frp's legacy INI client
+ * format.
+ *
+ *   [common]
+ *   server_addr = 127.0.0.1
+ *   server_port = 7000
+ *   token =
+ *   [web]
+ *   type = http
+ *   local_ip = 127.0.0.1
+ *   local_port = 8000
+ *   subdomain = alice
+ *   custom_domains = app.example.test, www.example.test
+ *   [db]
+ *   type = tcp
+ *   local_port = 5432
+ *   remote_port = 20010
+ *
+ * Every other section is a tunnel named after it, in file order. Keys frp
+ * knows that warren does not use are ignored (and listed in `ignored`); an
+ * unknown type, a missing or bad port, or a duplicate name is an error. */
+#ifndef WARREN_CLIENT_CONF_H
+#define WARREN_CLIENT_CONF_H
+
+#include <stddef.h>
+
+#define CLIENT_CONF_MAX_TUNNELS 256
+
+struct client_conf_tunnel {
+	char *name;             /* section name */
+	int kind;               /* enum warren_kind */
+	char *local_ip;         /* default "127.0.0.1" */
+	int local_port;         /* 1..65535 */
+	char *subdomain;        /* http; NULL if unset */
+	char *domains;          /* http: custom_domains without spaces; NULL */
+	int remote_port;        /* tcp: 0..65535, 0 = any */
+};
+
+struct client_conf {
+	char *server_addr;      /* [common]; NULL if unset */
+	int server_port;        /* [common]; 0 if unset */
+	char *token;            /* [common]; NULL if unset */
+	struct client_conf_tunnel *tunnels;
+	size_t ntunnels;
+	char ignored[256];      /* "section.key ..." the client skipped */
+	char error[256];        /* sentence when a load fails */
+};
+
+/* Parses the file at `path` (client_conf_parse for text). Returns 0, or -1
+ * with cc->error set; cc must be zeroed first and is freed with
+ * client_conf_fini either way. */
+int client_conf_load(struct client_conf *cc, const char *path);
+int client_conf_parse(struct client_conf *cc, const char *text);
+/* "host:port" of [common] into out (>= 300 bytes), defaults 127.0.0.1 and
+ * 7000 for the parts not set; returns out. */
+char *client_conf_server(const struct client_conf *cc, char *out, size_t len);
+void client_conf_fini(struct client_conf *cc);
+
+#endif

@@ -1,0 +1,413 @@
+/* warren — the tunnel client command.
+ *
+ *   warren http 8000 [--subdomain alice] [--domains a.test,b.test]
+ *   warren tcp 5432 [--remote-port 20001]
+ *   warren start --config frpc.ini
+ *
+ * stdout carries what a person or a script wants: one "URL -> local" line
+ * per tunnel once registered, then one line per HTTP request. Logs go to
+ * stderr in logfmt. Exit status: 0 on SIGINT/SIGTERM, 1 on bad usage or a
+ * fatal registration error. */
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_conf.h"
+#include "conf.h"
+#include "log.h"
+#include "warren.h"
+
+struct warren_cli_conf {
+	char *server;
+	char *token;
+	char *subdomain;
+	char *domains;
+	long long remote_port;
+	char *local_host;
+	char *client_id;
+	char *log_level;
+	long long ping_interval;
+	long long dead_timeout;
+	long long backoff_max;
+};
+
+#define O(f) offsetof(struct warren_cli_conf, f)
+static const struct conf_opt warren_cli_opts[] = {
+	{ "server", CONF_STR, O(server), NULL,
+	    "tunnel server (a node's tunnel listener) HOST:PORT; default "
+	    "127.0.0.1:7000, or [common] server_addr:server_port with start" },
+	{ "token", CONF_STR, O(token), NULL,
+	    "credential sent to the node (empty = anonymous)" },
+	{ "subdomain", CONF_STR, O(subdomain), NULL,
+	    "http: the subdomain to ask for (empty = the node picks one)" },
+	{ "domains", CONF_STR, O(domains), NULL,
+	    "http: comma-separated custom domains routed to this tunnel" },
+	{ "remote-port", CONF_INT, O(remote_port), "0",
+	    "tcp: the public port to ask for (0 = the node picks one)" },
+	{ "local-host", CONF_STR, O(local_host), "127.0.0.1",
+	    "host of the local service when only a port is given" },
+	{ "client-id", CONF_STR, O(client_id), NULL,
+	    "stable client id that reclaims names after a restart (empty = "
+	    "random per run)" },
+	{ "log-level", CONF_STR, O(log_level), "info",
+	    "debug, info, warn or error" },
+	{ "ping-interval", CONF_MS, O(ping_interval), "10s",
+	    "keepalive PING period" },
+	{ "dead-timeout", CONF_MS, O(dead_timeout), "30s",
+	    "silence from the node after which the session is dropped" },
+	{ "backoff-max", CONF_MS, O(backoff_max), "30s",
+	    "longest wait between reconnect attempts" },
+	CONF_END
+};
+#undef O
+
+static const char warren_cli_usage[] =
+    "usage: warren http PORT|HOST:PORT [--subdomain NAME] [--domains LIST] [options]\n"
+    "       warren tcp PORT|HOST:PORT [--remote-port N] [options]\n"
+    "       warren start --config FILE [options]\n"
+    "\n"
+    "Exposes a local service through a warren node. Prints the public URL,\n"
+    "then one line per HTTP request, on stdout; logs go to stderr.\n"
+    "start runs the tunnels of an frp-style INI file ([common] server_addr,\n"
+    "server_port, token; one [name] section per tunnel with type = http|tcp,\n"
+    "local_ip, local_port, subdomain, custom_domains, remote_port).";
+
+struct warren_cli {
+	struct ev_loop *loop;
+	struct warren_client *client;
+	bool multi;                     /* prefix lines with [name] */
+	int exit_code;
+};
+
+static void
+warren_cli_ready(struct warren_client *c, const struct warren_ready *r,
+    void *data)
+{
+	struct warren_cli *cli = data;
+
+	if (!r->first && !r->changed)
+		return;
+	if (cli->multi)
+		printf("[%s] ", r->name);
+	if (r->kind == WARREN_HTTP)
+		printf("%s -> http://%s\n", r->url, r->local);
+	else
+		printf("%s -> %s\n", r->url, r->local);
+	fflush(stdout);
+}
+
+static void
+warren_cli_request(struct warren_client *c, const struct warren_request *r,
+    void *data)
+{
+	struct warren_cli *cli = data;
+
+	if (cli->multi)
+		printf("[%s] ", r->name);
+	printf("%s %s %d %llums %lluB\n", r->method, r->path, r->status,
+	    (unsigned long long)((r->duration_us + 500) / 1000),
+	    (unsigned long long)r->bytes);
+	fflush(stdout);
+}
+
+static void
+warren_cli_error(struct warren_client *c, const struct warren_error *e,
+    void *data)
+{
+	struct warren_cli *cli = data;
+
+	if (!e->fatal)
+		return;         /* logged by the library; it retries */
+	if (e->name != NULL)
+		fprintf(stderr, "warren: tunnel %s: %s\n", e->name, e->message);
+	else
+		fprintf(stderr, "warren: %s\n", e->message);
+	cli->exit_code = 1;
+	ev_break(cli->loop, EVBREAK_ALL);
+}
+
+static void
+warren_cli_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct warren_cli *cli = w->data;
+
+	log_info("client.stop", "signal=%d", w->signum);
+	cli->exit_code = 0;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static const struct conf_opt *
+warren_cli_opt(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	for (const struct conf_opt *o = warren_cli_opts; o->name != NULL; o++)
+		if (strlen(o->name) == n && strncmp(o->name, arg, n) == 0)
+			return o;
+	return NULL;
+}
+
+/* Index of the subcommand in argv (the first positional), or 0. */
+static int
+warren_cli_command(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct conf_opt *o;
+
+		if (strcmp(a, "--") == 0)
+			return i + 1 < argc ? i + 1 : 0;
+		if (a[0] != '-' || a[1] == '\0')
+			return i;
+		if (a[1] != '-' || strchr(a, '=') != NULL)
+			continue;
+		if (strcmp(a + 2, "config") == 0) {
+			i++;
+			continue;
+		}
+		if ((o = warren_cli_opt(a + 2)) != NULL && o->type != CONF_BOOL)
+			i++;
+	}
+	return 0;
+}
+
+/* Takes "--config FILE" / "--config=FILE" out of argv (conf.h would read
+ * the file as its own format); returns the file or NULL. */
+static const char *
+warren_cli_take_config(int *argc, char **argv)
+{
+	const char *file = NULL;
+	int i, j;
+
+	for (i = 1, j = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc) {
+			file = argv[++i];
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+			continue;
+		}
+		argv[j++] = argv[i];
+	}
+	*argc = j;
+	argv[j] = NULL;
+	return file;
+}
+
+static int
+warren_cli_port_arg(const char *arg, const char *host, char *out, size_t len)
+{
+	char *end;
+	long p;
+
+	if (strchr(arg, ':') != NULL) {
+		snprintf(out, len, "%s", arg);
+		return 0;
+	}
+	p = strtol(arg, &end, 10);
+	if (end == arg || *end != '\0' || p < 1 || p > 65535)
+		return -1;
+	if (strchr(host, ':') != NULL && host[0] != '[')
+		snprintf(out, len, "[%s]:%ld", host, p);
+	else
+		snprintf(out, len, "%s:%ld", host, p);
+	return 0;
+}
+
+static int
+warren_cli_add_file(struct warren_client *c, const struct client_conf *cc)
+{
+	char local[300];
+	int rc;
+
+	for (size_t i = 0; i < cc->ntunnels; i++) {
+		const struct client_conf_tunnel *ct = &cc->tunnels[i];
+		struct warren_tunnel_conf tc = { ct->name, ct->kind, local,
+		    ct->subdomain, ct->domains, ct->remote_port };
+
+		if (strchr(ct->local_ip, ':') != NULL && ct->local_ip[0] != '[')
+			snprintf(local, sizeof(local), "[%s]:%d", ct->local_ip,
+			    ct->local_port);
+		else
+			snprintf(local, sizeof(local), "%s:%d", ct->local_ip,
+			    ct->local_port);
+		if ((rc = warren_client_add(c, &tc)) < 0) {
+			fprintf(stderr, "warren: tunnel [%s]: %s\n", ct->name,
+			    rc == -EINVAL ? "bad local_ip or port (local_ip "
+			    "must be a numeric address or localhost)" :
+			    strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct warren_cli_conf cfg;
+	struct client_conf cc;
+	struct warren_options o;
+	struct warren_cli cli;
+	ev_signal sigint, sigterm;
+	const char *cmd, *file = NULL;
+	char server[300], local[300];
+	int ind = 0, ci, rc;
+	bool start;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&cc, 0, sizeof(cc));
+	memset(&cli, 0, sizeof(cli));
+	signal(SIGPIPE, SIG_IGN);
+
+	ci = warren_cli_command(argc, argv);
+	start = ci > 0 && strcmp(argv[ci], "start") == 0;
+	if (start) {
+		bool help = false;
+
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+				help = true;
+		file = warren_cli_take_config(&argc, argv);
+		if (file == NULL && ci + 1 < argc && argv[ci + 1][0] != '-')
+			file = argv[ci + 1];
+		if (file == NULL)
+			file = getenv("WARREN_CONFIG");
+		if (!help) {
+			if (file == NULL || file[0] == '\0') {
+				fprintf(stderr, "warren: start needs a config "
+				    "file: warren start --config FILE\n");
+				return 1;
+			}
+			if (client_conf_load(&cc, file) != 0) {
+				fprintf(stderr, "warren: %s\n", cc.error);
+				client_conf_fini(&cc);
+				return 1;
+			}
+			/* file < env < flags: conf_load overrides these */
+			client_conf_server(&cc, server, sizeof(server));
+			cfg.server = strdup(server);
+			if (cc.token != NULL)
+				cfg.token = strdup(cc.token);
+		}
+		unsetenv("WARREN_CONFIG");
+	}
+	if (conf_load(warren_cli_opts, &cfg, argc, argv, warren_cli_usage,
+	    &ind) != 0)
+		goto usage_fail;
+	if (log_setup("warren", cfg.log_level) != 0) {
+		fprintf(stderr, "warren: bad log level '%s' (use debug, info, "
+		    "warn or error)\n", cfg.log_level);
+		goto usage_fail;
+	}
+	if (ind >= argc) {
+		fprintf(stderr, "%s\n", warren_cli_usage);
+		goto usage_fail;
+	}
+	cmd = argv[ind];
+	if (start) {
+		if (cc.ignored[0] != '\0')
+			log_info("config.ignored", "file=%s keys=\"%s\"", file,
+			    cc.ignored);
+	} else if (strcmp(cmd, "http") == 0 || strcmp(cmd, "tcp") == 0) {
+		if (ind + 1 >= argc || ind + 2 < argc) {
+			fprintf(stderr, "warren: %s takes one argument, the local "
+			    "port (or HOST:PORT): warren %s 8000\n", cmd, cmd);
+			goto usage_fail;
+		}
+		if (warren_cli_port_arg(argv[ind + 1], cfg.local_host, local,
+		    sizeof(local)) != 0) {
+			fprintf(stderr, "warren: '%s' is not a port (1-65535) or "
+			    "HOST:PORT\n", argv[ind + 1]);
+			goto usage_fail;
+		}
+		if (cmd[0] == 'h' && cfg.remote_port != 0) {
+			fprintf(stderr, "warren: --remote-port is for tcp tunnels; "
+			    "an http tunnel takes --subdomain or --domains\n");
+			goto usage_fail;
+		}
+		if (cmd[0] == 't' && ((cfg.subdomain && cfg.subdomain[0]) ||
+		    (cfg.domains && cfg.domains[0]))) {
+			fprintf(stderr, "warren: --subdomain and --domains are "
+			    "for http tunnels; a tcp tunnel takes --remote-port\n");
+			goto usage_fail;
+		}
+		if (cfg.remote_port < 0 || cfg.remote_port > 65535) {
+			fprintf(stderr, "warren: --remote-port %lld is not a port "
+			    "(0-65535)\n", cfg.remote_port);
+			goto usage_fail;
+		}
+	} else {
+		fprintf(stderr, "warren: unknown command '%s' (use http, tcp or "
+		    "start; see --help)\n", cmd);
+		goto usage_fail;
+	}
+
+	cli.loop = EV_DEFAULT;
+	cli.multi = start;
+	warren_options_default(&o);
+	o.server = cfg.server ? cfg.server : "127.0.0.1:7000";
+	o.token = cfg.token;
+	o.client_id = cfg.client_id;
+	o.ping_interval_ms = (uint32_t)cfg.ping_interval;
+	o.dead_timeout_ms = (uint32_t)cfg.dead_timeout;
+	o.backoff_max_ms = (uint32_t)cfg.backoff_max;
+	o.on_ready = warren_cli_ready;
+	o.on_request = warren_cli_request;
+	o.on_error = warren_cli_error;
+	o.data = &cli;
+	if ((cli.client = warren_client_new(cli.loop, &o)) == NULL) {
+		if (errno == EINVAL)
+			fprintf(stderr, "warren: bad --server '%s' (want HOST:PORT "
+			    "with a numeric host or localhost) or --client-id "
+			    "(at most 128 characters)\n", o.server);
+		else
+			fprintf(stderr, "warren: %s\n", strerror(errno));
+		goto usage_fail;
+	}
+	if (start) {
+		if (warren_cli_add_file(cli.client, &cc) != 0)
+			goto fail;
+	} else {
+		rc = cmd[0] == 'h' ?
+		    warren_client_add_http(cli.client, local, cfg.subdomain,
+		    cfg.domains) :
+		    warren_client_add_tcp(cli.client, local, (int)cfg.remote_port);
+		if (rc < 0) {
+			fprintf(stderr, "warren: bad local address '%s' (the host "
+			    "must be numeric or localhost)\n", local);
+			goto fail;
+		}
+	}
+
+	ev_signal_init(&sigint, warren_cli_signal, SIGINT);
+	ev_signal_init(&sigterm, warren_cli_signal, SIGTERM);
+	sigint.data = sigterm.data = &cli;
+	ev_signal_start(cli.loop, &sigint);
+	ev_signal_start(cli.loop, &sigterm);
+	log_info("client.start", "server=%s client_id=%s tunnels=%zu",
+	    o.server, warren_client_id(cli.client), start ? cc.ntunnels : 1);
+	warren_client_start(cli.client);
+	ev_run(cli.loop, 0);
+
+	warren_client_free(cli.client);
+	client_conf_fini(&cc);
+	conf_fini(warren_cli_opts, &cfg);
+	return cli.exit_code;
+fail:
+	warren_client_free(cli.client);
+usage_fail:
+	client_conf_fini(&cc);
+	conf_fini(warren_cli_opts, &cfg);
+	return 1;
+}
