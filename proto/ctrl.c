@@ -24,6 +24,8 @@ w_bytes(struct ctrl_w *w, const void *p, size_t len)
 		w->err = true;
 		return;
 	}
+	if (len == 0)
+		return;         /* p is NULL for a NULL string: memcpy forbids it */
 	memcpy(w->p + w->n, p, len);
 	w->n += len;
 }
