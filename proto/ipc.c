@@ -11,10 +11,13 @@
 
 #include "log.h"
 
+#define IPC_SEND_RETRY  0.02    /* s between sends while no peer is there */
+
 struct ipc_pending {
 	struct ipc_pending *next;
-	nng_msg *msg;
+	nng_msg *msg;                   /* NULL once handed to nng */
 	long timeout_ms;
+	ev_tstamp deadline;             /* set when it reaches the head */
 	ipc_msg_cb *cb;
 	void *arg;
 };
@@ -55,24 +58,23 @@ ipc_req_next(struct ipc_sock *s)
 	int rv;
 
 	while (!s->in_flight && (p = s->head) != NULL) {
+		p->deadline = ev_now(s->loop) + (double)p->timeout_ms / 1000.0;
+		s->in_flight = true;
 		rv = nng_sendmsg(s->sock, p->msg, NNG_FLAG_NONBLOCK);
 		if (rv == 0) {
 			p->msg = NULL;
-			s->in_flight = true;
 			ev_timer_set(&s->timer, (double)p->timeout_ms / 1000.0, 0.);
 			ev_timer_start(s->loop, &s->timer);
 			return;
 		}
-		/* No peer yet (EAGAIN): wait for the timeout, then give up. */
+		/* No peer yet (EAGAIN): try again shortly until the deadline. */
 		if (rv == NNG_EAGAIN) {
-			s->in_flight = true;
-			ev_timer_set(&s->timer, (double)p->timeout_ms / 1000.0, 0.);
+			ev_timer_set(&s->timer, IPC_SEND_RETRY, 0.);
 			ev_timer_start(s->loop, &s->timer);
 			return;
 		}
 		nng_msg_free(p->msg);
 		p->msg = NULL;
-		s->in_flight = true;
 		ipc_req_finish(s, NULL);
 		return;
 	}
@@ -82,9 +84,23 @@ static void
 ipc_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ipc_sock *s = w->data;
+	struct ipc_pending *p = s->head;
+	ev_tstamp now = ev_now(loop);
+	int rv;
 
-	if (s->head == NULL)
+	if (p == NULL)
 		return;
+	if (p->msg != NULL && now < p->deadline) {
+		rv = nng_sendmsg(s->sock, p->msg, NNG_FLAG_NONBLOCK);
+		if (rv == 0) {
+			p->msg = NULL;
+			ev_timer_set(&s->timer, p->deadline - now, 0.);
+		} else {
+			ev_timer_set(&s->timer, IPC_SEND_RETRY, 0.);
+		}
+		ev_timer_start(loop, &s->timer);
+		return;
+	}
 	if (s->head->msg != NULL) {
 		nng_msg_free(s->head->msg);
 		s->head->msg = NULL;
