@@ -12,6 +12,7 @@
 #include "log.h"
 
 #define IPC_SEND_RETRY  0.02    /* s between sends while no peer is there */
+#define IPC_REPLY_TIMEOUT_MS 1000 /* longest a REP reply waits for its pipe */
 
 struct ipc_pending {
 	struct ipc_pending *next;
@@ -151,6 +152,8 @@ ipc_open(struct ipc_sock **out, struct ev_loop *loop, enum ipc_kind kind,
 		nng_socket_set(sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	if (kind == IPC_REQ)
 		nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, 1000);
+	if (kind == IPC_REP)
+		nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, IPC_REPLY_TIMEOUT_MS);
 	nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
 	if (listen)
@@ -232,7 +235,11 @@ ipc_request(struct ipc_sock *s, nng_msg *msg, long timeout_ms,
 int
 ipc_reply(struct ipc_sock *s, nng_msg *msg)
 {
-	int rv = nng_sendmsg(s->sock, msg, NNG_FLAG_NONBLOCK);
+	/* Not NNG_FLAG_NONBLOCK: nng's rep answers a non-blocking send with
+	 * NNG_EAGAIN while the pipe still finishes the previous reply, and the
+	 * reply is lost (the requester resends a second later). The wait is
+	 * bounded by IPC_REPLY_TIMEOUT_MS, set at open. */
+	int rv = nng_sendmsg(s->sock, msg, 0);
 
 	if (rv != 0)
 		nng_msg_free(msg);
