@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct router {
 	struct ipc_sock *pub;           /* table deltas to the acceptor */
 	nng_socket gossip;              /* REQ to gossip, used with ipc_call */
 	bool gossip_open;
+	atomic_int gossip_pipes;        /* connections to gossip (nng threads) */
 	struct admin *admin;
 	ev_signal sigterm, sigint;
 	struct router_stats stats;
@@ -67,6 +69,16 @@ router_gossip_write(void *arg, const struct ipcmsg_write *w, char *err,
 	nng_msg *msg, *reply = NULL;
 	int rv, st;
 
+	/* Not connected: fail now rather than block the loop for the whole
+	 * timeout (the acceptor's REQ resends meanwhile, and each resend would
+	 * block again). */
+	if (atomic_load(&rt->gossip_pipes) <= 0) {
+		rt->stats.ipc_errors++;
+		log_warn("gossip.call", "op=%u err=\"not connected\"", w->op);
+		snprintf(err, errlen, "the node's gossip process is not running or "
+		    "not reachable; try again shortly");
+		return IPCMSG_S_UNAVAILABLE;
+	}
 	if ((msg = ipcmsg_write_encode(w)) == NULL) {
 		snprintf(err, errlen, "the router could not encode a write");
 		return IPCMSG_S_INTERNAL;
@@ -493,21 +505,45 @@ router_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Runs on an nng thread: only touches the atomic counter. */
+static void
+router_on_gossip_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct router *rt = arg;
+
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&rt->gossip_pipes, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&rt->gossip_pipes, 1);
+}
+
 static int
 router_open_gossip(struct router *rt)
 {
+	struct timespec ts = { 0, 10 * 1000000L };
 	char url[PATH_MAX + 16];
-	int rv;
+	int rv, i;
 
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "gossip");
 	if ((rv = nng_req0_open(&rt->gossip)) != 0)
 		return rv;
 	rt->gossip_open = true;
+	nng_pipe_notify(rt->gossip, NNG_PIPE_EV_ADD_POST, router_on_gossip_pipe, rt);
+	nng_pipe_notify(rt->gossip, NNG_PIPE_EV_REM_POST, router_on_gossip_pipe, rt);
 	nng_socket_set_ms(rt->gossip, NNG_OPT_REQ_RESENDTIME, 1000);
 	nng_socket_set_ms(rt->gossip, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(rt->gossip, NNG_OPT_RECONNMAXT, 500);
 	/* non-blocking dial: gossip may start later; nng keeps retrying */
-	return nng_dial(rt->gossip, url, NULL, NNG_FLAG_NONBLOCK);
+	if ((rv = nng_dial(rt->gossip, url, NULL, NNG_FLAG_NONBLOCK)) != 0)
+		return rv;
+	/* gossip created routing.db, so it is up: give the connection a moment
+	 * so the acceptor's first requests find it (bounded) */
+	for (i = 0; i < 100 && atomic_load(&rt->gossip_pipes) <= 0; i++)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&rt->gossip_pipes) <= 0)
+		log_warn("gossip.connect", "url=%s err=\"not connected yet; "
+		    "retrying in the background\"", url);
+	return 0;
 }
 
 static int
@@ -590,6 +626,7 @@ main(int argc, char **argv)
 	int status = 1;
 
 	memset(&rt, 0, sizeof(rt));
+	atomic_init(&rt.gossip_pipes, 0);
 	if (nodeconf_load(&rt.conf, argc, argv, "router") != 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
