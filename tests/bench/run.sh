@@ -1,0 +1,13 @@
+#!/bin/sh
+# make bench: warren tunnels against direct connections, in the same run.
+# Needs iperf3, wrk, nginx-light and curl (make deps). Takes about 2 minutes;
+# BENCH_QUICK=1 runs shorter measurements. Not part of make test.
+set -e
+cd "$(dirname "$0")/../.."
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+export WARREN_BIN="${WARREN_BIN:-build}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	exec timeout -k 10 290 "$PY" tests/bench/bench.py --quick
+fi
+exec timeout -k 10 290 "$PY" tests/bench/bench.py
