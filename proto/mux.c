@@ -41,6 +41,7 @@ struct mux {
 	struct mux_link blocked;
 	struct mux_stream *resv;                /* stream inside data_begin/commit */
 	bool got_settings, peer_goaway, dead, freeing;
+	bool window_owed;                       /* a WINDOW found no room */
 	char err[160];
 };
 
@@ -479,10 +480,37 @@ mux_wpending(const struct mux *m)
 	return buf_len(&m->out);
 }
 
+/* Sends the WINDOW frames mux_stream_consumed() could not queue: the owner
+ * may have passed on everything already, and without them the peer stays
+ * out of credit for good. */
+static void
+mux_flush_windows(struct mux *m)
+{
+	struct mux_stream *s;
+	uint8_t p[4];
+	size_t i;
+
+	for (i = 0; i < m->tab_size; i++) {
+		for (s = m->tab[i]; s != NULL; s = s->hnext) {
+			if (s->reset || s->fin_recv ||
+			    s->unacked < m->conf.window / 4)
+				continue;
+			frame_put32(p, s->unacked);
+			if (mux_emit(m, FRAME_WINDOW, s->id, p, 4) != 0)
+				return;
+			s->recv_left += s->unacked;
+			s->unacked = 0;
+		}
+	}
+	m->window_owed = false;
+}
+
 void
 mux_wconsume(struct mux *m, size_t n)
 {
 	buf_consume(&m->out, n);
+	if (m->window_owed && !m->dead)
+		mux_flush_windows(m);
 	if (buf_len(&m->out) > m->conf.out_high / 2)
 		return;
 	mux_wake_blocked(m);
@@ -680,6 +708,8 @@ mux_stream_consumed(struct mux_stream *s, size_t n)
 		if (mux_emit(m, FRAME_WINDOW, s->id, p, 4) == 0) {
 			s->recv_left += s->unacked;
 			s->unacked = 0;
+		} else {
+			m->window_owed = true;
 		}
 	}
 }
