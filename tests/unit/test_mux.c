@@ -1516,6 +1516,45 @@ test_window_exceeded(void **state)
 	raw_done(&sd);
 }
 
+/* The receiver's output is full (control messages queued behind a slow
+ * transport) when its owner consumes everything: the WINDOW frame must still
+ * go out once the output drains, or the sender is out of credit for good. */
+static void
+test_window_owed(void **state)
+{
+	struct pair p;
+	struct st *t;
+	static uint8_t big[64 * 1024];
+	int k = 0;
+
+	(void)state;
+	rng_seed(21);
+	pair_init(&p, NULL, NULL);
+	pump(&p);
+	t = open_stream(&p.c, "w");
+	t->tx_goal = MUX_DEFAULT_WINDOW;
+	while (t->tx < t->tx_goal) {
+		st_send(t, false, 1 << 16);
+		pump(&p);
+	}
+	assert_int_equal(mux_stream_credit(t->s), 0);
+	assert_int_equal(p.s.acc[0]->held, MUX_DEFAULT_WINDOW);
+	/* fill the server's output to the brim */
+	while (mux_control(p.s.m, big, sizeof(big)) == 0)
+		k++;
+	while (mux_control(p.s.m, big, 1) == 0)
+		k++;
+	assert_true(k > 0);
+	mux_stream_consumed(p.s.acc[0]->s, MUX_DEFAULT_WINDOW);
+	p.s.acc[0]->held = 0;
+	p.chunk = 1 << 18;
+	pump(&p);
+	assert_int_equal(mux_stream_credit(t->s), MUX_DEFAULT_WINDOW);
+	assert_int_equal(t->writables, 1);
+	free(t);
+	pair_fini(&p);
+}
+
 /* max_streams: opens beyond it are reset with LIMIT */
 static void
 test_stream_limit(void **state)
@@ -1661,6 +1700,7 @@ main(void)
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_window_exceeded),
+		cmocka_unit_test(test_window_owed),
 		cmocka_unit_test(test_stream_limit),
 		cmocka_unit_test(test_many_streams),
 	};
