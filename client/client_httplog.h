@@ -2,9 +2,9 @@
  * reports each request/response exchange (method, path, status, duration,
  * response body bytes) for the request log.
  *
- * It only observes: bytes are parsed where they already are (in the mux's
- * buffers), never copied or changed, and a parse error just ends the
- * observation. Requests are matched to responses in order (pipelining);
+ * It only observes (two http1.h observers, one per direction): bytes are
+ * parsed where they already are (in the mux's buffers), never copied or
+ * changed, and a parse error just ends the observation. Requests are matched to responses in order (pipelining);
  * interim 1xx responses are skipped; after an upgrade (101, CONNECT) the
  * connection is no longer HTTP and observation stops. */
 #ifndef WARREN_CLIENT_HTTPLOG_H
@@ -12,8 +12,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define CLIENT_HTTPLOG_PATH_MAX 1024    /* longer paths are cut */
 
 struct client_httplog;
 

@@ -21,7 +21,12 @@
  * finish on it while the new session takes new ones.
  *
  * Everything runs on the caller's loop; no threads, no signal handlers. The
- * library logs through log.h (logfmt on stderr). */
+ * library logs through log.h (logfmt on stderr).
+ *
+ * Callbacks run inside the client's I/O handling: they must not free the
+ * client (break the loop and free it afterwards). on_ready and on_error may
+ * add tunnels; on_request runs while response bytes are being parsed and
+ * must not call into the client at all. */
 #ifndef WARREN_WARREN_H
 #define WARREN_WARREN_H
 

@@ -38,8 +38,8 @@ struct warren_cli_conf {
 #define O(f) offsetof(struct warren_cli_conf, f)
 static const struct conf_opt warren_cli_opts[] = {
 	{ "server", CONF_STR, O(server), NULL,
-	    "tunnel server (a node's tunnel listener) HOST:PORT; default "
-	    "127.0.0.1:7000, or [common] server_addr:server_port with start" },
+	    "node's tunnel listener HOST:PORT [default: 127.0.0.1:7000; "
+	    "start: the file's server_addr:server_port]" },
 	{ "token", CONF_STR, O(token), NULL,
 	    "credential sent to the node (empty = anonymous)" },
 	{ "subdomain", CONF_STR, O(subdomain), NULL,
