@@ -230,6 +230,12 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 		    "unknown tunnel kind %u (want http or tcp)", (unsigned)req->kind);
 	}
 
+	/* keep every snapshot encodable in one TABLE message */
+	if (table_count(r->table) + (size_t)nh > IPCMSG_TABLE_MAX)
+		return registry_fail(reply, IPCMSG_S_UNAVAILABLE,
+		    "this node's route table is full (%d names); try another node",
+		    IPCMSG_TABLE_MAX);
+
 	memset(&w, 0, sizeof(w));
 	w.op = WRITE_TUNNEL_UPSERT;
 	w.client_id = req->client_id != NULL ? req->client_id : "";

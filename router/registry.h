@@ -10,6 +10,8 @@
  *   A name or port held ONLINE by a different client id (or, with an empty
  *   client id, by another session) is TAKEN. Held offline, or by the same
  *   client id, the claim wins: that is a reconnect.
+ *   The table stays under IPCMSG_TABLE_MAX names (UNAVAILABLE beyond), so a
+ *   snapshot always fits one TABLE message.
  *
  * Writes go through the caller's registry_write_fn (the router sends them to
  * gossip), so the logic runs in tests without processes. */

@@ -263,6 +263,7 @@ static void
 router_on_snapshot(struct router *rt, const void *body, size_t len)
 {
 	struct ipcmsg_table snap = { 0 };
+	nng_msg *msg;
 	uint32_t n;
 
 	if (ipcmsg_snapshot_req_decode(body, len) != 0)
@@ -277,9 +278,16 @@ router_on_snapshot(struct router *rt, const void *body, size_t len)
 	snap.version = rt->version;
 	snap.delta = 0;
 	snap.n = n;
-	/* more than IPCMSG_TABLE_MAX names: the encoder refuses, reply INTERNAL */
-	router_reply(rt, ipcmsg_table_encode(&snap));
+	msg = ipcmsg_table_encode(&snap);
 	free(snap.routes);              /* shallow: strings belong to the table */
+	if (msg == NULL) {
+		/* the registry keeps the table under IPCMSG_TABLE_MAX, so this
+		 * is memory; the acceptor must still get an answer */
+		router_reply_ok(rt, IPCMSG_S_INTERNAL, "the router could not "
+		    "encode the route table snapshot");
+		return;
+	}
+	router_reply(rt, msg);
 }
 
 /* One dispatch function per peer: the acceptor. */
