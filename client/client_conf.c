@@ -9,7 +9,7 @@
 
 #include "warren.h"
 
-/* frp proxy keys that have no meaning for warren yet: accepted, reported. */
+/* Parse state; unknown frp keys are accepted and listed in cc->ignored. */
 struct client_conf_ctx {
 	struct client_conf *cc;
 	int failed;
@@ -297,8 +297,6 @@ client_conf_load(struct client_conf *cc, const char *path)
 	int rc;
 
 	rc = ini_parse(path, client_conf_line, &x);
-	if (rc != 0 && x.failed)
-		rc = -1;
 	return client_conf_finish(&x, rc, path);
 }
 
