@@ -107,13 +107,15 @@ http1_conf_default(struct http1_conf *c)
 
 /* --- small byte helpers --- */
 
+/* RFC 9110 tchar: ALPHA DIGIT and "!#$%&'*+-.^_`|~", as a bitmap. */
 static bool
 is_tchar(uint8_t c)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	static const uint64_t map[2] = {
+		0x03ff6cfa00000000ull, 0x57ffffffc7fffffeull,
+	};
+
+	return c < 128 && (map[c >> 6] >> (c & 63) & 1) != 0;
 }
 
 static bool

@@ -75,7 +75,8 @@ drive(struct http1_req *r, const char *in, size_t len, size_t step,
 		}
 		for (spins = 0;; spins++) {
 			assert_true(spins < 100000);
-			k = http1_req_feed(r, buf_data(&b), buf_len(&b), &ev);
+			k = http1_req_feed(r, buf_len(&b) ? buf_data(&b) : NULL,
+			    buf_len(&b), &ev);
 			assert_true(ev.used <= buf_len(&b));
 			switch (k) {
 			case HTTP1_HEAD:
