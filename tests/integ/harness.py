@@ -117,6 +117,16 @@ def proc_status(pid, key):
     return 0
 
 
+def proc_cpu_ticks(pid):
+    """utime + stime of a process in clock ticks (0 if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def proc_argv0(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -165,7 +175,7 @@ class Sampler:
 
 class Proc:
     def __init__(self, env, name, argv, stdout=None, extra_env=None, cwd=None,
-                 log=None):
+                 log=None, nofile=None):
         self.env, self.name, self.argv = env, name, argv
         self.log = log or env.path("%s.log" % name)
         self._logf = open(self.log, "ab")
@@ -174,10 +184,15 @@ class Proc:
         e["XDG_CONFIG_HOME"] = env.path("home", ".config")
         if extra_env:
             e.update(extra_env)
+        pre = None
+        if nofile:
+            def pre():
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                   stdout=stdout if stdout is not None else self._logf,
                                   stderr=self._logf, env=e, cwd=cwd or env.dir,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=pre)
         self.pid = self.p.pid
         env._procs.append(self)
 
@@ -221,7 +236,7 @@ class Node:
 
     def __init__(self, env, name="n1", data_dir=None, http="127.0.0.1:0",
                  tunnel="127.0.0.1:0", admin="127.0.0.1:0",
-                 tcp_range="20000-29999", args=(), extra_env=None):
+                 tcp_range="20000-29999", args=(), extra_env=None, nofile=None):
         self.env = env
         self.name = name
         self.data_dir = data_dir or env.path("data-" + name)
@@ -229,6 +244,7 @@ class Node:
         self.tcp_range = tcp_range
         self.args = list(args)
         self.extra_env = extra_env
+        self.nofile = nofile
         self.starts = 0
         self.proc = None
         self.http_port = self.tunnel_port = self.admin_port = None
@@ -255,7 +271,7 @@ class Node:
         self.starts += 1
         self.log = self.env.path("%s.%d.log" % (self.name, self.starts))
         self.proc = Proc(self.env, "%s.%d" % (self.name, self.starts), self.argv(),
-                         extra_env=self.extra_env, log=self.log)
+                         extra_env=self.extra_env, log=self.log, nofile=self.nofile)
         self.env.logs.append(self.log)
         self.wait_ready(timeout)
         return self
@@ -444,9 +460,17 @@ class Env:
         self.logs = []
         self.nodes = []
         self.notes = []
+        self.soft_failures = []
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
+
+    def expect(self, cond, msg):
+        """A soft check: records a failure and lets the test go on; the runner
+        fails the test at its end. Returns cond."""
+        if not cond:
+            self.soft_failures.append(msg)
+        return cond
 
     def note(self, msg):
         """A line printed under the test's PASS/FAIL line (figures, bounds)."""

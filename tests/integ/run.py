@@ -103,6 +103,8 @@ def main():
                 fn(env)
             finally:
                 signal.alarm(0)
+            if env.soft_failures:
+                raise harness.TestFailure("\n".join(env.soft_failures))
         except Interrupted:
             err, interrupted = "interrupted", True
         except KeyboardInterrupt:
@@ -116,6 +118,8 @@ def main():
                 if os.path.basename(fr.filename).startswith("test_"):
                     where = "%s:%d: " % (os.path.basename(fr.filename), fr.lineno)
             err = where + str(e)
+            if env.soft_failures and str(e) != "\n".join(env.soft_failures):
+                err += "\nalso: " + "\nalso: ".join(env.soft_failures)
         except Exception:
             err = traceback.format_exc()
         finally:

@@ -111,7 +111,7 @@ def test_slow_reader_does_not_stall_others(env):
         time.sleep(1.5)  # let the stalled stream fill every buffer on its way
         ns, cs = Sampler(node.rss_kib), Sampler(client.rss_kib)
         t0 = time.monotonic()
-        errors, slowest = fetch_many(node.http_port, url["host"], 20, lambda i: 4 * MiB, 30)
+        errors, slowest = fetch_many(node.http_port, url["host"], 200, lambda i: 512 * 1024 + i, 30)
         dt = time.monotonic() - t0
         # the tunnel keeps working for small requests too
         c = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=10)
@@ -121,7 +121,7 @@ def test_slow_reader_does_not_stall_others(env):
         c.close()
         time.sleep(1.0)
         node_peak, client_peak = ns.stop(), cs.stop()
-        env.note("20 x 4 MiB beside a stalled 200 MB reader: %.2fs (slowest %.2fs); node RSS peak "
+        env.note("200 x 512 KiB beside a stalled 200 MB reader: %.2fs (slowest %.2fs); node RSS peak "
                  "%d KiB, client %d KiB" % (dt, slowest or -1, node_peak, client_peak))
         check(not errors, "downloads beside a stalled reader: %s" % "; ".join(errors[:5]))
         check(who[0] == 200, "GET /whoami beside a stalled reader: %r" % (who,))

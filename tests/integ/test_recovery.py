@@ -41,11 +41,12 @@ def test_client_killed_503_then_back(env):
         except OSError as e:
             last = repr(e)
         time.sleep(0.02)
-    check(dt is not None, "after kill -9 of the client: want 503 within 1 s, last %r" % (last,))
-    env.note("503 %.0f ms after the client died" % (dt * 1000))
+    if env.expect(dt is not None, "after kill -9 of the client: want 503 within 1 s, last %r"
+                  % (last,)):
+        env.note("503 %.0f ms after the client died" % (dt * 1000))
     time.sleep(0.3)
     st, _, body = request(node.http_port, url["host"], path="/whoami")
-    check(st == 503, "tunnel offline stays 503: %d %r" % (st, body[:100]))
+    env.expect(st == 503, "tunnel offline stays 503: %d %r" % (st, body[:100]))
     # other hosts are still 404, not 503
     st, _, _ = request(node.http_port, "never.localhost", path="/")
     check(st == 404, "unknown host while alice is offline: %d" % st)
