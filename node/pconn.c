@@ -43,6 +43,7 @@ struct pconn {
 	struct buf pend;                /* head bytes waiting for stream credit */
 	enum pconn_state state;
 	bool rd_eof, fin_sent, st_fin, resp_started, blocked, dead;
+	bool in_body;                   /* between a request's head and its end */
 	struct pconn *next_dead;        /* graveyard link after pconn_close */
 	char *next_host;                /* PC_SWITCH: route this next ... */
 	int next_status;                /* ... or answer this and close */
@@ -269,6 +270,7 @@ pconn_process(struct pconn *pc)
 		case HTTP1_HEAD:
 			a->stats.http_requests++;
 			pc->head_start = 0;
+			pc->in_body = true;
 			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
 				if (pconn_send_head(pc, ev.head, ev.head_len) != 0)
 					goto nomem;
@@ -297,17 +299,36 @@ pconn_process(struct pconn *pc)
 			continue;
 		case HTTP1_END:
 			buf_consume(&pc->in, ev.used);
+			pc->in_body = false;
+			if (!ev.keep_alive) {
+				/* the last request: whatever follows is not
+				 * HTTP we would answer; half-close instead */
+				buf_consume(&pc->in, buf_len(&pc->in));
+				pc->rd_eof = true;
+			}
 			continue;
 		case HTTP1_UPGRADE:
+			pc->in_body = false;
 			buf_consume(&pc->in, ev.used);
 			http1_req_upgrade(pc->http, true);
 			pc->state = PC_RAW;
 			continue;
 		case HTTP1_ERROR:
-			if (pc->st == NULL) {
+			if (pc->st == NULL || (pc->in_body && !pc->resp_started)) {
+				/* nothing answered yet: the error is the answer */
 				pconn_fail(pc, ev.status, ev.reason);
 				return pc->dead ? -1 : 0;
 			}
+			if (pc->in_body) {
+				/* a broken body under a response in flight */
+				log_info("http.error", "peer=%s status=%d host=%s reason=\"%s\"",
+				    pc->peer, ev.status, pc->host, ev.reason);
+				pconn_count_status(a, ev.status);
+				pconn_close(pc);
+				return -1;
+			}
+			/* a bad head after complete requests: answer it once the
+			 * responses before it are delivered */
 			pc->next_status = ev.status;
 			pc->next_reason = ev.reason;
 			buf_consume(&pc->in, buf_len(&pc->in));

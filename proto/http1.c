@@ -316,7 +316,7 @@ req_on_field(http_parser *hp, const char *at, size_t len)
 		return 0;
 	}
 	if (++r->nhdr > r->conf.max_headers)
-		return req_fail(r, 400, "too many header fields");
+		return req_fail(r, 431, "too many header fields");
 	r->hcb = HC_FIELD;
 	r->f_off = off;
 	r->f_len = (uint32_t)len;

@@ -29,7 +29,8 @@
  * Transfer-Encoding; Transfer-Encoding other than a single "chunked" (or in
  * HTTP/1.0); chunk framing other than hex size [ext] CRLF data CRLF; a missing,
  * duplicate or malformed Host, or one that differs from an absolute-form
- * target; CONNECT; too many header fields; heads longer than max_head.
+ * target; CONNECT. Too many header fields and heads longer than max_head
+ * get 431 (RFC 6585: the header fields are too large, in number or size).
  *
  * The observer (struct http1_obs) watches one direction of a connection it
  * does not control (the tunnel client's local service side) and reports

@@ -553,9 +553,9 @@ test_header_count(void **state)
 		len += (size_t)sprintf(in + len, "\r\n");
 		run(in, len, 0, &d);
 		/* Host + n fields */
-		assert_int_equal(d.status, n == 99 ? 0 : 400);
+		assert_int_equal(d.status, n == 99 ? 0 : 431);
 		run(in, len, 5, &d);
-		assert_int_equal(d.status, n == 99 ? 0 : 400);
+		assert_int_equal(d.status, n == 99 ? 0 : 431);
 	}
 	http1_conf_default(&c);
 	c.max_headers = 3;
@@ -563,7 +563,7 @@ test_header_count(void **state)
 	memset(&d, 0, sizeof(d));
 	drive(r, S("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
 	    0, &d);
-	assert_int_equal(d.status, 400);
+	assert_int_equal(d.status, 431);
 	http1_req_free(r);
 	/* trailers count too */
 	c.max_headers = 3;
