@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from harness import check, request, tail, wait_status
+from harness import TestFailure, check, request, tail, tcp_exchange, wait_status
 
 TIMEOUT = 90
 RECOVERY_S = 15
@@ -21,6 +21,32 @@ def setup(env, sub="alice"):
     st, _, body = request(node.http_port, url["host"], path="/whoami")
     check(st == 200 and body == b"%s %d" % (sub.encode(), port), "GET before the fault: %d %r" % (st, body))
     return node, port, client, url
+
+
+def tcp_setup(env, node):
+    echo, _ = env.service("tcp-echo")
+    c = env.client(["tcp", str(echo), "--server", "127.0.0.1:%d" % node.tunnel_port],
+                   name="client-tcp")
+    u = c.wait_urls(1, 15)[0]
+    got, eof, _ = tcp_exchange(u["port"], b"before")
+    check(got == b"before" and eof, "tcp echo before the fault: %r" % got)
+    return c, u
+
+
+def wait_tcp_back(u, timeout):
+    """The TCP tunnel's public port echoes again within timeout -> seconds."""
+    t0 = time.monotonic()
+    last = None
+    while time.monotonic() - t0 < timeout:
+        try:
+            got, eof, err = tcp_exchange(u["port"], b"after", timeout=2)
+            if got == b"after" and eof:
+                return time.monotonic() - t0
+            last = (got, eof, err)
+        except OSError as e:
+            last = repr(e)
+        time.sleep(0.1)
+    raise TestFailure("tcp tunnel %s did not echo again within %ss: %r" % (u["url"], timeout, last))
 
 
 def test_client_killed_503_then_back(env):
@@ -58,6 +84,7 @@ def test_client_killed_503_then_back(env):
 
 def kill_child(env, child):
     node, port, client, url = setup(env)
+    tclient, turl = tcp_setup(env, node)
     old = node.child_pid(child)
     check(old, "no running warren-%s under warren-node (children: %r)" % (child, node.pids()))
     os.kill(old, signal.SIGKILL)
@@ -79,6 +106,11 @@ def kill_child(env, child):
     for line in client.lines:
         if "://" in line and "->" in line:
             check(line.split()[0] == url["url"], "client now prints %r, was %r" % (line, url["url"]))
+    dt = wait_tcp_back(turl, RECOVERY_S)
+    check(tclient.proc.alive() and tclient.starts == 1, "the tcp client had to be restarted")
+    for line in tclient.lines:
+        if "://" in line and "->" in line:
+            check(line.split()[0] == turl["url"], "tcp client now prints %r, was %r" % (line, turl["url"]))
     # a new registration (the router's slow path) works after the restart
     p2 = env.http_service("late")
     _, u2 = env.http_tunnel(node, p2, "late", timeout=RECOVERY_S)
@@ -99,6 +131,7 @@ def test_kill9_gossip(env):
 
 def test_node_restart_same_url(env):
     node, port, client, url = setup(env)
+    tclient, turl = tcp_setup(env, node)
     t0 = time.monotonic()
     rc = node.stop(timeout=20)
     check(rc == 0, "warren-node on SIGTERM: exit %r (want 0)\n%s" % (rc, tail(node.log)))
@@ -115,3 +148,9 @@ def test_node_restart_same_url(env):
     for line in client.lines[mark:]:
         if "://" in line and "->" in line:
             check(line.split()[0] == url["url"], "client re-registered as %r, was %r" % (line, url["url"]))
+    dt = wait_tcp_back(turl, 30)
+    env.note("tcp tunnel %s back %.2fs later" % (turl["url"], dt))
+    for line in tclient.lines:
+        if "://" in line and "->" in line:
+            check(line.split()[0] == turl["url"], "tcp client re-registered as %r, was %r"
+                  % (line, turl["url"]))
