@@ -82,6 +82,13 @@ def main():
         for t in tests:
             print(t[0])
         return 0
+    missing = [b for b in ("warren-node", "warren-acceptor", "warren-router", "warren-gossip", "warren")
+               if not os.access(os.path.join(harness.bin_dir(), b), os.X_OK)]
+    if missing:
+        print("integ: missing programs in %s: %s (run make first, or set WARREN_BIN)"
+              % (harness.bin_dir(), ", ".join(missing)))
+        print("integ: 0 passed, %d failed" % len(tests))
+        return 1
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGTERM, _term)
     print("integ: %d tests, binaries from %s" % (len(tests), harness.bin_dir()), flush=True)
