@@ -107,7 +107,7 @@ swim_config_lan(struct swim_config *c)
 	c->pushpull_interval_ms = 30000;
 	c->gossip_to_dead_ms = 30000;
 	c->awareness_max = 8;
-	c->reconnect_interval_ms = 10000;
+	c->reconnect_interval_ms = 5000;
 	c->reconnect_timeout_ms = 24 * 3600 * 1000;
 	c->dead_keep_ms = 3600 * 1000;
 	c->max_packet = SWIMMSG_PACKET_MAX - 64;        /* room for the seal */
@@ -1055,12 +1055,67 @@ swim_dispatch(struct swim *s, const struct swimmsg_addr *from,
 	}
 }
 
+/* Up to SWIM_STALE_MAX members a packet showed an out-of-date view of. */
+#define SWIM_STALE_MAX          4
+
+struct swim_stale {
+	struct swim_node *n[SWIM_STALE_MAX];
+	size_t len;
+};
+
+/* Notes a suspicion or death older than what we know of a live member (or
+ * of ourselves): the sender missed a refutation, and gets it straight back
+ * instead of waiting for a push-pull. */
+static void
+swim_note_stale(struct swim *s, struct swim_stale *st, const struct swimmsg *m)
+{
+	struct swim_node *n;
+	size_t i;
+
+	if (m->type != SWIMMSG_SUSPECT && m->type != SWIMMSG_DEAD)
+		return;
+	if (swim_is_self(s, m->name))
+		n = s->leaving ? NULL : &s->self;
+	else if ((n = swim_lookup(s, m->name)) != NULL &&
+	    n->state != SWIM_ALIVE)
+		n = NULL;
+	if (n == NULL || m->incarnation >= n->inc)
+		return;
+	for (i = 0; i < st->len; i++)
+		if (st->n[i] == n)
+			return;
+	if (st->len < SWIM_STALE_MAX)
+		st->n[st->len++] = n;
+}
+
+static void
+swim_send_stale(struct swim *s, const struct swimmsg_addr *to,
+    const struct swim_stale *st)
+{
+	struct swimmsg_writer w;
+	struct swimmsg m;
+	size_t i;
+
+	swimmsg_writer_init(&w, s->pkt, s->cfg.max_packet);
+	for (i = 0; i < st->len; i++) {
+		swim_msg_alive(st->n[i], &m);
+		(void)swimmsg_put(&w, &m);
+	}
+	if (w.len <= 1)
+		return;
+	s->stats.corrections++;
+	s->stats.tx_packets++;
+	s->stats.tx_bytes += w.len;
+	s->io.send(s->io.arg, to, w.p, w.len);
+}
+
 int
 swim_recv(struct swim *s, uint64_t now, const struct swimmsg_addr *from,
     const void *pkt, size_t len)
 {
 	struct swimmsg_reader r;
 	struct swimmsg m;
+	struct swim_stale st = { .len = 0 };
 	size_t count;
 
 	s->now = now;
@@ -1070,9 +1125,21 @@ swim_recv(struct swim *s, uint64_t now, const struct swimmsg_addr *from,
 		s->stats.rx_malformed++;
 		return -EINVAL;
 	}
+	/* updates first, pings last: an ack then carries what the ping's
+	 * piggyback made us say (a refutation for the buddy system) */
+	(void)swimmsg_reader_init(&r, pkt, len);
+	while (swimmsg_next(&r, &m) == SWIMMSG_OK) {
+		if (m.type == SWIMMSG_PING)
+			continue;
+		swim_note_stale(s, &st, &m);
+		swim_dispatch(s, from, &m);
+	}
 	(void)swimmsg_reader_init(&r, pkt, len);
 	while (swimmsg_next(&r, &m) == SWIMMSG_OK)
-		swim_dispatch(s, from, &m);
+		if (m.type == SWIMMSG_PING)
+			swim_dispatch(s, from, &m);
+	if (st.len > 0)
+		swim_send_stale(s, from, &st);
 	return 0;
 }
 

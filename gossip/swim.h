@@ -43,6 +43,12 @@
  * (so a healed partition merges), and remembered for dead_keep_ms so old
  * gossip cannot bring them back.
  *
+ * Beyond memberlist: a gossip round starts as soon as an update is queued
+ * (still at most one per gossip interval), and a packet that carries a
+ * suspicion or death older than a refutation we hold is answered at once
+ * with the fresher ALIVE, so a member that missed a refutation catches up
+ * before its suspicion times out.
+ *
  * Callbacks run inside swim_* calls: they may read the core (getters) but
  * must not call swim_recv/tick/merge/leave/set_meta/free. */
 #ifndef WARREN_SWIM_H
@@ -152,6 +158,8 @@ struct swim_stats {
 	uint64_t refutes;               /* of suspicions/deaths of ourselves */
 	uint64_t pushpulls, reconnects;
 	uint64_t relay_dropped;         /* ping-reqs dropped: relay table full */
+	uint64_t corrections;           /* fresher state sent back to a sender
+	                                   of an out-of-date suspicion/death */
 };
 
 /* Builds a core from cfg (copied) and io (copied); now is the caller's
