@@ -187,9 +187,10 @@ pconn_route(struct pconn *pc, const char *host)
 	return 0;
 }
 
-/* Sends what fits of p on the stream and keeps the rest in pend. */
+/* Sends what fits of p on the stream and keeps the rest in pend, which
+ * goes out before anything else. */
 static int
-pconn_send_head(struct pconn *pc, const uint8_t *p, size_t len)
+pconn_send(struct pconn *pc, const uint8_t *p, size_t len)
 {
 	size_t n = mux_stream_write(pc->st, p, len);
 
@@ -272,7 +273,7 @@ pconn_process(struct pconn *pc)
 			pc->head_start = 0;
 			pc->in_body = true;
 			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
-				if (pconn_send_head(pc, ev.head, ev.head_len) != 0)
+				if (pconn_send(pc, ev.head, ev.head_len) != 0)
 					goto nomem;
 				buf_consume(&pc->in, ev.used);
 				continue;
@@ -290,12 +291,15 @@ pconn_process(struct pconn *pc)
 			buf_consume(&pc->in, ev.used);
 			if (pconn_route(pc, ev.host) != 0)
 				return pc->dead ? -1 : 0;
-			if (pconn_send_head(pc, ev.head, ev.head_len) != 0)
+			if (pconn_send(pc, ev.head, ev.head_len) != 0)
 				goto nomem;
 			continue;
 		case HTTP1_BODY:
-			n = mux_stream_write(pc->st, buf_data(&pc->in), ev.used);
-			buf_consume(&pc->in, n);
+			/* ev.used <= mux_stream_room(): all of it goes; pend
+			 * keeps order should the mux ever take less */
+			if (pconn_send(pc, buf_data(&pc->in), ev.used) != 0)
+				goto nomem;
+			buf_consume(&pc->in, ev.used);
 			continue;
 		case HTTP1_END:
 			buf_consume(&pc->in, ev.used);

@@ -793,13 +793,23 @@ size_t
 mux_stream_room(struct mux_stream *s)
 {
 	struct mux *m = s->m;
-	size_t out = buf_len(&m->out), room;
+	size_t out = buf_len(&m->out), room, avail, frame, hdrs;
 
-	if (mux_room(s) == 0)
+	if ((frame = mux_room(s)) == 0)
 		return 0;
-	room = (size_t)s->credit;
-	if (room > m->conf.out_high - out)
-		room = m->conf.out_high - out;
+	/* mux_stream_write() starts a frame while the output is under
+	 * out_high: promise only what fits below it with every frame's
+	 * header counted (frame is the largest payload one frame carries) */
+	avail = m->conf.out_high - out;
+	if (frame > m->peer_max_payload)
+		frame = m->peer_max_payload;
+	hdrs = FRAME_HDR_LEN * (avail / m->conf.max_frame + 1);
+	room = avail > hdrs ? avail - hdrs : 0;
+	if (room > (size_t)s->credit)
+		room = (size_t)s->credit;
+	/* one frame is always taken while the output is under out_high */
+	if (room < frame)
+		room = frame;
 	return room;
 }
 
