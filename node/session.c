@@ -425,7 +425,8 @@ session_on_output(struct mux *mux)
 {
 	struct session *s = mux_data(mux);
 
-	if (!s->in_cb)
+	/* s->mux is NULL while mux_new() queues our SETTINGS */
+	if (!s->in_cb && s->mux != NULL)
 		session_update_io(s);
 }
 
