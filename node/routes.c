@@ -203,6 +203,16 @@ routes_unclaim_session(struct routes *r, uint64_t session)
 	for (i = 0; i < r->claims.size; i++) {
 		for (pp = &r->claims.tab[i]; (e = *pp) != NULL;) {
 			if (e->session == session) {
+				struct rentry *t = rmap_put(&r->table, e->key);
+
+				/* we know this tunnel existed: offline (503)
+				 * until the router's table says otherwise,
+				 * even if its delta for the claim was missed */
+				if (t != NULL) {
+					t->state = ROUTE_OFFLINE;
+					t->session = e->session;
+					t->tunnel_id = e->tunnel_id;
+				}
 				*pp = e->next;
 				free(e);
 				r->claims.n--;

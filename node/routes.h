@@ -41,7 +41,7 @@ void routes_version(const struct routes *r, uint64_t *epoch, uint64_t *version);
 /* Local claims: returns 0 or -ENOMEM. A claim replaces an older one. */
 int routes_claim_host(struct routes *r, const char *host, uint64_t session,
     uint32_t tunnel_id);
-/* Drops every claim of session. */
+/* Drops every claim of session; their hosts stay in the table as offline. */
 void routes_unclaim_session(struct routes *r, uint64_t session);
 
 /* Looks a hostname up (lowercase, no port). */
