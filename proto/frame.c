@@ -4,7 +4,7 @@
 #include <string.h>
 
 int
-frame_decode(struct frame *f, const uint8_t *p, size_t len,
+frame_peek(struct frame *f, const uint8_t *p, size_t len,
     uint32_t max_payload)
 {
 	uint32_t plen;
@@ -16,13 +16,25 @@ frame_decode(struct frame *f, const uint8_t *p, size_t len,
 		return -EPROTO;
 	if (plen > max_payload || plen > FRAME_MAX_PAYLOAD)
 		return -EPROTO;
-	if (len - FRAME_HDR_LEN < plen)
-		return 0;
 	f->type = p[4];
 	f->stream = frame_get32(p + 8);
 	f->len = plen;
+	f->payload = NULL;
+	return FRAME_HDR_LEN;
+}
+
+int
+frame_decode(struct frame *f, const uint8_t *p, size_t len,
+    uint32_t max_payload)
+{
+	int rc = frame_peek(f, p, len, max_payload);
+
+	if (rc <= 0)
+		return rc;
+	if (len - FRAME_HDR_LEN < f->len)
+		return 0;
 	f->payload = p + FRAME_HDR_LEN;
-	return (int)(FRAME_HDR_LEN + plen);
+	return (int)(FRAME_HDR_LEN + f->len);
 }
 
 void

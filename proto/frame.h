@@ -52,6 +52,11 @@ struct frame_settings {
  * field or a payload over max_payload. */
 int frame_decode(struct frame *f, const uint8_t *p, size_t len,
     uint32_t max_payload);
+/* Decodes just the header: returns FRAME_HDR_LEN with f->type, stream and
+ * len set (f->payload NULL), 0 when fewer than FRAME_HDR_LEN bytes are
+ * there, or -EPROTO as frame_decode(). */
+int frame_peek(struct frame *f, const uint8_t *p, size_t len,
+    uint32_t max_payload);
 /* Writes a header into out[FRAME_HDR_LEN]. */
 void frame_header(uint8_t *out, enum frame_type type, uint32_t stream,
     uint32_t len);

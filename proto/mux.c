@@ -40,6 +40,8 @@ struct mux {
 	uint32_t peer_window, peer_max_payload;
 	struct mux_link blocked;
 	struct mux_stream *resv;                /* stream inside data_begin/commit */
+	uint32_t data_left;                     /* payload of the DATA frame in progress */
+	uint32_t data_id;                       /* its stream (0: discard it) */
 	bool got_settings, peer_goaway, dead, freeing;
 	bool window_owed;                       /* a WINDOW found no room */
 	char err[160];
@@ -405,18 +407,6 @@ mux_dispatch(struct mux *m, const struct frame *f)
 		return 0;
 
 	switch (f->type) {
-	case FRAME_DATA:
-		if (s->fin_recv)
-			return mux_fail(m, "DATA after FIN", f->stream);
-		if (f->len > s->recv_left) {
-			mux_stream_reset(s, MUX_RST_PROTOCOL, "flow control window exceeded");
-			mux_peer_reset(s, MUX_RST_PROTOCOL, "peer exceeded the flow control window");
-			return 0;
-		}
-		s->recv_left -= f->len;
-		if (f->len && m->cb->on_data != NULL)
-			m->cb->on_data(s, f->payload, f->len);
-		return 0;
 	case FRAME_WINDOW:
 		if (frame_u32_decode(f, &v) != 0 || v == 0)
 			return mux_fail(m, "bad WINDOW", f->stream);
@@ -442,26 +432,82 @@ mux_dispatch(struct mux *m, const struct frame *f)
 	}
 }
 
+/* A DATA frame's header arrived: check it and account the whole payload
+ * against the window now; the payload itself is passed on piecewise, as
+ * it arrives (mux_data_chunk), so DATA never waits in the input buffer. */
+static int
+mux_data_begin(struct mux *m, const struct frame *f)
+{
+	struct mux_stream *s;
+
+	if (!m->got_settings)
+		return mux_fail(m, "first frame is not SETTINGS", f->stream);
+	if (f->stream == 0)
+		return mux_fail(m, "stream frame on stream 0", 0);
+	m->data_left = f->len;
+	m->data_id = 0;                 /* 0: discard */
+	if ((s = mux_find(m, f->stream)) == NULL || s->reset)
+		return 0;
+	if (s->fin_recv)
+		return mux_fail(m, "DATA after FIN", f->stream);
+	if (f->len > s->recv_left) {
+		mux_stream_reset(s, MUX_RST_PROTOCOL, "flow control window exceeded");
+		mux_peer_reset(s, MUX_RST_PROTOCOL,
+		    "peer exceeded the flow control window");
+		return 0;
+	}
+	s->recv_left -= f->len;
+	m->data_id = f->stream;
+	return 0;
+}
+
+static void
+mux_data_chunk(struct mux *m, const uint8_t *p, size_t len)
+{
+	struct mux_stream *s;
+
+	/* the owner may have closed or reset it since the last piece */
+	if (m->data_id == 0 || (s = mux_find(m, m->data_id)) == NULL || s->reset)
+		return;
+	if (m->cb->on_data != NULL)
+		m->cb->on_data(s, p, len);
+}
+
 int
 mux_rcommit(struct mux *m, size_t n)
 {
 	struct frame f;
+	size_t len, k;
 	int rc;
 
 	buf_commit(&m->in, n);
-	while (buf_len(&m->in) > 0) {
-		rc = frame_decode(&f, buf_data(&m->in), buf_len(&m->in),
-		    FRAME_MAX_PAYLOAD);
+	while ((len = buf_len(&m->in)) > 0) {
+		if (m->data_left > 0) {
+			k = len < m->data_left ? len : m->data_left;
+			m->data_left -= (uint32_t)k;
+			mux_data_chunk(m, buf_data(&m->in), k);
+			buf_consume(&m->in, k);
+			continue;
+		}
+		rc = frame_peek(&f, buf_data(&m->in), len, FRAME_MAX_PAYLOAD);
 		if (rc < 0)
 			return mux_fail(m, "malformed frame", 0);
 		if (rc == 0)
 			break;
+		if (f.type == FRAME_DATA) {
+			if (mux_data_begin(m, &f) != 0)
+				return -EPROTO;
+			buf_consume(&m->in, FRAME_HDR_LEN);
+			continue;
+		}
+		if (len < FRAME_HDR_LEN + f.len)
+			break;
 		/* consume after dispatch: the payload points into m->in, and
 		 * callbacks never read from the input buffer themselves */
-		rc = mux_dispatch(m, &f) == 0 ? rc : -1;
-		if (rc < 0)
+		f.payload = buf_data(&m->in) + FRAME_HDR_LEN;
+		if (mux_dispatch(m, &f) != 0)
 			return -EPROTO;
-		buf_consume(&m->in, (size_t)rc);
+		buf_consume(&m->in, FRAME_HDR_LEN + f.len);
 	}
 	return 0;
 }
