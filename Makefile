@@ -46,6 +46,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS  := $(patsubst tests/fuzz/%.c,$(B)/replay/%,$(FUZZ_SRCS))
 
 .PHONY: all deps run test unit integ replay asan fuzz bench clean
+.SECONDARY:
 all: $(BINS) $(TOOLS)
 
 $(B)/%.o: %.c
