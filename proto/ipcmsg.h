@@ -16,7 +16,11 @@
  *       UNREGISTER      -> OK           a session ended: its rows go offline
  *       SNAPSHOT_REQ    -> TABLE        the whole route table
  *   router -> acceptor  (pub/sub, ipc://DATA/table.ipc)
- *       TABLE (delta=1)                 changed entries, versioned
+ *       TABLE (delta=1)                 changed entries, versioned: each
+ *                                       message is version + 1
+ *       TABLE (delta=1, n=0)            every second, at the current version
+ *                                       (not + 1): a subscriber behind it, or
+ *                                       on another epoch, resnapshots
  *   router -> gossip    (req/rep, ipc://DATA/gossip.ipc)
  *       WRITE           -> OK           a local write to routing.db
  */

@@ -35,6 +35,7 @@
 #define ROUTER_GOSSIP_TIMEOUT_MS        2000
 #define ROUTER_DB_WAIT_MS               15000
 #define ROUTER_DB_NAME                  "routing.db"
+#define ROUTER_BEACON_S                 1.0
 
 struct router_stats {
 	unsigned long long reg_ok, reg_failed, unreg, hellos, snapshots;
@@ -54,6 +55,7 @@ struct router {
 	bool gossip_open;
 	atomic_int gossip_pipes;        /* connections to gossip (nng threads) */
 	struct admin *admin;
+	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
 	struct router_stats stats;
 };
@@ -150,6 +152,21 @@ router_publish(struct router *rt, struct ipcmsg_table *d)
 		    chunk.n);
 	}
 	ipcmsg_table_fini(d);
+}
+
+/* An empty delta at the current version, every second. Subscribers that
+ * are up to date ignore it; one that missed a delta (pub/sub drops what is
+ * published before its pipe connects) or a router restart (new epoch) sees
+ * a newer version or another epoch and resnapshots. */
+static void
+router_on_beacon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *rt = w->data;
+	struct ipcmsg_table t = { rt->epoch, rt->version, 1, 0, NULL };
+	nng_msg *msg;
+
+	if ((msg = ipcmsg_table_encode(&t)) != NULL)
+		ipc_publish(rt->pub, msg);
 }
 
 static void
@@ -651,7 +668,11 @@ main(int argc, char **argv)
 	log_info("router.start", "node=%s region=%s domain=%s epoch=%016" PRIx64
 	    " routes=%zu", rt.conf.name, rt.conf.region, rt.domain, rt.epoch,
 	    table_count(rt.table));
+	ev_timer_init(&rt.beacon, router_on_beacon, ROUTER_BEACON_S, ROUTER_BEACON_S);
+	rt.beacon.data = &rt;
+	ev_timer_start(rt.loop, &rt.beacon);
 	ev_run(rt.loop, 0);
+	ev_timer_stop(rt.loop, &rt.beacon);
 	status = 0;
 	log_info("router.exit", "registrations_ok=%llu registrations_failed=%llu "
 	    "ipc_errors=%llu", rt.stats.reg_ok, rt.stats.reg_failed,

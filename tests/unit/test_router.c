@@ -350,6 +350,25 @@ http_get(struct fixture *f, const char *path, char **body)
 	return status;
 }
 
+/* The next TABLE on table.ipc: with changes only, or any (beacons too). */
+static void
+next_delta(struct fixture *f, struct ipcmsg_table *t, bool changes)
+{
+	nng_msg *msg;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(nng_recvmsg(f->sub, &msg, 0), 0);
+		assert_int_equal(ipcmsg_table_decode(t, nng_msg_body(msg),
+		    nng_msg_len(msg)), 0);
+		nng_msg_free(msg);
+		if (!changes || t->n > 0)
+			return;
+		ipcmsg_table_fini(t);
+	}
+	fail_msg("no delta with changes");
+}
+
 static void
 test_hello(void **state)
 {
@@ -364,20 +383,18 @@ test_register_http(void **state)
 	struct fixture *f = fixture(state);
 	struct ipcmsg_registered r;
 	struct ipcmsg_table delta;
-	nng_msg *msg;
 
-	/* the subscriber is connected by now (dialed at setup) */
-	sleep_ms(100);
+	/* a beacon proves the subscriber is connected: deltas published
+	 * before that would be lost */
+	next_delta(f, &delta, false);
+	ipcmsg_table_fini(&delta);
 	assert_int_equal(do_register(f, TUNNEL_HTTP, 1, "client-a", "alice",
 	    "www.example.org, Example.NET", 0, &r), IPCMSG_S_OK);
 	assert_string_equal(r.hosts, "alice." T_DOMAIN ",www.example.org,example.net");
 	ipcmsg_registered_fini(&r);
 
-	/* one delta with the three hosts online */
-	assert_int_equal(nng_recvmsg(f->sub, &msg, 0), 0);
-	assert_int_equal(ipcmsg_table_decode(&delta, nng_msg_body(msg),
-	    nng_msg_len(msg)), 0);
-	nng_msg_free(msg);
+	/* one delta with the three hosts online (skipping beacons) */
+	next_delta(f, &delta, true);
 	assert_int_equal(delta.delta, 1);
 	assert_int_equal(delta.n, 3);
 	assert_true(delta.version >= 1);
@@ -554,6 +571,22 @@ test_router_restart(void **state)
 		assert_int_equal(rt->state, before.routes[i].state);
 		assert_true(rt->session == before.routes[i].session);
 		assert_string_equal(rt->node, before.routes[i].node);
+	}
+	/* without any change, the beacon tells subscribers the new epoch */
+	{
+		struct ipcmsg_table b;
+		long long deadline = now_ms() + 3000;
+
+		do {
+			next_delta(f, &b, false);
+			if (b.epoch == after.epoch)
+				break;
+			ipcmsg_table_fini(&b);
+		} while (now_ms() < deadline);
+		assert_true(b.epoch == after.epoch);
+		assert_int_equal(b.n, 0);
+		assert_true(b.version == after.version);
+		ipcmsg_table_fini(&b);
 	}
 	/* the reloaded table still knows who holds what */
 	{
