@@ -65,7 +65,7 @@ gossip_on_write(struct gossip *g, const void *body, size_t len)
 		    IPCMSG_S_INTERNAL, err);
 	} else {
 		g->writes++;
-		log_debug("store.write", "op=%u node=%s session=%llu host=%s "
+		log_debug("store.write", "op=%u node=%s session=%016llx host=%s "
 		    "port=%u rows=%d", w.op, w.route.node,
 		    (unsigned long long)w.route.session, w.route.host,
 		    (unsigned)w.route.port, n);

@@ -235,16 +235,16 @@ router_on_register(struct router *rt, const void *body, size_t len)
 	if (st == IPCMSG_S_OK) {
 		rt->stats.reg_ok++;
 		if (req.kind == TUNNEL_TCP)
-			log_info("tunnel.registered", "kind=tcp port=%u session=%"
-			    PRIu64 " tunnel=%u", (unsigned)reply.port, req.session,
+			log_info("tunnel.registered", "kind=tcp port=%u session=%016"
+			    PRIx64 " tunnel=%u", (unsigned)reply.port, req.session,
 			    req.tunnel_id);
 		else
-			log_info("tunnel.registered", "kind=http host=%s session=%"
-			    PRIu64 " tunnel=%u", reply.hosts, req.session,
+			log_info("tunnel.registered", "kind=http host=%s session=%016"
+			    PRIx64 " tunnel=%u", reply.hosts, req.session,
 			    req.tunnel_id);
 	} else {
 		rt->stats.reg_failed++;
-		log_info("tunnel.refused", "kind=%u session=%" PRIu64 " tunnel=%u "
+		log_info("tunnel.refused", "kind=%u session=%016" PRIx64 " tunnel=%u "
 		    "status=%d err=\"%s\"", req.kind, req.session, req.tunnel_id,
 		    st, reply.error);
 	}
@@ -270,7 +270,7 @@ router_on_unregister(struct router *rt, const void *body, size_t len)
 	}
 	rt->stats.unreg++;
 	st = registry_unregister(&rt->reg, session, &delta, err, sizeof(err));
-	log_info("tunnel.unregistered", "session=%" PRIu64 " offline=%u status=%d",
+	log_info("tunnel.unregistered", "session=%016" PRIx64 " offline=%u status=%d",
 	    session, delta.n, st);
 	router_publish(rt, &delta);
 	router_reply_ok(rt, (uint8_t)st, st == IPCMSG_S_OK ? "" : err);
@@ -388,6 +388,7 @@ router_admin_tunnels(struct router *rt, struct admin_resp *resp)
 {
 	struct ipcmsg_route *v;
 	json_t *arr, *o;
+	char session[17];
 	uint32_t n, i;
 
 	v = table_list(rt->table, &n);
@@ -401,11 +402,13 @@ router_admin_tunnels(struct router *rt, struct admin_resp *resp)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		o = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s}",
+		/* 64-bit ids as hex strings, as in the logs: JSON numbers lose
+		 * them above 2^53 */
+		snprintf(session, sizeof(session), "%016" PRIx64, v[i].session);
+		o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}",
 		    "host", v[i].host, "port", (int)v[i].port,
 		    "kind", router_kind_name(v[i].kind), "node", v[i].node,
-		    "session", (json_int_t)v[i].session,
-		    "state", router_state_name(v[i].state));
+		    "session", session, "state", router_state_name(v[i].state));
 		if (o == NULL || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			free(v);

@@ -520,8 +520,8 @@ test_admin(void **state)
 			seen = true;
 			assert_string_equal(json_string_value(json_object_get(e,
 			    "state")), "online");
-			assert_int_equal(json_integer_value(json_object_get(e,
-			    "session")), 8);
+			assert_string_equal(json_string_value(json_object_get(e,
+			    "session")), "0000000000000008");
 			assert_string_equal(json_string_value(json_object_get(e,
 			    "kind")), "http");
 		}
