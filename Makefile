@@ -17,10 +17,10 @@ V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 PKGS     := openssl sqlite3 libmaxminddb inih jansson
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
             -Wno-unused-parameter -Iproto -I. -MMD -MP \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lnng -lev -lpthread -lm
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lnng -lev -lpthread -lm
 
 DIRS     := proto node router gossip client
 PROGS    := warren-node warren-acceptor warren-router warren-gossip warren clusterctl
@@ -93,7 +93,7 @@ deps:
 	sh tests/deps.sh
 
 unit: $(UNITS)
-	$(Q)sh tests/run_unit.sh $(UNITS)
+	$(Q)WARREN_BIN=$(B) sh tests/run_unit.sh $(UNITS)
 
 replay: $(REPLAYS)
 	$(Q)sh tests/run_replay.sh $(B)
@@ -107,7 +107,7 @@ run: all
 	$(Q)sh tests/run_demo.sh $(B)
 
 asan:
-	$(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
+	WARREN_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(MAKE) B=build-asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" test
 
 FUZZ_SECONDS ?= 30
 fuzz:

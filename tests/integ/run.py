@@ -69,6 +69,28 @@ def indent(text, prefix="    "):
     return "\n".join(prefix + l for l in text.splitlines())
 
 
+
+# A process that crashed (the supervisor logs the signal) or a sanitizer
+# report in any log fails the test even if the supervisor healed it.
+CRASH_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+               "signal=11", "signal=6", "signal=7", "signal=8", "signal=4")
+
+
+def crash_reports(env):
+    found = []
+    for log in env.logs:
+        try:
+            with open(log, "rb") as f:
+                for line in f:
+                    text = line.decode("utf-8", "replace")
+                    if any(m in text for m in CRASH_MARKS):
+                        found.append("%s: %s" % (os.path.basename(log), text.strip()[:300]))
+        except OSError:
+            continue
+    if not found:
+        return None
+    return "crash or sanitizer report:\n" + "\n".join(found[:10])
+
 def main():
     ap = argparse.ArgumentParser(description="warren integration tests")
     ap.add_argument("-k", action="append", default=[], help="run tests whose id contains this")
@@ -135,6 +157,8 @@ def main():
                 env.close()
             except BaseException:
                 pass
+        if err is None:
+            err = crash_reports(env)
         dt = time.monotonic() - t0
         if err is None:
             passed += 1

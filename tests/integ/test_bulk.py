@@ -15,8 +15,8 @@ import harness
 from harness import GiB, MiB, Sampler, check, gen_sha256
 
 TIMEOUT = 200
-NODE_MAX_KIB = 64 * 1024
-CLIENT_MAX_KIB = 48 * 1024
+NODE_MAX_KIB = 64 * 1024 * harness.MEM_SCALE
+CLIENT_MAX_KIB = 48 * 1024 * harness.MEM_SCALE
 SIZE = GiB
 TRANSFER_LIMIT = 150  # seconds for one transfer
 

@@ -9,11 +9,13 @@ import socket
 import threading
 import time
 
+import harness
+
 from harness import MiB, Sampler, check, gen_bytes, gen_chunks
 
 TIMEOUT = 120
-NODE_MAX_KIB = 64 * 1024
-CLIENT_MAX_KIB = 48 * 1024
+NODE_MAX_KIB = 64 * 1024 * harness.MEM_SCALE
+CLIENT_MAX_KIB = 48 * 1024 * harness.MEM_SCALE
 
 
 def expected_sha(n, seed):
