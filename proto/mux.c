@@ -8,7 +8,7 @@
 #include "buf.h"
 #include "frame.h"
 
-#define MUX_IN_READ     (64u * 1024)            /* read granularity */
+#define MUX_IN_READ     (256u * 1024)            /* read granularity */
 #define MUX_CTRL_SLACK  (256u * 1024)           /* output room kept for control frames */
 
 struct mux_link {
@@ -82,7 +82,7 @@ void
 mux_conf_default(struct mux_conf *c)
 {
 	c->window = MUX_DEFAULT_WINDOW;
-	c->max_frame = 64u * 1024;
+	c->max_frame = 256u * 1024;
 	c->out_high = 512u * 1024;
 	c->max_streams = 4096;
 }
