@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,11 @@ static const char store_schema[] =
     " hash TEXT NOT NULL,"
     " hosts TEXT NOT NULL DEFAULT '',"
     " ports TEXT NOT NULL DEFAULT '',"
+    " note TEXT NOT NULL DEFAULT '',"
     " created_at INTEGER NOT NULL DEFAULT 0,"
     " revoked INTEGER NOT NULL DEFAULT 0,"
     " deleted INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS tokens_hash ON tokens(hash);"
     "CREATE TABLE IF NOT EXISTS domains ("
     " domain TEXT PRIMARY KEY,"
     " app TEXT NOT NULL,"
@@ -58,22 +61,44 @@ static const char store_schema[] =
  * re-registering keeps it. */
 static const char store_sql_upsert[] =
     "INSERT INTO tunnels (id, kind, host, port, node, region, session,"
-    " tunnel_id, client_id, state, started_at, updated_at, deleted)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'online', ?10, ?10, 0)"
+    " tunnel_id, client_id, token_id, state, started_at, updated_at, deleted)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'online', ?10, ?10, 0)"
     " ON CONFLICT(id) DO UPDATE SET kind = excluded.kind,"
     " host = excluded.host, port = excluded.port, node = excluded.node,"
     " region = excluded.region, tunnel_id = excluded.tunnel_id,"
-    " client_id = excluded.client_id, state = 'online', deleted = 0,"
+    " client_id = excluded.client_id, token_id = excluded.token_id,"
+    " state = 'online', deleted = 0,"
     " started_at = CASE WHEN tunnels.node = excluded.node AND"
     "  tunnels.session = excluded.session AND tunnels.state = 'online'"
     "  THEN tunnels.started_at ELSE excluded.started_at END,"
     " session = excluded.session, updated_at = excluded.updated_at";
 
 static const char store_sql_reserve[] =
-    "INSERT INTO reservations (id, kind, host, port, client_id, updated_at, deleted)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)"
+    "INSERT INTO reservations (id, kind, host, port, client_id, token_id,"
+    " updated_at, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?6, 0)"
     " ON CONFLICT(id) DO UPDATE SET client_id = excluded.client_id,"
-    " updated_at = excluded.updated_at, deleted = 0";
+    " token_id = excluded.token_id, updated_at = excluded.updated_at,"
+    " deleted = 0";
+
+/* A reservation's updated_at is the last time its holder was online: it is
+ * stamped when the name is claimed and again when the holder goes offline,
+ * and the grace period counts from there. */
+static const char store_sql_session_resv[] =
+    "UPDATE reservations SET updated_at = ?3 WHERE id IN (SELECT id FROM"
+    " tunnels WHERE node = ?1 AND session = ?2 AND state = 'online'"
+    " AND deleted = 0)";
+
+static const char store_sql_node_resv[] =
+    "UPDATE reservations SET updated_at = ?2 WHERE id IN (SELECT id FROM"
+    " tunnels WHERE node = ?1 AND state = 'online' AND deleted = 0)";
+
+static const char store_sql_token_create[] =
+    "INSERT INTO tokens (id, hash, hosts, ports, note, created_at, revoked,"
+    " deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0)";
+
+static const char store_sql_token_revoke[] =
+    "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked = 0"
+    " AND deleted = 0";
 
 static const char store_sql_session_off[] =
     "UPDATE tunnels SET state = 'offline', updated_at = ?3"
@@ -83,8 +108,9 @@ static const char store_sql_node_off[] =
     "UPDATE tunnels SET state = 'offline', updated_at = ?2"
     " WHERE node = ?1 AND state = 'online' AND deleted = 0";
 
-enum { ST_UPSERT, ST_RESERVE, ST_SESSION_OFF, ST_NODE_OFF, ST_BEGIN,
-    ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+enum { ST_UPSERT, ST_RESERVE, ST_SESSION_OFF, ST_NODE_OFF, ST_SESSION_RESV,
+    ST_NODE_RESV, ST_TOKEN_CREATE, ST_TOKEN_REVOKE, ST_BEGIN, ST_COMMIT,
+    ST_ROLLBACK, ST_COUNT };
 
 struct store {
 	sqlite3 *db;
@@ -110,6 +136,10 @@ store_open(struct store **out, const char *path, const char *region)
 		[ST_RESERVE] = store_sql_reserve,
 		[ST_SESSION_OFF] = store_sql_session_off,
 		[ST_NODE_OFF] = store_sql_node_off,
+		[ST_SESSION_RESV] = store_sql_session_resv,
+		[ST_NODE_RESV] = store_sql_node_resv,
+		[ST_TOKEN_CREATE] = store_sql_token_create,
+		[ST_TOKEN_REVOKE] = store_sql_token_revoke,
 		[ST_BEGIN] = "BEGIN IMMEDIATE",
 		[ST_COMMIT] = "COMMIT",
 		[ST_ROLLBACK] = "ROLLBACK",
@@ -139,6 +169,10 @@ store_open(struct store **out, const char *path, const char *region)
 		goto fail;
 	}
 	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+	/* databases created before tokens had a note: add the column (fails
+	 * harmlessly when the table is new or already has it) */
+	sqlite3_exec(st->db, "ALTER TABLE tokens ADD COLUMN note TEXT NOT NULL "
+	    "DEFAULT ''", NULL, NULL, NULL);
 	if (sqlite3_exec(st->db, store_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, buf, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -218,6 +252,8 @@ store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	sqlite3_bind_int64(s, 8, r->tunnel_id);
 	sqlite3_bind_text(s, 9, w->client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 10, now);
+	sqlite3_bind_text(s, 11, w->token_id != NULL ? w->token_id : "", -1,
+	    SQLITE_STATIC);
 	if (store_step(st, ST_UPSERT) != 0)
 		return -EIO;
 	n = sqlite3_changes(st->db);
@@ -228,6 +264,8 @@ store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	sqlite3_bind_int(s, 4, port);
 	sqlite3_bind_text(s, 5, w->client_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, now);
+	sqlite3_bind_text(s, 7, w->token_id != NULL ? w->token_id : "", -1,
+	    SQLITE_STATIC);
 	if (store_step(st, ST_RESERVE) != 0)
 		return -EIO;
 	return n;
@@ -239,6 +277,12 @@ store_offline(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	sqlite3_stmt *s;
 
 	if (w->op == WRITE_SESSION_OFFLINE) {
+		s = st->st[ST_SESSION_RESV];
+		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)w->route.session);
+		sqlite3_bind_int64(s, 3, now);
+		if (store_step(st, ST_SESSION_RESV) != 0)
+			return -EIO;
 		s = st->st[ST_SESSION_OFF];
 		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)w->route.session);
@@ -246,6 +290,11 @@ store_offline(struct store *st, const struct ipcmsg_write *w, int64_t now)
 		if (store_step(st, ST_SESSION_OFF) != 0)
 			return -EIO;
 	} else {
+		s = st->st[ST_NODE_RESV];
+		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		if (store_step(st, ST_NODE_RESV) != 0)
+			return -EIO;
 		s = st->st[ST_NODE_OFF];
 		sqlite3_bind_text(s, 1, w->route.node, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, now);
@@ -255,13 +304,53 @@ store_offline(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	return sqlite3_changes(st->db);
 }
 
+static const char *
+store_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+static int
+store_token(struct store *st, const struct ipcmsg_write *w, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (w->op == WRITE_TOKEN_CREATE) {
+		s = st->st[ST_TOKEN_CREATE];
+		sqlite3_bind_text(s, 1, w->tok.id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, w->tok.hash, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, store_str(w->tok.allow), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, store_str(w->tok.ports), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, store_str(w->tok.note), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 6, now);
+		if (store_step(st, ST_TOKEN_CREATE) != 0)
+			return -EIO;
+	} else {
+		s = st->st[ST_TOKEN_REVOKE];
+		sqlite3_bind_text(s, 1, w->tok.id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		if (store_step(st, ST_TOKEN_REVOKE) != 0)
+			return -EIO;
+	}
+	return sqlite3_changes(st->db);
+}
+
 int
 store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
     char *err, size_t errlen)
 {
+	bool token_op = w->op == WRITE_TOKEN_CREATE || w->op == WRITE_TOKEN_REVOKE;
 	int n;
 
-	if (w->route.node == NULL || w->route.node[0] == '\0') {
+	if (token_op) {
+		if (w->tok.id == NULL || w->tok.id[0] == '\0' ||
+		    (w->op == WRITE_TOKEN_CREATE &&
+		    (w->tok.hash == NULL || w->tok.hash[0] == '\0'))) {
+			snprintf(err, errlen, "token write op %u needs a token id "
+			    "(and a hash to create one)", w->op);
+			return -EINVAL;
+		}
+	} else if (w->route.node == NULL || w->route.node[0] == '\0') {
 		snprintf(err, errlen, "write op %u has no node name", w->op);
 		return -EINVAL;
 	}
@@ -279,6 +368,8 @@ store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
 		break;
 	case WRITE_SESSION_OFFLINE:
 	case WRITE_NODE_OFFLINE:
+	case WRITE_TOKEN_CREATE:
+	case WRITE_TOKEN_REVOKE:
 		break;
 	default:
 		snprintf(err, errlen, "unknown write op %u", w->op);
@@ -288,6 +379,8 @@ store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
 		return store_fail(st, "begin", err, errlen);
 	if (w->op == WRITE_TUNNEL_UPSERT)
 		n = store_upsert(st, w, now);
+	else if (token_op)
+		n = store_token(st, w, now);
 	else
 		n = store_offline(st, w, now);
 	if (n < 0) {

@@ -12,9 +12,11 @@
  *                 kind ('http'|'tcp'), host, port, node, region, session,
  *                 tunnel_id, client_id, token_id, state ('online'|'offline'),
  *                 started_at, updated_at (unix seconds), deleted
- *   reservations  same id -> client_id, token_id: who may reclaim the name
- *   tokens        id, hash (never the token), allowed hosts/ports, created_at,
- *                 revoked
+ *   reservations  same id -> client_id, token_id: who may reclaim the name;
+ *                 updated_at = last time its holder was online
+ *   tokens        id, hash (hex SHA-256, never the token), hosts (allowed
+ *                 patterns, comma-separated), ports ("LO-HI,..."), note,
+ *                 created_at, revoked (unix seconds, 0 = valid)
  *   domains       custom domain -> app
  */
 #ifndef WARREN_STORE_H
@@ -38,7 +40,8 @@ int store_open(struct store **out, const char *path, const char *region);
 void store_close(struct store *st);
 
 /* Applies one write op (enum ipcmsg_write_op) in its own transaction at time
- * `now` (unix seconds). Returns the number of tunnel rows changed (>= 0), or
+ * `now` (unix seconds). Returns the number of tunnel (or, for TOKEN_*, token)
+ * rows changed (>= 0; a revoke of an unknown or revoked token changes 0), or
  * -EINVAL for a malformed op / -EIO for a database failure, with a sentence
  * for the operator in err. */
 int store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,

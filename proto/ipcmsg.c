@@ -189,7 +189,9 @@ ipcmsg_type(const void *buf, size_t len)
 		return -EINVAL;
 	if (p[0] != IPCMSG_VERSION)
 		return -EPROTO;
-	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_WRITE)
+	if (p[1] >= IPCMSG_MEMBERS && p[1] <= IPCMSG_KEYS_RELOAD)
+		return p[1];
+	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_KICK)
 		return -EPROTO;
 	return p[1];
 }
@@ -356,6 +358,7 @@ ipcmsg_registered_encode(const struct ipcmsg_registered *m)
 	ipcmsg_put_str(&w, m->error);
 	ipcmsg_put_str(&w, m->hosts);
 	ipcmsg_put_u16(&w, m->port);
+	ipcmsg_put_str(&w, m->token_id);
 	return ipcmsg_wr_end(&w);
 }
 
@@ -370,6 +373,7 @@ ipcmsg_registered_decode(struct ipcmsg_registered *m, const void *buf, size_t le
 	m->error = ipcmsg_get_str(&r);
 	m->hosts = ipcmsg_get_str(&r);
 	m->port = ipcmsg_get_u16(&r);
+	m->token_id = ipcmsg_get_str(&r);
 	if (ipcmsg_rd_end(&r) != 0)
 		ipcmsg_registered_fini(m);
 	return r.err;
@@ -380,6 +384,7 @@ ipcmsg_registered_fini(struct ipcmsg_registered *m)
 {
 	free(m->error);
 	free(m->hosts);
+	free(m->token_id);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -488,6 +493,12 @@ ipcmsg_write_encode(const struct ipcmsg_write *m)
 	ipcmsg_put_u8(&w, m->op);
 	ipcmsg_put_route(&w, &m->route);
 	ipcmsg_put_str(&w, m->client_id);
+	ipcmsg_put_str(&w, m->token_id);
+	ipcmsg_put_str(&w, m->tok.id);
+	ipcmsg_put_str(&w, m->tok.hash);
+	ipcmsg_put_str(&w, m->tok.allow);
+	ipcmsg_put_str(&w, m->tok.ports);
+	ipcmsg_put_str(&w, m->tok.note);
 	return ipcmsg_wr_end(&w);
 }
 
@@ -501,6 +512,12 @@ ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len)
 	m->op = ipcmsg_get_u8(&r);
 	ipcmsg_get_route(&r, &m->route);
 	m->client_id = ipcmsg_get_str(&r);
+	m->token_id = ipcmsg_get_str(&r);
+	m->tok.id = ipcmsg_get_str(&r);
+	m->tok.hash = ipcmsg_get_str(&r);
+	m->tok.allow = ipcmsg_get_str(&r);
+	m->tok.ports = ipcmsg_get_str(&r);
+	m->tok.note = ipcmsg_get_str(&r);
 	if (ipcmsg_rd_end(&r) != 0)
 		ipcmsg_write_fini(m);
 	return r.err;
@@ -511,6 +528,47 @@ ipcmsg_write_fini(struct ipcmsg_write *m)
 {
 	ipcmsg_route_fini(&m->route);
 	free(m->client_id);
+	free(m->token_id);
+	free(m->tok.id);
+	free(m->tok.hash);
+	free(m->tok.allow);
+	free(m->tok.ports);
+	free(m->tok.note);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- KICK ---- */
+
+nng_msg *
+ipcmsg_kick_encode(const struct ipcmsg_kick *m)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_KICK, 64);
+	ipcmsg_put_str(&w, m->token_id);
+	ipcmsg_put_str(&w, m->reason);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_kick_decode(struct ipcmsg_kick *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_KICK);
+	m->token_id = ipcmsg_get_str(&r);
+	m->reason = ipcmsg_get_str(&r);
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_kick_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_kick_fini(struct ipcmsg_kick *m)
+{
+	free(m->token_id);
+	free(m->reason);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -531,4 +589,173 @@ ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* ---- MEMBERS, MEMBERS_REQ, LEAVE, KEYS_RELOAD ---- */
+
+/* Smallest encoded member: state, self, six empty strings, incarnation,
+ * changed_ms, rtt_us. */
+#define IPCMSG_MEMBER_MIN       (1 + 1 + 6 * 2 + 8 + 8 + 4)
+#define IPCMSG_STATS_N          9
+
+static void
+ipcmsg_put_member(struct ipcmsg_wr *w, const struct ipcmsg_member *m)
+{
+	ipcmsg_put_u8(w, m->state);
+	ipcmsg_put_u8(w, m->self);
+	ipcmsg_put_str(w, m->name);
+	ipcmsg_put_str(w, m->region);
+	ipcmsg_put_str(w, m->addr);
+	ipcmsg_put_str(w, m->http);
+	ipcmsg_put_str(w, m->tunnel);
+	ipcmsg_put_str(w, m->version);
+	ipcmsg_put_u64(w, m->incarnation);
+	ipcmsg_put_u64(w, m->changed_ms);
+	ipcmsg_put_u32(w, m->rtt_us);
+}
+
+static void
+ipcmsg_get_member(struct ipcmsg_rd *r, struct ipcmsg_member *m)
+{
+	m->state = ipcmsg_get_u8(r);
+	m->self = ipcmsg_get_u8(r);
+	m->name = ipcmsg_get_str(r);
+	m->region = ipcmsg_get_str(r);
+	m->addr = ipcmsg_get_str(r);
+	m->http = ipcmsg_get_str(r);
+	m->tunnel = ipcmsg_get_str(r);
+	m->version = ipcmsg_get_str(r);
+	m->incarnation = ipcmsg_get_u64(r);
+	m->changed_ms = ipcmsg_get_u64(r);
+	m->rtt_us = ipcmsg_get_u32(r);
+	if (r->err == 0 && (m->state > MEMBER_LEFT || m->self > 1))
+		r->err = -EINVAL;
+}
+
+static uint64_t *
+ipcmsg_stats_field(struct ipcmsg_gossip_stats *s, int i)
+{
+	uint64_t *f[IPCMSG_STATS_N] = { &s->udp_tx_bytes, &s->udp_rx_bytes,
+	    &s->tcp_tx_bytes, &s->tcp_rx_bytes, &s->udp_tx_packets,
+	    &s->udp_rx_packets, &s->drop_unknown_key, &s->drop_auth,
+	    &s->drop_malformed };
+
+	return f[i];
+}
+
+nng_msg *
+ipcmsg_members_encode(const struct ipcmsg_members *m)
+{
+	struct ipcmsg_gossip_stats st = m->stats;
+	struct ipcmsg_wr w;
+	uint32_t i;
+	int k;
+
+	if (m->n > IPCMSG_MEMBERS_MAX || (m->n > 0 && m->members == NULL))
+		return NULL;
+	ipcmsg_wr_init(&w, IPCMSG_MEMBERS, 96 + (size_t)m->n * 96);
+	ipcmsg_put_u8(&w, m->kind);
+	ipcmsg_put_u8(&w, m->event);
+	ipcmsg_put_u64(&w, m->epoch);
+	ipcmsg_put_u64(&w, m->seq);
+	for (k = 0; k < IPCMSG_STATS_N; k++)
+		ipcmsg_put_u64(&w, *ipcmsg_stats_field(&st, k));
+	ipcmsg_put_u32(&w, m->n);
+	for (i = 0; i < m->n && w.err == 0; i++)
+		ipcmsg_put_member(&w, &m->members[i]);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_members_decode(struct ipcmsg_members *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+	uint32_t i, n;
+	int k;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_MEMBERS);
+	m->kind = ipcmsg_get_u8(&r);
+	m->event = ipcmsg_get_u8(&r);
+	m->epoch = ipcmsg_get_u64(&r);
+	m->seq = ipcmsg_get_u64(&r);
+	for (k = 0; k < IPCMSG_STATS_N; k++)
+		*ipcmsg_stats_field(&m->stats, k) = ipcmsg_get_u64(&r);
+	n = ipcmsg_get_u32(&r);
+	if (r.err == 0 && (m->kind > MEMBERS_BEACON || m->event > MEMBER_EV_META ||
+	    n > IPCMSG_MEMBERS_MAX ||
+	    (size_t)n > (r.len - r.off) / IPCMSG_MEMBER_MIN))
+		r.err = -EINVAL;
+	if (r.err == 0 && n > 0 &&
+	    (m->members = calloc(n, sizeof(*m->members))) == NULL)
+		r.err = -ENOMEM;
+	for (i = 0; i < n && r.err == 0; i++) {
+		ipcmsg_get_member(&r, &m->members[i]);
+		m->n = i + 1;
+	}
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_members_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_member_fini(struct ipcmsg_member *m)
+{
+	if (m == NULL)
+		return;
+	free(m->name);
+	free(m->region);
+	free(m->addr);
+	free(m->http);
+	free(m->tunnel);
+	free(m->version);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+ipcmsg_members_fini(struct ipcmsg_members *m)
+{
+	uint32_t i;
+
+	if (m->members != NULL)
+		for (i = 0; i < m->n; i++)
+			ipcmsg_member_fini(&m->members[i]);
+	free(m->members);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+ipcmsg_member_copy(struct ipcmsg_member *dst, const struct ipcmsg_member *src)
+{
+	*dst = *src;
+	dst->name = strdup(src->name != NULL ? src->name : "");
+	dst->region = strdup(src->region != NULL ? src->region : "");
+	dst->addr = strdup(src->addr != NULL ? src->addr : "");
+	dst->http = strdup(src->http != NULL ? src->http : "");
+	dst->tunnel = strdup(src->tunnel != NULL ? src->tunnel : "");
+	dst->version = strdup(src->version != NULL ? src->version : "");
+	if (dst->name == NULL || dst->region == NULL || dst->addr == NULL ||
+	    dst->http == NULL || dst->tunnel == NULL || dst->version == NULL) {
+		ipcmsg_member_fini(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+nng_msg *
+ipcmsg_empty_encode(uint8_t type)
+{
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, type, 0);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_empty_decode(uint8_t type, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+
+	ipcmsg_rd_init(&r, buf, len, type);
+	return ipcmsg_rd_end(&r);
 }

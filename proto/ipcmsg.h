@@ -21,6 +21,9 @@
  *       TABLE (delta=1, n=0)            every second, at the current version
  *                                       (not + 1): a subscriber behind it, or
  *                                       on another epoch, resnapshots
+ *       KICK                            a token was revoked: close every
+ *                                       session registered with it (their
+ *                                       REGISTERED carried its token id)
  *   router -> gossip    (req/rep, ipc://DATA/gossip.ipc)
  *       WRITE           -> OK           a local write to routing.db
  */
@@ -43,6 +46,7 @@ enum ipcmsg_type {
 	IPCMSG_SNAPSHOT_REQ = 6,        /* (empty) */
 	IPCMSG_TABLE = 7,
 	IPCMSG_WRITE = 8,
+	IPCMSG_KICK = 9,                /* str token_id, str reason */
 };
 
 enum tunnel_kind { TUNNEL_HTTP = 1, TUNNEL_TCP = 2 };
@@ -54,7 +58,7 @@ enum ipcmsg_status {
 	IPCMSG_S_TAKEN = 1,             /* name or port held by another client */
 	IPCMSG_S_INVALID = 2,           /* bad name, port out of range, ... */
 	IPCMSG_S_UNAVAILABLE = 3,       /* control plane or db not reachable */
-	IPCMSG_S_DENIED = 4,            /* auth (later) */
+	IPCMSG_S_DENIED = 4,            /* no token, bad token, name not allowed, cap */
 	IPCMSG_S_INTERNAL = 5,
 };
 
@@ -68,7 +72,7 @@ struct ipcmsg_register {
 	uint32_t tunnel_id;             /* client's id of the tunnel within the session */
 	uint8_t kind;                   /* enum tunnel_kind */
 	char *client_id;                /* from HELLO: same client -> may reclaim */
-	char *token;                    /* from HELLO ("" now; auth comes later) */
+	char *token;                    /* from HELLO: wrn_... token, a JWT, or "" */
 	char *subdomain;                /* http: wanted label, "" = pick one */
 	char *domains;                  /* http: comma-separated custom domains, "" */
 	uint16_t port;                  /* tcp: the port the acceptor bound */
@@ -79,6 +83,9 @@ struct ipcmsg_registered {
 	char *error;                    /* sentence for the user when status != 0 */
 	char *hosts;                    /* http: comma-separated full hostnames */
 	uint16_t port;                  /* tcp: the public port */
+	char *token_id;                 /* OK: id of the token (or JWT identity)
+	                                 * the tunnel was claimed with, "" when
+	                                 * anonymous; KICK names it */
 };
 
 enum route_state { ROUTE_ONLINE = 1, ROUTE_OFFLINE = 2, ROUTE_DELETED = 3 };
@@ -106,12 +113,30 @@ enum ipcmsg_write_op {
 	WRITE_TUNNEL_UPSERT = 1,        /* route + client_id: row online for session */
 	WRITE_SESSION_OFFLINE = 2,      /* every row of (node, session) offline */
 	WRITE_NODE_OFFLINE = 3,         /* every row of node offline */
+	WRITE_TOKEN_CREATE = 4,         /* tok: id, hash, allow, ports, note */
+	WRITE_TOKEN_REVOKE = 5,         /* tok.id */
+};
+
+/* A tunnel token as stored: never the token itself, only its hash. */
+struct ipcmsg_token {
+	char *id;                       /* "tok_" + hex */
+	char *hash;                     /* hex SHA-256 of the token */
+	char *allow;                    /* comma-separated host patterns */
+	char *ports;                    /* comma-separated LO-HI ranges */
+	char *note;
 };
 
 struct ipcmsg_write {
 	uint8_t op;                     /* enum ipcmsg_write_op */
 	struct ipcmsg_route route;      /* UPSERT: the row; others: node, session */
 	char *client_id;                /* UPSERT */
+	char *token_id;                 /* UPSERT: token (or JWT identity), "" */
+	struct ipcmsg_token tok;        /* TOKEN_*: the token row */
+};
+
+struct ipcmsg_kick {
+	char *token_id;                 /* close every session of this token */
+	char *reason;                   /* sentence for the clients */
 };
 
 /* Each encoder returns a new nng message (caller owns) or NULL on ENOMEM (or
@@ -156,5 +181,82 @@ int ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src);
 struct nng_msg *ipcmsg_write_encode(const struct ipcmsg_write *m);
 int ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len);
 void ipcmsg_write_fini(struct ipcmsg_write *m);
+
+struct nng_msg *ipcmsg_kick_encode(const struct ipcmsg_kick *m);
+int ipcmsg_kick_decode(struct ipcmsg_kick *m, const void *buf, size_t len);
+void ipcmsg_kick_fini(struct ipcmsg_kick *m);
+
+/* ---- membership (gossip <-> router) ----
+ *
+ *   gossip -> router  (pub/sub, ipc://DATA/members.ipc)
+ *       MEMBERS (kind EVENT, n=1)       a membership event; seq = previous + 1
+ *       MEMBERS (kind BEACON, n=0)      every second, at the current seq, with
+ *                                       gossip's counters: a subscriber behind
+ *                                       it, or on another epoch, resnapshots
+ *   router -> gossip  (req/rep, ipc://DATA/gossip.ipc)
+ *       MEMBERS_REQ     -> MEMBERS (kind SNAPSHOT: every member, self too)
+ *       LEAVE           -> OK           leave the cluster gracefully
+ *       KEYS_RELOAD     -> OK           reread --cluster-key-file
+ * Types from 32 up, apart from the data-path ones. */
+enum ipcmsg_member_type {
+	IPCMSG_MEMBERS = 32,
+	IPCMSG_MEMBERS_REQ = 33,        /* (empty) */
+	IPCMSG_LEAVE = 34,              /* (empty) */
+	IPCMSG_KEYS_RELOAD = 35,        /* (empty) */
+};
+
+#define IPCMSG_MEMBERS_MAX      65536   /* members in one MEMBERS message */
+
+enum ipcmsg_members_kind { MEMBERS_SNAPSHOT = 0, MEMBERS_EVENT = 1, MEMBERS_BEACON = 2 };
+/* Member states and events, numbered as gossip/swim.h numbers them. */
+enum member_state { MEMBER_ALIVE = 0, MEMBER_SUSPECT = 1, MEMBER_DEAD = 2, MEMBER_LEFT = 3 };
+enum member_event { MEMBER_EV_JOIN = 1, MEMBER_EV_ALIVE, MEMBER_EV_SUSPECT,
+	MEMBER_EV_DEAD, MEMBER_EV_LEFT, MEMBER_EV_META };
+
+struct ipcmsg_member {
+	uint8_t state;                  /* enum member_state */
+	uint8_t self;                   /* 1 for the node itself */
+	char *name;
+	char *region;
+	char *addr;                     /* mesh (gossip) address, "ip:port" */
+	char *http;                     /* acceptor's public HTTP address, "" */
+	char *tunnel;                   /* acceptor's tunnel address, "" */
+	char *version;                  /* software version, "" */
+	uint64_t incarnation;
+	uint64_t changed_ms;            /* unix ms of its last state change seen */
+	uint32_t rtt_us;                /* last probe round trip, 0 = none yet */
+};
+
+/* gossip's counters, carried by every MEMBERS message. */
+struct ipcmsg_gossip_stats {
+	uint64_t udp_tx_bytes, udp_rx_bytes;    /* sealed datagrams */
+	uint64_t tcp_tx_bytes, tcp_rx_bytes;    /* push-pull, framed */
+	uint64_t udp_tx_packets, udp_rx_packets;
+	uint64_t drop_unknown_key;              /* sealed under a key we lack */
+	uint64_t drop_auth;                     /* failed authentication */
+	uint64_t drop_malformed;                /* bad framing or SWIM decode */
+};
+
+struct ipcmsg_members {
+	uint8_t kind;                   /* enum ipcmsg_members_kind */
+	uint8_t event;                  /* EVENT: enum member_event; else 0 */
+	uint64_t epoch;                 /* gossip's start id */
+	uint64_t seq;                   /* of the last event published */
+	struct ipcmsg_gossip_stats stats;
+	uint32_t n;
+	struct ipcmsg_member *members;
+};
+
+struct nng_msg *ipcmsg_members_encode(const struct ipcmsg_members *m);
+int ipcmsg_members_decode(struct ipcmsg_members *m, const void *buf, size_t len);
+void ipcmsg_members_fini(struct ipcmsg_members *m);
+void ipcmsg_member_fini(struct ipcmsg_member *m);
+/* Deep copy (NULL strings become ""); 0 or -ENOMEM (dst zeroed). */
+int ipcmsg_member_copy(struct ipcmsg_member *dst, const struct ipcmsg_member *src);
+
+/* MEMBERS_REQ, LEAVE, KEYS_RELOAD: a header and nothing else. decode
+ * returns 0 for a well-formed message of that type, else -EINVAL/-EPROTO. */
+struct nng_msg *ipcmsg_empty_encode(uint8_t type);
+int ipcmsg_empty_decode(uint8_t type, const void *buf, size_t len);
 
 #endif

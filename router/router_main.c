@@ -224,7 +224,7 @@ router_on_register(struct router *rt, const void *body, size_t len)
 
 	if (ipcmsg_register_decode(&req, body, len) != 0) {
 		struct ipcmsg_registered bad = { IPCMSG_S_INVALID,
-		    "malformed register message", "", 0 };
+		    "malformed register message", "", 0, "" };
 
 		rt->stats.malformed++;
 		rt->stats.reg_failed++;

@@ -38,6 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipcmsg_registered regd;
 	struct ipcmsg_table tab;
 	struct ipcmsg_write wr;
+	struct ipcmsg_kick kick;
 	uint64_t v;
 
 	switch (ipcmsg_type(data, size)) {
@@ -83,6 +84,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ipcmsg_write_fini(&wr);
 		}
 		break;
+	case IPCMSG_KICK:
+		if (ipcmsg_kick_decode(&kick, data, size) == 0) {
+			fuzz_same(ipcmsg_kick_encode(&kick), data, size);
+			ipcmsg_kick_fini(&kick);
+		}
+		break;
 	default:
 		break;
 	}
@@ -121,7 +128,12 @@ main(int argc, char **argv)
 		{ TUNNEL_TCP, ROUTE_OFFLINE, "", 20001, "node-b", 3, 4 },
 	};
 	struct ipcmsg_table tab = { 0x1234567890abcdefull, 7, 1, 2, routes };
-	struct ipcmsg_write wr = { WRITE_TUNNEL_UPSERT, routes[0], "client-1" };
+	struct ipcmsg_write wr = { WRITE_TUNNEL_UPSERT, routes[0], "client-1",
+	    "tok_0123456789ab", { NULL, NULL, NULL, NULL, NULL } };
+	struct ipcmsg_write tw = { WRITE_TOKEN_CREATE, routes[0], "", "",
+	    { "tok_0123456789ab", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+	    "alice.*,app.example.com", "20000-20010", "laptop" } };
+	struct ipcmsg_kick kick = { "tok_0123456789ab", "the token was revoked" };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -143,6 +155,10 @@ main(int argc, char **argv)
 	seed(argv[1], "write_session_offline", ipcmsg_write_encode(&wr));
 	wr.op = WRITE_NODE_OFFLINE;
 	seed(argv[1], "write_node_offline", ipcmsg_write_encode(&wr));
+	seed(argv[1], "write_token_create", ipcmsg_write_encode(&tw));
+	tw.op = WRITE_TOKEN_REVOKE;
+	seed(argv[1], "write_token_revoke", ipcmsg_write_encode(&tw));
+	seed(argv[1], "kick", ipcmsg_kick_encode(&kick));
 	return 0;
 }
 #endif

@@ -239,12 +239,14 @@ test_register(void **state)
 static void
 test_registered(void **state)
 {
-	struct ipcmsg_registered in = { IPCMSG_S_OK, "", "alice.example.com,www.example.org", 0 }, out;
+	struct ipcmsg_registered in = { IPCMSG_S_OK, "", "alice.example.com,www.example.org", 0,
+	    "tok_1" }, out;
 	nng_msg *msg = ipcmsg_registered_encode(&in);
 
 	assert_int_equal(ipcmsg_registered_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
 	assert_int_equal(out.status, 0);
 	assert_string_equal(out.hosts, in.hosts);
+	assert_string_equal(out.token_id, "tok_1");
 	ipcmsg_registered_fini(&out);
 	check_bounds(msg, dec_registered);
 	nng_msg_free(msg);
@@ -387,8 +389,60 @@ test_write(void **state)
 	assert_string_equal(out.route.node, "n1");
 	assert_true(out.route.session == 9);
 	assert_string_equal(out.client_id, "c-1");
+	assert_string_equal(out.token_id, "");
+	assert_string_equal(out.tok.hash, "");
 	ipcmsg_write_fini(&out);
 	check_bounds(msg, dec_write);
+	nng_msg_free(msg);
+}
+
+static void
+test_write_token(void **state)
+{
+	struct ipcmsg_write in = {
+		.op = WRITE_TOKEN_CREATE,
+		.route = { 0, 0, NULL, 0, "n1", 0, 0 },
+		.token_id = "tok_1",
+		.tok = { "tok_1", "abcd", "alice.*", "20000-20010", "a note" },
+	}, out;
+	nng_msg *msg = ipcmsg_write_encode(&in);
+
+	assert_int_equal(ipcmsg_write_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_int_equal(out.op, WRITE_TOKEN_CREATE);
+	assert_string_equal(out.token_id, "tok_1");
+	assert_string_equal(out.tok.id, "tok_1");
+	assert_string_equal(out.tok.hash, "abcd");
+	assert_string_equal(out.tok.allow, "alice.*");
+	assert_string_equal(out.tok.ports, "20000-20010");
+	assert_string_equal(out.tok.note, "a note");
+	ipcmsg_write_fini(&out);
+	check_bounds(msg, dec_write);
+	nng_msg_free(msg);
+}
+
+static int
+dec_kick(const void *buf, size_t len)
+{
+	struct ipcmsg_kick m;
+	int rc = ipcmsg_kick_decode(&m, buf, len);
+
+	ipcmsg_kick_fini(&m);
+	return rc;
+}
+
+static void
+test_kick(void **state)
+{
+	struct ipcmsg_kick in = { "tok_1", "revoked" }, out;
+	nng_msg *msg = ipcmsg_kick_encode(&in);
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)), IPCMSG_KICK);
+	assert_int_equal(ipcmsg_kick_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_string_equal(out.token_id, "tok_1");
+	assert_string_equal(out.reason, "revoked");
+	ipcmsg_kick_fini(&out);
+	check_bounds(msg, dec_kick);
 	nng_msg_free(msg);
 }
 
@@ -420,6 +474,8 @@ main(void)
 		cmocka_unit_test(test_table_huge_counts),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_write_token),
+		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_route_copy),
 	};
 

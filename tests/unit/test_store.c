@@ -81,7 +81,8 @@ apply(struct ctx *c, uint8_t op, uint8_t kind, const char *host, uint16_t port,
     const char *node, uint64_t session, const char *client, int64_t now)
 {
 	struct ipcmsg_write w = { op, { kind, ROUTE_ONLINE, (char *)host, port,
-	    (char *)node, session, 3 }, (char *)client };
+	    (char *)node, session, 3 }, (char *)client, NULL, { NULL, NULL, NULL,
+	    NULL, NULL } };
 	char err[256] = "";
 	int rc = store_apply(c->st, &w, now, err, sizeof(err));
 
@@ -178,6 +179,72 @@ test_offline(void **state)
 	    "online");
 }
 
+static int
+token_op(struct ctx *c, uint8_t op, const char *id, const char *hash,
+    int64_t now)
+{
+	struct ipcmsg_write w;
+	char err[256] = "";
+
+	memset(&w, 0, sizeof(w));
+	w.op = op;
+	w.tok.id = (char *)id;
+	w.tok.hash = (char *)hash;
+	w.tok.allow = "alice.*,app.example.com";
+	w.tok.ports = "20000-20010";
+	w.tok.note = "laptop";
+	return store_apply(c->st, &w, now, err, sizeof(err));
+}
+
+static void
+test_tokens(void **state)
+{
+	struct ctx *c = *state;
+	struct ipcmsg_write w;
+
+	assert_int_equal(token_op(c, WRITE_TOKEN_CREATE, "tok_1", "h1", 100), 1);
+	assert_string_equal(q(c, "SELECT hash || ' ' || hosts || ' ' || ports ||"
+	    " ' ' || note || ' ' || created_at || ' ' || revoked FROM tokens"
+	    " WHERE id = 'tok_1'"),
+	    "h1 alice.*,app.example.com 20000-20010 laptop 100 0");
+	/* same id or same hash twice is refused */
+	assert_int_equal(token_op(c, WRITE_TOKEN_CREATE, "tok_1", "h2", 100), -EIO);
+	assert_int_equal(token_op(c, WRITE_TOKEN_CREATE, "tok_2", "h1", 100), -EIO);
+	assert_int_equal(token_op(c, WRITE_TOKEN_CREATE, "tok_2", "", 100), -EINVAL);
+	assert_int_equal(token_op(c, WRITE_TOKEN_REVOKE, "tok_1", NULL, 200), 1);
+	assert_int_equal(token_op(c, WRITE_TOKEN_REVOKE, "tok_1", NULL, 300), 0);
+	assert_int_equal(token_op(c, WRITE_TOKEN_REVOKE, "tok_9", NULL, 300), 0);
+	assert_int_equal(token_op(c, WRITE_TOKEN_REVOKE, "", NULL, 300), -EINVAL);
+	assert_string_equal(q(c, "SELECT revoked FROM tokens WHERE id = 'tok_1'"),
+	    "200");
+
+	/* tunnels and reservations carry the token; going offline stamps the
+	 * reservation (the grace period counts from there) */
+	memset(&w, 0, sizeof(w));
+	w.op = WRITE_TUNNEL_UPSERT;
+	w.route.kind = TUNNEL_HTTP;
+	w.route.host = "alice.x";
+	w.route.node = "n1";
+	w.route.session = 4;
+	w.client_id = "cl";
+	w.token_id = "tok_1";
+	{
+		char err[256];
+
+		assert_int_equal(store_apply(c->st, &w, 500, err, sizeof(err)), 1);
+	}
+	assert_string_equal(q(c, "SELECT token_id FROM tunnels"), "tok_1");
+	assert_string_equal(q(c, "SELECT token_id || ' ' || updated_at FROM"
+	    " reservations"), "tok_1 500");
+	assert_int_equal(apply(c, WRITE_SESSION_OFFLINE, 0, NULL, 0, "n1", 4, NULL,
+	    600), 1);
+	assert_string_equal(q(c, "SELECT updated_at FROM reservations"), "600");
+	/* already offline: the stamp stays */
+	assert_int_equal(apply(c, WRITE_NODE_OFFLINE, 0, NULL, 0, "n1", 0, NULL,
+	    700), 0);
+	assert_string_equal(q(c, "SELECT updated_at FROM reservations"), "600");
+}
+
 static void
 test_bad_ops(void **state)
 {
@@ -205,6 +272,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ops, setup, teardown),
 	};
 
