@@ -30,6 +30,17 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "drain-timeout", CONF_MS, O(drain_timeout), "10s", "on SIGTERM, in-flight streams get this long to finish" },
 	{ "ping-interval", CONF_MS, O(ping_interval), "10s", "keepalive ping interval on client sessions" },
 	{ "max-streams", CONF_INT, O(max_streams), "4096", "open streams per client session" },
+	{ "tunnel-tls", CONF_BOOL, O(tunnel_tls), "true", "TLS on the tunnel listener (false: plain TCP, for development)" },
+	{ "tls-cert", CONF_STR, O(tls_cert), "", "certificate chain (PEM) of the tunnel listener (default: a development CA's, made under DATA/tls)" },
+	{ "tls-key", CONF_STR, O(tls_key), "", "private key (PEM) for --tls-cert" },
+	{ "gossip-listen", CONF_STR, O(gossip_listen), "127.0.0.1:7946", "gossip UDP+TCP address; it is the node's mesh address (port 0: the kernel picks)" },
+	{ "join", CONF_STR, O(join), "", "cluster members to join: ADDR[,ADDR...] (host names may resolve to several)" },
+	{ "cluster-key-file", CONF_STR, O(cluster_key_file), "", "file of base64 32-byte keys, one per line: the first seals, all open (required unless gossip is on loopback)" },
+	{ "gossip-profile", CONF_STR, O(gossip_profile), "lan", "gossip timing: lan or wan" },
+	{ "gossip-probe-interval", CONF_MS, O(gossip_probe_interval), "0", "override: failure-detector probe interval (0: the profile's)" },
+	{ "gossip-probe-timeout", CONF_MS, O(gossip_probe_timeout), "0", "override: probe ack timeout (0: the profile's)" },
+	{ "gossip-interval", CONF_MS, O(gossip_interval), "0", "override: gossip round interval (0: the profile's)" },
+	{ "gossip-suspicion-mult", CONF_INT, O(gossip_suspicion_mult), "0", "override: suspicion timeout multiplier (0: the profile's)" },
 	CONF_END
 };
 

@@ -29,6 +29,16 @@ struct node_conf {
 	long long drain_timeout;/* ms in-flight streams get on SIGTERM */
 	long long ping_interval;/* ms between keepalive pings to clients */
 	long long max_streams;  /* streams per client session */
+	bool tunnel_tls;        /* TLS on the tunnel listener */
+	char *tls_cert, *tls_key;       /* "" = the development CA's */
+	char *gossip_listen;    /* UDP+TCP gossip address = the mesh address */
+	char *join;             /* seeds: ADDR[,ADDR...], names allowed */
+	char *cluster_key_file; /* keyring: base64 keys, one per line */
+	char *gossip_profile;   /* "lan" or "wan" */
+	long long gossip_probe_interval;  /* ms, 0 = the profile's */
+	long long gossip_probe_timeout;   /* ms, 0 = the profile's */
+	long long gossip_interval;        /* ms, 0 = the profile's */
+	long long gossip_suspicion_mult;  /* 0 = the profile's */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 };

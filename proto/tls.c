@@ -1,0 +1,416 @@
+#include "tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <ev.h>
+
+/* True if name is a numeric IPv4 or IPv6 address. */
+static bool
+inet_pton_any(const char *name, unsigned char *buf)
+{
+	return inet_pton(AF_INET, name, buf) == 1 ||
+	    inet_pton(AF_INET6, name, buf) == 1;
+}
+
+const char *
+tls_io_error(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(buf, len, "connection closed during TLS");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return buf;
+}
+
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const unsigned char *ours = arg;
+
+	if (SSL_select_next_proto((unsigned char **)out, outlen, ours + 1, ours[0],
+	    in, inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+SSL_CTX *
+tls_server_ctx(const char *cert, const char *key, const unsigned char *alpn,
+    size_t alpn_len, char *err, size_t errlen)
+{
+	char why[256];
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context: %s",
+		    tls_io_error(why, sizeof(why)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(err, errlen, "cannot load the certificate %s: %s", cert,
+		    tls_io_error(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "cannot load the key %s (or it does not match %s): %s",
+		    key, cert, tls_io_error(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (alpn != NULL && alpn_len > 0)
+		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, (void *)alpn);
+	return ctx;
+}
+
+SSL_CTX *
+tls_client_ctx(const char *ca_file, bool insecure, char *err, size_t errlen)
+{
+	char why[256];
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context: %s",
+		    tls_io_error(why, sizeof(why)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (insecure) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file != NULL && ca_file[0] != '\0') {
+		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+			snprintf(err, errlen, "cannot load the CA file %s: %s",
+			    ca_file, tls_io_error(why, sizeof(why)));
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "cannot load the system CA certificates: %s",
+		    tls_io_error(why, sizeof(why)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void
+tls_io_plain(struct tls_io *io, int fd)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+}
+
+int
+tls_io_server(struct tls_io *io, int fd, SSL_CTX *ctx)
+{
+	tls_io_plain(io, fd);
+	if ((io->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(io->ssl, fd) != 1) {
+		SSL_free(io->ssl);
+		io->ssl = NULL;
+		return -ENOMEM;
+	}
+	SSL_set_accept_state(io->ssl);
+	return 0;
+}
+
+int
+tls_io_client(struct tls_io *io, int fd, SSL_CTX *ctx, const char *name,
+    bool verify)
+{
+	unsigned char ip[16];
+	bool is_ip = inet_pton_any(name, ip);
+
+	tls_io_plain(io, fd);
+	if ((io->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(io->ssl, fd) != 1)
+		goto fail;
+	if (!is_ip && SSL_set_tlsext_host_name(io->ssl, name) != 1)
+		goto fail;
+	if (verify) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(io->ssl);
+
+		if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, name) != 1 :
+		    X509_VERIFY_PARAM_set1_host(vp, name, 0) != 1)
+			goto fail;
+	}
+	SSL_set_connect_state(io->ssl);
+	return 0;
+fail:
+	SSL_free(io->ssl);
+	io->ssl = NULL;
+	return -ENOMEM;
+}
+
+/* Maps an SSL_* result; returns the value tls_io_read/write return. */
+static ssize_t
+tls_io_result(struct tls_io *io, int rc, bool reading)
+{
+	int e = SSL_get_error(io->ssl, rc);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		if (!reading)
+			io->write_wants_read = true;
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		if (reading)
+			io->read_wants_write = true;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		io->shut = true;
+		return reading ? 0 : -EPIPE;
+	case SSL_ERROR_SYSCALL:
+		if (errno == EAGAIN || errno == EINTR)
+			return -EAGAIN;
+		return errno ? -errno : (reading ? 0 : -EPIPE);
+	default:
+		return -EPROTO;
+	}
+}
+
+ssize_t
+tls_io_read(struct tls_io *io, void *buf, size_t len)
+{
+	ssize_t n;
+	int rc;
+
+	if (io->ssl == NULL) {
+		n = read(io->fd, buf, len);
+		if (n == -1)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return n;
+	}
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	io->read_wants_write = false;
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_read(io->ssl, buf, (int)len);
+	if (rc > 0)
+		return rc;
+	return tls_io_result(io, rc, true);
+}
+
+ssize_t
+tls_io_write(struct tls_io *io, const void *buf, size_t len)
+{
+	ssize_t n;
+	int rc;
+
+	if (io->ssl == NULL) {
+		n = write(io->fd, buf, len);
+		if (n == -1)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return n;
+	}
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	io->write_wants_read = false;
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_write(io->ssl, buf, (int)len);
+	if (rc > 0)
+		return rc;
+	return tls_io_result(io, rc, false);
+}
+
+size_t
+tls_io_pending(const struct tls_io *io)
+{
+	return io->ssl ? (size_t)SSL_pending(io->ssl) : 0;
+}
+
+int
+tls_io_events(const struct tls_io *io, bool want_read, bool want_write)
+{
+	int ev = 0;
+
+	if (want_read || io->write_wants_read)
+		ev |= EV_READ;
+	if (want_write || io->read_wants_write)
+		ev |= EV_WRITE;
+	/* a TLS handshake in progress moves both ways */
+	if (io->ssl != NULL && !SSL_is_init_finished(io->ssl))
+		ev |= EV_READ;
+	return ev;
+}
+
+void
+tls_io_shutdown_write(struct tls_io *io)
+{
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if (!io->shut)
+			SSL_shutdown(io->ssl);
+		ERR_clear_error();
+		return;
+	}
+	shutdown(io->fd, SHUT_WR);
+}
+
+void
+tls_io_fini(struct tls_io *io)
+{
+	if (io->ssl != NULL) {
+		ERR_clear_error();
+		if (SSL_is_init_finished(io->ssl) && !io->shut)
+			SSL_shutdown(io->ssl);
+		SSL_free(io->ssl);
+		ERR_clear_error();
+		io->ssl = NULL;
+	}
+}
+
+/* --- development CA ---------------------------------------------------- */
+
+static EVP_PKEY *
+tls_dev_key(void)
+{
+	return EVP_EC_gen("P-256");
+}
+
+static int
+tls_dev_ext(X509 *issuer, X509 *cert, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
+		return -1;
+	ok = X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+static X509 *
+tls_dev_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *ikey,
+    bool ca, const char *san)
+{
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	X509 *x;
+
+	if ((x = X509_new()) == NULL)
+		return NULL;
+	RAND_bytes(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto fail;
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), (long)(ca ? 3650 : 825) * 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "O", MBSTRING_ASC,
+	    (const unsigned char *)"warren development", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
+	if (tls_dev_ext(issuer ? issuer : x, x, NID_basic_constraints,
+	    ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE") != 0 ||
+	    tls_dev_ext(issuer ? issuer : x, x, NID_key_usage,
+	    ca ? "critical,keyCertSign,cRLSign" :
+	    "critical,digitalSignature,keyEncipherment") != 0 ||
+	    tls_dev_ext(issuer ? issuer : x, x, NID_subject_key_identifier,
+	    "hash") != 0)
+		goto fail;
+	if (!ca && (tls_dev_ext(issuer, x, NID_ext_key_usage, "serverAuth") != 0 ||
+	    tls_dev_ext(issuer, x, NID_subject_alt_name, san) != 0))
+		goto fail;
+	if (X509_sign(x, ikey ? ikey : key, EVP_sha256()) == 0)
+		goto fail;
+	BN_free(bn);
+	return x;
+fail:
+	BN_free(bn);
+	X509_free(x);
+	return NULL;
+}
+
+static int
+tls_dev_write(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
+{
+	char path[4200];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, k ? 0600 : 0644);
+	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	ok = x ? PEM_write_X509(f, x) : PEM_write_PrivateKey(f, k, NULL, NULL, 0,
+	    NULL, NULL);
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+int
+tls_dev_ca(const char *dir, const char *domain, char *err, size_t errlen)
+{
+	EVP_PKEY *cakey = NULL, *key = NULL;
+	X509 *ca = NULL, *cert = NULL;
+	char path[4200], san[1024];
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/node.pem", dir);
+	if (access(path, R_OK) == 0)
+		return 0;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(san, sizeof(san),
+	    "DNS:localhost,DNS:%s,DNS:*.%s,IP:127.0.0.1,IP:::1", domain, domain);
+	if ((cakey = tls_dev_key()) == NULL || (key = tls_dev_key()) == NULL ||
+	    (ca = tls_dev_cert(cakey, "warren development CA", NULL, NULL, true,
+	    NULL)) == NULL ||
+	    (cert = tls_dev_cert(key, domain, ca, cakey, false, san)) == NULL) {
+		snprintf(err, errlen, "cannot make a development certificate");
+		goto out;
+	}
+	if (tls_dev_write(dir, "ca.pem", ca, NULL) != 0 ||
+	    tls_dev_write(dir, "ca.key", NULL, cakey) != 0 ||
+	    tls_dev_write(dir, "node.key", NULL, key) != 0 ||
+	    tls_dev_write(dir, "node.pem", cert, NULL) != 0) {
+		snprintf(err, errlen, "cannot write the development certificate under %s: %s",
+		    dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return rc;
+}

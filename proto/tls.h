@@ -1,0 +1,60 @@
+/* tls — OpenSSL on non-blocking sockets driven by libev, and the node's
+ * development certificate authority.
+ *
+ * struct tls_io carries one connection's fd and, when TLS is on, its SSL.
+ * tls_io_read/tls_io_write behave like read/write on a non-blocking socket
+ * (-EAGAIN when they would block) and remember what OpenSSL waits for, so
+ * tls_io_events() tells which libev events the connection needs: a read can
+ * need the socket writable (renegotiation, handshake), a write readable. */
+#ifndef WARREN_TLS_H
+#define WARREN_TLS_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls_io {
+	int fd;
+	SSL *ssl;               /* NULL: plain TCP */
+	bool read_wants_write, write_wants_read;
+	bool shut;              /* close_notify sent or received */
+};
+
+/* Server context from a PEM chain and key; ALPN offers alpn (NULL: none),
+ * e.g. "\x08http/1.1". Returns NULL after writing a sentence into err. */
+SSL_CTX *tls_server_ctx(const char *cert, const char *key,
+    const unsigned char *alpn, size_t alpn_len, char *err, size_t errlen);
+/* Client context verifying the server against ca_file (NULL: the system's
+ * CAs); insecure skips verification. Returns NULL with a sentence in err. */
+SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, char *err,
+    size_t errlen);
+
+/* Wraps fd: server side (accept) or client side (connect, verifying name,
+ * which may be an IP address). Returns 0 or -ENOMEM. */
+int tls_io_server(struct tls_io *io, int fd, SSL_CTX *ctx);
+int tls_io_client(struct tls_io *io, int fd, SSL_CTX *ctx, const char *name,
+    bool verify);
+void tls_io_plain(struct tls_io *io, int fd);
+
+/* Return bytes moved (> 0), 0 on EOF (read), -EAGAIN, or -EPROTO/-errno on
+ * a broken connection (tls_io_error() says why). */
+ssize_t tls_io_read(struct tls_io *io, void *buf, size_t len);
+ssize_t tls_io_write(struct tls_io *io, const void *buf, size_t len);
+/* Decrypted bytes OpenSSL holds that libev will not signal. */
+size_t tls_io_pending(const struct tls_io *io);
+/* EV_READ/EV_WRITE the connection needs, given what the owner wants. */
+int tls_io_events(const struct tls_io *io, bool want_read, bool want_write);
+/* Sends close_notify (best effort), frees the SSL; does not close fd. */
+void tls_io_fini(struct tls_io *io);
+/* Last OpenSSL error of this thread as a sentence (for logs). */
+const char *tls_io_error(char *buf, size_t len);
+/* Half-close the write side: close_notify on TLS, shutdown(SHUT_WR) on TCP. */
+void tls_io_shutdown_write(struct tls_io *io);
+
+/* Creates, if missing, a development CA and a certificate for this node
+ * under dir (ca.pem, ca.key, node.pem, node.key), valid for localhost,
+ * 127.0.0.1, ::1, domain and *.domain. Returns 0 or -1 with err set. */
+int tls_dev_ca(const char *dir, const char *domain, char *err, size_t errlen);
+
+#endif
