@@ -41,6 +41,15 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "gossip-probe-timeout", CONF_MS, O(gossip_probe_timeout), "0", "override: probe ack timeout (0: the profile's)" },
 	{ "gossip-interval", CONF_MS, O(gossip_interval), "0", "override: gossip round interval (0: the profile's)" },
 	{ "gossip-suspicion-mult", CONF_INT, O(gossip_suspicion_mult), "0", "override: suspicion timeout multiplier (0: the profile's)" },
+	{ "allow-anonymous", CONF_BOOL, O(allow_anonymous), "false", "development only: accept tunnel clients without a token" },
+	{ "jwt-keys", CONF_STR, O(jwt_keys), "", "PEM file of public keys (RSA, EC P-256) that sign client JWTs" },
+	{ "jwks", CONF_STR, O(jwks), "", "JWKS file of public keys that sign client JWTs" },
+	{ "jwt-audience", CONF_STR, O(jwt_audience), "", "a client JWT's aud must include this (\"\": not checked)" },
+	{ "jwt-issuer", CONF_STR, O(jwt_issuer), "", "a client JWT's iss must be this (\"\": not checked)" },
+	{ "jwt-claim", CONF_STR, O(jwt_claim), "warren_allow", "JWT claim with the host patterns a client may claim" },
+	{ "reservation-grace", CONF_MS, O(reservation_grace), "24h", "a name or port stays reserved to its token this long after its client went offline" },
+	{ "max-sessions-per-token", CONF_INT, O(max_sessions_per_token), "10", "live client sessions per token on this node" },
+	{ "max-registrations-per-minute", CONF_INT, O(max_registrations_per_minute), "60", "tunnel registrations per token (or anonymous client) per minute" },
 	CONF_END
 };
 

@@ -39,6 +39,14 @@ struct node_conf {
 	long long gossip_probe_timeout;   /* ms, 0 = the profile's */
 	long long gossip_interval;        /* ms, 0 = the profile's */
 	long long gossip_suspicion_mult;  /* 0 = the profile's */
+	bool allow_anonymous;   /* development: REGISTER without a token */
+	char *jwt_keys;         /* PEM public keys for JWTs, "" = none */
+	char *jwks;             /* JWKS file for JWTs, "" = none */
+	char *jwt_audience, *jwt_issuer;  /* "" = not checked */
+	char *jwt_claim;        /* claim with the allowed host patterns */
+	long long reservation_grace;      /* ms a name stays reserved offline */
+	long long max_sessions_per_token; /* live sessions per token, this node */
+	long long max_registrations_per_minute; /* per token (or client id) */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 };
