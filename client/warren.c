@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mux.h"
 #include "sock.h"
+#include "tls.h"
 
 #define WARREN_AGENT            "warren/0.1"
 #define WARREN_SESSION_READS    4       /* reads per wakeup at most */
@@ -66,7 +67,7 @@ struct warren_session {
 	struct warren_client *c;
 	struct warren_session *next;    /* c->sessions list */
 	enum warren_session_state state;
-	int fd;
+	struct tls_io tio;              /* fd and, with TLS, its SSL */
 	ev_io io;
 	int events;
 	ev_timer ping;
@@ -81,7 +82,9 @@ struct warren_session {
 struct warren_client {
 	struct ev_loop *loop;
 	struct sock_addr server;
-	char server_text[64];
+	char server_text[300];          /* as given: host:port */
+	char server_host[256];          /* the name TLS verifies */
+	SSL_CTX *tls_ctx;               /* NULL: plain TCP */
 	char *token, *client_id, *agent;
 	struct warren_options opt;      /* callbacks, timings (strings above) */
 	struct mux_conf mux_conf;
@@ -610,6 +613,22 @@ static const struct mux_callbacks warren_mux_cb = {
 
 /* --- session: I/O ---------------------------------------------------- */
 
+/* Why a TLS connection to the node broke, as a sentence for the user. */
+static const char *
+warren_tls_why(struct warren_session *s, char *buf, size_t len)
+{
+	long v;
+
+	if (s->tio.ssl != NULL && !s->c->opt.insecure &&
+	    (v = SSL_get_verify_result(s->tio.ssl)) != X509_V_OK) {
+		snprintf(buf, len, "the node's certificate was not accepted (%s): "
+		    "pass the CA that signed it with --ca FILE",
+		    X509_verify_cert_error_string(v));
+		return buf;
+	}
+	return tls_io_error(buf, len);
+}
+
 static void
 warren_session_want(struct warren_session *s, int events)
 {
@@ -619,7 +638,7 @@ warren_session_want(struct warren_session *s, int events)
 		ev_io_stop(s->c->loop, &s->io);
 	s->events = events;
 	if (events) {
-		ev_io_set(&s->io, s->fd, events);
+		ev_io_set(&s->io, s->tio.fd, events);
 		ev_io_start(s->c->loop, &s->io);
 	}
 }
@@ -638,22 +657,23 @@ warren_session_flush(struct warren_session *s)
 		io = mux_wbuf(s->mux);
 		if (io.iov_len == 0)
 			break;
-		n = send(s->fd, io.iov_base, io.iov_len, MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+		n = tls_io_write(&s->tio, io.iov_base, io.iov_len);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			char why[256];
+
 			s->flushing = false;
-			warren_session_fail(s, strerror(errno));
+			warren_session_fail(s, n == -EPROTO ?
+			    warren_tls_why(s, why, sizeof(why)) : strerror((int)-n));
 			return;
 		}
 		mux_wconsume(s->mux, (size_t)n);
 	}
 	s->flushing = false;
 	if (s->state != SESSION_CLOSING)
-		warren_session_want(s, EV_READ |
-		    (mux_wpending(s->mux) > 0 ? EV_WRITE : 0));
+		warren_session_want(s, tls_io_events(&s->tio, true,
+		    mux_wpending(s->mux) > 0));
 }
 
 /* Reads a few buffers' worth per wakeup: fewer trips through the loop
@@ -671,12 +691,12 @@ warren_session_read(struct warren_session *s)
 			warren_session_fail(s, "out of memory");
 			return;
 		}
-		do
-			n = read(s->fd, io.iov_base, io.iov_len);
-		while (n == -1 && errno == EINTR);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				warren_session_fail(s, strerror(errno));
+		n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
+		if (n < 0) {
+			if (n != -EAGAIN)
+				warren_session_fail(s, n == -EPROTO ?
+				    warren_tls_why(s, why, sizeof(why)) :
+				    strerror((int)-n));
 			return;
 		}
 		if (n == 0) {
@@ -690,9 +710,16 @@ warren_session_read(struct warren_session *s)
 			warren_session_fail(s, why);
 			return;
 		}
-		if (s->state == SESSION_CLOSING || (size_t)n < io.iov_len)
+		if (s->state == SESSION_CLOSING)
+			return;
+		/* TLS: a record may be decrypted only in part; keep going
+		 * while OpenSSL holds bytes libev will not signal */
+		if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0 &&
+		    s->tio.ssl == NULL)
 			return;
 	}
+	if (tls_io_pending(&s->tio) > 0)
+		ev_feed_event(s->c->loop, &s->io, EV_READ);
 }
 
 static void
@@ -703,18 +730,23 @@ warren_session_io(struct ev_loop *loop, ev_io *w, int revents)
 	int rc;
 
 	if (s->state == SESSION_CONNECTING) {
-		if ((rc = sock_connect_result(s->fd)) != 0) {
+		if ((rc = sock_connect_result(s->tio.fd)) != 0) {
 			snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
 			warren_session_fail(s, why);
 			return;
 		}
 		s->state = SESSION_HELLO;
-		sock_nodelay(s->fd);
+		sock_nodelay(s->tio.fd);
+		if (s->c->tls_ctx != NULL && tls_io_client(&s->tio, s->tio.fd,
+		    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0) {
+			warren_session_fail(s, "out of memory");
+			return;
+		}
 		log_debug("session.connected", "server=%s", s->c->server_text);
 		warren_session_flush(s);
 		return;
 	}
-	if (revents & EV_READ)
+	if ((revents & EV_READ) || s->tio.read_wants_write)
 		warren_session_read(s);
 	if (s->state != SESSION_CLOSING)
 		warren_session_flush(s);
@@ -769,8 +801,9 @@ warren_session_free(struct warren_session *s)
 	/* resets every stream: each closes its local side and handle */
 	mux_free(s->mux);
 	s->mux = NULL;
-	if (s->fd != -1)
-		close(s->fd);
+	tls_io_fini(&s->tio);
+	if (s->tio.fd != -1)
+		close(s->tio.fd);
 	for (pp = &c->sessions; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
@@ -852,7 +885,7 @@ static void
 warren_session_start(struct warren_client *c)
 {
 	struct warren_session *s;
-	char why[160];
+	char why[400];
 	int fd;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -860,7 +893,7 @@ warren_session_start(struct warren_client *c)
 		return;
 	}
 	s->c = c;
-	s->fd = -1;
+	tls_io_plain(&s->tio, -1);
 	s->started = s->last_rx = ev_now(c->loop);
 	ev_io_init(&s->io, warren_session_io, -1, 0);
 	ev_timer_init(&s->ping, warren_session_ping_cb,
@@ -878,12 +911,18 @@ warren_session_start(struct warren_client *c)
 		warren_session_fail(s, "out of memory");
 		return;
 	}
+	if (sock_addr_resolve(&c->server, c->server_text, c->server_host,
+	    sizeof(c->server_host)) != 0) {
+		snprintf(why, sizeof(why), "cannot resolve %s", c->server_text);
+		warren_session_fail(s, why);
+		return;
+	}
 	if ((fd = sock_connect(&c->server)) < 0) {
 		snprintf(why, sizeof(why), "connect: %s", strerror(-fd));
 		warren_session_fail(s, why);
 		return;
 	}
-	s->fd = fd;
+	s->tio.fd = fd;
 	s->state = SESSION_CONNECTING;
 	warren_send_hello(s);
 	if (s->state == SESSION_CLOSING)
@@ -900,6 +939,7 @@ warren_options_default(struct warren_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->server = "127.0.0.1:7000";
+	o->tls = true;
 	o->agent = WARREN_AGENT;
 	o->ping_interval_ms = 10000;
 	o->dead_timeout_ms = 30000;
@@ -930,13 +970,30 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 		c->opt.ping_interval_ms = 10000;
 	if (c->opt.dead_timeout_ms == 0)
 		c->opt.dead_timeout_ms = 30000;
-	if (sock_addr_parse(&c->server, opt->server ? opt->server :
-	    "127.0.0.1:7000", "127.0.0.1") != 0 ||
-	    sock_addr_port(&c->server) == 0) {
-		rc = -EINVAL;
-		goto fail;
+	snprintf(c->server_text, sizeof(c->server_text), "%s",
+	    opt->server ? opt->server : "127.0.0.1:7000");
+	{
+		const char *colon = strrchr(c->server_text, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+
+		if (colon == NULL || colon[1] == '\0' || *end != '\0' ||
+		    port < 1 || port > 65535) {
+			rc = -EINVAL;
+			goto fail;
+		}
 	}
-	sock_addr_format(&c->server, c->server_text, sizeof(c->server_text));
+	if (opt->tls) {
+		char err[512];
+
+		c->tls_ctx = tls_client_ctx(opt->ca_file, opt->insecure, err,
+		    sizeof(err));
+		if (c->tls_ctx == NULL) {
+			log_error("tls.setup", "error=\"%s\"", err);
+			rc = -EINVAL;
+			goto fail;
+		}
+	}
 	if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng))
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	c->rng |= 1;
@@ -970,6 +1027,7 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 	c->reconnect.data = c;
 	return c;
 fail:
+	SSL_CTX_free(c->tls_ctx);
 	free(c->client_id);
 	free(c->token);
 	free(c->agent);
@@ -1103,6 +1161,7 @@ warren_client_free(struct warren_client *c)
 	ev_timer_stop(c->loop, &c->reconnect);
 	while (c->sessions != NULL)
 		warren_session_free(c->sessions);
+	SSL_CTX_free(c->tls_ctx);
 	for (int i = 0; i < c->ntunnels; i++) {
 		struct warren_tunnel *t = c->tunnels[i];
 

@@ -96,8 +96,12 @@ typedef void warren_error_cb(struct warren_client *c,
     const struct warren_error *e, void *data);
 
 struct warren_options {
-	const char *server;             /* node "host:port" (numeric host or
-	                                   localhost); default 127.0.0.1:7000 */
+	const char *server;             /* node "host:port" (a name is resolved
+	                                   at each connect); default 127.0.0.1:7000 */
+	bool tls;                       /* TLS to the node (default true) */
+	const char *ca_file;            /* CA bundle to verify the node (NULL:
+	                                   the system's) */
+	bool insecure;                  /* skip verifying the node: development */
 	const char *token;              /* credential; "" or NULL = anonymous */
 	const char *client_id;          /* NULL or "" = random for this client */
 	const char *agent;              /* default "warren/0.1" */

@@ -33,6 +33,9 @@ struct warren_cli_conf {
 	long long ping_interval;
 	long long dead_timeout;
 	long long backoff_max;
+	bool tls;
+	char *ca;
+	bool insecure;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -61,6 +64,12 @@ static const struct conf_opt warren_cli_opts[] = {
 	    "silence from the node after which the session is dropped" },
 	{ "backoff-max", CONF_MS, O(backoff_max), "30s",
 	    "longest wait between reconnect attempts" },
+	{ "tls", CONF_BOOL, O(tls), "true",
+	    "TLS to the node (--tls=false only for a node run with --tunnel-tls=false)" },
+	{ "ca", CONF_STR, O(ca), NULL,
+	    "CA certificate(s) that sign the node's certificate (default: the system's)" },
+	{ "insecure", CONF_BOOL, O(insecure), "false",
+	    "do not verify the node's certificate (development only: anyone on the path can read and change the tunnel)" },
 	CONF_END
 };
 #undef O
@@ -362,15 +371,25 @@ main(int argc, char **argv)
 	o.ping_interval_ms = (uint32_t)cfg.ping_interval;
 	o.dead_timeout_ms = (uint32_t)cfg.dead_timeout;
 	o.backoff_max_ms = (uint32_t)cfg.backoff_max;
+	o.tls = cfg.tls;
+	o.ca_file = cfg.ca;
+	o.insecure = cfg.insecure;
+	if (cfg.tls && cfg.insecure)
+		fprintf(stderr, "warren: WARNING: --insecure: the node's certificate "
+		    "is NOT verified; anyone between you and the node can read and "
+		    "change this tunnel. Use --ca FILE instead.\n");
+	if (!cfg.tls)
+		fprintf(stderr, "warren: WARNING: --tls=false: the tunnel to the node "
+		    "is plain TCP, readable by anyone on the path.\n");
 	o.on_ready = warren_cli_ready;
 	o.on_request = warren_cli_request;
 	o.on_error = warren_cli_error;
 	o.data = &cli;
 	if ((cli.client = warren_client_new(cli.loop, &o)) == NULL) {
 		if (errno == EINVAL)
-			fprintf(stderr, "warren: bad --server '%s' (want HOST:PORT "
-			    "with a numeric host or localhost) or --client-id "
-			    "(at most 128 characters)\n", o.server);
+			fprintf(stderr, "warren: bad --server '%s' (want HOST:PORT), "
+			    "--ca file, or --client-id (at most 128 characters)\n",
+			    o.server);
 		else
 			fprintf(stderr, "warren: %s\n", strerror(errno));
 		goto usage_fail;

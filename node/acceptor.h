@@ -40,6 +40,7 @@ struct acceptor {
 	struct pconn *graveyard;        /* closed, freed by pconn_reap() */
 	ev_check reaper;
 	int http_fd, tunnel_fd;
+	struct ssl_ctx_st *tunnel_ctx;  /* SSL_CTX of the tunnel listener, or NULL */
 	int http_port;                  /* for URLs */
 	ev_io http_io, tunnel_io;
 	ev_timer accept_retry;          /* EMFILE back-off */

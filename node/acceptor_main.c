@@ -17,6 +17,7 @@
 #include "routes.h"
 #include "session.h"
 #include "sock.h"
+#include "tls.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -123,6 +124,34 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &a->drain_check);
 }
 
+/* The tunnel listener's TLS context: the configured certificate, or the
+ * development CA's under DATA/tls (made on first start). */
+static int
+acceptor_tls(struct acceptor *a)
+{
+	char dir[4200], cert[4300], key[4300], err[600];
+
+	if (a->conf.tls_cert[0] != '\0') {
+		snprintf(cert, sizeof(cert), "%s", a->conf.tls_cert);
+		snprintf(key, sizeof(key), "%s", a->conf.tls_key[0] ?
+		    a->conf.tls_key : a->conf.tls_cert);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tls", a->conf.data_dir);
+		if (tls_dev_ca(dir, a->conf.domain, err, sizeof(err)) != 0) {
+			log_error("tls.devca", "error=\"%s\"", err);
+			return -1;
+		}
+		snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+		snprintf(key, sizeof(key), "%s/node.key", dir);
+	}
+	if ((a->tunnel_ctx = tls_server_ctx(cert, key, NULL, 0, err,
+	    sizeof(err))) == NULL) {
+		log_error("tls.setup", "error=\"%s\"", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Listener from the supervisor (fd number in env), or bound here when the
  * acceptor runs alone. Returns the fd or -1 after logging why. */
 static int
@@ -183,6 +212,8 @@ main(int argc, char **argv)
 	a.session_base = rnd & ~0xffffffffULL;
 	if ((a.routes = routes_new()) == NULL)
 		return 1;
+	if (a.conf.tunnel_tls && acceptor_tls(&a) != 0)
+		return 1;
 	if ((a.http_fd = acceptor_listener("http", "WARREN_FD_HTTP",
 	    a.conf.http_listen)) < 0)
 		return 1;
@@ -221,6 +252,7 @@ main(int argc, char **argv)
 	pconn_reap(&a);
 	rctl_stop(&a);
 	routes_free(a.routes);
+	SSL_CTX_free(a.tunnel_ctx);
 	free(a.sessions);
 	log_info("acceptor.stop", "conns_opened=%llu sessions_opened=%llu",
 	    (unsigned long long)a.stats.conns_opened,

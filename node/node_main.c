@@ -20,6 +20,7 @@
 #include "log.h"
 #include "nodeconf.h"
 #include "sock.h"
+#include "tls.h"
 
 enum child_role { CHILD_GOSSIP, CHILD_ROUTER, CHILD_ACCEPTOR, CHILD_N };
 
@@ -251,8 +252,25 @@ main(int argc, char **argv)
 	    (n.tunnel_fd = node_listen("tunnel", n.conf.tunnel_listen, tunnel,
 	    sizeof(tunnel))) < 0)
 		return 1;
-	printf("warren-node %s (region %s): public HTTP on %s, tunnel clients on %s, "
-	    "data in %s\n", n.conf.name, n.conf.region, http, tunnel, n.conf.data_dir);
+	/* gossip tells the cluster where this node's listeners are */
+	setenv("WARREN_BOUND_HTTP", http, 1);
+	setenv("WARREN_BOUND_TUNNEL", tunnel, 1);
+	if (n.conf.tunnel_tls && n.conf.tls_cert[0] == '\0') {
+		char dir[4200], err[600];
+
+		snprintf(dir, sizeof(dir), "%s/tls", n.conf.data_dir);
+		if (tls_dev_ca(dir, n.conf.domain, err, sizeof(err)) != 0) {
+			fprintf(stderr, "warren-node: %s\n", err);
+			return 1;
+		}
+		log_info("tls.devca", "ca=%s/ca.pem", dir);
+		printf("warren-node: no --tls-cert given: using a development CA; "
+		    "clients need --ca %s/ca.pem\n", dir);
+	}
+	printf("warren-node %s (region %s): public HTTP on %s, tunnel clients on %s%s, "
+	    "data in %s\n", n.conf.name, n.conf.region, http, tunnel,
+	    n.conf.tunnel_tls ? " (TLS)" : " (plain TCP: development only)",
+	    n.conf.data_dir);
 	fflush(stdout);
 	for (i = 0; i < CHILD_N; i++) {
 		struct child *c = &n.kids[i];

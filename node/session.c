@@ -16,6 +16,7 @@
 #include "rctl.h"
 #include "routes.h"
 #include "sock.h"
+#include "tls.h"
 
 #define SESSION_MAX_TUNNELS     64
 #define SESSION_READS_PER_EVENT 16
@@ -34,7 +35,7 @@ struct session {
 	struct acceptor *a;
 	struct session *hnext;
 	uint64_t id;
-	int fd;
+	struct tls_io tio;              /* the client's socket, TLS or plain */
 	ev_io io;
 	ev_timer ping;
 	struct mux *mux;
@@ -467,11 +468,11 @@ static const struct mux_callbacks session_mux_cb = {
 static void
 session_update_io(struct session *s)
 {
-	int want = EV_READ | (mux_wpending(s->mux) ? EV_WRITE : 0);
+	int want = tls_io_events(&s->tio, true, mux_wpending(s->mux) > 0);
 
 	if ((s->io.events & (EV_READ | EV_WRITE)) != want) {
 		ev_io_stop(s->a->loop, &s->io);
-		ev_io_set(&s->io, s->fd, want);
+		ev_io_set(&s->io, s->tio.fd, want);
 		ev_io_start(s->a->loop, &s->io);
 	}
 }
@@ -483,12 +484,11 @@ session_flush(struct session *s)
 	ssize_t n;
 
 	while ((io = mux_wbuf(s->mux)).iov_len > 0) {
-		n = write(s->fd, io.iov_base, io.iov_len);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			return -errno;
-		}
+		n = tls_io_write(&s->tio, io.iov_base, io.iov_len);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
 		mux_wconsume(s->mux, (size_t)n);
 	}
 	return 0;
@@ -499,25 +499,28 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	struct iovec io;
+	char why[256];
 	ssize_t n;
 	int i, rc;
 
 	s->in_cb = true;
-	if (revents & EV_READ) {
+	if ((revents & EV_READ) || s->tio.read_wants_write) {
 		for (i = 0; i < SESSION_READS_PER_EVENT && !s->dead; i++) {
 			io = mux_rbuf(s->mux);
 			if (io.iov_base == NULL) {
 				session_close(s, "out of memory");
 				break;
 			}
-			n = read(s->fd, io.iov_base, io.iov_len);
+			n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 			if (n == 0) {
 				session_close(s, "client closed the connection");
 				break;
 			}
-			if (n == -1) {
-				if (errno != EAGAIN && errno != EINTR)
-					session_close(s, strerror(errno));
+			if (n < 0) {
+				if (n != -EAGAIN)
+					session_close(s, n == -EPROTO ?
+					    tls_io_error(why, sizeof(why)) :
+					    strerror((int)-n));
 				break;
 			}
 			s->last_input = ev_now(loop);
@@ -528,9 +531,13 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				session_close(s, "protocol error");
 				break;
 			}
-			if ((size_t)n < io.iov_len)
+			/* plain TCP: a short read drained the socket; TLS:
+			 * read on until OpenSSL says it would block */
+			if ((size_t)n < io.iov_len && s->tio.ssl == NULL)
 				break;
 		}
+		if (!s->dead && tls_io_pending(&s->tio) > 0)
+			ev_feed_event(loop, &s->io, EV_READ);
 	}
 	if (!s->dead && session_flush(s) != 0)
 		session_close(s, "write failed");
@@ -547,6 +554,11 @@ session_on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 	struct session *s = w->data;
 	double ival = (double)s->a->conf.ping_interval / 1000.0;
 
+	if (!s->hello) {
+		/* covers slow TLS handshakes too */
+		session_close(s, "no HELLO from the client in time");
+		return;
+	}
 	if (ev_now(loop) - s->last_input > 3 * ival) {
 		session_close(s, "no traffic from the client (keepalive timeout)");
 		return;
@@ -570,13 +582,22 @@ session_accept(struct acceptor *a, int fd)
 		return -ENOMEM;
 	}
 	s->a = a;
-	s->fd = fd;
+	if (a->tunnel_ctx != NULL) {
+		if (tls_io_server(&s->tio, fd, a->tunnel_ctx) != 0) {
+			close(fd);
+			free(s);
+			return -ENOMEM;
+		}
+	} else {
+		tls_io_plain(&s->tio, fd);
+	}
 	s->id = a->session_base + ++a->session_seq;
 	sock_nodelay(fd);
 	sock_peer_format(fd, s->peer, sizeof(s->peer));
 	if ((s->mux = mux_new(MUX_SERVER, &a->mux_conf, &session_mux_cb, s)) == NULL ||
 	    acceptor_session_add(a, s) != 0) {
 		mux_free(s->mux);
+		tls_io_fini(&s->tio);
 		close(fd);
 		free(s);
 		return -ENOMEM;
@@ -654,7 +675,8 @@ session_destroy(struct session *s)
 	ev_timer_stop(a->loop, &s->ping);
 	/* best effort: tell the client why, if the socket still takes it */
 	session_flush(s);
-	close(s->fd);
+	tls_io_fini(&s->tio);
+	close(s->tio.fd);
 	for (i = 0; i < s->ntunnels; i++) {
 		stunnel_close(s, s->tunnels[i]);
 		free(s->tunnels[i]);

@@ -1,6 +1,7 @@
 #include "sock.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -174,4 +175,45 @@ sock_peer_format(int fd, char *out, size_t len)
 		return out;
 	}
 	return sock_addr_format(&a, out, len);
+}
+
+int
+sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
+    size_t hostlen)
+{
+	struct addrinfo hints, *res = NULL;
+	const char *colon;
+	size_t hl;
+
+	if (text[0] == '[') {
+		const char *rb = strchr(text, ']');
+		if (rb == NULL || (hl = (size_t)(rb - text - 1)) >= hostlen)
+			return -EINVAL;
+		memcpy(host, text + 1, hl);
+		host[hl] = '\0';
+	} else if ((colon = strrchr(text, ':')) != NULL) {
+		if ((hl = (size_t)(colon - text)) >= hostlen)
+			return -EINVAL;
+		memcpy(host, text, hl);
+		host[hl] = '\0';
+	} else {
+		snprintf(host, hostlen, "127.0.0.1");
+	}
+	if (host[0] == '\0')
+		snprintf(host, hostlen, "127.0.0.1");
+	if (sock_addr_parse(out, text, "127.0.0.1") == 0)
+		return 0;
+	colon = strrchr(text, ':');
+	if (colon == NULL || text[0] == '[')
+		return -EINVAL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+	out->len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
 }

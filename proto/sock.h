@@ -14,6 +14,11 @@ struct sock_addr {
  * which may be NULL for 0.0.0.0); host must be numeric or "localhost".
  * Returns 0 or -EINVAL. */
 int sock_addr_parse(struct sock_addr *out, const char *text, const char *defhost);
+/* Like sock_addr_parse, but the host may also be a DNS name (getaddrinfo,
+ * blocking; the first address wins). host[hostlen] receives the host part
+ * as given (for TLS name checks). Returns 0, -EINVAL or -ENOENT. */
+int sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
+    size_t hostlen);
 /* Formats as "1.2.3.4:80" / "[::1]:80" into out (>= 64 bytes); returns out. */
 char *sock_addr_format(const struct sock_addr *a, char *out, size_t len);
 /* Port of an address in host order. */

@@ -519,7 +519,12 @@ class Env:
         return self.service("http", name)[0]
 
     def client(self, args, name="client", extra_env=None):
-        return Client(self, args, name=name, extra_env=extra_env)
+        # The nodes make a development CA on first start (no --tls-cert):
+        # clients verify the node against it, as `make run` shows users.
+        e = dict(extra_env or {})
+        if self.nodes and "WARREN_CA" not in e:
+            e["WARREN_CA"] = os.path.join(self.nodes[-1].data_dir, "tls", "ca.pem")
+        return Client(self, args, name=name, extra_env=e)
 
     def http_tunnel(self, node, local_port, subdomain, extra=(), name=None, timeout=15):
         """Starts `warren http` and waits for its URL line -> (client, urlinfo)."""
