@@ -111,6 +111,7 @@ SVC_PID=$!
 CLIENT_OUT=$DATA/client.out
 : >"$CLIENT_OUT"
 "$B/warren" http "$SVC_PORT" --server "127.0.0.1:$TUNNEL_PORT" --subdomain demo \
+	--ca "$DATA/node/tls/ca.pem" \
 	>"$CLIENT_OUT" 2>"$DATA/client.log" &
 CLIENT_PID=$!
 URL=
@@ -136,7 +137,8 @@ echo "  warren demo"
 echo "  public URL : $URL  ->  http://127.0.0.1:$SVC_PORT (demo page)"
 echo "  try        : $CURL"
 echo "           or: $CURL2"
-echo "  tunnels    : 127.0.0.1:$TUNNEL_PORT (warren http PORT --server 127.0.0.1:$TUNNEL_PORT)"
+echo "  tunnels    : 127.0.0.1:$TUNNEL_PORT (TLS, development CA $DATA/node/tls/ca.pem)"
+echo "               warren http PORT --server 127.0.0.1:$TUNNEL_PORT --ca $DATA/node/tls/ca.pem"
 echo "  logs       : $DATA/node.log, $DATA/client.log"
 echo
 if command -v curl >/dev/null 2>&1; then
