@@ -9,6 +9,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "routes.h"
+#include "session.h"
 
 #define RCTL_TIMEOUT_MS 3000
 
@@ -63,8 +64,18 @@ rctl_on_delta(struct ipc_sock *s, nng_msg *msg, void *arg)
 {
 	struct acceptor *a = arg;
 	struct ipcmsg_table t;
+	struct ipcmsg_kick k;
 	uint64_t epoch, version;
 
+	if (ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)) == IPCMSG_KICK) {
+		if (ipcmsg_kick_decode(&k, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
+			session_kick_token(a, k.token_id, k.reason && k.reason[0] ?
+			    k.reason : "the token of this client was revoked");
+			ipcmsg_kick_fini(&k);
+		}
+		nng_msg_free(msg);
+		return;
+	}
 	if (ipcmsg_table_decode(&t, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
 		log_warn("router.delta.bad", "len=%zu", nng_msg_len(msg));
 		nng_msg_free(msg);

@@ -41,6 +41,7 @@ struct session {
 	struct mux *mux;
 	char peer[64];
 	char *client_id;
+	char *token_id;                 /* credential its tunnels were claimed with */
 	bool hello, in_cb, dead, goaway;
 	ev_tstamp last_input;
 	struct stunnel **tunnels;       /* each allocated alone: watchers never move */
@@ -216,6 +217,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 	}
 	a->stats.registrations_ok++;
 	t->ready = true;
+	if (s->token_id == NULL && r->token_id != NULL && r->token_id[0] != '\0')
+		s->token_id = strdup(r->token_id);
 	if (t->kind == TUNNEL_TCP) {
 		snprintf(url, sizeof(url), "tcp://%s:%d",
 		    a->conf.public_url_host[0] ? a->conf.public_url_host : a->conf.domain,
@@ -690,6 +693,7 @@ session_destroy(struct session *s)
 	/* streams learn of it through on_reset and close their handles */
 	mux_free(s->mux);
 	free(s->client_id);
+	free(s->token_id);
 	free(s);
 }
 
@@ -712,4 +716,23 @@ session_close_all(struct acceptor *a, const char *why)
 	for (i = 0; i < a->sessions_size; i++)
 		while (a->sessions[i] != NULL)
 			session_close(a->sessions[i], why);
+}
+
+void
+session_kick_token(struct acceptor *a, const char *token_id, const char *reason)
+{
+	struct session *s, *next;
+	size_t i, n = 0;
+
+	for (i = 0; i < a->sessions_size; i++) {
+		for (s = a->sessions[i]; s != NULL; s = next) {
+			next = s->hnext;
+			if (s->token_id == NULL || strcmp(s->token_id, token_id) != 0)
+				continue;
+			session_error(s, IPCMSG_S_DENIED, reason);
+			session_close(s, "token revoked");
+			n++;
+		}
+	}
+	log_info("token.kick", "token=%s sessions=%zu", token_id, n);
 }

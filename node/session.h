@@ -29,4 +29,9 @@ void session_close(struct session *s, const char *why);
 void session_goaway_all(struct acceptor *a, const char *reason);
 void session_close_all(struct acceptor *a, const char *why);
 
+/* Closes every session whose tunnels were claimed with token_id, telling
+ * each client why (a revoked token). */
+void session_kick_token(struct acceptor *a, const char *token_id,
+    const char *reason);
+
 #endif
