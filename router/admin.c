@@ -1,6 +1,7 @@
 #include "router/admin.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <http_parser.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -23,7 +24,9 @@ struct admin_conn {
 	size_t head;                    /* bytes received */
 	char url[ADMIN_URL_MAX + 1];
 	size_t url_len;
-	bool url_too_long, complete;
+	bool url_too_long, complete, headers_done, body_too_big;
+	char *body;                     /* request body, NUL-terminated */
+	size_t body_len;
 	char *out;                      /* response, being written */
 	size_t out_len, out_off;
 };
@@ -37,6 +40,7 @@ struct admin {
 	void *arg;
 	http_parser_settings settings;
 	struct admin_conn *conns;
+	const struct admin_conn *cur;   /* in the handler */
 	int nconns;
 	unsigned long long requests, rejects;
 };
@@ -50,6 +54,8 @@ admin_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -75,6 +81,7 @@ admin_conn_close(struct admin_conn *c)
 		c->next->prev = c->prev;
 	a->nconns--;
 	free(c->out);
+	free(c->body);
 	free(c);
 }
 
@@ -163,6 +170,34 @@ admin_on_url(http_parser *p, const char *at, size_t len)
 static int
 admin_on_headers_complete(http_parser *p)
 {
+	struct admin_conn *c = p->data;
+
+	c->headers_done = true;
+	if (p->content_length != ULLONG_MAX && p->content_length > ADMIN_BODY_MAX) {
+		c->body_too_big = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+admin_on_body(http_parser *p, const char *at, size_t len)
+{
+	struct admin_conn *c = p->data;
+	char *b;
+
+	if (c->body_len + len > ADMIN_BODY_MAX) {
+		c->body_too_big = true;
+		return 1;
+	}
+	if ((b = realloc(c->body, c->body_len + len + 1)) == NULL) {
+		c->body_too_big = true;
+		return 1;
+	}
+	c->body = b;
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	c->body[c->body_len] = '\0';
 	return 0;
 }
 
@@ -195,8 +230,10 @@ admin_conn_dispatch(struct admin_conn *c)
 	memcpy(path, c->url + u.field_data[UF_PATH].off, plen);
 	path[plen] = '\0';
 	a->requests++;
+	a->cur = c;
 	a->handler(a->arg, http_method_str((enum http_method)c->parser.method),
 	    path, &resp);
+	a->cur = NULL;
 	log_debug("admin.request", "method=%s path=%s status=%d",
 	    http_method_str((enum http_method)c->parser.method), path, resp.status);
 	admin_conn_respond(c, resp.status, resp.content_type, resp.body, resp.len);
@@ -211,7 +248,7 @@ admin_conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	size_t room, parsed;
 	ssize_t n;
 
-	room = ADMIN_HEAD_MAX + 1 - c->head;
+	room = ADMIN_HEAD_MAX + ADMIN_BODY_MAX + 1 - c->head;
 	if (room > sizeof(buf))
 		room = sizeof(buf);
 	n = read(c->fd, buf, room);
@@ -231,11 +268,16 @@ admin_conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		admin_conn_error(c, 414, "request target too long");
 		return;
 	}
+	if (c->body_too_big) {
+		admin_conn_error(c, 413, "request body too large");
+		return;
+	}
 	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || parsed != (size_t)n) {
 		admin_conn_error(c, 400, "malformed HTTP request");
 		return;
 	}
-	if (c->head > ADMIN_HEAD_MAX) {
+	if ((!c->headers_done && c->head > ADMIN_HEAD_MAX) ||
+	    c->head > ADMIN_HEAD_MAX + ADMIN_BODY_MAX) {
 		admin_conn_error(c, 431, "request head too large");
 		return;
 	}
@@ -352,6 +394,7 @@ admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
 	http_parser_settings_init(&a->settings);
 	a->settings.on_url = admin_on_url;
 	a->settings.on_headers_complete = admin_on_headers_complete;
+	a->settings.on_body = admin_on_body;
 	a->settings.on_message_complete = admin_on_message_complete;
 	ev_io_init(&a->lio, admin_on_accept, fd, EV_READ);
 	a->lio.data = a;
@@ -375,6 +418,16 @@ admin_close(struct admin *a)
 	ev_timer_stop(a->loop, &a->retry);
 	close(a->fd);
 	free(a);
+}
+
+const char *
+admin_body(const struct admin *a, size_t *len)
+{
+	const struct admin_conn *c = a != NULL ? a->cur : NULL;
+
+	if (len != NULL)
+		*len = c != NULL && c->body != NULL ? c->body_len : 0;
+	return c != NULL && c->body != NULL ? c->body : "";
 }
 
 unsigned long long

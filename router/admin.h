@@ -5,7 +5,8 @@
  * parsed with http_parser. One request per connection (the response says
  * Connection: close). Bounded: at most ADMIN_CONN_MAX connections, a request
  * head of at most ADMIN_HEAD_MAX bytes (431 above), ADMIN_TIMEOUT seconds to
- * send it (then closed), no request bodies. */
+ * send it (then closed), request bodies of at most ADMIN_BODY_MAX bytes
+ * (413 above). */
 #ifndef WARREN_ADMIN_H
 #define WARREN_ADMIN_H
 
@@ -15,6 +16,7 @@
 #define ADMIN_CONN_MAX          64
 #define ADMIN_HEAD_MAX          8192
 #define ADMIN_URL_MAX           1024
+#define ADMIN_BODY_MAX          65536
 #define ADMIN_TIMEOUT           5.0     /* seconds */
 
 struct admin;
@@ -40,6 +42,10 @@ int admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
     admin_handler *handler, void *arg, char *bound, size_t boundlen);
 /* Closes the listener and every connection; NULL is a no-op. */
 void admin_close(struct admin *a);
+
+/* The body of the request being handled (valid only inside the handler);
+ * NUL-terminated, *len (if not NULL) without the NUL. "" when none. */
+const char *admin_body(const struct admin *a, size_t *len);
 
 /* Requests served and connections refused or cut (limit, timeout, too big,
  * malformed), for metrics. */

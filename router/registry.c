@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
+#include "router/auth.h"
 #include "router/table.h"
 
 #define REGISTRY_PICK_TRIES     32
@@ -189,6 +191,87 @@ registry_http_hosts(const struct registry *r, const struct ipcmsg_register *req,
 	return nh;
 }
 
+static int64_t
+registry_now(const struct registry *r)
+{
+	return r->now != 0 ? r->now : (int64_t)time(NULL);
+}
+
+/* What a name is called in sentences: "subdomain alice", "domain a.b",
+ * "port 20001". */
+static void
+registry_what(char *out, size_t len, const struct registry *r, uint8_t kind,
+    const char *host, uint16_t port, bool first)
+{
+	if (kind == TUNNEL_TCP)
+		snprintf(out, len, "port %u", (unsigned)port);
+	else if (first)
+		snprintf(out, len, "subdomain %.*s", (int)(strlen(host) -
+		    strlen(r->domain) - 1), host);
+	else
+		snprintf(out, len, "domain %s", host);
+}
+
+/* Token checks of one name: allowed by the claimant's token, and not
+ * reserved to another. Returns IPCMSG_S_OK or a failure (reply filled). */
+static int
+registry_auth_name(const struct registry *r, const struct ipcmsg_register *req,
+    const struct auth_id *id, const char *host, uint16_t port, bool first,
+    struct ipcmsg_registered *reply)
+{
+	const struct ipcmsg_route *cur;
+	char what[REGISTRY_HOST_MAX + 32], label[REGISTRY_LABEL_MAX + 1];
+	char row[REGISTRY_HOST_MAX + 16], when[64];
+	bool allowed, online;
+	int64_t until = 0;
+	struct tm tm;
+	time_t t;
+	int rc;
+
+	registry_what(what, sizeof(what), r, req->kind, host, port, first);
+	if (req->kind == TUNNEL_TCP) {
+		allowed = auth_port_allowed(id, port);
+	} else {
+		label[0] = '\0';
+		if (first)
+			snprintf(label, sizeof(label), "%.*s", (int)(strlen(host) -
+			    strlen(r->domain) - 1), host);
+		allowed = auth_host_allowed(id, host, first ? label : NULL);
+	}
+	if (!allowed)
+		return registry_fail(reply, IPCMSG_S_DENIED, "%s is not allowed "
+		    "by token %s (it may claim %s: %s)%s", what, id->token_id,
+		    req->kind == TUNNEL_TCP ? "ports" : "names",
+		    (req->kind == TUNNEL_TCP ? id->ports : id->allow)[0] != '\0' ?
+		    (req->kind == TUNNEL_TCP ? id->ports : id->allow) : "none",
+		    req->kind == TUNNEL_TCP ? "; ask for an allowed one with "
+		    "--remote-port" : first && (req->subdomain == NULL ||
+		    req->subdomain[0] == '\0') ? "; ask for an allowed one with "
+		    "--subdomain" : "");
+	cur = table_find(r->table, req->kind, host, port, NULL);
+	online = cur != NULL && cur->state == ROUTE_ONLINE &&
+	    !(strcmp(cur->node, r->node) == 0 && cur->session == req->session);
+	if (req->kind == TUNNEL_TCP)
+		snprintf(row, sizeof(row), "tcp:%u", (unsigned)port);
+	else
+		snprintf(row, sizeof(row), "http:%s", host);
+	rc = auth_reserved(r->auth, id, row, online, registry_now(r), &until);
+	if (rc < 0)
+		return registry_fail(reply, IPCMSG_S_UNAVAILABLE, "the node could "
+		    "not read its reservations; try again shortly");
+	if (rc == 0)
+		return IPCMSG_S_OK;
+	if (until == 0)
+		return registry_fail(reply, IPCMSG_S_TAKEN, "%s is reserved by "
+		    "another token, and its client is online", what);
+	t = (time_t)until;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return registry_fail(reply, IPCMSG_S_TAKEN, "%s is reserved by another "
+	    "token until %s (--reservation-grace after its client was last "
+	    "online)", what, when);
+}
+
 int
 registry_register(const struct registry *r, const struct ipcmsg_register *req,
     struct ipcmsg_registered *reply, struct ipcmsg_table *delta)
@@ -196,13 +279,30 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 	char hosts[1 + REGISTRY_DOMAINS_MAX][REGISTRY_HOST_MAX + 1];
 	char err[512], *joined;
 	struct ipcmsg_write w;
+	struct auth_id id;
 	size_t total = 1;
 	int nh, i, st;
 
 	memset(reply, 0, sizeof(*reply));
-	if (req->kind == TUNNEL_HTTP) {
+	memset(&id, 0, sizeof(id));
+	id.anonymous = true;
+	if (r->auth != NULL) {
+		err[0] = '\0';
+		st = auth_identify(r->auth, req->token, registry_now(r), &id, err,
+		    sizeof(err));
+		if (st == IPCMSG_S_OK)
+			st = auth_admit(r->auth, &id, req->client_id, req->session,
+			    registry_now(r), err, sizeof(err));
+		if (st != IPCMSG_S_OK)
+			return registry_fail(reply, st, "%s", err);
+	}
+	if (req->kind == TUNNEL_HTTP || req->kind == TUNNEL_TLS) {
 		if ((nh = registry_http_hosts(r, req, hosts, reply)) < 0)
 			return reply->status;
+		for (i = 0; r->auth != NULL && i < nh; i++)
+			if (registry_auth_name(r, req, &id, hosts[i], 0, i == 0,
+			    reply) != IPCMSG_S_OK)
+				return reply->status;
 		for (i = 0; i < nh; i++) {
 			if (!registry_taken(r, req, hosts[i], 0))
 				continue;
@@ -219,6 +319,9 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 			return registry_fail(reply, IPCMSG_S_INVALID,
 			    "port %u is outside this node's TCP range %d-%d",
 			    (unsigned)req->port, r->tcp_lo, r->tcp_hi);
+		if (r->auth != NULL && registry_auth_name(r, req, &id, "",
+		    req->port, true, reply) != IPCMSG_S_OK)
+			return reply->status;
 		if (registry_taken(r, req, "", req->port))
 			return registry_fail(reply, IPCMSG_S_TAKEN,
 			    "port %u is in use by another client",
@@ -227,7 +330,7 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 		hosts[0][0] = '\0';
 	} else {
 		return registry_fail(reply, IPCMSG_S_INVALID,
-		    "unknown tunnel kind %u (want http or tcp)", (unsigned)req->kind);
+		    "unknown tunnel kind %u (want http, tcp or tls)", (unsigned)req->kind);
 	}
 
 	/* keep every snapshot encodable in one TABLE message */
@@ -239,6 +342,7 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 	memset(&w, 0, sizeof(w));
 	w.op = WRITE_TUNNEL_UPSERT;
 	w.client_id = req->client_id != NULL ? req->client_id : "";
+	w.token_id = id.token_id;
 	w.route.kind = req->kind;
 	w.route.state = ROUTE_ONLINE;
 	w.route.port = req->kind == TUNNEL_TCP ? req->port : 0;
@@ -260,14 +364,21 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 		return registry_fail(reply, IPCMSG_S_INTERNAL,
 		    "the router is out of memory; try again later");
 	joined[0] = '\0';
-	if (req->kind == TUNNEL_HTTP) {
+	if (req->kind == TUNNEL_HTTP || req->kind == TUNNEL_TLS) {
 		for (i = 0; i < nh; i++) {
 			if (i > 0)
 				strcat(joined, ",");
 			strcat(joined, hosts[i]);
 		}
 	}
+	if (r->auth != NULL && auth_session_add(r->auth, req->session,
+	    id.token_id) != 0) {
+		free(joined);
+		return registry_fail(reply, IPCMSG_S_INTERNAL,
+		    "the router is out of memory; try again later");
+	}
 	reply->hosts = joined;
+	reply->token_id = strdup(id.token_id);
 	reply->error = strdup("");
 	reply->port = req->kind == TUNNEL_TCP ? req->port : 0;
 	reply->status = IPCMSG_S_OK;
@@ -302,6 +413,8 @@ int
 registry_unregister(const struct registry *r, uint64_t session,
     struct ipcmsg_table *delta, char *err, size_t errlen)
 {
+	if (r->auth != NULL)
+		auth_session_remove(r->auth, session);
 	return registry_offline(r, WRITE_SESSION_OFFLINE, session, delta, err,
 	    errlen);
 }
@@ -310,5 +423,7 @@ int
 registry_node_offline(const struct registry *r, struct ipcmsg_table *delta,
     char *err, size_t errlen)
 {
+	if (r->auth != NULL)
+		auth_sessions_clear(r->auth);
 	return registry_offline(r, WRITE_NODE_OFFLINE, 0, delta, err, errlen);
 }

@@ -10,6 +10,10 @@
  *   A name or port held ONLINE by a different client id (or, with an empty
  *   client id, by another session) is TAKEN. Held offline, or by the same
  *   client id, the claim wins: that is a reconnect.
+ *   With an auth module (router/auth.h), the claimant is identified by its
+ *   token first (DENIED without one unless anonymous is allowed), every
+ *   name must match the token's allowed patterns and ports (DENIED), a name
+ *   reserved to another token is TAKEN, and the per-token caps apply.
  *   The table stays under IPCMSG_TABLE_MAX names (UNAVAILABLE beyond), so a
  *   snapshot always fits one TABLE message.
  *
@@ -30,6 +34,7 @@
 #define REGISTRY_RANDOM_LEN     8
 
 struct table;
+struct auth;
 
 /* Applies one write to routing.db. Returns IPCMSG_S_OK, or another enum
  * ipcmsg_status with a sentence for the user in err. */
@@ -44,6 +49,8 @@ struct registry {
 	int tcp_lo, tcp_hi;             /* tcp port range */
 	registry_write_fn *write;
 	void *write_arg;
+	struct auth *auth;              /* NULL: client-id rule only, no tokens */
+	int64_t now;                    /* unix seconds; 0: the clock (tests set it) */
 };
 
 /* Handles a REGISTER. Fills *reply (its strings are new, owned by the

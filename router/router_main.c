@@ -28,14 +28,27 @@
 #include "log.h"
 #include "nodeconf.h"
 #include "router/admin.h"
+#include "router/auth.h"
+#include "router/jwt.h"
 #include "router/registry.h"
 #include "router/routedb.h"
 #include "router/table.h"
+#include "router/tokenapi.h"
 
 #define ROUTER_GOSSIP_TIMEOUT_MS        2000
 #define ROUTER_DB_WAIT_MS               15000
 #define ROUTER_DB_NAME                  "routing.db"
 #define ROUTER_BEACON_S                 1.0
+#define ROUTER_KICKS                    16      /* revocations being enforced */
+#define ROUTER_KICK_REPEAT              10      /* beacons a KICK is repeated */
+
+/* A revoked token whose sessions must close: KICK is published at once and
+ * again every beacon while the token still has sessions here (pub/sub may
+ * drop a message), at most ROUTER_KICK_REPEAT times. */
+struct router_kick {
+	char token_id[AUTH_TOKEN_ID_LEN + 1];
+	int left;
+};
 
 struct router_stats {
 	unsigned long long reg_ok, reg_failed, unreg, hellos, snapshots;
@@ -55,6 +68,9 @@ struct router {
 	bool gossip_open;
 	atomic_int gossip_pipes;        /* connections to gossip (nng threads) */
 	struct admin *admin;
+	struct auth *auth;              /* tokens, JWTs, reservations, caps */
+	struct tokenapi tokens;         /* /v1/tokens */
+	struct router_kick kicks[ROUTER_KICKS];
 	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
 	struct router_stats stats;
@@ -154,6 +170,121 @@ router_publish(struct router *rt, struct ipcmsg_table *d)
 	ipcmsg_table_fini(d);
 }
 
+/* ---- auth: revocations, setup ---- */
+
+static void
+router_kick_publish(struct router *rt, const char *token_id)
+{
+	struct ipcmsg_kick k = { (char *)token_id, "the token was revoked" };
+	nng_msg *msg = ipcmsg_kick_encode(&k);
+	int rv;
+
+	if (msg == NULL || (rv = ipc_publish(rt->pub, msg)) != 0) {
+		rt->stats.ipc_errors++;
+		log_warn("token.kick", "id=%s err=\"cannot publish\"", token_id);
+	}
+}
+
+/* tokenapi_kick_fn: a token was revoked. */
+static void
+router_kick(void *arg, const char *token_id)
+{
+	struct router *rt = arg;
+	struct router_kick *k, *slot = NULL;
+	size_t i;
+
+	router_kick_publish(rt, token_id);
+	if (rt->auth != NULL && auth_sessions_of(rt->auth, token_id) == 0)
+		return;
+	for (i = 0; i < ROUTER_KICKS; i++) {
+		k = &rt->kicks[i];
+		if (k->left == 0 || strcmp(k->token_id, token_id) == 0) {
+			slot = k;
+			break;
+		}
+	}
+	if (slot == NULL)
+		slot = &rt->kicks[0];
+	snprintf(slot->token_id, sizeof(slot->token_id), "%s", token_id);
+	slot->left = ROUTER_KICK_REPEAT;
+}
+
+/* Every beacon: KICK again for revoked tokens that still have sessions. */
+static void
+router_rekick(struct router *rt)
+{
+	struct router_kick *k;
+	size_t i, live;
+
+	for (i = 0; i < ROUTER_KICKS; i++) {
+		k = &rt->kicks[i];
+		if (k->left == 0)
+			continue;
+		live = rt->auth != NULL ? auth_sessions_of(rt->auth, k->token_id) : 0;
+		if (live == 0 || --k->left == 0) {
+			if (live > 0)
+				log_warn("token.kick", "id=%s sessions=%zu err=\"the "
+				    "acceptor did not close them\"", k->token_id, live);
+			k->left = 0;
+			continue;
+		}
+		router_kick_publish(rt, k->token_id);
+	}
+}
+
+/* JWT keys, then the auth module on routing.db. Returns 0 or -errno. */
+static int
+router_open_auth(struct router *rt, const char *db_path)
+{
+	struct auth_conf ac;
+	struct jwt_keys *keys = NULL;
+	char err[512];
+	int rc;
+
+	if ((rc = jwt_keys_new(&keys)) != 0)
+		return rc;
+	if (rt->conf.jwt_keys[0] != '\0' && (rc = jwt_keys_load(keys,
+	    rt->conf.jwt_keys, false, err, sizeof(err))) < 0) {
+		log_error("router.start", "jwt_keys=%s err=\"cannot use the JWT keys: "
+		    "%s\"", rt->conf.jwt_keys, err);
+		jwt_keys_free(keys);
+		return rc;
+	}
+	if (rt->conf.jwks[0] != '\0' && (rc = jwt_keys_load(keys, rt->conf.jwks,
+	    true, err, sizeof(err))) < 0) {
+		log_error("router.start", "jwks=%s err=\"cannot use the JWKS: %s\"",
+		    rt->conf.jwks, err);
+		jwt_keys_free(keys);
+		return rc;
+	}
+	memset(&ac, 0, sizeof(ac));
+	ac.allow_anonymous = rt->conf.allow_anonymous;
+	ac.grace_s = rt->conf.reservation_grace / 1000;
+	ac.max_sessions = (int)rt->conf.max_sessions_per_token;
+	ac.max_per_minute = (int)rt->conf.max_registrations_per_minute;
+	ac.jwt_audience = rt->conf.jwt_audience;
+	ac.jwt_issuer = rt->conf.jwt_issuer;
+	ac.jwt_claim = rt->conf.jwt_claim;
+	if ((rc = auth_new(&rt->auth, &ac, db_path, keys)) != 0) {
+		jwt_keys_free(keys);
+		log_error("router.start", "db=%s err=\"cannot read tokens from "
+		    "routing.db\"", db_path);
+		return rc;
+	}
+	rt->reg.auth = rt->auth;
+	rt->tokens.auth = rt->auth;
+	rt->tokens.node = rt->conf.name;
+	rt->tokens.write = router_gossip_write;
+	rt->tokens.write_arg = rt;
+	rt->tokens.kick = router_kick;
+	rt->tokens.kick_arg = rt;
+	log_info("auth.ready", "anonymous=%s jwt_keys=%zu grace_s=%lld "
+	    "max_sessions_per_token=%d max_registrations_per_minute=%d",
+	    ac.allow_anonymous ? "allowed" : "refused", jwt_keys_count(keys),
+	    (long long)ac.grace_s, ac.max_sessions, ac.max_per_minute);
+	return 0;
+}
+
 /* An empty delta at the current version, every second. Subscribers that
  * are up to date ignore it; one that missed a delta (pub/sub drops what is
  * published before its pipe connects) or a router restart (new epoch) sees
@@ -167,6 +298,7 @@ router_on_beacon(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if ((msg = ipcmsg_table_encode(&t)) != NULL)
 		ipc_publish(rt->pub, msg);
+	router_rekick(rt);
 }
 
 static void
@@ -434,6 +566,42 @@ router_admin_status(struct router *rt, struct admin_resp *resp)
 	    "online", (json_int_t)table_count_state(rt->table, ROUTE_ONLINE)));
 }
 
+/* Appends the auth counters to a /metrics body. */
+static void
+router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
+{
+	const struct auth_stats *a;
+	char *more, *body;
+	int n;
+
+	if (rt->auth == NULL || resp->status != 200)
+		return;
+	a = auth_stats(rt->auth);
+	n = asprintf(&more,
+	    "# HELP warren_router_auth_refused_total Registrations refused by auth, by reason.\n"
+	    "# TYPE warren_router_auth_refused_total counter\n"
+	    "warren_router_auth_refused_total{reason=\"no_token\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"bad_token\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"revoked\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"jwt\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"not_allowed\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"reserved\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"rate_limited\"} %llu\n"
+	    "warren_router_auth_refused_total{reason=\"session_cap\"} %llu\n",
+	    a->no_token, a->bad_token, a->revoked, a->jwt_refused, a->not_allowed,
+	    a->reserved, a->rate_limited, a->session_cap);
+	if (n < 0)
+		return;
+	if ((body = realloc(resp->body, resp->len + (size_t)n)) == NULL) {
+		free(more);
+		return;
+	}
+	memcpy(body + resp->len, more, (size_t)n);
+	resp->body = body;
+	resp->len += (size_t)n;
+	free(more);
+}
+
 static void
 router_admin_metrics(struct router *rt, struct admin_resp *resp)
 {
@@ -493,6 +661,7 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	resp->content_type = "text/plain; version=0.0.4";
 	resp->body = buf;
 	resp->len = (size_t)n;
+	router_admin_metrics_auth(rt, resp);
 }
 
 /* One dispatch function per peer: the operator. */
@@ -504,6 +673,13 @@ router_dispatch_admin(void *arg, const char *method, const char *path,
 	bool known = strcmp(path, "/v1/tunnels") == 0 ||
 	    strcmp(path, "/v1/status") == 0 || strcmp(path, "/metrics") == 0;
 
+	if (tokenapi_match(path)) {
+		size_t blen;
+		const char *body = admin_body(rt->admin, &blen);
+
+		tokenapi_handle(&rt->tokens, method, path, body, blen, resp);
+		return;
+	}
 	if (!known) {
 		resp->status = 404;
 		resp->body = strdup("not found: try /v1/tunnels, /v1/status or /metrics\n");
@@ -625,6 +801,8 @@ router_setup(struct router *rt)
 		return rc;
 	}
 	log_info("routedb.loaded", "db=%s rows=%d", path, rc);
+	if ((rc = router_open_auth(rt, path)) != 0)
+		return rc;
 
 	if ((rc = router_open_gossip(rt)) != 0) {
 		log_error("router.start", "err=\"cannot open the gossip socket: %s\"",
@@ -687,6 +865,7 @@ out:
 	if (rt.gossip_open)
 		nng_close(rt.gossip);
 	table_free(rt.table);
+	auth_free(rt.auth);
 	if (rt.loop != NULL) {
 		ev_signal_stop(rt.loop, &rt.sigterm);
 		ev_signal_stop(rt.loop, &rt.sigint);

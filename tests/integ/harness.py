@@ -241,7 +241,8 @@ class Node:
 
     def __init__(self, env, name="n1", data_dir=None, http="127.0.0.1:0",
                  tunnel="127.0.0.1:0", admin="127.0.0.1:0",
-                 tcp_range="20000-29999", args=(), extra_env=None, nofile=None):
+                 tcp_range="20000-29999", args=(), extra_env=None, nofile=None,
+                 auth=False):
         self.env = env
         self.name = name
         self.data_dir = data_dir or env.path("data-" + name)
@@ -250,6 +251,9 @@ class Node:
         self.args = list(args)
         self.extra_env = extra_env
         self.nofile = nofile
+        # nodes require a token by default; tests that are not about auth
+        # run them in the development mode that accepts anonymous clients
+        self.auth = auth
         self.starts = 0
         self.proc = None
         self.http_port = self.tunnel_port = self.admin_port = None
@@ -265,7 +269,8 @@ class Node:
                 "--http-listen", self.http_listen,
                 "--tunnel-listen", self.tunnel_listen,
                 "--admin-listen", self.admin_listen,
-                "--tcp-port-range", self.tcp_range] + self.args
+                "--tcp-port-range", self.tcp_range] + \
+            ([] if self.auth else ["--allow-anonymous"]) + self.args
 
     def start(self, timeout=15, same_ports=False):
         if same_ports and self.http_port:

@@ -84,6 +84,7 @@ spawn(struct fixture *f, const char *prog, const char *log)
 		    "--domain", T_DOMAIN, "--region", "test-1",
 		    "--admin-listen", "127.0.0.1:0",
 		    "--tcp-port-range", "20000-20010", "--log-level", "debug",
+		    "--allow-anonymous",
 		    (char *)NULL);
 		_exit(127);
 	}
