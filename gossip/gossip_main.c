@@ -1,32 +1,56 @@
 /* warren-gossip — membership and replication; today the single writer of
  * routing.db for its node.
  *
- * Peers: the router (REP on ipc://DATA/gossip.ipc: WRITE -> OK). */
+ * Peers: the router (REP on ipc://DATA/gossip.ipc: WRITE, LEAVE,
+ * KEYS_RELOAD -> OK, MEMBERS_REQ -> MEMBERS; PUB on ipc://DATA/members.ipc:
+ * membership events and a beacon every second) and the other nodes
+ * (gossip/cluster.c: UDP + TCP on --gossip-listen).
+ *
+ * SIGHUP rereads --cluster-key-file. SIGTERM leaves the cluster gracefully
+ * (bounded by GOSSIP_LEAVE_S), a second SIGTERM exits at once. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <nng/nng.h>
 
+#include "gossip/cluster.h"
 #include "gossip/store.h"
 #include "ipc.h"
 #include "ipcmsg.h"
 #include "log.h"
 #include "nodeconf.h"
 
+#ifndef WARREN_VERSION
+#define WARREN_VERSION          "0.1.0"
+#endif
+#define GOSSIP_BEACON_S         1.0
+#define GOSSIP_LEAVE_S          3.0     /* longest a leave delays an exit */
+
 struct gossip {
 	struct node_conf conf;
 	struct ev_loop *loop;
 	struct store *store;
 	struct ipc_sock *rep;           /* from the router */
-	ev_signal sigterm, sigint;
+	struct ipc_sock *pub;           /* membership events to the router */
+	struct cluster *cluster;
+	uint64_t epoch, seq;            /* of the membership events */
+	ev_signal sigterm, sigint, sighup, sigusr1;
+	ev_timer beacon, exit_timer, retry;
+	bool exiting;
+	double exit_deadline;
 	unsigned long long writes, write_errors;
 };
+
+static void gossip_publish_members(struct gossip *g, uint8_t kind, int ev,
+    const struct ipcmsg_member *m);
 
 static void
 gossip_reply(struct gossip *g, uint8_t status, const char *error)
@@ -74,6 +98,118 @@ gossip_on_write(struct gossip *g, const void *body, size_t len)
 	ipcmsg_write_fini(&w);
 }
 
+/* ---- membership ---- */
+
+static void
+gossip_publish_members(struct gossip *g, uint8_t kind, int ev,
+    const struct ipcmsg_member *m)
+{
+	struct ipcmsg_members msg;
+	nng_msg *nm;
+	int rv;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.kind = kind;
+	msg.event = (uint8_t)ev;
+	msg.epoch = g->epoch;
+	if (kind == MEMBERS_EVENT)
+		g->seq++;
+	msg.seq = g->seq;
+	if (g->cluster != NULL)
+		cluster_stats(g->cluster, &msg.stats);
+	msg.n = m != NULL ? 1 : 0;
+	msg.members = (struct ipcmsg_member *)m;
+	if (g->pub == NULL || (nm = ipcmsg_members_encode(&msg)) == NULL)
+		return;
+	/* a lost event shows as a seq gap at the router: it resnapshots */
+	if ((rv = ipc_publish(g->pub, nm)) != 0)
+		log_debug("ipc.publish", "peer=router err=\"%s\"", nng_strerror(rv));
+}
+
+static void
+gossip_on_member_event(void *arg, int ev, const struct ipcmsg_member *m)
+{
+	gossip_publish_members(arg, MEMBERS_EVENT, ev, m);
+}
+
+static void
+gossip_on_beacon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	gossip_publish_members(w->data, MEMBERS_BEACON, 0, NULL);
+}
+
+static void
+gossip_on_members_req(struct gossip *g, const void *body, size_t len)
+{
+	struct ipcmsg_members snap;
+	nng_msg *msg = NULL;
+	int rv;
+
+	if (ipcmsg_empty_decode(IPCMSG_MEMBERS_REQ, body, len) != 0) {
+		gossip_reply(g, IPCMSG_S_INVALID, "malformed members request");
+		return;
+	}
+	memset(&snap, 0, sizeof(snap));
+	if (g->cluster == NULL || cluster_snapshot(g->cluster, &snap) == 0) {
+		snap.kind = MEMBERS_SNAPSHOT;
+		snap.epoch = g->epoch;
+		snap.seq = g->seq;
+		if (g->cluster != NULL)
+			cluster_stats(g->cluster, &snap.stats);
+		msg = ipcmsg_members_encode(&snap);
+	}
+	ipcmsg_members_fini(&snap);
+	if (msg == NULL) {
+		gossip_reply(g, IPCMSG_S_INTERNAL, "cannot encode the member list");
+		return;
+	}
+	if ((rv = ipc_reply(g->rep, msg)) != 0)
+		log_warn("ipc.reply", "peer=router err=\"%s\"", nng_strerror(rv));
+}
+
+static void
+gossip_on_leave(struct gossip *g, const void *body, size_t len)
+{
+	if (ipcmsg_empty_decode(IPCMSG_LEAVE, body, len) != 0) {
+		gossip_reply(g, IPCMSG_S_INVALID, "malformed leave request");
+		return;
+	}
+	if (g->cluster == NULL) {
+		gossip_reply(g, IPCMSG_S_UNAVAILABLE, "gossip is not running");
+		return;
+	}
+	if (cluster_leave(g->cluster) != 0) {
+		gossip_reply(g, IPCMSG_S_OK, "already leaving");
+		return;
+	}
+	/* the node stays up (tunnels, routing.db) outside the cluster until
+	 * it restarts, which joins again */
+	gossip_reply(g, IPCMSG_S_OK, "");
+}
+
+static void
+gossip_on_keys_reload(struct gossip *g, const void *body, size_t len)
+{
+	char err[512] = "";
+	int n;
+
+	if (ipcmsg_empty_decode(IPCMSG_KEYS_RELOAD, body, len) != 0) {
+		gossip_reply(g, IPCMSG_S_INVALID, "malformed keys reload request");
+		return;
+	}
+	if (g->cluster == NULL) {
+		gossip_reply(g, IPCMSG_S_UNAVAILABLE, "gossip is not running");
+		return;
+	}
+	if ((n = cluster_keys_reload(g->cluster, err, sizeof(err))) < 0) {
+		log_warn("gossip.keys", "reloaded=0 err=\"%s\"", err);
+		gossip_reply(g, IPCMSG_S_INVALID, err);
+		return;
+	}
+	snprintf(err, sizeof(err), "%d keys loaded", n);
+	gossip_reply(g, IPCMSG_S_OK, err);
+}
+
 /* One dispatch function per peer: the router. */
 static void
 gossip_dispatch_router(struct ipc_sock *s, nng_msg *msg, void *arg)
@@ -86,21 +222,136 @@ gossip_dispatch_router(struct ipc_sock *s, nng_msg *msg, void *arg)
 	case IPCMSG_WRITE:
 		gossip_on_write(g, body, len);
 		break;
+	case IPCMSG_MEMBERS_REQ:
+		gossip_on_members_req(g, body, len);
+		break;
+	case IPCMSG_LEAVE:
+		gossip_on_leave(g, body, len);
+		break;
+	case IPCMSG_KEYS_RELOAD:
+		gossip_on_keys_reload(g, body, len);
+		break;
 	default:
 		log_warn("ipc.unexpected", "peer=router type=%d len=%zu",
 		    ipcmsg_type(body, len), len);
-		gossip_reply(g, IPCMSG_S_INVALID,
-		    "gossip accepts only write messages");
+		gossip_reply(g, IPCMSG_S_INVALID, "gossip accepts write, "
+		    "members, leave and keys-reload messages");
 		break;
 	}
 	nng_msg_free(msg);
 }
 
 static void
+gossip_on_exit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+
+	if (g->cluster == NULL || cluster_left(g->cluster) ||
+	    ev_now(loop) >= g->exit_deadline)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void
 gossip_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct gossip *g = w->data;
+
 	log_info("gossip.stop", "signal=%d", w->signum);
-	ev_break(loop, EVBREAK_ALL);
+	if (g->exiting || g->cluster == NULL || cluster_left(g->cluster)) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	/* leave gracefully, so the others see "left", not a failure */
+	g->exiting = true;
+	cluster_leave(g->cluster);
+	g->exit_deadline = ev_now(loop) + GOSSIP_LEAVE_S;
+	ev_timer_init(&g->exit_timer, gossip_on_exit_timer, 0., 0.05);
+	g->exit_timer.data = g;
+	ev_timer_again(loop, &g->exit_timer);
+}
+
+static void
+gossip_on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct gossip *g = w->data;
+	char err[512] = "";
+	int n;
+
+	if (g->cluster == NULL)
+		return;
+	if ((n = cluster_keys_reload(g->cluster, err, sizeof(err))) < 0)
+		log_warn("gossip.keys", "reloaded=0 err=\"%s\"", err);
+}
+
+/* SIGUSR1: one line with the counters (benchmarks, operators). */
+static void
+gossip_on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct gossip *g = w->data;
+	struct ipcmsg_gossip_stats st;
+
+	if (g->cluster == NULL)
+		return;
+	cluster_stats(g->cluster, &st);
+	log_info("gossip.stats", "udp_tx_bytes=%llu udp_rx_bytes=%llu "
+	    "tcp_tx_bytes=%llu tcp_rx_bytes=%llu udp_tx_packets=%llu "
+	    "udp_rx_packets=%llu drop_unknown_key=%llu drop_auth=%llu "
+	    "drop_malformed=%llu", (unsigned long long)st.udp_tx_bytes,
+	    (unsigned long long)st.udp_rx_bytes,
+	    (unsigned long long)st.tcp_tx_bytes,
+	    (unsigned long long)st.tcp_rx_bytes,
+	    (unsigned long long)st.udp_tx_packets,
+	    (unsigned long long)st.udp_rx_packets,
+	    (unsigned long long)st.drop_unknown_key,
+	    (unsigned long long)st.drop_auth,
+	    (unsigned long long)st.drop_malformed);
+}
+
+static int
+gossip_start_cluster(struct gossip *g)
+{
+	struct cluster_conf cc;
+	char inc[PATH_MAX], err[512] = "";
+	const char *http = getenv("WARREN_BOUND_HTTP");
+	const char *tunnel = getenv("WARREN_BOUND_TUNNEL");
+	int rc;
+
+	snprintf(inc, sizeof(inc), "%s/gossip.incarnation", g->conf.data_dir);
+	memset(&cc, 0, sizeof(cc));
+	cc.name = g->conf.name;
+	cc.region = g->conf.region;
+	cc.listen = g->conf.gossip_listen;
+	cc.join = g->conf.join;
+	cc.key_file = g->conf.cluster_key_file;
+	cc.profile = g->conf.gossip_profile;
+	cc.probe_interval_ms = g->conf.gossip_probe_interval;
+	cc.probe_timeout_ms = g->conf.gossip_probe_timeout;
+	cc.gossip_interval_ms = g->conf.gossip_interval;
+	cc.suspicion_mult = g->conf.gossip_suspicion_mult;
+	cc.incarnation_file = inc;
+	cc.http = http != NULL ? http : "";
+	cc.tunnel = tunnel != NULL ? tunnel : "";
+	cc.version = WARREN_VERSION;
+	cc.on_event = gossip_on_member_event;
+	cc.arg = g;
+	if ((rc = cluster_new(&g->cluster, g->loop, &cc, err, sizeof(err))) == 0)
+		return 0;
+	log_error("gossip.start", "err=\"%s\"", err);
+	if (rc != -EADDRINUSE)
+		return rc;
+	/* the address is busy (another node, a previous life): keep writing
+	 * routing.db for this node and try again */
+	log_error("gossip.start", "err=\"not in the cluster until the gossip "
+	    "address is free\" retry_s=5");
+	ev_timer_set(&g->retry, 5.0, 0.);
+	ev_timer_start(g->loop, &g->retry);
+	return 0;
+}
+
+static void
+gossip_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	gossip_start_cluster(w->data);
 }
 
 int
@@ -124,6 +375,18 @@ main(int argc, char **argv)
 		    path, strerror(-rc));
 		goto out;
 	}
+	if (getrandom(&g.epoch, sizeof(g.epoch), 0) != sizeof(g.epoch))
+		g.epoch = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+	ipc_url(url, sizeof(url), g.conf.data_dir, "members");
+	if ((rc = ipc_open(&g.pub, g.loop, IPC_PUB, url, true, NULL, NULL)) != 0) {
+		log_error("gossip.start", "url=%s err=\"cannot listen (%d); is "
+		    "another warren-gossip running on this data dir?\"", url, rc);
+		goto out;
+	}
+	ev_timer_init(&g.retry, gossip_on_retry, 5.0, 0.);
+	g.retry.data = &g;
+	if (gossip_start_cluster(&g) != 0)
+		goto out;
 	ipc_url(url, sizeof(url), g.conf.data_dir, "gossip");
 	if ((rc = ipc_open(&g.rep, g.loop, IPC_REP, url, true,
 	    gossip_dispatch_router, &g)) != 0) {
@@ -133,8 +396,16 @@ main(int argc, char **argv)
 	}
 	ev_signal_init(&g.sigterm, gossip_on_signal, SIGTERM);
 	ev_signal_init(&g.sigint, gossip_on_signal, SIGINT);
+	ev_signal_init(&g.sighup, gossip_on_sighup, SIGHUP);
+	ev_signal_init(&g.sigusr1, gossip_on_sigusr1, SIGUSR1);
+	g.sigterm.data = g.sigint.data = g.sighup.data = g.sigusr1.data = &g;
 	ev_signal_start(g.loop, &g.sigterm);
 	ev_signal_start(g.loop, &g.sigint);
+	ev_signal_start(g.loop, &g.sighup);
+	ev_signal_start(g.loop, &g.sigusr1);
+	ev_timer_init(&g.beacon, gossip_on_beacon, GOSSIP_BEACON_S, GOSSIP_BEACON_S);
+	g.beacon.data = &g;
+	ev_timer_start(g.loop, &g.beacon);
 	log_info("gossip.start", "node=%s region=%s db=%s url=%s", g.conf.name,
 	    g.conf.region, path, url);
 	ev_run(g.loop, 0);
@@ -142,11 +413,18 @@ main(int argc, char **argv)
 	log_info("gossip.exit", "writes=%llu write_errors=%llu", g.writes,
 	    g.write_errors);
 out:
+	cluster_free(g.cluster);
 	ipc_close(g.rep);
+	ipc_close(g.pub);
 	store_close(g.store);
 	if (g.loop != NULL) {
 		ev_signal_stop(g.loop, &g.sigterm);
 		ev_signal_stop(g.loop, &g.sigint);
+		ev_signal_stop(g.loop, &g.sighup);
+		ev_signal_stop(g.loop, &g.sigusr1);
+		ev_timer_stop(g.loop, &g.beacon);
+		ev_timer_stop(g.loop, &g.exit_timer);
+		ev_timer_stop(g.loop, &g.retry);
 	}
 	nodeconf_fini(&g.conf);
 	return status;

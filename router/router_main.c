@@ -30,6 +30,7 @@
 #include "router/admin.h"
 #include "router/auth.h"
 #include "router/jwt.h"
+#include "router/members.h"
 #include "router/registry.h"
 #include "router/routedb.h"
 #include "router/table.h"
@@ -71,6 +72,9 @@ struct router {
 	struct auth *auth;              /* tokens, JWTs, reservations, caps */
 	struct tokenapi tokens;         /* /v1/tokens */
 	struct router_kick kicks[ROUTER_KICKS];
+	struct members *members;        /* cluster members, from gossip */
+	struct ipc_sock *msub;          /* gossip's membership events */
+	ev_tstamp members_asked;        /* last snapshot request */
 	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
 	struct router_stats stats;
@@ -664,13 +668,254 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	router_admin_metrics_auth(rt, resp);
 }
 
+/* ---- cluster membership (gossip's MEMBERS messages, /v1/members) ---- */
+
+/* A blocking request to gossip that answers OK; 0 and the sentence in
+ * msg, or an HTTP status for the operator. */
+static int
+router_gossip_simple(struct router *rt, uint8_t type, char *msg, size_t len)
+{
+	struct ipcmsg_ok ok;
+	nng_msg *req, *reply = NULL;
+	int rv, status;
+
+	if (atomic_load(&rt->gossip_pipes) <= 0) {
+		snprintf(msg, len, "the node's gossip process is not running");
+		return 503;
+	}
+	if ((req = ipcmsg_empty_encode(type)) == NULL) {
+		snprintf(msg, len, "out of memory");
+		return 500;
+	}
+	if ((rv = ipc_call(rt->gossip, req, ROUTER_GOSSIP_TIMEOUT_MS, &reply)) != 0) {
+		snprintf(msg, len, "the node's gossip process did not answer (%s)",
+		    nng_strerror(rv));
+		return 503;
+	}
+	rv = ipcmsg_ok_decode(&ok, nng_msg_body(reply), nng_msg_len(reply));
+	nng_msg_free(reply);
+	if (rv != 0) {
+		snprintf(msg, len, "malformed reply from gossip");
+		return 502;
+	}
+	snprintf(msg, len, "%s", ok.error);
+	status = ok.status == IPCMSG_S_OK ? 0 :
+	    ok.status == IPCMSG_S_INVALID ? 400 : 503;
+	ipcmsg_ok_fini(&ok);
+	return status;
+}
+
+/* Asks gossip for the whole member list (at most every 200 ms). */
+static void
+router_members_resync(struct router *rt)
+{
+	struct ipcmsg_members snap;
+	nng_msg *req, *reply = NULL;
+	int rv;
+
+	if (atomic_load(&rt->gossip_pipes) <= 0 ||
+	    ev_now(rt->loop) - rt->members_asked < 0.2)
+		return;
+	rt->members_asked = ev_now(rt->loop);
+	if ((req = ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ)) == NULL)
+		return;
+	if ((rv = ipc_call(rt->gossip, req, ROUTER_GOSSIP_TIMEOUT_MS, &reply)) != 0) {
+		log_warn("members.snapshot", "err=\"%s\"", nng_strerror(rv));
+		return;
+	}
+	if (ipcmsg_members_decode(&snap, nng_msg_body(reply),
+	    nng_msg_len(reply)) != 0 || snap.kind != MEMBERS_SNAPSHOT) {
+		rt->stats.malformed++;
+		log_warn("members.snapshot", "err=\"malformed reply\"");
+	} else {
+		if (members_apply(rt->members, &snap) == 0)
+			log_info("members.snapshot", "members=%zu seq=%" PRIu64,
+			    members_count(rt->members), snap.seq);
+		ipcmsg_members_fini(&snap);
+	}
+	nng_msg_free(reply);
+}
+
+/* One dispatch function per peer: gossip's membership publisher. */
+static void
+router_dispatch_members(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct router *rt = arg;
+	struct ipcmsg_members m;
+	int rc;
+
+	if (ipcmsg_members_decode(&m, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
+		rt->stats.malformed++;
+		nng_msg_free(msg);
+		return;
+	}
+	nng_msg_free(msg);
+	if (m.kind == MEMBERS_EVENT && m.n == 1)
+		log_debug("members.event", "event=%u name=%s state=%u incarnation=%"
+		    PRIu64, m.event, m.members[0].name, m.members[0].state,
+		    m.members[0].incarnation);
+	rc = members_apply(rt->members, &m);
+	ipcmsg_members_fini(&m);
+	if (rc != 0)
+		router_members_resync(rt);
+}
+
+static const char *const router_member_states[] = { "alive", "suspect", "dead", "left" };
+
+static void
+router_admin_members(struct router *rt, struct admin_resp *resp)
+{
+	const struct ipcmsg_member *m;
+	json_t *arr, *o;
+	char changed[40];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	/* fresh from gossip (RTTs change without events); the list kept from
+	 * events answers if gossip is busy */
+	rt->members_asked = 0;
+	router_members_resync(rt);
+	if ((arr = json_array()) == NULL) {
+		resp->status = 500;
+		return;
+	}
+	for (i = 0; i < members_count(rt->members); i++) {
+		m = members_at(rt->members, i);
+		t = (time_t)(m->changed_ms / 1000);
+		changed[0] = '\0';
+		if (m->changed_ms != 0 && gmtime_r(&t, &tm) != NULL)
+			strftime(changed, sizeof(changed), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:s, s:I, s:s, s:s, s:s, s:b}",
+		    "name", m->name, "addr", m->addr, "region", m->region,
+		    "state", router_member_states[m->state & 3],
+		    "incarnation", (json_int_t)m->incarnation,
+		    "rtt_ms", m->rtt_us ? json_real(m->rtt_us / 1000.0) : json_null(),
+		    "changed", changed, "changed_ms", (json_int_t)m->changed_ms,
+		    "http", m->http, "tunnel", m->tunnel, "version", m->version,
+		    "self", m->self != 0);
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			resp->status = 500;
+			return;
+		}
+	}
+	router_json(resp, arr);
+}
+
+static void router_admin_metrics(struct router *rt, struct admin_resp *resp);
+
+/* Appends the membership figures to a /metrics answer. */
+static void
+router_admin_members_metrics(struct router *rt, struct admin_resp *resp)
+{
+	const struct ipcmsg_gossip_stats *s = members_stats(rt->members);
+	char *more, *all;
+	int n;
+
+	if (resp->status != 200)
+		return;
+	n = asprintf(&more,
+	    "# HELP warren_gossip_members Cluster members by state, as this node sees them.\n"
+	    "# TYPE warren_gossip_members gauge\n"
+	    "warren_gossip_members{state=\"alive\"} %zu\n"
+	    "warren_gossip_members{state=\"suspect\"} %zu\n"
+	    "warren_gossip_members{state=\"dead\"} %zu\n"
+	    "warren_gossip_members{state=\"left\"} %zu\n"
+	    "# HELP warren_gossip_bytes_total Membership bytes on the wire (sealed).\n"
+	    "# TYPE warren_gossip_bytes_total counter\n"
+	    "warren_gossip_bytes_total{proto=\"udp\",dir=\"tx\"} %" PRIu64 "\n"
+	    "warren_gossip_bytes_total{proto=\"udp\",dir=\"rx\"} %" PRIu64 "\n"
+	    "warren_gossip_bytes_total{proto=\"tcp\",dir=\"tx\"} %" PRIu64 "\n"
+	    "warren_gossip_bytes_total{proto=\"tcp\",dir=\"rx\"} %" PRIu64 "\n"
+	    "# HELP warren_gossip_packets_total Gossip datagrams.\n"
+	    "# TYPE warren_gossip_packets_total counter\n"
+	    "warren_gossip_packets_total{dir=\"tx\"} %" PRIu64 "\n"
+	    "warren_gossip_packets_total{dir=\"rx\"} %" PRIu64 "\n"
+	    "# HELP warren_gossip_dropped_total Gossip packets and states dropped.\n"
+	    "# TYPE warren_gossip_dropped_total counter\n"
+	    "warren_gossip_dropped_total{reason=\"unknown_key\"} %" PRIu64 "\n"
+	    "warren_gossip_dropped_total{reason=\"auth\"} %" PRIu64 "\n"
+	    "warren_gossip_dropped_total{reason=\"malformed\"} %" PRIu64 "\n",
+	    members_count_state(rt->members, MEMBER_ALIVE),
+	    members_count_state(rt->members, MEMBER_SUSPECT),
+	    members_count_state(rt->members, MEMBER_DEAD),
+	    members_count_state(rt->members, MEMBER_LEFT),
+	    s->udp_tx_bytes, s->udp_rx_bytes, s->tcp_tx_bytes, s->tcp_rx_bytes,
+	    s->udp_tx_packets, s->udp_rx_packets, s->drop_unknown_key,
+	    s->drop_auth, s->drop_malformed);
+	if (n < 0)
+		return;
+	if ((all = malloc(resp->len + (size_t)n)) == NULL) {
+		free(more);
+		return;
+	}
+	memcpy(all, resp->body, resp->len);
+	memcpy(all + resp->len, more, (size_t)n);
+	free(more);
+	free(resp->body);
+	resp->body = all;
+	resp->len += (size_t)n;
+}
+
+/* /v1/members, /v1/leave, /v1/keys/reload and the membership part of
+ * /metrics; returns false for any other path. */
+static bool
+router_admin_cluster(struct router *rt, const char *method, const char *path,
+    struct admin_resp *resp)
+{
+	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	char msg[512];
+	int st;
+
+	if (strcmp(path, "/metrics") == 0 && get) {
+		router_admin_metrics(rt, resp);
+		router_admin_members_metrics(rt, resp);
+		return true;
+	}
+	if (strcmp(path, "/v1/members") == 0) {
+		if (get) {
+			router_admin_members(rt, resp);
+			return true;
+		}
+	} else if (strcmp(path, "/v1/leave") == 0 ||
+	    strcmp(path, "/v1/keys/reload") == 0) {
+		if (post) {
+			st = router_gossip_simple(rt, path[4] == 'l' ? IPCMSG_LEAVE :
+			    IPCMSG_KEYS_RELOAD, msg, sizeof(msg));
+			log_info("admin.cluster", "path=%s status=%d msg=\"%s\"", path,
+			    st ? st : 200, msg);
+			if (st == 0)
+				router_json(resp, json_pack("{s:b, s:s}", "ok", 1,
+				    "message", msg));
+			else {
+				router_json(resp, json_pack("{s:b, s:s}", "ok", 0,
+				    "error", msg));
+				resp->status = st;
+			}
+			return true;
+		}
+	} else {
+		return false;
+	}
+	resp->status = 405;
+	resp->body = strdup(strcmp(path, "/v1/members") == 0 ?
+	    "only GET is supported\n" : "only POST is supported\n");
+	resp->len = resp->body != NULL ? strlen(resp->body) : 0;
+	return true;
+}
+
 /* One dispatch function per peer: the operator. */
 static void
 router_dispatch_admin(void *arg, const char *method, const char *path,
     struct admin_resp *resp)
 {
 	struct router *rt = arg;
-	bool known = strcmp(path, "/v1/tunnels") == 0 ||
+	bool known;
+
+	if (router_admin_cluster(rt, method, path, resp))
+		return;
+	known = strcmp(path, "/v1/tunnels") == 0 ||
 	    strcmp(path, "/v1/status") == 0 || strcmp(path, "/metrics") == 0;
 
 	if (tokenapi_match(path)) {
@@ -815,6 +1060,16 @@ router_setup(struct router *rt)
 		    "another warren-router running on this data dir?\"", url, rc);
 		return rc;
 	}
+	if ((rc = members_new(&rt->members)) != 0)
+		return rc;
+	ipc_url(url, sizeof(url), rt->conf.data_dir, "members");
+	if ((rc = ipc_open(&rt->msub, rt->loop, IPC_SUB, url, false,
+	    router_dispatch_members, rt)) != 0) {
+		log_error("router.start", "url=%s err=\"cannot subscribe to "
+		    "membership events (%d)\"", url, rc);
+		return rc;
+	}
+	router_members_resync(rt);
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "router");
 	if ((rc = ipc_open(&rt->rep, rt->loop, IPC_REP, url, true,
 	    router_dispatch_acceptor, rt)) != 0) {
@@ -862,6 +1117,8 @@ out:
 	admin_close(rt.admin);
 	ipc_close(rt.rep);
 	ipc_close(rt.pub);
+	ipc_close(rt.msub);
+	members_free(rt.members);
 	if (rt.gossip_open)
 		nng_close(rt.gossip);
 	table_free(rt.table);

@@ -1,0 +1,60 @@
+/* ctl — what clusterctl's subcommands share: a tiny blocking HTTP/1.1
+ * client for the node's admin API and the subcommand table's types.
+ *
+ * A subcommand is one entry in the table of client/clusterctl_main.c:
+ *
+ *     { "members", ctl_members_main, "members [--json]", "list ..." },
+ *
+ * its function gets the context and the arguments after its name
+ * (argv[0] is the subcommand) and returns the process exit status. One
+ * subcommand (or family, like "tokens") per file is the rule: declare its
+ * function below. */
+#ifndef WARREN_CTL_H
+#define WARREN_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CTL_DEFAULT_ADMIN       "127.0.0.1:7070"
+#define CTL_BODY_MAX            (16u << 20)     /* largest response body */
+#define CTL_TIMEOUT_MS          10000           /* connect, send, receive */
+
+struct ctl {
+	const char *admin;              /* "127.0.0.1:7070" (--admin, WARREN_ADMIN) */
+	const char *prog;               /* "clusterctl", for messages */
+};
+
+struct ctl_resp {
+	int status;                     /* HTTP status */
+	char *body;                     /* NUL-terminated, malloc'ed */
+	size_t len;
+};
+
+/* Sends one request to the admin API and reads the whole answer into *r
+ * (ctl_resp_fini frees it). body may be NULL. Returns 0, or -errno with a
+ * sentence in err (cannot connect, timeout, malformed or oversized answer). */
+int ctl_http(const struct ctl *c, const char *method, const char *path,
+    const char *body, size_t blen, struct ctl_resp *r, char *err, size_t errlen);
+void ctl_resp_fini(struct ctl_resp *r);
+/* True when flag ("--json") is among argv[1..argc); removes nothing. */
+bool ctl_flag(int argc, char **argv, const char *flag);
+/* Prints "prog: <what> failed: <the server's error or status>" for a
+ * non-2xx answer (the JSON "error" field when there is one). */
+void ctl_print_error(const struct ctl *c, const char *what,
+    const struct ctl_resp *r);
+
+typedef int ctl_cmd_fn(struct ctl *c, int argc, char **argv);
+
+struct ctl_cmd {
+	const char *name;
+	ctl_cmd_fn *fn;
+	const char *usage;              /* "members [--json]" */
+	const char *help;               /* one line */
+};
+
+/* subcommands, one family per file */
+int ctl_members_main(struct ctl *c, int argc, char **argv);
+int ctl_leave_main(struct ctl *c, int argc, char **argv);
+int ctl_keys_main(struct ctl *c, int argc, char **argv);
+
+#endif

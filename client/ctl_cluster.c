@@ -1,0 +1,138 @@
+/* ctl_cluster — clusterctl members, leave, keys. */
+#include "client/ctl.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *
+ctl_str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+static void
+ctl_ago(char *out, size_t len, long long changed_ms)
+{
+	long long s;
+
+	if (changed_ms <= 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	s = (long long)time(NULL) - changed_ms / 1000;
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, len, "%llds ago", s);
+	else if (s < 7200)
+		snprintf(out, len, "%lldm ago", s / 60);
+	else if (s < 172800)
+		snprintf(out, len, "%lldh ago", s / 3600);
+	else
+		snprintf(out, len, "%lldd ago", s / 86400);
+}
+
+int
+ctl_members_main(struct ctl *c, int argc, char **argv)
+{
+	struct ctl_resp r;
+	json_t *arr, *o;
+	json_error_t je;
+	char err[512], rtt[32], ago[32], name[80];
+	size_t i;
+	int rc;
+
+	if (ctl_http(c, "GET", "/v1/members", NULL, 0, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return 1;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, "members", &r);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	if (ctl_flag(argc, argv, "--json")) {
+		fwrite(r.body, 1, r.len, stdout);
+		ctl_resp_fini(&r);
+		return 0;
+	}
+	if ((arr = json_loadb(r.body, r.len, 0, &je)) == NULL ||
+	    !json_is_array(arr)) {
+		fprintf(stderr, "%s: the node answered /v1/members with something "
+		    "that is not a JSON array (%s)\n", c->prog, je.text);
+		json_decref(arr);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	printf("%-20s %-22s %-10s %-8s %-14s %-9s %s\n", "NAME", "ADDRESS",
+	    "REGION", "STATE", "INCARNATION", "RTT", "CHANGED");
+	json_array_foreach(arr, i, o) {
+		json_t *rj = json_object_get(o, "rtt_ms");
+
+		if (json_is_number(rj))
+			snprintf(rtt, sizeof(rtt), "%.2fms", json_number_value(rj));
+		else
+			snprintf(rtt, sizeof(rtt), "-");
+		ctl_ago(ago, sizeof(ago),
+		    json_integer_value(json_object_get(o, "changed_ms")));
+		snprintf(name, sizeof(name), "%s%s", ctl_str(o, "name"),
+		    json_is_true(json_object_get(o, "self")) ? " *" : "");
+		printf("%-20s %-22s %-10s %-8s %-14lld %-9s %s\n", name,
+		    ctl_str(o, "addr"), ctl_str(o, "region"), ctl_str(o, "state"),
+		    (long long)json_integer_value(json_object_get(o, "incarnation")),
+		    rtt, ago);
+	}
+	rc = 0;
+	json_decref(arr);
+	ctl_resp_fini(&r);
+	return rc;
+}
+
+/* POST to path; prints the server's message. */
+static int
+ctl_post(struct ctl *c, const char *what, const char *path, const char *done)
+{
+	struct ctl_resp r;
+	json_t *j;
+	const char *m;
+	char err[512];
+
+	if (ctl_http(c, "POST", path, NULL, 0, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return 1;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, what, &r);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	j = json_loadb(r.body, r.len, 0, NULL);
+	m = j != NULL ? json_string_value(json_object_get(j, "message")) : NULL;
+	printf("%s%s%s\n", done, m != NULL && m[0] != '\0' ? ": " : "",
+	    m != NULL ? m : "");
+	json_decref(j);
+	ctl_resp_fini(&r);
+	return 0;
+}
+
+int
+ctl_leave_main(struct ctl *c, int argc, char **argv)
+{
+	return ctl_post(c, "leave", "/v1/leave", "leaving the cluster (the "
+	    "others will see this node as left; restart it to join again)");
+}
+
+int
+ctl_keys_main(struct ctl *c, int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "reload") != 0) {
+		fprintf(stderr, "%s: usage: %s keys reload\n", c->prog, c->prog);
+		return 2;
+	}
+	return ctl_post(c, "keys reload", "/v1/keys/reload",
+	    "cluster key file reloaded");
+}
