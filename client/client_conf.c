@@ -182,6 +182,8 @@ client_conf_line(void *user, const char *section, const char *name,
 			t->kind = WARREN_HTTP;
 		else if (strcmp(value, "tcp") == 0)
 			t->kind = WARREN_TCP;
+		else if (strcmp(value, "tls") == 0 || strcmp(value, "https") == 0)
+			t->kind = WARREN_TLS;
 		else {
 			client_conf_fail(cc, "tunnel [%s]: type '%s' is not "
 			    "supported; use http or tcp", section, value);

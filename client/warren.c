@@ -107,6 +107,12 @@ static void warren_tunnel_register(struct warren_tunnel *t);
 
 /* --- small helpers --------------------------------------------------- */
 
+static const char *
+warren_kind_name(enum warren_kind k)
+{
+	return k == WARREN_HTTP ? "http" : k == WARREN_TLS ? "tls" : "tcp";
+}
+
 static uint32_t
 warren_rand(struct warren_client *c)
 {
@@ -195,7 +201,8 @@ warren_tunnel_register(struct warren_tunnel *t)
 	memset(&m, 0, sizeof(m));
 	m.type = CTRL_REGISTER;
 	m.tunnel_id = (uint32_t)t->id;
-	m.kind = t->kind == WARREN_HTTP ? TUNNEL_HTTP : TUNNEL_TCP;
+	m.kind = t->kind == WARREN_HTTP ? TUNNEL_HTTP :
+	    t->kind == WARREN_TLS ? TUNNEL_TLS : TUNNEL_TCP;
 	m.port = (uint16_t)t->remote_port;
 	m.subdomain = t->subdomain ? t->subdomain : "";
 	m.domains = t->domains ? t->domains : "";
@@ -208,7 +215,7 @@ warren_tunnel_register(struct warren_tunnel *t)
 	t->state = TUNNEL_PENDING;
 	t->sess = s;
 	log_debug("tunnel.register", "tunnel=%s kind=%s subdomain=%s port=%d",
-	    t->name, t->kind == WARREN_HTTP ? "http" : "tcp",
+	    t->name, warren_kind_name(t->kind),
 	    t->subdomain ? t->subdomain : "", t->remote_port);
 }
 
@@ -308,7 +315,8 @@ warren_on_registered(struct warren_session *s, const struct ctrl_msg *m)
 			snprintf(url, sizeof(url), "http://unknown");
 	} else if (strstr(m->url, "://") == NULL) {
 		snprintf(url, sizeof(url), "%s://%s",
-		    t->kind == WARREN_TCP ? "tcp" : "http", m->url);
+		    t->kind == WARREN_TCP ? "tcp" :
+		    t->kind == WARREN_TLS ? "https" : "http", m->url);
 	} else {
 		snprintf(url, sizeof(url), "%s", m->url);
 	}
@@ -325,7 +333,8 @@ warren_on_registered(struct warren_session *s, const struct ctrl_msg *m)
 	/* ask for the same name and port after a reconnect */
 	if (t->kind == WARREN_TCP && m->port != 0)
 		t->remote_port = m->port;
-	if (t->kind == WARREN_HTTP && !t->user_subdomain) {
+	if ((t->kind == WARREN_HTTP || t->kind == WARREN_TLS) &&
+	    !t->user_subdomain) {
 		warren_url_label(url, t->domains, label, sizeof(label));
 		if (label[0] != '\0')
 			warren_strset(&t->subdomain, label);
@@ -1043,10 +1052,11 @@ warren_client_add(struct warren_client *c, const struct warren_tunnel_conf *tc)
 	const char *local = tc->local;
 	char buf[300];
 
-	if (tc->kind != WARREN_HTTP && tc->kind != WARREN_TCP)
+	if (tc->kind != WARREN_HTTP && tc->kind != WARREN_TCP &&
+	    tc->kind != WARREN_TLS)
 		return -EINVAL;
 	if (tc->remote_port < 0 || tc->remote_port > 65535 ||
-	    (tc->kind == WARREN_HTTP && tc->remote_port != 0) || local == NULL)
+	    (tc->kind != WARREN_TCP && tc->remote_port != 0) || local == NULL)
 		return -EINVAL;
 	if ((tc->subdomain && strlen(tc->subdomain) > 255) ||
 	    (tc->domains && strlen(tc->domains) > CTRL_STR_MAX))
@@ -1069,7 +1079,7 @@ warren_client_add(struct warren_client *c, const struct warren_tunnel_conf *tc)
 	t->remote_port = tc->remote_port;
 	t->user_subdomain = tc->subdomain != NULL && tc->subdomain[0] != '\0';
 	if (warren_strset(&t->name, tc->name ? tc->name :
-	    tc->kind == WARREN_HTTP ? "http" : "tcp") != 0 ||
+	    warren_kind_name(tc->kind)) != 0 ||
 	    (t->user_subdomain && warren_strset(&t->subdomain, tc->subdomain) != 0) ||
 	    (tc->domains && tc->domains[0] &&
 	    warren_strset(&t->domains, tc->domains) != 0))

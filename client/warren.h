@@ -36,7 +36,11 @@
 struct ev_loop;
 struct warren_client;
 
-enum warren_kind { WARREN_HTTP = 1, WARREN_TCP = 2 };
+enum warren_kind {
+	WARREN_HTTP = 1,
+	WARREN_TCP = 2,
+	WARREN_TLS = 3,         /* TLS passthrough: the local service holds the keys */
+};
 
 /* A tunnel became ready (first registration, or again after a reconnect). */
 struct warren_ready {

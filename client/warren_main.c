@@ -77,6 +77,7 @@ static const struct conf_opt warren_cli_opts[] = {
 static const char warren_cli_usage[] =
     "usage: warren http PORT|HOST:PORT [--subdomain NAME] [--domains LIST] [options]\n"
     "       warren tcp PORT|HOST:PORT [--remote-port N] [options]\n"
+    "       warren tls PORT|HOST:PORT [--subdomain NAME] [options]   (TLS passthrough)\n"
     "       warren start --config FILE [options]\n"
     "\n"
     "Exposes a local service through a warren node. Prints the public URL,\n"
@@ -104,6 +105,8 @@ warren_cli_ready(struct warren_client *c, const struct warren_ready *r,
 		printf("[%s] ", r->name);
 	if (r->kind == WARREN_HTTP)
 		printf("%s -> http://%s\n", r->url, r->local);
+	else if (r->kind == WARREN_TLS)
+		printf("%s -> %s (TLS passed through)\n", r->url, r->local);
 	else
 		printf("%s -> %s\n", r->url, r->local);
 	fflush(stdout);
@@ -328,7 +331,8 @@ main(int argc, char **argv)
 		if (cc.ignored[0] != '\0')
 			log_info("config.ignored", "file=%s keys=\"%s\"", file,
 			    cc.ignored);
-	} else if (strcmp(cmd, "http") == 0 || strcmp(cmd, "tcp") == 0) {
+	} else if (strcmp(cmd, "http") == 0 || strcmp(cmd, "tcp") == 0 ||
+	    strcmp(cmd, "tls") == 0) {
 		if (ind + 1 >= argc || ind + 2 < argc) {
 			fprintf(stderr, "warren: %s takes one argument, the local "
 			    "port (or HOST:PORT): warren %s 8000\n", cmd, cmd);
@@ -340,12 +344,12 @@ main(int argc, char **argv)
 			    "HOST:PORT\n", argv[ind + 1]);
 			goto usage_fail;
 		}
-		if (cmd[0] == 'h' && cfg.remote_port != 0) {
+		if (strcmp(cmd, "tcp") != 0 && cfg.remote_port != 0) {
 			fprintf(stderr, "warren: --remote-port is for tcp tunnels; "
-			    "an http tunnel takes --subdomain or --domains\n");
+			    "an %s tunnel takes --subdomain or --domains\n", cmd);
 			goto usage_fail;
 		}
-		if (cmd[0] == 't' && ((cfg.subdomain && cfg.subdomain[0]) ||
+		if (strcmp(cmd, "tcp") == 0 && ((cfg.subdomain && cfg.subdomain[0]) ||
 		    (cfg.domains && cfg.domains[0]))) {
 			fprintf(stderr, "warren: --subdomain and --domains are "
 			    "for http tunnels; a tcp tunnel takes --remote-port\n");
@@ -398,10 +402,18 @@ main(int argc, char **argv)
 		if (warren_cli_add_file(cli.client, &cc) != 0)
 			goto fail;
 	} else {
-		rc = cmd[0] == 'h' ?
-		    warren_client_add_http(cli.client, local, cfg.subdomain,
-		    cfg.domains) :
-		    warren_client_add_tcp(cli.client, local, (int)cfg.remote_port);
+		if (strcmp(cmd, "tls") == 0) {
+			struct warren_tunnel_conf tc = { NULL, WARREN_TLS, local,
+			    cfg.subdomain, cfg.domains, 0 };
+
+			rc = warren_client_add(cli.client, &tc);
+		} else if (cmd[0] == 'h') {
+			rc = warren_client_add_http(cli.client, local,
+			    cfg.subdomain, cfg.domains);
+		} else {
+			rc = warren_client_add_tcp(cli.client, local,
+			    (int)cfg.remote_port);
+		}
 		if (rc < 0) {
 			fprintf(stderr, "warren: bad local address '%s' (the host "
 			    "must be numeric or localhost)\n", local);

@@ -214,7 +214,8 @@ store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r)
 	if (r->kind == TUNNEL_TCP)
 		snprintf(out, len, "tcp:%u", (unsigned)r->port);
 	else
-		snprintf(out, len, "http:%s", r->host != NULL ? r->host : "");
+		snprintf(out, len, "%s:%s", r->kind == TUNNEL_TLS ? "tls" : "http",
+		    r->host != NULL ? r->host : "");
 	return out;
 }
 
@@ -234,7 +235,8 @@ static int
 store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
 {
 	const struct ipcmsg_route *r = &w->route;
-	const char *kind = r->kind == TUNNEL_TCP ? "tcp" : "http";
+	const char *kind = r->kind == TUNNEL_TCP ? "tcp" :
+	    r->kind == TUNNEL_TLS ? "tls" : "http";
 	const char *host = r->kind == TUNNEL_TCP ? "" : r->host;
 	int port = r->kind == TUNNEL_TCP ? r->port : 0;
 	sqlite3_stmt *s = st->st[ST_UPSERT];
@@ -357,10 +359,11 @@ store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
 	switch (w->op) {
 	case WRITE_TUNNEL_UPSERT:
 		if (w->client_id == NULL ||
-		    (w->route.kind == TUNNEL_HTTP &&
+		    (w->route.kind != TUNNEL_TCP &&
 		    (w->route.host == NULL || w->route.host[0] == '\0')) ||
 		    (w->route.kind == TUNNEL_TCP && w->route.port == 0) ||
-		    (w->route.kind != TUNNEL_HTTP && w->route.kind != TUNNEL_TCP)) {
+		    (w->route.kind != TUNNEL_HTTP && w->route.kind != TUNNEL_TCP &&
+		    w->route.kind != TUNNEL_TLS)) {
 			snprintf(err, errlen, "tunnel upsert needs a kind, and a host "
 			    "(http) or a port (tcp)");
 			return -EINVAL;

@@ -16,6 +16,7 @@ struct routes;
 struct session;
 struct ipc_sock;
 struct pconn;
+struct certs;
 
 /* Counters exposed in logs (and later /metrics). */
 struct acceptor_stats {
@@ -25,6 +26,7 @@ struct acceptor_stats {
 	    http_431;
 	uint64_t registrations_ok, registrations_failed;
 	uint64_t accept_errors;
+	uint64_t tls_bad_hello;
 };
 
 struct acceptor {
@@ -41,6 +43,10 @@ struct acceptor {
 	ev_check reaper;
 	int http_fd, tunnel_fd;
 	struct ssl_ctx_st *tunnel_ctx;  /* SSL_CTX of the tunnel listener, or NULL */
+	struct certs *certs;            /* public HTTPS certificates, by SNI */
+	int https_fd, https_port;
+	ev_io https_io;
+	ev_signal sighup;
 	int http_port;                  /* for URLs */
 	ev_io http_io, tunnel_io;
 	ev_timer accept_retry;          /* EMFILE back-off */

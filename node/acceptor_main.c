@@ -18,6 +18,7 @@
 #include "session.h"
 #include "sock.h"
 #include "tls.h"
+#include "certs.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -36,6 +37,7 @@ acceptor_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	if (a->draining)
 		return;
 	ev_io_start(loop, &a->http_io);
+	ev_io_start(loop, &a->https_io);
 	ev_io_start(loop, &a->tunnel_io);
 }
 
@@ -47,6 +49,7 @@ acceptor_accept_error(struct acceptor *a, int err)
 		/* out of descriptors: pause accepting, retry shortly (relayd) */
 		log_warn("accept.pause", "error=\"%s\"", strerror(err));
 		ev_io_stop(a->loop, &a->http_io);
+		ev_io_stop(a->loop, &a->https_io);
 		ev_io_stop(a->loop, &a->tunnel_io);
 		ev_timer_stop(a->loop, &a->accept_retry);
 		ev_timer_set(&a->accept_retry, 0.2, 0.);
@@ -69,6 +72,8 @@ acceptor_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (w == &a->http_io)
 			pconn_accept_http(a, fd);
+		else if (w == &a->https_io)
+			pconn_accept_https(a, fd);
 		else
 			session_accept(a, fd);
 	}
@@ -113,6 +118,7 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("drain.start", "conns=%zu sessions=%zu timeout_ms=%lld",
 	    a->nconns, a->nsessions, a->conf.drain_timeout);
 	ev_io_stop(loop, &a->http_io);
+	ev_io_stop(loop, &a->https_io);
 	ev_io_stop(loop, &a->tunnel_io);
 	session_goaway_all(a, "node is shutting down");
 	ev_timer_init(&a->drain_timer, acceptor_drain_timeout,
@@ -127,23 +133,60 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 /* The tunnel listener's TLS context: the configured certificate, or the
  * development CA's under DATA/tls (made on first start). */
 static int
-acceptor_tls(struct acceptor *a)
+acceptor_cert_paths(struct acceptor *a, char *cert, char *key, size_t len)
 {
-	char dir[4200], cert[4300], key[4300], err[600];
+	char dir[4200], err[600];
 
 	if (a->conf.tls_cert[0] != '\0') {
-		snprintf(cert, sizeof(cert), "%s", a->conf.tls_cert);
-		snprintf(key, sizeof(key), "%s", a->conf.tls_key[0] ?
-		    a->conf.tls_key : a->conf.tls_cert);
-	} else {
-		snprintf(dir, sizeof(dir), "%s/tls", a->conf.data_dir);
-		if (tls_dev_ca(dir, a->conf.domain, err, sizeof(err)) != 0) {
-			log_error("tls.devca", "error=\"%s\"", err);
-			return -1;
-		}
-		snprintf(cert, sizeof(cert), "%s/node.pem", dir);
-		snprintf(key, sizeof(key), "%s/node.key", dir);
+		snprintf(cert, len, "%s", a->conf.tls_cert);
+		snprintf(key, len, "%s", a->conf.tls_key[0] ? a->conf.tls_key :
+		    a->conf.tls_cert);
+		return 0;
 	}
+	snprintf(dir, sizeof(dir), "%s/tls", a->conf.data_dir);
+	if (tls_dev_ca(dir, a->conf.domain, err, sizeof(err)) != 0) {
+		log_error("tls.devca", "error=\"%s\"", err);
+		return -1;
+	}
+	snprintf(cert, len, "%s/node.pem", dir);
+	snprintf(key, len, "%s/node.key", dir);
+	return 0;
+}
+
+/* (Re)loads the public HTTPS certificates; on failure keeps the old ones. */
+static int
+acceptor_load_certs(struct acceptor *a)
+{
+	char cert[4300], key[4300], err[600];
+	struct certs *c;
+
+	if (acceptor_cert_paths(a, cert, key, sizeof(cert)) != 0)
+		return -1;
+	if (certs_load(&c, a->conf.tls_cert_dir, cert, key, err, sizeof(err)) != 0) {
+		log_error("tls.certs", "dir=%s error=\"%s\"",
+		    a->conf.tls_cert_dir[0] ? a->conf.tls_cert_dir : "-", err);
+		return -1;
+	}
+	certs_free(a->certs);
+	a->certs = c;
+	log_info("tls.certs", "dir=%s certificates=%zu",
+	    a->conf.tls_cert_dir[0] ? a->conf.tls_cert_dir : "-", certs_count(c));
+	return 0;
+}
+
+static void
+acceptor_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	acceptor_load_certs(w->data);
+}
+
+static int
+acceptor_tls(struct acceptor *a)
+{
+	char cert[4300], key[4300], err[600];
+
+	if (acceptor_cert_paths(a, cert, key, sizeof(cert)) != 0)
+		return -1;
 	if ((a->tunnel_ctx = tls_server_ctx(cert, key, NULL, 0, err,
 	    sizeof(err))) == NULL) {
 		log_error("tls.setup", "error=\"%s\"", err);
@@ -214,15 +257,29 @@ main(int argc, char **argv)
 		return 1;
 	if (a.conf.tunnel_tls && acceptor_tls(&a) != 0)
 		return 1;
+	if (acceptor_load_certs(&a) != 0)
+		return 1;
 	if ((a.http_fd = acceptor_listener("http", "WARREN_FD_HTTP",
 	    a.conf.http_listen)) < 0)
 		return 1;
 	if ((a.tunnel_fd = acceptor_listener("tunnel", "WARREN_FD_TUNNEL",
 	    a.conf.tunnel_listen)) < 0)
 		return 1;
+	if ((a.https_fd = acceptor_listener("https", "WARREN_FD_HTTPS",
+	    a.conf.https_listen)) < 0)
+		return 1;
 	addr.len = sizeof(addr.ss);
 	getsockname(a.http_fd, (struct sockaddr *)&addr.ss, &addr.len);
 	a.http_port = sock_addr_port(&addr);
+	addr.len = sizeof(addr.ss);
+	getsockname(a.https_fd, (struct sockaddr *)&addr.ss, &addr.len);
+	a.https_port = sock_addr_port(&addr);
+	ev_io_init(&a.https_io, acceptor_on_accept, a.https_fd, EV_READ);
+	a.https_io.data = &a;
+	ev_io_start(a.loop, &a.https_io);
+	ev_signal_init(&a.sighup, acceptor_on_hup, SIGHUP);
+	a.sighup.data = &a;
+	ev_signal_start(a.loop, &a.sighup);
 	ev_io_init(&a.http_io, acceptor_on_accept, a.http_fd, EV_READ);
 	a.http_io.data = &a;
 	ev_io_start(a.loop, &a.http_io);
@@ -253,6 +310,7 @@ main(int argc, char **argv)
 	rctl_stop(&a);
 	routes_free(a.routes);
 	SSL_CTX_free(a.tunnel_ctx);
+	certs_free(a.certs);
 	free(a.sessions);
 	log_info("acceptor.stop", "conns_opened=%llu sessions_opened=%llu",
 	    (unsigned long long)a.stats.conns_opened,

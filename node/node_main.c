@@ -41,7 +41,7 @@ struct node {
 	struct node_conf conf;
 	char **argv;
 	char bindir[PATH_MAX];
-	int http_fd, tunnel_fd;
+	int http_fd, tunnel_fd, https_fd;
 	struct child kids[CHILD_N];
 	ev_signal sigterm, sigint;
 	ev_timer stop_timer;
@@ -135,6 +135,9 @@ child_start(struct child *c)
 			/* the listeners survive exec in the acceptor only */
 			fcntl(n->http_fd, F_SETFD, 0);
 			fcntl(n->tunnel_fd, F_SETFD, 0);
+			fcntl(n->https_fd, F_SETFD, 0);
+			snprintf(fdbuf, sizeof(fdbuf), "%d", n->https_fd);
+			setenv("WARREN_FD_HTTPS", fdbuf, 1);
 			snprintf(fdbuf, sizeof(fdbuf), "%d", n->http_fd);
 			setenv("WARREN_FD_HTTP", fdbuf, 1);
 			snprintf(fdbuf, sizeof(fdbuf), "%d", n->tunnel_fd);
@@ -195,6 +198,7 @@ node_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		ev_timer_stop(loop, &n->kids[i].restart);
 	close(n->http_fd);
 	close(n->tunnel_fd);
+	close(n->https_fd);
 	if (n->kids[CHILD_ACCEPTOR].pid > 0)
 		kill(n->kids[CHILD_ACCEPTOR].pid, SIGTERM);
 	else
@@ -232,7 +236,7 @@ int
 main(int argc, char **argv)
 {
 	struct node n;
-	char exe[PATH_MAX], http[80], tunnel[80];
+	char exe[PATH_MAX], http[80], tunnel[80], https[80];
 	ssize_t len;
 	int i;
 
@@ -250,12 +254,14 @@ main(int argc, char **argv)
 	n.loop = EV_DEFAULT;
 	if ((n.http_fd = node_listen("http", n.conf.http_listen, http, sizeof(http))) < 0 ||
 	    (n.tunnel_fd = node_listen("tunnel", n.conf.tunnel_listen, tunnel,
-	    sizeof(tunnel))) < 0)
+	    sizeof(tunnel))) < 0 ||
+	    (n.https_fd = node_listen("https", n.conf.https_listen, https,
+	    sizeof(https))) < 0)
 		return 1;
 	/* gossip tells the cluster where this node's listeners are */
 	setenv("WARREN_BOUND_HTTP", http, 1);
 	setenv("WARREN_BOUND_TUNNEL", tunnel, 1);
-	if (n.conf.tunnel_tls && n.conf.tls_cert[0] == '\0') {
+	if (n.conf.tls_cert[0] == '\0') {
 		char dir[4200], err[600];
 
 		snprintf(dir, sizeof(dir), "%s/tls", n.conf.data_dir);
@@ -267,8 +273,9 @@ main(int argc, char **argv)
 		printf("warren-node: no --tls-cert given: using a development CA; "
 		    "clients need --ca %s/ca.pem\n", dir);
 	}
-	printf("warren-node %s (region %s): public HTTP on %s, tunnel clients on %s%s, "
-	    "data in %s\n", n.conf.name, n.conf.region, http, tunnel,
+	printf("warren-node %s (region %s): public HTTP on %s, HTTPS on %s, tunnel "
+	    "clients on %s%s, data in %s\n", n.conf.name, n.conf.region, http, https,
+	    tunnel,
 	    n.conf.tunnel_tls ? " (TLS)" : " (plain TCP: development only)",
 	    n.conf.data_dir);
 	fflush(stdout);

@@ -18,12 +18,17 @@
 #include "routes.h"
 #include "session.h"
 #include "sock.h"
+#include "tls.h"
+#include "tlshello.h"
+#include "certs.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
 #define PCONN_LINGER    2.0             /* s to drain input after an error */
+#define PCONN_HELLO_POLL 0.005          /* s between peeks at a partial ClientHello */
 
 enum pconn_state {
+	PC_HELLO,       /* https: waiting for the ClientHello to route by SNI */
 	PC_HTTP,        /* parsing requests; st is the routed stream, if any */
 	PC_SWITCH,      /* the next head needs another stream: finishing st */
 	PC_RAW,         /* tcp, or after an Upgrade: bytes both ways */
@@ -33,7 +38,7 @@ enum pconn_state {
 
 struct pconn {
 	struct acceptor *a;
-	int fd;
+	struct tls_io tio;              /* the public socket; TLS when terminated */
 	ev_io io;
 	ev_timer timer;
 	struct mux_stream *st;
@@ -57,6 +62,9 @@ static void pconn_close(struct pconn *pc);
 static int pconn_process(struct pconn *pc);
 static void pconn_update_io(struct pconn *pc);
 static void pconn_stream_done(struct pconn *pc);
+static void pconn_hello(struct pconn *pc);
+static void pconn_peer_ip(int fd, char *out, size_t len);
+static void pconn_arm_timer(struct pconn *pc);
 
 static void
 pconn_update_io(struct pconn *pc)
@@ -83,11 +91,12 @@ pconn_update_io(struct pconn *pc)
 			break;
 		}
 	}
-	if (buf_len(&pc->out) > 0)
-		want |= EV_WRITE;
+	want = tls_io_events(&pc->tio, want & EV_READ, buf_len(&pc->out) > 0);
+	if (pc->state == PC_HELLO)
+		want = 0;       /* peeking: the timer polls */
 	if ((pc->io.events & (EV_READ | EV_WRITE)) != want) {
 		ev_io_stop(a->loop, &pc->io);
-		ev_io_set(&pc->io, pc->fd, want);
+		ev_io_set(&pc->io, pc->tio.fd, want);
 		if (want)
 			ev_io_start(a->loop, &pc->io);
 	}
@@ -101,7 +110,9 @@ pconn_arm_timer(struct pconn *pc)
 	struct acceptor *a = pc->a;
 	ev_tstamp now = ev_now(a->loop), at;
 
-	if (pc->state == PC_LINGER)
+	if (pc->state == PC_HELLO)
+		at = now + PCONN_HELLO_POLL;
+	else if (pc->state == PC_LINGER)
 		at = pc->last_active + PCONN_LINGER;
 	else if (pc->head_start > 0)
 		at = pc->head_start + (double)a->conf.head_timeout / 1000.0;
@@ -384,7 +395,7 @@ pconn_stream_done(struct pconn *pc)
 		return;
 	case PC_RAW:
 		if (pc->http == NULL || pc->rd_eof) {
-			shutdown(pc->fd, SHUT_WR);
+			tls_io_shutdown_write(&pc->tio);
 			if (pc->fin_sent) {
 				pconn_close(pc);
 				return;
@@ -408,10 +419,10 @@ pconn_flush(struct pconn *pc)
 	ssize_t n;
 
 	while (buf_len(&pc->out) > 0) {
-		n = write(pc->fd, buf_data(&pc->out), buf_len(&pc->out));
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
+		n = tls_io_write(&pc->tio, buf_data(&pc->out), buf_len(&pc->out));
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0) {
 			pconn_close(pc);
 			return -1;
 		}
@@ -421,7 +432,7 @@ pconn_flush(struct pconn *pc)
 	}
 	buf_release(&pc->out);
 	if (pc->state == PC_CLOSING) {
-		shutdown(pc->fd, SHUT_WR);
+		tls_io_shutdown_write(&pc->tio);
 		pc->state = PC_LINGER;
 		pc->last_active = ev_now(pc->a->loop);
 		pconn_arm_timer(pc);
@@ -445,7 +456,7 @@ pconn_read_raw(struct pconn *pc)
 			pc->blocked = true;
 			return;
 		}
-		n = read(pc->fd, p, room);
+		n = tls_io_read(&pc->tio, p, room);
 		if (n <= 0) {
 			mux_stream_data_commit(pc->st, 0);
 			if (n == 0) {
@@ -453,15 +464,17 @@ pconn_read_raw(struct pconn *pc)
 				pconn_send_fin(pc);
 				if (pc->st_fin && buf_len(&pc->out) == 0)
 					pconn_stream_done(pc);
-			} else if (errno != EAGAIN && errno != EINTR) {
+			} else if (n != -EAGAIN) {
 				pconn_close(pc);
 			}
 			return;
 		}
 		mux_stream_data_commit(pc->st, (size_t)n);
-		if ((size_t)n < room)
+		if ((size_t)n < room && tls_io_pending(&pc->tio) == 0)
 			return;
 	}
+	if (tls_io_pending(&pc->tio) > 0)
+		ev_feed_event(pc->a->loop, &pc->io, EV_READ);
 }
 
 static void
@@ -473,14 +486,16 @@ pconn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	char junk[4096];
 
 	pc->last_active = ev_now(loop);
-	if ((revents & EV_WRITE) && pconn_flush(pc) != 0)
-		return;
-	if (!(revents & EV_READ))
+	if ((revents & EV_WRITE) || pc->tio.write_wants_read) {
+		if (buf_len(&pc->out) > 0 && pconn_flush(pc) != 0)
+			return;
+	}
+	if (!(revents & EV_READ) && !pc->tio.read_wants_write)
 		goto out;
 	switch (pc->state) {
 	case PC_LINGER:
-		n = read(pc->fd, junk, sizeof(junk));
-		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		n = tls_io_read(&pc->tio, junk, sizeof(junk));
+		if (n == 0 || (n < 0 && n != -EAGAIN)) {
 			pconn_close(pc);
 			return;
 		}
@@ -495,12 +510,14 @@ pconn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 			break;
 		if (io.iov_len > PCONN_READ)
 			io.iov_len = PCONN_READ;
-		n = read(pc->fd, io.iov_base, io.iov_len);
+		n = tls_io_read(&pc->tio, io.iov_base, io.iov_len);
 		if (n > 0) {
 			buf_commit(&pc->in, (size_t)n);
+			if (tls_io_pending(&pc->tio) > 0)
+				ev_feed_event(loop, &pc->io, EV_READ);
 		} else if (n == 0) {
 			pc->rd_eof = true;
-		} else if (errno != EAGAIN && errno != EINTR) {
+		} else if (n != -EAGAIN) {
 			pconn_close(pc);
 			return;
 		}
@@ -524,7 +541,15 @@ pconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct acceptor *a = pc->a;
 	ev_tstamp now = ev_now(loop);
 
-	if (pc->state == PC_LINGER) {
+	if (pc->state == PC_HELLO) {
+		if (now - pc->head_start >= (double)a->conf.head_timeout / 1000.0) {
+			log_info("tls.hello.timeout", "peer=%s", pc->peer);
+			pconn_close(pc);
+			return;
+		}
+		pconn_hello(pc);
+		return;
+	} else if (pc->state == PC_LINGER) {
 		if (now - pc->last_active >= PCONN_LINGER - 0.01) {
 			pconn_close(pc);
 			return;
@@ -557,7 +582,7 @@ pconn_new(struct acceptor *a, int fd)
 		return NULL;
 	}
 	pc->a = a;
-	pc->fd = fd;
+	tls_io_plain(&pc->tio, fd);
 	sock_nodelay(fd);
 	sock_peer_format(fd, pc->peer, sizeof(pc->peer));
 	ev_io_init(&pc->io, pconn_on_io, fd, 0);
@@ -585,7 +610,8 @@ pconn_close(struct pconn *pc)
 	ev_timer_stop(a->loop, &pc->timer);
 	if (pc->st != NULL)
 		mux_stream_close(pc->st);
-	close(pc->fd);
+	tls_io_fini(&pc->tio);
+	close(pc->tio.fd);
 	http1_req_free(pc->http);
 	buf_fini(&pc->in);
 	buf_fini(&pc->out);
@@ -649,6 +675,101 @@ pconn_accept_http(struct acceptor *a, int fd)
 }
 
 void
+pconn_accept_https(struct acceptor *a, int fd)
+{
+	struct pconn *pc;
+
+	if ((pc = pconn_new(a, fd)) == NULL)
+		return;
+	pc->state = PC_HELLO;
+	pc->head_start = ev_now(a->loop);
+	pconn_hello(pc);
+}
+
+/* Terminates TLS with the certificate for name and serves HTTP inside. */
+static void
+pconn_terminate(struct pconn *pc, const char *name)
+{
+	struct acceptor *a = pc->a;
+	struct http1_conf hc;
+	char ip[64];
+
+	http1_conf_default(&hc);
+	hc.max_head = a->conf.head_max;
+	pconn_peer_ip(pc->tio.fd, ip, sizeof(ip));
+	if (tls_io_server(&pc->tio, pc->tio.fd, name[0] ?
+	    certs_find(a->certs, name) : certs_default(a->certs)) != 0 ||
+	    http1_req_new(&pc->http, &hc, ip, true) != 0) {
+		pconn_close(pc);
+		return;
+	}
+	pc->state = PC_HTTP;
+	pc->head_start = ev_now(a->loop);
+	pconn_arm_timer(pc);
+	pconn_update_io(pc);
+}
+
+/* Peeks at the ClientHello (leaving it in the socket) and routes by SNI: a
+ * TLS passthrough tunnel gets the bytes as they are, anything else has its
+ * TLS terminated here. */
+static void
+pconn_hello(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	uint8_t buf[TLSHELLO_MAX_LEN];
+	struct route_claim claim;
+	struct tlshello h;
+	struct session *s;
+	char key[TLSHELLO_MAX_NAME + 8];
+	ssize_t n;
+	int rc;
+
+	n = recv(pc->tio.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		pconn_close(pc);
+		return;
+	}
+	if (n == -1 || (rc = tlshello_parse(buf, (size_t)n, &h)) == 0) {
+		pconn_arm_timer(pc);    /* poll again shortly */
+		return;
+	}
+	if (rc < 0) {
+		a->stats.tls_bad_hello++;
+		log_info("tls.hello.bad", "peer=%s reason=\"%s\"", pc->peer,
+		    h.reason ? h.reason : "not TLS");
+		pconn_close(pc);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s%s", ROUTES_TLS_PREFIX, h.server_name);
+	snprintf(pc->host, sizeof(pc->host), "%s", h.server_name);
+	if (h.server_name[0] != '\0') {
+		switch (routes_lookup_host(a->routes, key, &claim)) {
+		case ROUTES_LOCAL:
+			if ((s = acceptor_session(a, claim.session)) == NULL ||
+			    session_open_stream(s, claim.tunnel_id, pc->peer,
+			    h.server_name, pc, &pc->st) != 0) {
+				pconn_close(pc);
+				return;
+			}
+			/* passthrough: the hello goes on as the first bytes */
+			pc->state = PC_RAW;
+			pc->head_start = 0;
+			pconn_arm_timer(pc);
+			pconn_update_io(pc);
+			return;
+		case ROUTES_OFFLINE:
+			/* its owner holds the keys: nothing to answer with */
+			a->stats.http_503++;
+			pconn_close(pc);
+			return;
+		case ROUTES_UNKNOWN:
+			break;
+		}
+	}
+	pconn_terminate(pc, h.server_name);
+}
+
+void
 pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
     uint32_t tunnel_id)
 {
@@ -680,9 +801,9 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
 	if (buf_len(&pc->out) == 0) {
-		n = write(pc->fd, p, len);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR) {
+		n = tls_io_write(&pc->tio, p, len);
+		if (n < 0) {
+			if (n != -EAGAIN) {
 				pconn_close(pc);
 				return;
 			}

@@ -19,6 +19,9 @@ struct mux_stream;
 
 /* Take ownership of an accepted non-blocking fd. */
 void pconn_accept_http(struct acceptor *a, int fd);
+/* HTTPS listener: routes by SNI to a TLS passthrough tunnel, or terminates
+ * TLS (certificate by SNI) and serves HTTP inside. */
+void pconn_accept_https(struct acceptor *a, int fd);
 void pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
     uint32_t tunnel_id);
 

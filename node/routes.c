@@ -1,6 +1,7 @@
 #include "routes.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,13 +157,18 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 
 		/* tcp routes need no table entry: their listener knows its
 		 * tunnel, and nobody asks for a tcp port by name */
-		if (rt->kind != TUNNEL_HTTP || rt->host == NULL)
+		char key[300];
+
+		if ((rt->kind != TUNNEL_HTTP && rt->kind != TUNNEL_TLS) ||
+		    rt->host == NULL)
 			continue;
+		snprintf(key, sizeof(key), "%s%s",
+		    rt->kind == TUNNEL_TLS ? ROUTES_TLS_PREFIX : "", rt->host);
 		if (rt->state == ROUTE_DELETED) {
-			rmap_del(&r->table, rt->host);
+			rmap_del(&r->table, key);
 			continue;
 		}
-		if ((e = rmap_put(&r->table, rt->host)) == NULL)
+		if ((e = rmap_put(&r->table, key)) == NULL)
 			return -ENOMEM;
 		e->state = rt->state;
 		e->session = rt->session;

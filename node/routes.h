@@ -18,6 +18,9 @@
 
 struct routes;
 
+/* TLS passthrough tunnels live in the same maps under "tls/" + hostname. */
+#define ROUTES_TLS_PREFIX "tls/"
+
 struct route_claim {
 	uint64_t session;
 	uint32_t tunnel_id;

@@ -202,6 +202,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 	struct session *s = acceptor_session(a, sid);
 	struct stunnel *t;
 	char url[1200], *hosts, *h, *save;
+	bool tls;
+	int port;
 
 	if (s == NULL || s->dead || (t = session_tunnel(s, tunnel_id)) == NULL)
 		return;
@@ -231,20 +233,27 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 	}
 	hosts = strdup(r->hosts ? r->hosts : "");
 	url[0] = '\0';
+	tls = t->kind == TUNNEL_TLS;
+	port = tls ? a->https_port : a->http_port;
 	for (h = hosts ? strtok_r(hosts, ",", &save) : NULL; h != NULL;
 	    h = strtok_r(NULL, ",", &save)) {
-		routes_claim_host(a->routes, h, sid, tunnel_id);
+		char key[300];
+
+		snprintf(key, sizeof(key), "%s%s", tls ? ROUTES_TLS_PREFIX : "", h);
+		routes_claim_host(a->routes, key, sid, tunnel_id);
 		if (url[0] == '\0') {
-			if (a->http_port == 80)
-				snprintf(url, sizeof(url), "http://%s", h);
+			if (port == (tls ? 443 : 80))
+				snprintf(url, sizeof(url), "%s://%s",
+				    tls ? "https" : "http", h);
 			else
-				snprintf(url, sizeof(url), "http://%s:%d", h, a->http_port);
+				snprintf(url, sizeof(url), "%s://%s:%d",
+				    tls ? "https" : "http", h, port);
 		}
-		log_info("tunnel.up", "session=%016llx tunnel=%u kind=http host=%s",
-		    (unsigned long long)sid, tunnel_id, h);
+		log_info("tunnel.up", "session=%016llx tunnel=%u kind=%s host=%s",
+		    (unsigned long long)sid, tunnel_id, tls ? "tls" : "http", h);
 	}
 	free(hosts);
-	session_registered(s, tunnel_id, 0, (uint16_t)a->http_port, url, "");
+	session_registered(s, tunnel_id, 0, (uint16_t)port, url, "");
 }
 
 /* Binds the public listener of a tcp tunnel: the wanted port, or a free one
@@ -298,7 +307,8 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 		    "too many tunnels on one connection");
 		return;
 	}
-	if (m->kind != TUNNEL_HTTP && m->kind != TUNNEL_TCP) {
+	if (m->kind != TUNNEL_HTTP && m->kind != TUNNEL_TCP &&
+	    m->kind != TUNNEL_TLS) {
 		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "",
 		    "unknown tunnel type");
 		return;

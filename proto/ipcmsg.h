@@ -49,7 +49,11 @@ enum ipcmsg_type {
 	IPCMSG_KICK = 9,                /* str token_id, str reason */
 };
 
-enum tunnel_kind { TUNNEL_HTTP = 1, TUNNEL_TCP = 2 };
+enum tunnel_kind {
+	TUNNEL_HTTP = 1,
+	TUNNEL_TCP = 2,
+	TUNNEL_TLS = 3,                 /* TLS passthrough, routed by SNI */
+};
 
 /* Status codes in OK and REGISTERED; 0 is success. Shared with the client's
  * ERROR control message. */

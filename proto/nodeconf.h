@@ -29,6 +29,8 @@ struct node_conf {
 	long long drain_timeout;/* ms in-flight streams get on SIGTERM */
 	long long ping_interval;/* ms between keepalive pings to clients */
 	long long max_streams;  /* streams per client session */
+	char *https_listen;     /* public HTTPS */
+	char *tls_cert_dir;     /* SNI certificates for public HTTPS */
 	bool tunnel_tls;        /* TLS on the tunnel listener */
 	char *tls_cert, *tls_key;       /* "" = the development CA's */
 	char *gossip_listen;    /* UDP+TCP gossip address = the mesh address */

@@ -40,10 +40,10 @@ static int
 tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	const unsigned char *ours = arg;
+	const unsigned char *ours = arg;        /* wire format, one protocol */
 
-	if (SSL_select_next_proto((unsigned char **)out, outlen, ours + 1, ours[0],
-	    in, inlen) == OPENSSL_NPN_NEGOTIATED)
+	if (SSL_select_next_proto((unsigned char **)out, outlen, ours,
+	    (unsigned int)ours[0] + 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;
 	return SSL_TLSEXT_ERR_NOACK;
 }

@@ -48,7 +48,7 @@ routedb_try(const char *path, struct table *t)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
 		r.kind = strcmp(routedb_text(s, 0), "tcp") == 0 ? TUNNEL_TCP :
-		    TUNNEL_HTTP;
+		    strcmp(routedb_text(s, 0), "tls") == 0 ? TUNNEL_TLS : TUNNEL_HTTP;
 		r.host = (char *)routedb_text(s, 1);
 		r.port = (uint16_t)sqlite3_column_int(s, 2);
 		r.node = (char *)routedb_text(s, 3);
@@ -56,7 +56,7 @@ routedb_try(const char *path, struct table *t)
 		r.tunnel_id = (uint32_t)sqlite3_column_int64(s, 5);
 		r.state = strcmp(routedb_text(s, 7), "online") == 0 ?
 		    ROUTE_ONLINE : ROUTE_OFFLINE;
-		if ((r.kind == TUNNEL_HTTP && r.host[0] == '\0') ||
+		if ((r.kind != TUNNEL_TCP && r.host[0] == '\0') ||
 		    (r.kind == TUNNEL_TCP && r.port == 0))
 			continue;
 		if (table_put(t, &r, routedb_text(s, 6), NULL) != 0) {

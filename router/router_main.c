@@ -480,7 +480,7 @@ router_dispatch_acceptor(struct ipc_sock *s, nng_msg *msg, void *arg)
 static const char *
 router_kind_name(uint8_t kind)
 {
-	return kind == TUNNEL_TCP ? "tcp" : "http";
+	return kind == TUNNEL_TCP ? "tcp" : kind == TUNNEL_TLS ? "tls" : "http";
 }
 
 static const char *
