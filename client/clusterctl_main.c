@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client/ctl.h"
+#include "client/ctl_tokens.h"
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "members", ctl_members_main, "members [--json]",
@@ -18,6 +19,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "make the node leave the cluster gracefully" },
 	{ "keys", ctl_keys_main, "keys reload",
 	    "reread the node's --cluster-key-file (rotation)" },
+	{ "tokens", ctl_tokens_main, "tokens create|list|revoke ...",
+	    "tunnel tokens: create --allow PATTERN [--allow-port LO-HI] [--note "
+	    "TEXT], list, revoke ID" },
 	{ NULL, NULL, NULL, NULL }
 };
 
