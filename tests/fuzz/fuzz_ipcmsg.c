@@ -39,6 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipcmsg_table tab;
 	struct ipcmsg_write wr;
 	struct ipcmsg_kick kick;
+	struct ipcmsg_members mem;
 	uint64_t v;
 
 	switch (ipcmsg_type(data, size)) {
@@ -90,6 +91,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ipcmsg_kick_fini(&kick);
 		}
 		break;
+	case IPCMSG_MEMBERS:
+		if (ipcmsg_members_decode(&mem, data, size) == 0) {
+			fuzz_same(ipcmsg_members_encode(&mem), data, size);
+			ipcmsg_members_fini(&mem);
+		}
+		break;
+	case IPCMSG_MEMBERS_REQ:
+	case IPCMSG_LEAVE:
+	case IPCMSG_KEYS_RELOAD:
+		if (ipcmsg_empty_decode(data[1], data, size) == 0)
+			fuzz_same(ipcmsg_empty_encode(data[1]), data, size);
+		break;
 	default:
 		break;
 	}
@@ -134,6 +147,14 @@ main(int argc, char **argv)
 	    { "tok_0123456789ab", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 	    "alice.*,app.example.com", "20000-20010", "laptop" } };
 	struct ipcmsg_kick kick = { "tok_0123456789ab", "the token was revoked" };
+	struct ipcmsg_member mv[2] = {
+		{ MEMBER_ALIVE, 1, "node-a", "eu", "10.0.0.1:7946", "10.0.0.1:8080",
+		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250 },
+		{ MEMBER_SUSPECT, 0, "node-b", "us", "[fd00::2]:7946", "", "", "",
+		    1700000000456ull, 0, 0 },
+	};
+	struct ipcmsg_members mems = { MEMBERS_SNAPSHOT, 0, 0x1122334455667788ull,
+	    42, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 2, mv };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -159,6 +180,17 @@ main(int argc, char **argv)
 	tw.op = WRITE_TOKEN_REVOKE;
 	seed(argv[1], "write_token_revoke", ipcmsg_write_encode(&tw));
 	seed(argv[1], "kick", ipcmsg_kick_encode(&kick));
+	seed(argv[1], "members_snapshot", ipcmsg_members_encode(&mems));
+	mems.kind = MEMBERS_EVENT;
+	mems.event = MEMBER_EV_SUSPECT;
+	mems.n = 1;
+	seed(argv[1], "members_event", ipcmsg_members_encode(&mems));
+	mems.kind = MEMBERS_BEACON;
+	mems.n = 0;
+	seed(argv[1], "members_beacon", ipcmsg_members_encode(&mems));
+	seed(argv[1], "members_req", ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ));
+	seed(argv[1], "leave", ipcmsg_empty_encode(IPCMSG_LEAVE));
+	seed(argv[1], "keys_reload", ipcmsg_empty_encode(IPCMSG_KEYS_RELOAD));
 	return 0;
 }
 #endif

@@ -446,6 +446,100 @@ test_kick(void **state)
 	nng_msg_free(msg);
 }
 
+static int
+dec_members(const void *buf, size_t len)
+{
+	struct ipcmsg_members m;
+	int rc = ipcmsg_members_decode(&m, buf, len);
+
+	ipcmsg_members_fini(&m);
+	return rc;
+}
+
+static int
+dec_leave(const void *buf, size_t len)
+{
+	return ipcmsg_empty_decode(IPCMSG_LEAVE, buf, len);
+}
+
+static void
+test_members(void **state)
+{
+	struct ipcmsg_member v[2] = {
+		{ MEMBER_ALIVE, 1, "node-a", "eu", "10.0.0.1:7946", "10.0.0.1:8080",
+		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250 },
+		{ MEMBER_DEAD, 0, "node-b", "", "[fd00::2]:7946", NULL, "", "",
+		    UINT64_MAX, 0, 0 },
+	};
+	struct ipcmsg_members in = { MEMBERS_SNAPSHOT, 0, 0x1122334455667788ull,
+	    42, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 2, v }, out;
+	struct ipcmsg_member copy;
+	nng_msg *msg = ipcmsg_members_encode(&in);
+	uint8_t *p;
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)),
+	    IPCMSG_MEMBERS);
+	assert_int_equal(ipcmsg_members_decode(&out, nng_msg_body(msg),
+	    nng_msg_len(msg)), 0);
+	assert_int_equal(out.kind, MEMBERS_SNAPSHOT);
+	assert_true(out.epoch == 0x1122334455667788ull && out.seq == 42);
+	assert_true(out.stats.udp_tx_bytes == 1 && out.stats.drop_malformed == 9);
+	assert_int_equal(out.n, 2);
+	assert_string_equal(out.members[0].name, "node-a");
+	assert_string_equal(out.members[0].http, "10.0.0.1:8080");
+	assert_int_equal(out.members[0].self, 1);
+	assert_int_equal(out.members[0].rtt_us, 250);
+	assert_true(out.members[1].incarnation == UINT64_MAX);
+	assert_int_equal(out.members[1].state, MEMBER_DEAD);
+	assert_string_equal(out.members[1].http, "");
+	assert_int_equal(ipcmsg_member_copy(&copy, &out.members[1]), 0);
+	assert_string_equal(copy.addr, "[fd00::2]:7946");
+	ipcmsg_member_fini(&copy);
+	ipcmsg_members_fini(&out);
+	check_bounds(msg, dec_members);
+
+	/* a state out of range, and a count the bytes cannot hold */
+	p = nng_msg_body(msg);
+	p[2 + 2 + 8 + 8 + 9 * 8 + 4] = 7;
+	assert_int_equal(dec_members(p, nng_msg_len(msg)), -EINVAL);
+	p[2 + 2 + 8 + 8 + 9 * 8 + 4] = MEMBER_ALIVE;
+	p[2 + 2 + 8 + 8 + 9 * 8 + 3] = 0x7f;
+	assert_int_equal(dec_members(p, nng_msg_len(msg)), -EINVAL);
+	nng_msg_free(msg);
+
+	/* an event with one member, a beacon with none */
+	in.kind = MEMBERS_EVENT;
+	in.event = MEMBER_EV_DEAD;
+	in.n = 1;
+	msg = ipcmsg_members_encode(&in);
+	check_bounds(msg, dec_members);
+	nng_msg_free(msg);
+	in.kind = MEMBERS_BEACON;
+	in.n = 0;
+	msg = ipcmsg_members_encode(&in);
+	check_bounds(msg, dec_members);
+	nng_msg_free(msg);
+}
+
+static void
+test_empty_messages(void **state)
+{
+	nng_msg *msg = ipcmsg_empty_encode(IPCMSG_LEAVE);
+
+	assert_non_null(msg);
+	assert_int_equal(nng_msg_len(msg), 2);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), 2), IPCMSG_LEAVE);
+	assert_int_equal(ipcmsg_empty_decode(IPCMSG_KEYS_RELOAD,
+	    nng_msg_body(msg), 2), -EPROTO);
+	check_bounds(msg, dec_leave);
+	nng_msg_free(msg);
+	msg = ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ);
+	assert_int_equal(ipcmsg_empty_decode(IPCMSG_MEMBERS_REQ,
+	    nng_msg_body(msg), nng_msg_len(msg)), 0);
+	nng_msg_free(msg);
+}
+
 static void
 test_route_copy(void **state)
 {
@@ -477,6 +571,8 @@ main(void)
 		cmocka_unit_test(test_write_token),
 		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_route_copy),
+		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_empty_messages),
 	};
 
 	return cmocka_run_group_tests_name("ipcmsg", tests, NULL, NULL);
