@@ -105,8 +105,6 @@ warren_cli_ready(struct warren_client *c, const struct warren_ready *r,
 		printf("[%s] ", r->name);
 	if (r->kind == WARREN_HTTP)
 		printf("%s -> http://%s\n", r->url, r->local);
-	else if (r->kind == WARREN_TLS)
-		printf("%s -> %s (TLS passed through)\n", r->url, r->local);
 	else
 		printf("%s -> %s\n", r->url, r->local);
 	fflush(stdout);

@@ -257,6 +257,7 @@ class Node:
         self.starts = 0
         self.proc = None
         self.http_port = self.tunnel_port = self.admin_port = None
+        self.https_listen, self.https_port = "127.0.0.1:0", None
 
     @property
     def pid(self):
@@ -267,6 +268,7 @@ class Node:
                 "--data-dir", self.data_dir, "--name", self.name,
                 "--region", "local", "--domain", "localhost",
                 "--http-listen", self.http_listen,
+                "--https-listen", self.https_listen,
                 "--tunnel-listen", self.tunnel_listen,
                 "--admin-listen", self.admin_listen,
                 "--tcp-port-range", self.tcp_range] + \
@@ -276,6 +278,8 @@ class Node:
         if same_ports and self.http_port:
             self.http_listen = "127.0.0.1:%d" % self.http_port
             self.tunnel_listen = "127.0.0.1:%d" % self.tunnel_port
+            if self.https_port:
+                self.https_listen = "127.0.0.1:%d" % self.https_port
             if self.admin_port:
                 self.admin_listen = "127.0.0.1:%d" % self.admin_port
         self.starts += 1
@@ -303,6 +307,8 @@ class Node:
                     http = ev.get("addr")
                 elif e == "listen" and ev.get("what") == "tunnel":
                     tunnel = ev.get("addr")
+                elif e == "listen" and ev.get("what") == "https":
+                    self.https_port = int(ev.get("addr").rsplit(":", 1)[1])
                 elif e == "admin.listen" or (e == "listen" and ev.get("what") == "admin"):
                     admin = ev.get("addr")
             if http and tunnel:
