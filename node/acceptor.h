@@ -27,6 +27,7 @@ struct acceptor_stats {
 	uint64_t registrations_ok, registrations_failed;
 	uint64_t accept_errors;
 	uint64_t tls_bad_hello;
+	uint64_t refused_per_ip, proxy_errors;
 };
 
 struct acceptor {
@@ -55,6 +56,8 @@ struct acceptor {
 	bool draining;
 	struct ipc_sock *router;        /* req */
 	struct ipc_sock *table;         /* sub */
+	struct ipc_sock *stats_pub;     /* counters for /metrics */
+	ev_timer stats_timer;
 	bool snapshot_pending;
 	struct acceptor_stats stats;
 };

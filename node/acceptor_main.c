@@ -18,6 +18,8 @@
 #include "session.h"
 #include "sock.h"
 #include "tls.h"
+#include "ipc.h"
+#include "ipcmsg.h"
 #include "certs.h"
 
 uint64_t
@@ -27,6 +29,39 @@ acceptor_now_us(struct acceptor *a)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Publishes the counters for the router's /metrics, every second. */
+static void
+acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acceptor *a = w->data;
+	const struct acceptor_stats *st = &a->stats;
+	struct ipcmsg_stat items[] = {
+		{ "connections", a->nconns },
+		{ "connections_total", st->conns_opened },
+		{ "sessions", a->nsessions },
+		{ "sessions_total", st->sessions_opened },
+		{ "session_protocol_errors_total", st->session_proto_errors },
+		{ "http_requests_total", st->http_requests },
+		{ "http_errors_total{status=\"400\"}", st->http_400 },
+		{ "http_errors_total{status=\"404\"}", st->http_404 },
+		{ "http_errors_total{status=\"408\"}", st->http_408 },
+		{ "http_errors_total{status=\"431\"}", st->http_431 },
+		{ "http_errors_total{status=\"502\"}", st->http_502 },
+		{ "http_errors_total{status=\"503\"}", st->http_503 },
+		{ "registrations_total{result=\"ok\"}", st->registrations_ok },
+		{ "registrations_total{result=\"failed\"}", st->registrations_failed },
+		{ "accept_errors_total", st->accept_errors },
+		{ "tls_bad_hello_total", st->tls_bad_hello },
+		{ "conns_refused_total{reason=\"per_ip\"}", st->refused_per_ip },
+		{ "proxy_protocol_errors_total", st->proxy_errors },
+	};
+	struct ipcmsg_stats m = { sizeof(items) / sizeof(items[0]), items };
+	nng_msg *msg;
+
+	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)
+		ipc_publish(a->stats_pub, msg);
 }
 
 static void
@@ -297,6 +332,16 @@ main(int argc, char **argv)
 	ev_signal_init(&a.sigint, acceptor_on_signal, SIGINT);
 	a.sigint.data = &a;
 	ev_signal_start(a.loop, &a.sigint);
+	{
+		char url[4200];
+
+		if (ipc_open(&a.stats_pub, a.loop, IPC_PUB, ipc_url(url, sizeof(url),
+		    a.conf.data_dir, "stats"), true, NULL, NULL) != 0)
+			log_warn("stats.link", "error=\"cannot publish counters\"");
+	}
+	ev_timer_init(&a.stats_timer, acceptor_on_stats, 1., 1.);
+	a.stats_timer.data = &a;
+	ev_timer_start(a.loop, &a.stats_timer);
 	if (rctl_start(&a) != 0) {
 		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
 		return 1;
@@ -308,6 +353,7 @@ main(int argc, char **argv)
 	session_close_all(&a, "node stopped");
 	pconn_reap(&a);
 	rctl_stop(&a);
+	ipc_close(a.stats_pub);
 	routes_free(a.routes);
 	SSL_CTX_free(a.tunnel_ctx);
 	certs_free(a.certs);

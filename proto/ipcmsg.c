@@ -191,9 +191,65 @@ ipcmsg_type(const void *buf, size_t len)
 		return -EPROTO;
 	if (p[1] >= IPCMSG_MEMBERS && p[1] <= IPCMSG_KEYS_RELOAD)
 		return p[1];
+	if (p[1] == IPCMSG_STATS)
+		return p[1];
 	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_KICK)
 		return -EPROTO;
 	return p[1];
+}
+
+/* ---- STATS ---- */
+
+nng_msg *
+ipcmsg_stats_encode(const struct ipcmsg_stats *m)
+{
+	struct ipcmsg_wr w;
+	uint32_t i;
+
+	ipcmsg_wr_init(&w, IPCMSG_STATS, 4 + (size_t)m->n * 48);
+	ipcmsg_put_u32(&w, m->n);
+	for (i = 0; i < m->n; i++) {
+		ipcmsg_put_str(&w, m->items[i].name);
+		ipcmsg_put_u64(&w, m->items[i].value);
+	}
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_stats_decode(struct ipcmsg_stats *m, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+	uint32_t i, n;
+
+	memset(m, 0, sizeof(*m));
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_STATS);
+	n = ipcmsg_get_u32(&r);
+	/* each item takes at least 2 + 8 bytes: never trust n */
+	if (r.err == 0 && (n > IPCMSG_STATS_MAX || (size_t)n * 10 > len))
+		r.err = -EINVAL;
+	if (r.err == 0 && n > 0 &&
+	    (m->items = calloc(n, sizeof(*m->items))) == NULL)
+		r.err = -ENOMEM;
+	for (i = 0; r.err == 0 && i < n; i++) {
+		m->items[i].name = ipcmsg_get_str(&r);
+		m->items[i].value = ipcmsg_get_u64(&r);
+		m->n = i + 1;
+	}
+	if (ipcmsg_rd_end(&r) != 0)
+		ipcmsg_stats_fini(m);
+	return r.err;
+}
+
+void
+ipcmsg_stats_fini(struct ipcmsg_stats *m)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->items[i].name);
+	free(m->items);
+	m->items = NULL;
+	m->n = 0;
 }
 
 /* ---- OK ---- */

@@ -209,6 +209,26 @@ enum ipcmsg_member_type {
 	IPCMSG_KEYS_RELOAD = 35,        /* (empty) */
 };
 
+/* acceptor -> router (pub/sub, ipc://DATA/stats.ipc): every second the
+ * acceptor's counters, as name/value pairs (Prometheus names, labels
+ * included), for the admin API's /metrics. */
+enum { IPCMSG_STATS = 16 };
+#define IPCMSG_STATS_MAX        256     /* counters in one STATS message */
+
+struct ipcmsg_stat {
+	char *name;                     /* e.g. http_responses_total{code="404"} */
+	uint64_t value;
+};
+
+struct ipcmsg_stats {
+	uint32_t n;
+	struct ipcmsg_stat *items;
+};
+
+struct nng_msg *ipcmsg_stats_encode(const struct ipcmsg_stats *m);
+int ipcmsg_stats_decode(struct ipcmsg_stats *m, const void *buf, size_t len);
+void ipcmsg_stats_fini(struct ipcmsg_stats *m);
+
 #define IPCMSG_MEMBERS_MAX      65536   /* members in one MEMBERS message */
 
 enum ipcmsg_members_kind { MEMBERS_SNAPSHOT = 0, MEMBERS_EVENT = 1, MEMBERS_BEACON = 2 };

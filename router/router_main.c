@@ -74,6 +74,8 @@ struct router {
 	struct router_kick kicks[ROUTER_KICKS];
 	struct members *members;        /* cluster members, from gossip */
 	struct ipc_sock *msub;          /* gossip's membership events */
+	struct ipc_sock *asub;          /* the acceptor's counters */
+	struct ipcmsg_stats astats;     /* latest of them, for /metrics */
 	ev_tstamp members_asked;        /* last snapshot request */
 	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
@@ -570,6 +572,49 @@ router_admin_status(struct router *rt, struct admin_resp *resp)
 	    "online", (json_int_t)table_count_state(rt->table, ROUTE_ONLINE)));
 }
 
+/* The acceptor publishes its counters every second; keep the latest. */
+static void
+router_on_acceptor_stats(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct router *rt = arg;
+	struct ipcmsg_stats st;
+
+	if (ipcmsg_stats_decode(&st, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
+		ipcmsg_stats_fini(&rt->astats);
+		rt->astats = st;
+	} else {
+		rt->stats.malformed++;
+	}
+	nng_msg_free(msg);
+}
+
+/* Appends the acceptor's counters (data plane: connections, HTTP answers,
+ * refused input) to a /metrics body. */
+static void
+router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
+{
+	size_t i, need = 0;
+	char *body;
+	int n;
+
+	if (resp->status != 200)
+		return;
+	for (i = 0; i < rt->astats.n; i++)
+		need += strlen(rt->astats.items[i].name) + 48;
+	if (need == 0 || (body = realloc(resp->body, resp->len + need + 1)) == NULL)
+		return;
+	resp->body = body;
+	for (i = 0; i < rt->astats.n; i++) {
+		n = snprintf(body + resp->len, need + 1, "warren_acceptor_%s %llu\n",
+		    rt->astats.items[i].name,
+		    (unsigned long long)rt->astats.items[i].value);
+		if (n < 0 || (size_t)n > need)
+			break;
+		resp->len += (size_t)n;
+		need -= (size_t)n;
+	}
+}
+
 /* Appends the auth counters to a /metrics body. */
 static void
 router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
@@ -666,6 +711,7 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	resp->body = buf;
 	resp->len = (size_t)n;
 	router_admin_metrics_auth(rt, resp);
+	router_admin_metrics_acceptor(rt, resp);
 }
 
 /* ---- cluster membership (gossip's MEMBERS messages, /v1/members) ---- */
@@ -1070,6 +1116,13 @@ router_setup(struct router *rt)
 		return rc;
 	}
 	router_members_resync(rt);
+	ipc_url(url, sizeof(url), rt->conf.data_dir, "stats");
+	if ((rc = ipc_open(&rt->asub, rt->loop, IPC_SUB, url, false,
+	    router_on_acceptor_stats, rt)) != 0) {
+		log_error("router.start", "url=%s err=\"cannot subscribe to the "
+		    "acceptor's counters (%d)\"", url, rc);
+		return rc;
+	}
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "router");
 	if ((rc = ipc_open(&rt->rep, rt->loop, IPC_REP, url, true,
 	    router_dispatch_acceptor, rt)) != 0) {
@@ -1118,6 +1171,8 @@ out:
 	ipc_close(rt.rep);
 	ipc_close(rt.pub);
 	ipc_close(rt.msub);
+	ipc_close(rt.asub);
+	ipcmsg_stats_fini(&rt.astats);
 	members_free(rt.members);
 	if (rt.gossip_open)
 		nng_close(rt.gossip);
