@@ -356,9 +356,10 @@ jwt_keys_add_jwks(struct jwt_keys *k, const char *json, size_t len, char *err,
 			continue;
 		ERR_clear_error();
 		if (pkey == NULL) {
-			json_decref(doc);
+			/* kid points into doc: the sentence first */
 			jwt_err(err, errlen, "JWKS key %zu (kid %.64s) is malformed",
 			    i, kid != NULL ? kid : "none");
+			json_decref(doc);
 			return -EINVAL;
 		}
 		if ((rc = jwt_keys_take(k, pkey, kid != NULL ? kid : "", err,
