@@ -156,6 +156,9 @@ ctrl_msg_encode(const struct ctrl_msg *m, uint8_t *out, size_t cap)
 		w_u16(&w, m->port);
 		w_str(&w, m->subdomain);
 		w_str(&w, m->domains);
+		w_str(&w, m->basic_auth);
+		w_str(&w, m->allow_ips);
+		w_str(&w, m->deny_ips);
 		break;
 	case CTRL_REGISTERED:
 		w_u32(&w, m->tunnel_id);
@@ -203,6 +206,11 @@ ctrl_msg_decode(struct ctrl_msg *m, const uint8_t *p, size_t len)
 		m->port = r_u16(&r);
 		m->subdomain = r_str(&r);
 		m->domains = r_str(&r);
+		if (!r.err && r.n < r.len) {
+			m->basic_auth = r_str(&r);
+			m->allow_ips = r_str(&r);
+			m->deny_ips = r_str(&r);
+		}
 		break;
 	case CTRL_REGISTERED:
 		m->tunnel_id = r_u32(&r);
@@ -239,6 +247,10 @@ ctrl_msg_fini(struct ctrl_msg *m)
 	free(m->domains);
 	free(m->url);
 	free(m->error);
+	free(m->basic_auth);
+	free(m->allow_ips);
+	free(m->deny_ips);
+	m->basic_auth = m->allow_ips = m->deny_ips = NULL;
 	m->client_id = m->token = m->agent = m->subdomain = m->domains =
 	    m->url = m->error = NULL;
 }

@@ -44,6 +44,11 @@ struct ctrl_msg {
 	char *domains;                  /* REGISTER: comma-separated custom domains */
 	char *url;                      /* REGISTERED: public URL or host:port */
 	char *error;                    /* REGISTERED (status != 0), ERROR */
+	/* REGISTER, optional (appended; absent from older clients): public
+	 * URL protections the node enforces for this tunnel */
+	char *basic_auth;               /* "user:password", "" = none */
+	char *allow_ips;                /* CIDR list; "" = everyone */
+	char *deny_ips;                 /* CIDR list */
 };
 
 /* Stream-open header, the payload of a mux OPEN frame. */

@@ -24,7 +24,7 @@ enum req_state {
 
 enum hdr_cb { HC_NONE = 0, HC_FIELD, HC_VALUE };
 
-enum hdr_id { H_OTHER = 0, H_HOST, H_CL, H_TE, H_XFF, H_XFP, H_XFH };
+enum hdr_id { H_OTHER = 0, H_HOST, H_CL, H_TE, H_XFF, H_XFP, H_XFH, H_AUTH };
 
 /* Chunked framing, checked byte by byte between the data spans that
  * http_parser reports: the Debian build is not strict about delimiters. */
@@ -73,6 +73,8 @@ struct http1_req {
 	uint32_t f_off, f_len, v_off, v_len;
 	unsigned nhdr, nhost, ncl, nte;
 	uint32_t host_off, host_len;
+	unsigned nauth;
+	uint32_t auth_off, auth_len;
 	struct http1_drop drop[HTTP1_MAX_DROP];
 	unsigned ndrop;
 	char host[HTTP1_MAX_HOST + 1];
@@ -163,6 +165,8 @@ req_hdr_id(const uint8_t *name, size_t n)
 	switch (n) {
 	case 4:
 		return eq_nocase(name, n, "host") ? H_HOST : H_OTHER;
+	case 13:
+		return eq_nocase(name, n, "authorization") ? H_AUTH : H_OTHER;
 	case 14:
 		return eq_nocase(name, n, "content-length") ? H_CL : H_OTHER;
 	case 15:
@@ -220,6 +224,12 @@ req_hdr_done(struct http1_req *r, uint32_t line_end)
 	id = req_hdr_id(name, r->f_len);
 	switch (id) {
 	case H_OTHER:
+		return 0;
+	case H_AUTH:
+		if (++r->nauth > 1)
+			return req_fail(r, 400, "duplicate Authorization header");
+		r->auth_off = voff;
+		r->auth_len = vlen;
 		return 0;
 	case H_HOST:
 		if (++r->nhost > 1)
@@ -493,6 +503,8 @@ req_reset_msg(struct http1_req *r)
 	r->f_off = r->f_len = r->v_off = r->v_len = 0;
 	r->nhdr = r->nhost = r->ncl = r->nte = 0;
 	r->host_off = r->host_len = 0;
+	r->nauth = 0;
+	r->auth_off = r->auth_len = 0;
 	r->ndrop = 0;
 	r->host[0] = '\0';
 	r->bytes = r->body_bytes = 0;
@@ -906,6 +918,11 @@ req_head_done(struct http1_req *r, size_t n, size_t used, struct http1_ev *ev)
 	ev->path = (const char *)ev->head + (path_off - ls);
 	ev->path_len = r->url_len - (path_off - r->url_off);
 	ev->upgrade = r->upgrade;
+	/* the original head is still there: in hb before the rewrite, or in
+	 * the caller's input */
+	ev->authorization = r->nauth ?
+	    (const char *)(at ? r->hb : src) + r->auth_off : NULL;
+	ev->authorization_len = r->nauth ? r->auth_len : 0;
 	return HTTP1_HEAD;
 }
 

@@ -79,6 +79,9 @@ struct http1_ev {
 	const uint8_t *head;    /* filter: the rewritten head to send on */
 	size_t head_len;
 	bool upgrade;           /* the request asks to switch protocols */
+	const char *authorization;      /* filter: the Authorization value
+	                                 * (not NUL-terminated), NULL if none */
+	size_t authorization_len;
 
 	/* HTTP1_END (and the observer's HTTP1_HEAD / HTTP1_UPGRADE) */
 	int status;             /* response status; filter's HTTP1_ERROR: the
