@@ -186,7 +186,7 @@ client_conf_line(void *user, const char *section, const char *name,
 			t->kind = WARREN_TLS;
 		else {
 			client_conf_fail(cc, "tunnel [%s]: type '%s' is not "
-			    "supported; use http or tcp", section, value);
+			    "supported; use http, tcp or tls (https)", section, value);
 			goto fail;
 		}
 		x->have_type[idx] = 1;

@@ -18,12 +18,15 @@
 #include "sock.h"
 #include "tls.h"
 
+#include <openssl/sha.h>
+
 #define SESSION_MAX_TUNNELS     64
 #define SESSION_READS_PER_EVENT 16
 
 struct stunnel {
 	uint32_t id;
 	uint8_t kind;
+	struct tunnel_policy policy;
 	bool ready;
 	int port;                       /* tcp: public port */
 	int lfd;                        /* tcp: listener, -1 if none */
@@ -42,6 +45,7 @@ struct session {
 	char peer[64];
 	char *client_id;
 	char *token_id;                 /* credential its tunnels were claimed with */
+	char *token;                    /* from HELLO; never logged */
 	bool hello, in_cb, dead, goaway;
 	ev_tstamp last_input;
 	struct stunnel **tunnels;       /* each allocated alone: watchers never move */
@@ -168,6 +172,8 @@ stunnel_remove(struct session *s, struct stunnel *t)
 	size_t i;
 
 	stunnel_close(s, t);
+	cidr_fini(&t->policy.allow);
+	cidr_fini(&t->policy.deny);
 	for (i = 0; i < s->ntunnels; i++) {
 		if (s->tunnels[i] == t) {
 			s->tunnels[i] = s->tunnels[--s->ntunnels];
@@ -288,11 +294,64 @@ session_bind_port(struct session *s, int want, int *port)
 	return -EADDRINUSE;
 }
 
+/* The tunnel's public protections from REGISTER; 0 or -1 with a sentence. */
+static int
+session_parse_policy(struct tunnel_policy *p, const struct ctrl_msg *m,
+    char *err, size_t errlen)
+{
+	char bad[80];
+
+	memset(p, 0, sizeof(*p));
+	if (cidr_parse(&p->allow, m->allow_ips, bad, sizeof(bad)) != 0) {
+		snprintf(err, errlen, "bad allowed address '%s' (want an IP or CIDR "
+		    "like 203.0.113.0/24)", bad);
+		return -1;
+	}
+	if (cidr_parse(&p->deny, m->deny_ips, bad, sizeof(bad)) != 0) {
+		cidr_fini(&p->allow);
+		snprintf(err, errlen, "bad denied address '%s' (want an IP or CIDR "
+		    "like 203.0.113.0/24)", bad);
+		return -1;
+	}
+	if (m->basic_auth != NULL && m->basic_auth[0] != '\0') {
+		if (strchr(m->basic_auth, ':') == NULL) {
+			cidr_fini(&p->allow);
+			cidr_fini(&p->deny);
+			snprintf(err, errlen, "basic auth wants USER:PASSWORD");
+			return -1;
+		}
+		p->basic = true;
+		SHA256((const unsigned char *)m->basic_auth, strlen(m->basic_auth),
+		    p->basic_hash);
+	}
+	return 0;
+}
+
+const struct tunnel_policy *
+session_policy(struct acceptor *a, uint64_t session, uint32_t tunnel_id)
+{
+	struct session *s = acceptor_session(a, session);
+	struct stunnel *t;
+
+	if (s == NULL || (t = session_tunnel(s, tunnel_id)) == NULL)
+		return NULL;
+	return &t->policy;
+}
+
+bool
+tunnel_policy_allows(const struct tunnel_policy *p, const struct sockaddr *peer)
+{
+	if (cidr_match(&p->deny, peer))
+		return false;
+	return p->allow.n == 0 || cidr_match(&p->allow, peer);
+}
+
 static void
 session_on_register(struct session *s, const struct ctrl_msg *m)
 {
 	struct acceptor *a = s->a;
 	struct ipcmsg_register r;
+	struct tunnel_policy pol;
 	struct stunnel *t, **nt;
 	char err[256];
 	int fd = -1, port = 0;
@@ -313,6 +372,18 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 		    "unknown tunnel type");
 		return;
 	}
+	if (session_parse_policy(&pol, m, err, sizeof(err)) != 0) {
+		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "", err);
+		return;
+	}
+	if (pol.basic && m->kind != TUNNEL_HTTP) {
+		cidr_fini(&pol.allow);
+		cidr_fini(&pol.deny);
+		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "",
+		    "basic auth needs an http tunnel (the node cannot see inside "
+		    "tcp or tls passthrough tunnels)");
+		return;
+	}
 	if (m->kind == TUNNEL_TCP) {
 		fd = session_bind_port(s, m->port, &port);
 		if (fd < 0) {
@@ -330,6 +401,8 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 				    a->conf.tcp_lo, a->conf.tcp_hi);
 			session_registered(s, m->tunnel_id,
 			    m->port ? IPCMSG_S_TAKEN : IPCMSG_S_UNAVAILABLE, 0, "", err);
+			cidr_fini(&pol.allow);
+			cidr_fini(&pol.deny);
 			return;
 		}
 	}
@@ -339,11 +412,14 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 	if (nt == NULL || (t = calloc(1, sizeof(*t))) == NULL) {
 		if (fd != -1)
 			close(fd);
+		cidr_fini(&pol.allow);
+		cidr_fini(&pol.deny);
 		session_registered(s, m->tunnel_id, IPCMSG_S_INTERNAL, 0, "",
 		    "out of memory");
 		return;
 	}
 	s->tunnels[s->ntunnels++] = t;
+	t->policy = pol;
 	t->id = m->tunnel_id;
 	t->kind = m->kind;
 	t->lfd = fd;
@@ -358,7 +434,7 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 	r.tunnel_id = m->tunnel_id;
 	r.kind = m->kind;
 	r.client_id = s->client_id;
-	r.token = "";
+	r.token = s->token ? s->token : "";
 	r.subdomain = m->subdomain ? m->subdomain : "";
 	r.domains = m->domains ? m->domains : "";
 	r.port = (uint16_t)port;
@@ -411,6 +487,7 @@ session_on_control(struct mux *mux, const uint8_t *p, size_t len)
 			s->hello = true;
 			s->client_id = strdup(m.client_id && m.client_id[0] ?
 			    m.client_id : s->peer);
+			s->token = strdup(m.token ? m.token : "");
 			log_info("session.hello", "session=%016llx peer=%s agent=\"%s\"",
 			    (unsigned long long)s->id, s->peer, m.agent ? m.agent : "");
 			session_send(s, &w);
@@ -692,6 +769,8 @@ session_destroy(struct session *s)
 	close(s->tio.fd);
 	for (i = 0; i < s->ntunnels; i++) {
 		stunnel_close(s, s->tunnels[i]);
+		cidr_fini(&s->tunnels[i]->policy.allow);
+		cidr_fini(&s->tunnels[i]->policy.deny);
 		free(s->tunnels[i]);
 	}
 	free(s->tunnels);
@@ -704,6 +783,10 @@ session_destroy(struct session *s)
 	mux_free(s->mux);
 	free(s->client_id);
 	free(s->token_id);
+	if (s->token != NULL) {
+		OPENSSL_cleanse(s->token, strlen(s->token));
+		free(s->token);
+	}
 	free(s);
 }
 

@@ -6,9 +6,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cidr.h"
+
 struct acceptor;
 struct session;
 struct mux_stream;
+
+/* What the client asked the node to enforce on a tunnel's public side. */
+struct tunnel_policy {
+	struct cidr_list allow;         /* empty: every address */
+	struct cidr_list deny;
+	bool basic;                     /* HTTP basic auth required */
+	uint8_t basic_hash[32];         /* SHA-256 of "user:password" */
+};
+
+/* The policy of tunnel_id on session, or NULL if there is no such tunnel.
+ * Valid until control returns to the loop. */
+const struct tunnel_policy *session_policy(struct acceptor *a, uint64_t session,
+    uint32_t tunnel_id);
+/* True if the address may use the tunnel (deny wins over allow). */
+bool tunnel_policy_allows(const struct tunnel_policy *p,
+    const struct sockaddr *peer);
 
 /* Takes ownership of an accepted, non-blocking fd. Returns 0 or -errno (the
  * fd is closed on failure). */

@@ -139,7 +139,7 @@ test_errors(void **state)
 		{ "[w]\nlocal_port=80\n", "[w] has no type" },
 		{ "[w]\ntype=http\n", "[w] has no local_port" },
 		{ "[w]\ntype=udp\nlocal_port=53\n", "type 'udp' is not supported" },
-		{ "[w]\ntype=https\nlocal_port=443\n", "use http or tcp" },
+		{ "[w]\ntype=xtcp\nlocal_port=443\n", "use http, tcp or tls" },
 		{ "[w]\ntype=http\nlocal_port=0\n", "local_port '0'" },
 		{ "[w]\ntype=http\nlocal_port=70000\n", "local_port '70000'" },
 		{ "[w]\ntype=http\nlocal_port=80x\n", "local_port '80x'" },
