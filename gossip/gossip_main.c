@@ -206,7 +206,7 @@ gossip_on_keys_reload(struct gossip *g, const void *body, size_t len)
 		gossip_reply(g, IPCMSG_S_INVALID, err);
 		return;
 	}
-	snprintf(err, sizeof(err), "%d keys loaded", n);
+	snprintf(err, sizeof(err), "%d key%s loaded", n, n == 1 ? "" : "s");
 	gossip_reply(g, IPCMSG_S_OK, err);
 }
 

@@ -1,13 +1,16 @@
 #!/bin/sh
 # make bench: warren tunnels against direct connections, in the same run.
-# Needs iperf3, wrk, nginx-light and curl (make deps). Takes about 2 minutes;
+# Needs iperf3, wrk, nginx-light and curl (make deps). Takes about 4 minutes;
 # BENCH_QUICK=1 runs shorter measurements. Not part of make test.
 set -e
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 export WARREN_BIN="${WARREN_BIN:-build}"
-if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	exec timeout -k 10 290 "$PY" tests/bench/bench.py --quick
-fi
-exec timeout -k 10 290 "$PY" tests/bench/bench.py
+Q=""
+[ "${BENCH_QUICK:-0}" = 1 ] && Q=--quick
+rc=0
+timeout -k 10 290 "$PY" tests/bench/bench.py $Q || rc=$?
+# membership bytes/s per node, simulation and real processes (about 2 min)
+timeout -k 10 170 "$PY" tests/bench/members.py $Q || rc=$?
+exit $rc
