@@ -80,19 +80,43 @@ wait_addr() {
 HTTP_PORT=$(pick 8080)
 TUNNEL_PORT=$(pick 7000)
 ADMIN_PORT=$(pick 7070)
+HTTPS_PORT=$(pick 8443)
 NODE_LOG=$DATA/node.log
 : >"$NODE_LOG"
 "$B/warren-node" --data-dir "$DATA/node" --name demo --region local --domain localhost \
-	--http-listen "127.0.0.1:$HTTP_PORT" --tunnel-listen "127.0.0.1:$TUNNEL_PORT" \
+	--http-listen "127.0.0.1:$HTTP_PORT" --https-listen "127.0.0.1:$HTTPS_PORT" \
+	--tunnel-listen "127.0.0.1:$TUNNEL_PORT" \
 	--admin-listen "127.0.0.1:$ADMIN_PORT" --tcp-port-range 20000-29999 \
 	2>>"$NODE_LOG" &
 NODE_PID=$!
-HTTP_PORT=$(wait_addr "$NODE_LOG" 'ev=listen .*what=http' $NODE_PID) &&
-TUNNEL_PORT=$(wait_addr "$NODE_LOG" 'ev=listen .*what=tunnel' $NODE_PID) || {
+HTTP_PORT=$(wait_addr "$NODE_LOG" 'ev=listen .*what=http addr' $NODE_PID) &&
+HTTPS_PORT=$(wait_addr "$NODE_LOG" 'ev=listen .*what=https addr' $NODE_PID) &&
+TUNNEL_PORT=$(wait_addr "$NODE_LOG" 'ev=listen .*what=tunnel' $NODE_PID) &&
+ADMIN_PORT=$(wait_addr "$NODE_LOG" 'ev=admin.listen' $NODE_PID) || {
 	echo "run_demo: warren-node did not start; its log:" >&2
 	tail -n 20 "$NODE_LOG" >&2
 	exit 1
 }
+
+# the node requires a token: make one that may claim demo.* (printed once,
+# alone on the last line) and keep it, since the name stays reserved to it
+TOKEN=
+TOKEN_FILE=$DATA/node/demo.token
+[ -s "$TOKEN_FILE" ] && TOKEN=$(cat "$TOKEN_FILE")
+i=0
+while [ $i -lt 50 ] && [ -z "$TOKEN" ]; do
+	TOKEN=$("$B/clusterctl" --admin "127.0.0.1:$ADMIN_PORT" tokens create \
+		--allow 'demo.*' --note "make run" 2>/dev/null | tail -n 1)
+	[ -n "$TOKEN" ] && break
+	sleep 0.2
+	i=$((i + 1))
+done
+[ -n "$TOKEN" ] && [ ! -s "$TOKEN_FILE" ] && (umask 077; echo "$TOKEN" >"$TOKEN_FILE")
+if [ -z "$TOKEN" ]; then
+	echo "run_demo: could not create a token through the admin API; the node's log:" >&2
+	tail -n 20 "$NODE_LOG" >&2
+	exit 1
+fi
 
 # the demo service: a static page from python's http.server
 cat >"$DATA/www/index.html" <<'EOF'
@@ -111,7 +135,7 @@ SVC_PID=$!
 CLIENT_OUT=$DATA/client.out
 : >"$CLIENT_OUT"
 "$B/warren" http "$SVC_PORT" --server "127.0.0.1:$TUNNEL_PORT" --subdomain demo \
-	--ca "$DATA/node/tls/ca.pem" \
+	--ca "$DATA/node/tls/ca.pem" --token "$TOKEN" \
 	>"$CLIENT_OUT" 2>"$DATA/client.log" &
 CLIENT_PID=$!
 URL=
@@ -136,9 +160,11 @@ echo
 echo "  warren demo"
 echo "  public URL : $URL  ->  http://127.0.0.1:$SVC_PORT (demo page)"
 echo "  try        : $CURL"
+echo "      https: curl --cacert $DATA/node/tls/ca.pem --resolve $HOSTNAME_:$HTTPS_PORT:127.0.0.1 https://$HOSTNAME_:$HTTPS_PORT/"
 echo "           or: $CURL2"
 echo "  tunnels    : 127.0.0.1:$TUNNEL_PORT (TLS, development CA $DATA/node/tls/ca.pem)"
-echo "               warren http PORT --server 127.0.0.1:$TUNNEL_PORT --ca $DATA/node/tls/ca.pem"
+echo "               warren http PORT --server 127.0.0.1:$TUNNEL_PORT --ca $DATA/node/tls/ca.pem --token \$TOKEN"
+echo "  token      : made with: clusterctl --admin 127.0.0.1:$ADMIN_PORT tokens create --allow 'demo.*'"
 echo "  logs       : $DATA/node.log, $DATA/client.log"
 echo
 if command -v curl >/dev/null 2>&1; then
