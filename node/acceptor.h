@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "mux.h"
 #include "nodeconf.h"
 
@@ -27,7 +28,8 @@ struct acceptor_stats {
 	uint64_t registrations_ok, registrations_failed;
 	uint64_t accept_errors;
 	uint64_t tls_bad_hello;
-	uint64_t refused_per_ip, proxy_errors;
+	uint64_t refused_per_ip, refused_policy, proxy_errors;
+	uint64_t http_401, http_403;
 };
 
 struct acceptor {
@@ -45,6 +47,8 @@ struct acceptor {
 	int http_fd, tunnel_fd;
 	struct ssl_ctx_st *tunnel_ctx;  /* SSL_CTX of the tunnel listener, or NULL */
 	struct certs *certs;            /* public HTTPS certificates, by SNI */
+	struct ipcount *ipcount;        /* open connections per client address */
+	struct cidr_list proxy_from;    /* load balancers whose PROXY header we believe */
 	int https_fd, https_port;
 	ev_io https_io;
 	ev_signal sighup;

@@ -21,6 +21,7 @@
 #include "ipc.h"
 #include "ipcmsg.h"
 #include "certs.h"
+#include "ipcount.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -45,6 +46,8 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "session_protocol_errors_total", st->session_proto_errors },
 		{ "http_requests_total", st->http_requests },
 		{ "http_errors_total{status=\"400\"}", st->http_400 },
+		{ "http_errors_total{status=\"401\"}", st->http_401 },
+		{ "http_errors_total{status=\"403\"}", st->http_403 },
 		{ "http_errors_total{status=\"404\"}", st->http_404 },
 		{ "http_errors_total{status=\"408\"}", st->http_408 },
 		{ "http_errors_total{status=\"431\"}", st->http_431 },
@@ -55,6 +58,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "accept_errors_total", st->accept_errors },
 		{ "tls_bad_hello_total", st->tls_bad_hello },
 		{ "conns_refused_total{reason=\"per_ip\"}", st->refused_per_ip },
+		{ "conns_refused_total{reason=\"policy\"}", st->refused_policy },
 		{ "proxy_protocol_errors_total", st->proxy_errors },
 	};
 	struct ipcmsg_stats m = { sizeof(items) / sizeof(items[0]), items };
@@ -288,8 +292,18 @@ main(int argc, char **argv)
 	a.epoch = rnd;
 	/* session ids: random high bits per acceptor start, counter below */
 	a.session_base = rnd & ~0xffffffffULL;
-	if ((a.routes = routes_new()) == NULL)
+	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL)
 		return 1;
+	{
+		char bad[80];
+
+		if (cidr_parse(&a.proxy_from, a.conf.proxy_protocol_from, bad,
+		    sizeof(bad)) != 0) {
+			log_error("conf.proxy", "error=\"bad --proxy-protocol-from entry '%s'\"",
+			    bad);
+			return 1;
+		}
+	}
 	if (a.conf.tunnel_tls && acceptor_tls(&a) != 0)
 		return 1;
 	if (acceptor_load_certs(&a) != 0)
@@ -355,6 +369,8 @@ main(int argc, char **argv)
 	rctl_stop(&a);
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
+	ipcount_free(a.ipcount);
+	cidr_fini(&a.proxy_from);
 	SSL_CTX_free(a.tunnel_ctx);
 	certs_free(a.certs);
 	free(a.sessions);

@@ -20,6 +20,14 @@
 #include "sock.h"
 #include "tls.h"
 #include "tlshello.h"
+#include "proxyproto.h"
+#include "ipcount.h"
+#include "cidr.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <strings.h>
 #include "certs.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
@@ -27,7 +35,10 @@
 #define PCONN_LINGER    2.0             /* s to drain input after an error */
 #define PCONN_HELLO_POLL 0.005          /* s between peeks at a partial ClientHello */
 
+enum pconn_kind { PK_HTTP, PK_HTTPS, PK_TCP };
+
 enum pconn_state {
+	PC_PROXY,       /* from a trusted load balancer: its PROXY header first */
 	PC_HELLO,       /* https: waiting for the ClientHello to route by SNI */
 	PC_HTTP,        /* parsing requests; st is the routed stream, if any */
 	PC_SWITCH,      /* the next head needs another stream: finishing st */
@@ -39,6 +50,11 @@ enum pconn_state {
 struct pconn {
 	struct acceptor *a;
 	struct tls_io tio;              /* the public socket; TLS when terminated */
+	enum pconn_kind kind;
+	struct sockaddr_storage peer_sa;        /* the client (PROXY header's) */
+	uint64_t sess_id;               /* the stream's tunnel: session ... */
+	uint32_t tunnel_id;             /* ... and tunnel */
+	bool counted;                   /* in a->ipcount */
 	ev_io io;
 	ev_timer timer;
 	struct mux_stream *st;
@@ -51,6 +67,7 @@ struct pconn {
 	bool in_body;                   /* between a request's head and its end */
 	struct pconn *next_dead;        /* graveyard link after pconn_close */
 	char *next_host;                /* PC_SWITCH: route this next ... */
+	struct route_claim next_claim;  /* ... to this tunnel ... */
 	int next_status;                /* ... or answer this and close */
 	const char *next_reason;
 	ev_tstamp head_start, last_active;
@@ -63,7 +80,8 @@ static int pconn_process(struct pconn *pc);
 static void pconn_update_io(struct pconn *pc);
 static void pconn_stream_done(struct pconn *pc);
 static void pconn_hello(struct pconn *pc);
-static void pconn_peer_ip(int fd, char *out, size_t len);
+static void pconn_proxy(struct pconn *pc);
+static void pconn_sa_ip(const struct sockaddr_storage *ss, char *out, size_t len);
 static void pconn_arm_timer(struct pconn *pc);
 
 static void
@@ -92,7 +110,7 @@ pconn_update_io(struct pconn *pc)
 		}
 	}
 	want = tls_io_events(&pc->tio, want & EV_READ, buf_len(&pc->out) > 0);
-	if (pc->state == PC_HELLO)
+	if (pc->state == PC_HELLO || pc->state == PC_PROXY)
 		want = 0;       /* peeking: the timer polls */
 	if ((pc->io.events & (EV_READ | EV_WRITE)) != want) {
 		ev_io_stop(a->loop, &pc->io);
@@ -110,7 +128,7 @@ pconn_arm_timer(struct pconn *pc)
 	struct acceptor *a = pc->a;
 	ev_tstamp now = ev_now(a->loop), at;
 
-	if (pc->state == PC_HELLO)
+	if (pc->state == PC_HELLO || pc->state == PC_PROXY)
 		at = now + PCONN_HELLO_POLL;
 	else if (pc->state == PC_LINGER)
 		at = pc->last_active + PCONN_LINGER;
@@ -128,6 +146,8 @@ pconn_count_status(struct acceptor *a, int status)
 {
 	switch (status) {
 	case 400: a->stats.http_400++; break;
+	case 401: a->stats.http_401++; break;
+	case 403: a->stats.http_403++; break;
 	case 404: a->stats.http_404++; break;
 	case 408: a->stats.http_408++; break;
 	case 431: a->stats.http_431++; break;
@@ -154,45 +174,111 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
 	buf_consume(&pc->in, buf_len(&pc->in));
 	buf_consume(&pc->pend, buf_len(&pc->pend));
 	pc->state = PC_CLOSING;
-	n = http1_error_response(status, reason, resp, sizeof(resp));
-	if (n <= 0 || buf_append(&pc->out, resp, (size_t)n, sizeof(resp)) != 0) {
+	if (status == 401)
+		n = snprintf(resp, sizeof(resp), "HTTP/1.1 401 Unauthorized\r\n"
+		    "WWW-Authenticate: Basic realm=\"warren\", charset=\"UTF-8\"\r\n"
+		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+		    "Connection: close\r\n\r\nwarren: %s\n",
+		    strlen(reason) + 9, reason);
+	else
+		n = http1_error_response(status, reason, resp, sizeof(resp));
+	if (n <= 0 || (size_t)n >= sizeof(resp) || buf_append(&pc->out, resp, (size_t)n, sizeof(resp)) != 0) {
 		pconn_close(pc);
 		return;
 	}
 	pconn_update_io(pc);
 }
 
-/* Routes host and opens a stream to its tunnel. Returns 0, or -1 after
- * queueing an error response. */
+/* True if authz (an Authorization value) carries the tunnel's basic auth
+ * credentials, or the tunnel asks for none. */
+static bool
+pconn_basic_ok(const struct tunnel_policy *p, const char *authz, size_t len)
+{
+	unsigned char in[700], out[700], md[SHA256_DIGEST_LENGTH];
+	int n;
+
+	if (!p->basic)
+		return true;
+	if (authz == NULL || len < 7 || strncasecmp(authz, "Basic ", 6) != 0)
+		return false;
+	authz += 6;
+	len -= 6;
+	while (len > 0 && authz[0] == ' ') {
+		authz++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(in) || len % 4 != 0)
+		return false;
+	memcpy(in, authz, len);
+	if ((n = EVP_DecodeBlock(out, in, (int)len)) < 0)
+		return false;
+	/* EVP_DecodeBlock counts the padding as bytes */
+	if (in[len - 1] == '=')
+		n--;
+	if (in[len - 2] == '=')
+		n--;
+	SHA256(out, (size_t)n, md);
+	OPENSSL_cleanse(out, sizeof(out));
+	return CRYPTO_memcmp(md, p->basic_hash, sizeof(md)) == 0;
+}
+
+/* Finds the tunnel for host and checks the client may use it. Returns 0
+ * with *claim set, or an HTTP status with *reason. */
 static int
-pconn_route(struct pconn *pc, const char *host)
+pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
+    struct route_claim *claim, const char **reason)
 {
 	struct acceptor *a = pc->a;
-	struct route_claim claim;
+	const struct tunnel_policy *pol;
+
+	switch (routes_lookup_host(a->routes, host, claim)) {
+	case ROUTES_UNKNOWN:
+		*reason = "no tunnel is registered for this host";
+		return 404;
+	case ROUTES_OFFLINE:
+		*reason = "the tunnel for this host is offline";
+		return 503;
+	case ROUTES_LOCAL:
+		break;
+	}
+	if ((pol = session_policy(a, claim->session, claim->tunnel_id)) == NULL) {
+		*reason = "the tunnel for this host is offline";
+		return 503;
+	}
+	if (!tunnel_policy_allows(pol, (struct sockaddr *)&pc->peer_sa)) {
+		a->stats.refused_policy++;
+		*reason = "this tunnel does not accept requests from your address";
+		return 403;
+	}
+	if (!pconn_basic_ok(pol, ev->authorization, ev->authorization_len)) {
+		*reason = "this tunnel needs a user name and password";
+		return 401;
+	}
+	return 0;
+}
+
+/* Opens a stream to the tunnel claim names. Returns 0, or -1 after queueing
+ * an error response. */
+static int
+pconn_open(struct pconn *pc, const char *host, const struct route_claim *claim)
+{
+	struct acceptor *a = pc->a;
 	struct session *s;
 	int rc;
 
 	snprintf(pc->host, sizeof(pc->host), "%s", host);
-	switch (routes_lookup_host(a->routes, host, &claim)) {
-	case ROUTES_UNKNOWN:
-		pconn_fail(pc, 404, "no tunnel is registered for this host");
-		return -1;
-	case ROUTES_OFFLINE:
-		pconn_fail(pc, 503, "the tunnel for this host is offline");
-		return -1;
-	case ROUTES_LOCAL:
-		break;
-	}
-	if ((s = acceptor_session(a, claim.session)) == NULL) {
+	if ((s = acceptor_session(a, claim->session)) == NULL) {
 		pconn_fail(pc, 503, "the tunnel for this host is offline");
 		return -1;
 	}
-	rc = session_open_stream(s, claim.tunnel_id, pc->peer, host, pc, &pc->st);
+	rc = session_open_stream(s, claim->tunnel_id, pc->peer, host, pc, &pc->st);
 	if (rc != 0) {
 		pconn_fail(pc, 503, rc == -EAGAIN ? "the tunnel is busy or draining" :
 		    "the tunnel for this host is offline");
 		return -1;
 	}
+	pc->sess_id = claim->session;
+	pc->tunnel_id = claim->tunnel_id;
 	pc->resp_started = false;
 	pc->st_fin = pc->fin_sent = false;
 	return 0;
@@ -236,8 +322,11 @@ static int
 pconn_process(struct pconn *pc)
 {
 	struct acceptor *a = pc->a;
+	struct route_claim claim;
 	struct http1_ev ev;
+	const char *reason;
 	size_t len, limit, n;
+	int status;
 
 	for (;;) {
 		if (pc->state != PC_HTTP && pc->state != PC_RAW)
@@ -284,23 +373,48 @@ pconn_process(struct pconn *pc)
 			pc->head_start = 0;
 			pc->in_body = true;
 			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
-				if (pconn_send(pc, ev.head, ev.head_len) != 0)
-					goto nomem;
-				buf_consume(&pc->in, ev.used);
-				continue;
+				const struct tunnel_policy *pol = session_policy(a,
+				    pc->sess_id, pc->tunnel_id);
+
+				if (pol == NULL || pconn_basic_ok(pol,
+				    ev.authorization, ev.authorization_len)) {
+					if (pconn_send(pc, ev.head, ev.head_len) != 0)
+						goto nomem;
+					buf_consume(&pc->in, ev.used);
+					continue;
+				}
+				/* answered once the responses before it are out */
+				pc->next_status = 401;
+				pc->next_reason = "this tunnel needs a user name and password";
+				buf_consume(&pc->in, buf_len(&pc->in));
+				pconn_switch(pc);
+				return pc->dead ? -1 : 0;
 			}
+			status = pconn_resolve(pc, ev.host, &ev, &claim, &reason);
 			if (pc->st != NULL) {
 				/* another host: never on this stream */
-				if (buf_append(&pc->pend, ev.head, ev.head_len,
-				    64u * 1024) != 0 ||
-				    (pc->next_host = strdup(ev.host)) == NULL)
-					goto nomem;
-				buf_consume(&pc->in, ev.used);
+				if (status != 0) {
+					pc->next_status = status;
+					pc->next_reason = reason;
+					buf_consume(&pc->in, buf_len(&pc->in));
+				} else {
+					if (buf_append(&pc->pend, ev.head, ev.head_len,
+					    64u * 1024) != 0 ||
+					    (pc->next_host = strdup(ev.host)) == NULL)
+						goto nomem;
+					pc->next_claim = claim;
+					buf_consume(&pc->in, ev.used);
+				}
 				pconn_switch(pc);
 				return pc->dead ? -1 : 0;
 			}
 			buf_consume(&pc->in, ev.used);
-			if (pconn_route(pc, ev.host) != 0)
+			snprintf(pc->host, sizeof(pc->host), "%s", ev.host);
+			if (status != 0) {
+				pconn_fail(pc, status, reason);
+				return pc->dead ? -1 : 0;
+			}
+			if (pconn_open(pc, ev.host, &claim) != 0)
 				return pc->dead ? -1 : 0;
 			if (pconn_send(pc, ev.head, ev.head_len) != 0)
 				goto nomem;
@@ -385,7 +499,7 @@ pconn_stream_done(struct pconn *pc)
 		}
 		host = pc->next_host;
 		pc->next_host = NULL;
-		if (pconn_route(pc, host) != 0) {
+		if (pconn_open(pc, host, &pc->next_claim) != 0) {
 			free(host);
 			return;
 		}
@@ -541,13 +655,19 @@ pconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct acceptor *a = pc->a;
 	ev_tstamp now = ev_now(loop);
 
-	if (pc->state == PC_HELLO) {
+	if (pc->state == PC_HELLO || pc->state == PC_PROXY) {
 		if (now - pc->head_start >= (double)a->conf.head_timeout / 1000.0) {
-			log_info("tls.hello.timeout", "peer=%s", pc->peer);
+			log_info(pc->state == PC_HELLO ? "tls.hello.timeout" :
+			    "proxy.timeout", "peer=%s", pc->peer);
+			if (pc->state == PC_PROXY)
+				a->stats.proxy_errors++;
 			pconn_close(pc);
 			return;
 		}
-		pconn_hello(pc);
+		if (pc->state == PC_HELLO)
+			pconn_hello(pc);
+		else
+			pconn_proxy(pc);
 		return;
 	} else if (pc->state == PC_LINGER) {
 		if (now - pc->last_active >= PCONN_LINGER - 0.01) {
@@ -612,6 +732,8 @@ pconn_close(struct pconn *pc)
 		mux_stream_close(pc->st);
 	tls_io_fini(&pc->tio);
 	close(pc->tio.fd);
+	if (pc->counted)
+		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
 	http1_req_free(pc->http);
 	buf_fini(&pc->in);
 	buf_fini(&pc->out);
@@ -636,54 +758,162 @@ pconn_reap(struct acceptor *a)
 	}
 }
 
-/* Peer address without the port, for X-Forwarded-For. */
+/* Address without the port, for X-Forwarded-For. */
 static void
-pconn_peer_ip(int fd, char *out, size_t len)
+pconn_sa_ip(const struct sockaddr_storage *ss, char *out, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
 	snprintf(out, len, "0.0.0.0");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out,
+		    (socklen_t)len);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
+		    (socklen_t)len);
+}
+
+
+/* The connection's client is known (its socket peer, or what a trusted
+ * load balancer's PROXY header said): apply the per-address cap, then start
+ * the listener's protocol. */
+static void
+pconn_begin(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	struct http1_conf hc;
+	const struct tunnel_policy *pol;
+	struct session *s;
+	char ip[64];
+
+	if (!ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
+	    (unsigned)a->conf.max_conns_per_ip)) {
+		a->stats.refused_per_ip++;
+		log_info("conn.refused", "peer=%s reason=\"over --max-conns-per-ip %lld\"",
+		    pc->peer, a->conf.max_conns_per_ip);
+		pconn_close(pc);
 		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, len);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, len);
+	}
+	pc->counted = true;
+	switch (pc->kind) {
+	case PK_HTTP:
+		http1_conf_default(&hc);
+		hc.max_head = a->conf.head_max;
+		pconn_sa_ip(&pc->peer_sa, ip, sizeof(ip));
+		if (http1_req_new(&pc->http, &hc, ip, false) != 0) {
+			pconn_close(pc);
+			return;
+		}
+		pc->state = PC_HTTP;
+		pc->head_start = ev_now(a->loop);
+		pconn_arm_timer(pc);
+		pconn_update_io(pc);
+		return;
+	case PK_HTTPS:
+		pc->state = PC_HELLO;
+		pc->head_start = ev_now(a->loop);
+		pconn_hello(pc);
+		return;
+	case PK_TCP:
+		pc->state = PC_RAW;
+		pc->head_start = 0;
+		s = acceptor_session(a, pc->sess_id);
+		pol = session_policy(a, pc->sess_id, pc->tunnel_id);
+		if (pol != NULL && !tunnel_policy_allows(pol,
+		    (struct sockaddr *)&pc->peer_sa)) {
+			a->stats.refused_policy++;
+			log_info("conn.refused", "peer=%s reason=\"address not allowed by the tunnel\"",
+			    pc->peer);
+			pconn_close(pc);
+			return;
+		}
+		if (s == NULL || session_open_stream(s, pc->tunnel_id, pc->peer, "",
+		    pc, &pc->st) != 0) {
+			pconn_close(pc);
+			return;
+		}
+		pconn_arm_timer(pc);
+		pconn_update_io(pc);
+		return;
+	}
+}
+
+/* Reads a PROXY protocol header from a trusted load balancer (peeking,
+ * then taking exactly the header) and believes its source address. */
+static void
+pconn_proxy(struct pconn *pc)
+{
+	struct acceptor *a = pc->a;
+	uint8_t buf[PROXYPROTO_MAX_LEN];
+	struct proxyproto pp;
+	ssize_t n;
+	int rc = 0;
+
+	n = recv(pc->tio.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		pconn_close(pc);
+		return;
+	}
+	if (n == -1 || (rc = proxyproto_decode(buf, (size_t)n, &pp)) == 0) {
+		pconn_arm_timer(pc);    /* poll again shortly */
+		return;
+	}
+	if (rc < 0 || recv(pc->tio.fd, buf, (size_t)rc, 0) != rc) {
+		a->stats.proxy_errors++;
+		log_info("proxy.bad", "peer=%s reason=\"%s\"", pc->peer,
+		    rc < 0 && pp.reason ? pp.reason : "short read");
+		pconn_close(pc);
+		return;
+	}
+	if (!pp.local) {
+		struct sock_addr sa;
+
+		memcpy(&pc->peer_sa, &pp.src, sizeof(pp.src));
+		memcpy(&sa.ss, &pp.src, sizeof(pp.src));
+		sa.len = sizeof(sa.ss);
+		sock_addr_format(&sa, pc->peer, sizeof(pc->peer));
+	}
+	pconn_begin(pc);
+}
+
+static void
+pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
+    uint64_t session, uint32_t tunnel_id)
+{
+	struct pconn *pc;
+	socklen_t sl = sizeof(struct sockaddr_storage);
+
+	if ((pc = pconn_new(a, fd)) == NULL)
+		return;
+	pc->kind = kind;
+	pc->sess_id = session;
+	pc->tunnel_id = tunnel_id;
+	getpeername(fd, (struct sockaddr *)&pc->peer_sa, &sl);
+	if (a->proxy_from.n > 0 &&
+	    cidr_match(&a->proxy_from, (struct sockaddr *)&pc->peer_sa)) {
+		pc->state = PC_PROXY;
+		pc->head_start = ev_now(a->loop);
+		pconn_proxy(pc);
+		return;
+	}
+	pconn_begin(pc);
 }
 
 void
 pconn_accept_http(struct acceptor *a, int fd)
 {
-	struct http1_conf hc;
-	struct pconn *pc;
-	char ip[64];
-
-	if ((pc = pconn_new(a, fd)) == NULL)
-		return;
-	http1_conf_default(&hc);
-	hc.max_head = a->conf.head_max;
-	pconn_peer_ip(fd, ip, sizeof(ip));
-	if (http1_req_new(&pc->http, &hc, ip, false) != 0) {
-		pconn_close(pc);
-		return;
-	}
-	pc->state = PC_HTTP;
-	pc->head_start = ev_now(a->loop);
-	pconn_arm_timer(pc);
-	pconn_update_io(pc);
+	pconn_accept(a, fd, PK_HTTP, 0, 0);
 }
 
 void
 pconn_accept_https(struct acceptor *a, int fd)
 {
-	struct pconn *pc;
+	pconn_accept(a, fd, PK_HTTPS, 0, 0);
+}
 
-	if ((pc = pconn_new(a, fd)) == NULL)
-		return;
-	pc->state = PC_HELLO;
-	pc->head_start = ev_now(a->loop);
-	pconn_hello(pc);
+void
+pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
+    uint32_t tunnel_id)
+{
+	pconn_accept(a, fd, PK_TCP, session, tunnel_id);
 }
 
 /* Terminates TLS with the certificate for name and serves HTTP inside. */
@@ -696,7 +926,7 @@ pconn_terminate(struct pconn *pc, const char *name)
 
 	http1_conf_default(&hc);
 	hc.max_head = a->conf.head_max;
-	pconn_peer_ip(pc->tio.fd, ip, sizeof(ip));
+	pconn_sa_ip(&pc->peer_sa, ip, sizeof(ip));
 	if (tls_io_server(&pc->tio, pc->tio.fd, name[0] ?
 	    certs_find(a->certs, name) : certs_default(a->certs)) != 0 ||
 	    http1_req_new(&pc->http, &hc, ip, true) != 0) {
@@ -718,6 +948,7 @@ pconn_hello(struct pconn *pc)
 	struct acceptor *a = pc->a;
 	uint8_t buf[TLSHELLO_MAX_LEN];
 	struct route_claim claim;
+	const struct tunnel_policy *pol;
 	struct tlshello h;
 	struct session *s;
 	char key[TLSHELLO_MAX_NAME + 8];
@@ -745,6 +976,15 @@ pconn_hello(struct pconn *pc)
 	if (h.server_name[0] != '\0') {
 		switch (routes_lookup_host(a->routes, key, &claim)) {
 		case ROUTES_LOCAL:
+			pol = session_policy(a, claim.session, claim.tunnel_id);
+			if (pol != NULL && !tunnel_policy_allows(pol,
+			    (struct sockaddr *)&pc->peer_sa)) {
+				a->stats.refused_policy++;
+				pconn_close(pc);
+				return;
+			}
+			pc->sess_id = claim.session;
+			pc->tunnel_id = claim.tunnel_id;
 			if ((s = acceptor_session(a, claim.session)) == NULL ||
 			    session_open_stream(s, claim.tunnel_id, pc->peer,
 			    h.server_name, pc, &pc->st) != 0) {
@@ -767,25 +1007,6 @@ pconn_hello(struct pconn *pc)
 		}
 	}
 	pconn_terminate(pc, h.server_name);
-}
-
-void
-pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
-    uint32_t tunnel_id)
-{
-	struct session *s = acceptor_session(a, session);
-	struct pconn *pc;
-
-	if ((pc = pconn_new(a, fd)) == NULL)
-		return;
-	pc->state = PC_RAW;
-	if (s == NULL || session_open_stream(s, tunnel_id, pc->peer, "", pc,
-	    &pc->st) != 0) {
-		pconn_close(pc);
-		return;
-	}
-	pconn_arm_timer(pc);
-	pconn_update_io(pc);
 }
 
 /* --- stream callbacks -------------------------------------------------- */

@@ -30,6 +30,8 @@ struct node_conf {
 	long long ping_interval;/* ms between keepalive pings to clients */
 	long long max_streams;  /* streams per client session */
 	char *https_listen;     /* public HTTPS */
+	long long max_conns_per_ip;     /* 0: no cap */
+	char *proxy_protocol_from;      /* trusted load balancers, CIDR list */
 	char *tls_cert_dir;     /* SNI certificates for public HTTPS */
 	bool tunnel_tls;        /* TLS on the tunnel listener */
 	char *tls_cert, *tls_key;       /* "" = the development CA's */
