@@ -206,6 +206,25 @@ client_conf_line(void *user, const char *section, const char *name,
 		}
 	} else if (strcmp(name, "subdomain") == 0) {
 		rc = client_conf_str(&t->subdomain, value);
+	} else if (strcmp(name, "http_user") == 0) {
+		rc = client_conf_str(&t->http_user, value);
+	} else if (strcmp(name, "http_pwd") == 0 ||
+	    strcmp(name, "http_password") == 0) {
+		rc = client_conf_str(&t->http_pwd, value);
+	} else if (strcmp(name, "allow_ips") == 0) {
+		rc = client_conf_str(&t->allow_ips, value);
+	} else if (strcmp(name, "deny_ips") == 0) {
+		rc = client_conf_str(&t->deny_ips, value);
+	} else if (strcmp(name, "proxy_protocol_version") == 0) {
+		if (strcmp(value, "v1") == 0)
+			t->proxy_protocol = 1;
+		else if (strcmp(value, "v2") == 0)
+			t->proxy_protocol = 2;
+		else if (value[0] != '\0') {
+			client_conf_fail(cc, "tunnel [%s]: proxy_protocol_version "
+			    "'%s' is not v1 or v2", section, value);
+			goto fail;
+		}
 	} else if (strcmp(name, "custom_domains") == 0) {
 		char *d = client_conf_domains(value);
 
@@ -334,6 +353,14 @@ client_conf_fini(struct client_conf *cc)
 		free(cc->tunnels[i].local_ip);
 		free(cc->tunnels[i].subdomain);
 		free(cc->tunnels[i].domains);
+		free(cc->tunnels[i].http_user);
+		if (cc->tunnels[i].http_pwd != NULL) {
+			memset(cc->tunnels[i].http_pwd, 0,
+			    strlen(cc->tunnels[i].http_pwd));
+			free(cc->tunnels[i].http_pwd);
+		}
+		free(cc->tunnels[i].allow_ips);
+		free(cc->tunnels[i].deny_ips);
 	}
 	free(cc->tunnels);
 	free(cc->server_addr);

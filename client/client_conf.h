@@ -34,6 +34,11 @@ struct client_conf_tunnel {
 	char *subdomain;        /* http; NULL if unset */
 	char *domains;          /* http: custom_domains without spaces; NULL */
 	int remote_port;        /* tcp: 0..65535, 0 = any */
+	char *http_user;        /* http: basic auth (frp's http_user/http_pwd) */
+	char *http_pwd;
+	char *allow_ips;        /* CIDR lists; NULL if unset */
+	char *deny_ips;
+	int proxy_protocol;     /* proxy_protocol_version = v1|v2: 1, 2; 0 */
 };
 
 struct client_conf {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mux.h"
 #include "sock.h"
+#include "proxyproto.h"
 
 #define CLIENT_STREAM_READS 4       /* frames read per wakeup at most */
 
@@ -36,6 +37,8 @@ struct client_stream {
 	bool peer_fin;                  /* node half-closed: shut after flush */
 	bool shut_wr;                   /* SHUT_WR done */
 	bool read_paused;               /* waiting for credit (on_writable) */
+	size_t uncredited;              /* bytes of out that are ours (the PROXY
+	                                   header), not the peer's: no credit */
 };
 
 static uint64_t
@@ -115,7 +118,12 @@ client_stream_flush(struct client_stream *cs)
 			return -1;
 		}
 		buf_consume(&cs->out, (size_t)n);
-		mux_stream_consumed(cs->ms, (size_t)n);
+		if (cs->uncredited >= (size_t)n) {
+			cs->uncredited -= (size_t)n;
+		} else {
+			mux_stream_consumed(cs->ms, (size_t)n - cs->uncredited);
+			cs->uncredited = 0;
+		}
 	}
 	if (buf_len(&cs->out) == 0) {
 		buf_release(&cs->out);
@@ -228,6 +236,32 @@ client_stream_log(void *arg, const struct client_httplog_entry *e)
 		cs->ow->request(cs->owner, cs->tag, cs->peer, e);
 }
 
+/* Queues a PROXY v1/v2 header telling the local service the public
+ * client's address (the node's OPEN header) before any tunnel byte. */
+static int
+client_stream_proxy_header(struct client_stream *cs,
+    const struct client_stream_conf *conf)
+{
+	struct sock_addr src;
+	uint8_t hdr[PROXYPROTO_ENCODE_MAX];
+	int n;
+
+	if (conf->peer == NULL || sock_addr_parse(&src, conf->peer, NULL) != 0)
+		n = conf->proxy_protocol == 2 ?
+		    proxyproto_encode_v2(hdr, sizeof(hdr), NULL, NULL) :
+		    proxyproto_encode_v1(hdr, sizeof(hdr), NULL, NULL);
+	else
+		n = conf->proxy_protocol == 2 ?
+		    proxyproto_encode_v2(hdr, sizeof(hdr),
+		    (struct sockaddr *)&src.ss, (const struct sockaddr *)&conf->local->ss) :
+		    proxyproto_encode_v1(hdr, sizeof(hdr),
+		    (struct sockaddr *)&src.ss, (const struct sockaddr *)&conf->local->ss);
+	if (n <= 0 || buf_append(&cs->out, hdr, (size_t)n, sizeof(hdr)) != 0)
+		return -1;
+	cs->uncredited = (size_t)n;
+	return 0;
+}
+
 int
 client_stream_new(struct client_stream **out, struct ev_loop *loop,
     struct mux_stream *ms, const struct client_stream_conf *conf,
@@ -269,6 +303,14 @@ client_stream_new(struct client_stream **out, struct ev_loop *loop,
 	cs->local_text = conf->local_text;
 	cs->out_max = conf->window ? conf->window : MUX_DEFAULT_WINDOW;
 	cs->connecting = true;
+	if (conf->proxy_protocol && client_stream_proxy_header(cs, conf) != 0) {
+		snprintf(reason, len, "client out of memory");
+		close(fd);
+		client_httplog_free(cs->hl);
+		free(cs->peer);
+		free(cs);
+		return -ENOMEM;
+	}
 	ev_io_init(&cs->io, client_stream_io, fd, 0);
 	cs->io.data = cs;
 	mux_stream_set_data(ms, cs);

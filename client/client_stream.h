@@ -39,6 +39,8 @@ struct client_stream_conf {
 	void *tag;                      /* owner's pointer, given to request() */
 	int http_log;                   /* observe HTTP for the request log */
 	size_t window;                  /* receive window: cap of the buffer */
+	int proxy_protocol;             /* 1 or 2: PROXY header to the local
+	                                   service first (0: none) */
 };
 
 /* Starts the local connect for mux stream `ms` and takes the handle: the

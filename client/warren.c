@@ -53,6 +53,8 @@ struct warren_tunnel {
 	                                   the one we got */
 	char *domains;
 	int remote_port;                /* asked for; then the one we got */
+	char *basic_auth, *allow_ips, *deny_ips;
+	int proxy_protocol;
 	char *url;                      /* last successful registration */
 	int public_port;
 	enum warren_tunnel_state state;
@@ -206,6 +208,9 @@ warren_tunnel_register(struct warren_tunnel *t)
 	m.port = (uint16_t)t->remote_port;
 	m.subdomain = t->subdomain ? t->subdomain : "";
 	m.domains = t->domains ? t->domains : "";
+	m.basic_auth = t->basic_auth ? t->basic_auth : "";
+	m.allow_ips = t->allow_ips ? t->allow_ips : "";
+	m.deny_ips = t->deny_ips ? t->deny_ips : "";
 	if ((n = ctrl_msg_encode(&m, buf, sizeof(buf))) < 0 ||
 	    mux_control(s->mux, buf, (size_t)n) != 0) {
 		warren_session_fail(s, "cannot queue a REGISTER message");
@@ -509,6 +514,7 @@ warren_on_open(struct mux *mx, struct mux_stream *ms, const uint8_t *hdr,
 	sc.peer = o.peer;
 	sc.tag = t;
 	sc.http_log = t->kind == WARREN_HTTP && c->opt.on_request != NULL;
+	sc.proxy_protocol = t->proxy_protocol;
 	sc.window = c->mux_conf.window;
 	if (client_stream_new(&cs, c->loop, ms, &sc, &warren_stream_owner, s,
 	    reason, sizeof(reason)) != 0) {
@@ -1082,8 +1088,15 @@ warren_client_add(struct warren_client *c, const struct warren_tunnel_conf *tc)
 	    warren_kind_name(tc->kind)) != 0 ||
 	    (t->user_subdomain && warren_strset(&t->subdomain, tc->subdomain) != 0) ||
 	    (tc->domains && tc->domains[0] &&
-	    warren_strset(&t->domains, tc->domains) != 0))
+	    warren_strset(&t->domains, tc->domains) != 0) ||
+	    (tc->basic_auth && tc->basic_auth[0] &&
+	    warren_strset(&t->basic_auth, tc->basic_auth) != 0) ||
+	    (tc->allow_ips && tc->allow_ips[0] &&
+	    warren_strset(&t->allow_ips, tc->allow_ips) != 0) ||
+	    (tc->deny_ips && tc->deny_ips[0] &&
+	    warren_strset(&t->deny_ips, tc->deny_ips) != 0))
 		goto nomem;
+	t->proxy_protocol = tc->proxy_protocol;
 	if ((nt = realloc(c->tunnels, (size_t)(c->ntunnels + 1) * sizeof(*nt))) == NULL)
 		goto nomem;
 	c->tunnels = nt;
@@ -1102,6 +1115,9 @@ nomem:
 	free(t->name);
 	free(t->subdomain);
 	free(t->domains);
+	free(t->basic_auth);
+	free(t->allow_ips);
+	free(t->deny_ips);
 	free(t);
 	return -ENOMEM;
 }
@@ -1111,7 +1127,7 @@ warren_client_add_http(struct warren_client *c, const char *local,
     const char *subdomain, const char *domains)
 {
 	struct warren_tunnel_conf tc = { NULL, WARREN_HTTP, local, subdomain,
-	    domains, 0 };
+	    domains, 0, NULL, NULL, NULL, 0 };
 
 	return warren_client_add(c, &tc);
 }
@@ -1121,7 +1137,7 @@ warren_client_add_tcp(struct warren_client *c, const char *local,
     int remote_port)
 {
 	struct warren_tunnel_conf tc = { NULL, WARREN_TCP, local, NULL, NULL,
-	    remote_port };
+	    remote_port, NULL, NULL, NULL, 0 };
 
 	return warren_client_add(c, &tc);
 }
@@ -1179,6 +1195,9 @@ warren_client_free(struct warren_client *c)
 		free(t->name);
 		free(t->subdomain);
 		free(t->domains);
+		free(t->basic_auth);
+		free(t->allow_ips);
+		free(t->deny_ips);
 		free(t->url);
 		free(t);
 	}

@@ -136,6 +136,12 @@ struct warren_tunnel_conf {
 	const char *subdomain;          /* http: wanted label; NULL/"" = any */
 	const char *domains;            /* http: comma-separated custom domains */
 	int remote_port;                /* tcp: wanted public port, 0 = any */
+	/* public protections the node enforces (NULL/"" = none) */
+	const char *basic_auth;         /* http: "user:password" */
+	const char *allow_ips;          /* CIDR list: only these addresses */
+	const char *deny_ips;           /* CIDR list: never these */
+	int proxy_protocol;             /* 1 or 2: the local service gets a PROXY
+	                                   header with the public client's address */
 };
 
 /* Fills the defaults above, with no callbacks. */

@@ -36,6 +36,10 @@ struct warren_cli_conf {
 	bool tls;
 	char *ca;
 	bool insecure;
+	char *basic_auth;
+	char *allow_ip;
+	char *deny_ip;
+	char *proxy_protocol;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -64,6 +68,14 @@ static const struct conf_opt warren_cli_opts[] = {
 	    "silence from the node after which the session is dropped" },
 	{ "backoff-max", CONF_MS, O(backoff_max), "30s",
 	    "longest wait between reconnect attempts" },
+	{ "basic-auth", CONF_STR, O(basic_auth), NULL,
+	    "http: the node asks public clients for USER:PASSWORD (HTTP basic auth)" },
+	{ "allow-ip", CONF_STR, O(allow_ip), NULL,
+	    "only these public addresses may use the tunnel (CIDR list)" },
+	{ "deny-ip", CONF_STR, O(deny_ip), NULL,
+	    "these public addresses may not use the tunnel (CIDR list)" },
+	{ "proxy-protocol", CONF_STR, O(proxy_protocol), NULL,
+	    "v1 or v2: send the local service a PROXY header with the public client's address" },
 	{ "tls", CONF_BOOL, O(tls), "true",
 	    "TLS to the node (--tls=false only for a node run with --tunnel-tls=false)" },
 	{ "ca", CONF_STR, O(ca), NULL,
@@ -243,7 +255,16 @@ warren_cli_add_file(struct warren_client *c, const struct client_conf *cc)
 	for (size_t i = 0; i < cc->ntunnels; i++) {
 		const struct client_conf_tunnel *ct = &cc->tunnels[i];
 		struct warren_tunnel_conf tc = { ct->name, ct->kind, local,
-		    ct->subdomain, ct->domains, ct->remote_port };
+		    ct->subdomain, ct->domains, ct->remote_port, NULL,
+		    ct->allow_ips, ct->deny_ips, ct->proxy_protocol };
+		char basic[600];
+
+		if (ct->http_user != NULL || ct->http_pwd != NULL) {
+			snprintf(basic, sizeof(basic), "%s:%s",
+			    ct->http_user ? ct->http_user : "",
+			    ct->http_pwd ? ct->http_pwd : "");
+			tc.basic_auth = basic;
+		}
 
 		if (strchr(ct->local_ip, ':') != NULL && ct->local_ip[0] != '[')
 			snprintf(local, sizeof(local), "[%s]:%d", ct->local_ip,
@@ -400,18 +421,23 @@ main(int argc, char **argv)
 		if (warren_cli_add_file(cli.client, &cc) != 0)
 			goto fail;
 	} else {
-		if (strcmp(cmd, "tls") == 0) {
-			struct warren_tunnel_conf tc = { NULL, WARREN_TLS, local,
-			    cfg.subdomain, cfg.domains, 0 };
+		struct warren_tunnel_conf tc = { NULL,
+		    strcmp(cmd, "tls") == 0 ? WARREN_TLS :
+		    strcmp(cmd, "http") == 0 ? WARREN_HTTP : WARREN_TCP,
+		    local, cfg.subdomain, cfg.domains, (int)cfg.remote_port,
+		    cfg.basic_auth, cfg.allow_ip, cfg.deny_ip, 0 };
 
-			rc = warren_client_add(cli.client, &tc);
-		} else if (cmd[0] == 'h') {
-			rc = warren_client_add_http(cli.client, local,
-			    cfg.subdomain, cfg.domains);
-		} else {
-			rc = warren_client_add_tcp(cli.client, local,
-			    (int)cfg.remote_port);
+		if (cfg.proxy_protocol != NULL && cfg.proxy_protocol[0] != '\0') {
+			if (strcmp(cfg.proxy_protocol, "v1") == 0)
+				tc.proxy_protocol = 1;
+			else if (strcmp(cfg.proxy_protocol, "v2") == 0)
+				tc.proxy_protocol = 2;
+			else {
+				fprintf(stderr, "warren: --proxy-protocol takes v1 or v2\n");
+				goto fail;
+			}
 		}
+		rc = warren_client_add(cli.client, &tc);
 		if (rc < 0) {
 			fprintf(stderr, "warren: bad local address '%s' (the host "
 			    "must be numeric or localhost)\n", local);
