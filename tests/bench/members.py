@@ -91,15 +91,17 @@ class Gossip:
                 state[ev.get("name")] = ev.get("state")
         return sum(1 for s in state.values() if s == "alive")
 
-    def stats(self, seen):
-        """Sends SIGUSR1 and returns the new gossip.stats line's tx bytes."""
+    def stats(self):
+        """Sends SIGUSR1 and returns the tx bytes of the gossip.stats line
+        that it printed."""
+        seen = sum(1 for l in self.lines() if "ev=gossip.stats" in l)
         os.kill(self.p.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             st = [l for l in self.lines() if "ev=gossip.stats" in l]
             if len(st) > seen:
-                ev = harness.logfmt(st[-1])
-                return len(st), int(ev["udp_tx_bytes"]) + int(ev["tcp_tx_bytes"])
+                ev = harness.logfmt(st[seen])
+                return int(ev["udp_tx_bytes"]) + int(ev["tcp_tx_bytes"])
             time.sleep(0.02)
         raise RuntimeError("%s printed no stats" % self.name)
 
@@ -118,10 +120,9 @@ def measure(nodes, seconds, during=None):
     """Mean tx bytes/s per node over `seconds` among nodes[1:] (node 0 may
     be restarted by `during`)."""
     steady = nodes[1:-1]
-    seen = {}
     before = {}
     for g in steady:
-        seen[g.name], before[g.name] = g.stats(0)
+        before[g.name] = g.stats()
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         if during:
@@ -131,8 +132,7 @@ def measure(nodes, seconds, during=None):
     dt = time.monotonic() - t0
     total = 0
     for g in steady:
-        _, after = g.stats(seen[g.name])
-        total += after - before[g.name]
+        total += g.stats() - before[g.name]
     return total / len(steady) / dt
 
 
