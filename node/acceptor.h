@@ -30,6 +30,7 @@ struct acceptor_stats {
 	uint64_t tls_bad_hello;
 	uint64_t refused_per_ip, refused_policy, proxy_errors;
 	uint64_t http_401, http_403;
+	uint64_t idle_closed;
 };
 
 struct acceptor {

@@ -362,7 +362,9 @@ pconn_process(struct pconn *pc)
 			if (limit > room)
 				limit = room;
 		}
-		if (pc->head_start == 0 && http1_req_in_head(pc->http) == false)
+		/* the 408 clock runs from the first byte of each head, never
+		 * while a body streams */
+		if (pc->head_start == 0 && !pc->in_body)
 			pc->head_start = ev_now(a->loop);
 		switch (http1_req_feed(pc->http, buf_data(&pc->in), limit, &ev)) {
 		case HTTP1_AGAIN:
@@ -372,6 +374,7 @@ pconn_process(struct pconn *pc)
 			a->stats.http_requests++;
 			pc->head_start = 0;
 			pc->in_body = true;
+			pconn_arm_timer(pc);    /* from the head deadline to idle */
 			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
 				const struct tunnel_policy *pol = session_policy(a,
 				    pc->sess_id, pc->tunnel_id);
@@ -686,6 +689,7 @@ pconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	} else if (pc->head_start == 0 &&
 	    now - pc->last_active >= (double)a->conf.idle_timeout / 1000.0 - 0.001) {
 		log_debug("conn.idle", "peer=%s", pc->peer);
+		a->stats.idle_closed++;
 		pconn_close(pc);
 		return;
 	}
