@@ -193,50 +193,45 @@ tls_io_result(struct tls_io *io, int rc, bool reading)
 	}
 }
 
-ssize_t
-tls_io_read(struct tls_io *io, void *buf, size_t len)
+/* One read or write: plain read(2)/write(2), or SSL_read/SSL_write with
+ * what OpenSSL waits for remembered for tls_io_events(). */
+static ssize_t
+tls_io_op(struct tls_io *io, void *buf, size_t len, bool reading)
 {
 	ssize_t n;
 	int rc;
 
 	if (io->ssl == NULL) {
-		n = read(io->fd, buf, len);
+		n = reading ? read(io->fd, buf, len) : write(io->fd, buf, len);
 		if (n == -1)
 			return errno == EINTR ? -EAGAIN : -errno;
 		return n;
 	}
 	if (len > INT32_MAX)
 		len = INT32_MAX;
-	io->read_wants_write = false;
+	if (reading)
+		io->read_wants_write = false;
+	else
+		io->write_wants_read = false;
 	ERR_clear_error();
 	errno = 0;
-	rc = SSL_read(io->ssl, buf, (int)len);
+	rc = reading ? SSL_read(io->ssl, buf, (int)len) :
+	    SSL_write(io->ssl, buf, (int)len);
 	if (rc > 0)
 		return rc;
-	return tls_io_result(io, rc, true);
+	return tls_io_result(io, rc, reading);
+}
+
+ssize_t
+tls_io_read(struct tls_io *io, void *buf, size_t len)
+{
+	return tls_io_op(io, buf, len, true);
 }
 
 ssize_t
 tls_io_write(struct tls_io *io, const void *buf, size_t len)
 {
-	ssize_t n;
-	int rc;
-
-	if (io->ssl == NULL) {
-		n = write(io->fd, buf, len);
-		if (n == -1)
-			return errno == EINTR ? -EAGAIN : -errno;
-		return n;
-	}
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	io->write_wants_read = false;
-	ERR_clear_error();
-	errno = 0;
-	rc = SSL_write(io->ssl, buf, (int)len);
-	if (rc > 0)
-		return rc;
-	return tls_io_result(io, rc, false);
+	return tls_io_op(io, (void *)buf, len, false);
 }
 
 size_t
