@@ -48,6 +48,28 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* Throughput: OpenSSL reads ahead (several records per read(2) instead of
+ * two reads a record), and AES-128-GCM comes first (as strong as needed,
+ * a third cheaper than AES-256 per byte). */
+static void
+tls_ctx_tune(SSL_CTX *ctx)
+{
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, 64u * 1024);
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:"
+	    "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384");
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL");
+}
+
+/* The tunnel link is one busy connection: keep OpenSSL's buffers instead
+ * of freeing them after every record (public connections, many and mostly
+ * idle, keep releasing theirs). */
+void
+tls_ctx_keep_buffers(SSL_CTX *ctx)
+{
+	SSL_CTX_clear_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+}
+
 SSL_CTX *
 tls_server_ctx(const char *cert, const char *key, const unsigned char *alpn,
     size_t alpn_len, char *err, size_t errlen)
@@ -65,6 +87,7 @@ tls_server_ctx(const char *cert, const char *key, const unsigned char *alpn,
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	tls_ctx_tune(ctx);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "cannot load the certificate %s: %s", cert,
 		    tls_io_error(why, sizeof(why)));
@@ -97,7 +120,8 @@ tls_client_ctx(const char *ca_file, bool insecure, char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	tls_ctx_tune(ctx);
 	if (insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;

@@ -25,6 +25,9 @@ struct tls_io {
  * e.g. "\x08http/1.1". Returns NULL after writing a sentence into err. */
 SSL_CTX *tls_server_ctx(const char *cert, const char *key,
     const unsigned char *alpn, size_t alpn_len, char *err, size_t errlen);
+/* For a context of few, busy connections (the tunnel link): OpenSSL keeps
+ * its record buffers between reads. */
+void tls_ctx_keep_buffers(SSL_CTX *ctx);
 /* Client context verifying the server against ca_file (NULL: the system's
  * CAs); insecure skips verification. Returns NULL with a sentence in err. */
 SSL_CTX *tls_client_ctx(const char *ca_file, bool insecure, char *err,
