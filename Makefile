@@ -101,9 +101,15 @@ replay: $(REPLAYS)
 integ: all
 	$(Q)WARREN_BIN=$(B) /usr/bin/python3 tests/integ/run.py
 
-test: all unit replay integ
+# On a fresh machine the packages come first: the build needs them.
+test:
+	$(Q)sh tests/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit replay integ
 
-run: all
+run:
+	$(Q)sh tests/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh tests/run_demo.sh $(B)
 
 asan:

@@ -261,7 +261,11 @@ tls_io_write(struct tls_io *io, const void *buf, size_t len)
 size_t
 tls_io_pending(const struct tls_io *io)
 {
-	return io->ssl ? (size_t)SSL_pending(io->ssl) : 0;
+	/* SSL_has_pending: also whole records read ahead but not yet decrypted,
+	 * which SSL_pending does not count and libev will not signal */
+	if (io->ssl == NULL)
+		return 0;
+	return SSL_pending(io->ssl) > 0 || SSL_has_pending(io->ssl) ? 1 : 0;
 }
 
 int

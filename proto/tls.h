@@ -44,7 +44,8 @@ void tls_io_plain(struct tls_io *io, int fd);
  * a broken connection (tls_io_error() says why). */
 ssize_t tls_io_read(struct tls_io *io, void *buf, size_t len);
 ssize_t tls_io_write(struct tls_io *io, const void *buf, size_t len);
-/* Decrypted bytes OpenSSL holds that libev will not signal. */
+/* Non-zero while OpenSSL holds bytes (decrypted, or records read ahead)
+ * that libev will not signal: read again without waiting for the socket. */
 size_t tls_io_pending(const struct tls_io *io);
 /* EV_READ/EV_WRITE the connection needs, given what the owner wants. */
 int tls_io_events(const struct tls_io *io, bool want_read, bool want_write);
