@@ -275,7 +275,9 @@ tls_io_events(const struct tls_io *io, bool want_read, bool want_write)
 
 	if (want_read || io->write_wants_read)
 		ev |= EV_READ;
-	if (want_write || io->read_wants_write)
+	/* a write that waits for the peer's bytes (handshake) must not spin on
+	 * a writable socket: it is retried when the socket turns readable */
+	if ((want_write && !io->write_wants_read) || io->read_wants_write)
 		ev |= EV_WRITE;
 	/* a TLS handshake in progress moves both ways */
 	if (io->ssl != NULL && !SSL_is_init_finished(io->ssl))
