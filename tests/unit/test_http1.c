@@ -31,6 +31,7 @@ struct drive {
 	uint64_t body_bytes;    /* of the last END */
 	bool keep_alive;        /* of the last END */
 	bool decline;           /* answer upgrades with "not switched" */
+	char auth[128];         /* Authorization of the last head, "-" if none */
 };
 
 static void
@@ -85,6 +86,11 @@ drive(struct http1_req *r, const char *in, size_t len, size_t step,
 				    (int)ev.path_len, ev.path,
 				    ev.upgrade ? " up" : "");
 				out(d, ev.head, ev.head_len);
+				if (ev.authorization != NULL)
+					snprintf(d->auth, sizeof(d->auth), "%.*s",
+					    (int)ev.authorization_len, ev.authorization);
+				else
+					snprintf(d->auth, sizeof(d->auth), "-");
 				break;
 			case HTTP1_BODY:
 				assert_true(ev.used > 0);
@@ -574,6 +580,43 @@ test_header_count(void **state)
 	http1_req_free(r);
 }
 
+/* The Authorization value reaches the caller (for basic auth at the edge)
+ * however the head arrives; a second one is refused. */
+static void
+test_authorization(void **state)
+{
+	static const char in[] = "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "Authorization:  Basic YWxpY2U6czNjcmV0 \r\nX-A: 1\r\n\r\n"
+	    "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct http1_req *r;
+	struct drive d;
+	size_t step;
+
+	for (step = 0; step <= sizeof(in); step++) {
+		memset(&d, 0, sizeof(d));
+		r = new_req(NULL, false);
+		drive(r, in, sizeof(in) - 1, step, &d);
+		assert_int_equal(d.status, 0);
+		assert_int_equal(d.heads, 2);
+		/* the last head had none */
+		assert_string_equal(d.auth, "-");
+		http1_req_free(r);
+		memset(&d, 0, sizeof(d));
+		r = new_req(NULL, false);
+		drive(r, in, sizeof(in) - 1 - strlen("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+		    step, &d);
+		assert_int_equal(d.heads, 1);
+		assert_string_equal(d.auth, "Basic YWxpY2U6czNjcmV0");
+		http1_req_free(r);
+	}
+	memset(&d, 0, sizeof(d));
+	r = new_req(NULL, false);
+	drive(r, S("GET / HTTP/1.1\r\nHost: a\r\nAuthorization: a\r\n"
+	    "Authorization: b\r\n\r\n"), 0, &d);
+	assert_int_equal(d.status, 400);
+	http1_req_free(r);
+}
+
 static void
 test_forwarded_headers(void **state)
 {
@@ -870,6 +913,7 @@ main(void)
 		cmocka_unit_test(test_head_too_large),
 		cmocka_unit_test(test_header_count),
 		cmocka_unit_test(test_forwarded_headers),
+		cmocka_unit_test(test_authorization),
 		cmocka_unit_test(test_keep_alive),
 		cmocka_unit_test(test_release),
 		cmocka_unit_test(test_error_response),
