@@ -75,6 +75,7 @@ struct warren_session {
 	ev_timer ping;
 	ev_timer dead;                  /* no bytes from the node for too long */
 	ev_timer reap;                  /* deferred teardown */
+	bool flush_pending;             /* output queued this loop iteration */
 	struct mux *mux;
 	ev_tstamp started, ready_at, last_rx;
 	bool flushing;
@@ -95,6 +96,7 @@ struct warren_client {
 	struct warren_session *cur;     /* the session new streams come on */
 	struct warren_session *sessions;/* every live session, cur included */
 	ev_timer reconnect;
+	ev_prepare flusher;             /* writes queued output before the loop sleeps */
 	struct client_backoff backoff;
 	uint64_t rng;
 	ev_tstamp last_uptime;          /* of the session that just ended */
@@ -437,10 +439,21 @@ warren_on_control(struct mux *mx, const uint8_t *p, size_t len)
 
 /* --- session: streams ------------------------------------------------ */
 
+/* Small output waits for the end of the loop iteration
+ * (warren_flush_prepare), so frames from many streams share one write;
+ * bulk goes out at once, so one stream's megabytes don't wait behind the
+ * others' reads. */
+#define WARREN_FLUSH_NOW        (64u * 1024)
+
 static void
 warren_stream_flush(void *owner)
 {
-	warren_session_flush(owner);
+	struct warren_session *s = owner;
+
+	if (s->mux != NULL && mux_wpending(s->mux) >= WARREN_FLUSH_NOW)
+		warren_session_flush(s);
+	else
+		s->flush_pending = true;
 }
 
 static void
@@ -611,7 +624,7 @@ warren_on_output(struct mux *mx)
 	struct warren_session *s = mux_data(mx);
 
 	if (s->state != SESSION_CLOSING && s->state != SESSION_CONNECTING)
-		warren_session_want(s, s->events | EV_WRITE);
+		s->flush_pending = true;
 }
 
 static const struct mux_callbacks warren_mux_cb = {
@@ -947,6 +960,21 @@ warren_session_start(struct warren_client *c)
 	ev_timer_start(c->loop, &s->dead);
 }
 
+static void
+warren_flush_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct warren_client *c = w->data;
+	struct warren_session *s, *next;
+
+	for (s = c->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (!s->flush_pending)
+			continue;
+		s->flush_pending = false;
+		warren_session_flush(s);
+	}
+}
+
 /* --- public API ------------------------------------------------------ */
 
 void
@@ -1040,6 +1068,9 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 	    c->opt.backoff_max_ms, c->opt.backoff_reset_ms);
 	ev_timer_init(&c->reconnect, warren_reconnect_cb, 0., 0.);
 	c->reconnect.data = c;
+	ev_prepare_init(&c->flusher, warren_flush_prepare);
+	c->flusher.data = c;
+	ev_prepare_start(loop, &c->flusher);
 	return c;
 fail:
 	SSL_CTX_free(c->tls_ctx);
@@ -1185,6 +1216,7 @@ warren_client_free(struct warren_client *c)
 		return;
 	c->started = false;
 	ev_timer_stop(c->loop, &c->reconnect);
+	ev_prepare_stop(c->loop, &c->flusher);
 	while (c->sessions != NULL)
 		warren_session_free(c->sessions);
 	SSL_CTX_free(c->tls_ctx);

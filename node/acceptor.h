@@ -44,6 +44,8 @@ struct acceptor {
 	uint64_t epoch;
 	size_t nconns;                  /* public connections open */
 	struct pconn *graveyard;        /* closed, freed by pconn_reap() */
+	struct session *flushq;         /* sessions with output to write */
+	ev_prepare flusher;
 	ev_check reaper;
 	int http_fd, tunnel_fd;
 	struct ssl_ctx_st *tunnel_ctx;  /* SSL_CTX of the tunnel listener, or NULL */

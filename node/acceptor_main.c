@@ -120,6 +120,12 @@ acceptor_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static void
+acceptor_on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	session_flush_queued(w->data);
+}
+
+static void
 acceptor_on_reap(struct ev_loop *loop, ev_check *w, int revents)
 {
 	pconn_reap(w->data);
@@ -339,6 +345,9 @@ main(int argc, char **argv)
 	ev_io_start(a.loop, &a.tunnel_io);
 	ev_timer_init(&a.accept_retry, acceptor_on_retry, 0., 0.);
 	a.accept_retry.data = &a;
+	ev_prepare_init(&a.flusher, acceptor_on_flush);
+	a.flusher.data = &a;
+	ev_prepare_start(a.loop, &a.flusher);
 	ev_check_init(&a.reaper, acceptor_on_reap);
 	a.reaper.data = &a;
 	ev_check_start(a.loop, &a.reaper);

@@ -47,6 +47,8 @@ struct session {
 	char *token_id;                 /* credential its tunnels were claimed with */
 	char *token;                    /* from HELLO; never logged */
 	bool hello, in_cb, dead, goaway;
+	bool flush_queued;              /* on a->flushq */
+	struct session *flush_next;
 	ev_tstamp last_input;
 	struct stunnel **tunnels;       /* each allocated alone: watchers never move */
 	size_t ntunnels;
@@ -516,9 +518,14 @@ session_on_output(struct mux *mux)
 {
 	struct session *s = mux_data(mux);
 
-	/* s->mux is NULL while mux_new() queues our SETTINGS */
-	if (!s->in_cb && s->mux != NULL)
-		session_update_io(s);
+	/* Writes go out once per loop iteration (session_flush_queued), so
+	 * frames from many connections share one write(2). s->mux is NULL
+	 * while mux_new() queues our SETTINGS. */
+	if (!s->in_cb && s->mux != NULL && !s->flush_queued) {
+		s->flush_queued = true;
+		s->flush_next = s->a->flushq;
+		s->a->flushq = s;
+	}
 }
 
 static void
@@ -759,8 +766,17 @@ static void
 session_destroy(struct session *s)
 {
 	struct acceptor *a = s->a;
+	struct session **pp;
 	size_t i;
 
+	if (s->flush_queued) {
+		for (pp = &a->flushq; *pp != NULL; pp = &(*pp)->flush_next) {
+			if (*pp == s) {
+				*pp = s->flush_next;
+				break;
+			}
+		}
+	}
 	ev_io_stop(a->loop, &s->io);
 	ev_timer_stop(a->loop, &s->ping);
 	/* best effort: tell the client why, if the socket still takes it */
@@ -828,4 +844,22 @@ session_kick_token(struct acceptor *a, const char *token_id, const char *reason)
 		}
 	}
 	log_info("token.kick", "token=%s sessions=%zu", token_id, n);
+}
+
+void
+session_flush_queued(struct acceptor *a)
+{
+	struct session *s;
+
+	while ((s = a->flushq) != NULL) {
+		a->flushq = s->flush_next;
+		s->flush_queued = false;
+		if (s->dead)
+			continue;
+		if (session_flush(s) != 0) {
+			session_close(s, "write failed");
+			continue;
+		}
+		session_update_io(s);
+	}
 }

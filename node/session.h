@@ -43,6 +43,9 @@ void session_goaway(struct session *s, const char *reason);
 /* Closes the session at once (its streams see MUX_RST_SESSION_GONE). */
 void session_close(struct session *s, const char *why);
 
+/* Writes what sessions queued during this loop iteration (ev_prepare). */
+void session_flush_queued(struct acceptor *a);
+
 /* GOAWAY to every session (drain), or close every session (exit). */
 void session_goaway_all(struct acceptor *a, const char *reason);
 void session_close_all(struct acceptor *a, const char *why);
