@@ -13,6 +13,7 @@
 #define WARREN_CLIENT_STREAM_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 struct ev_loop;
@@ -59,6 +60,14 @@ void client_stream_on_fin(struct client_stream *cs);
 void client_stream_on_reset(struct client_stream *cs, int code,
     const char *reason);
 void client_stream_on_writable(struct client_stream *cs);
+
+/* Zero-copy path (plain tunnel link): moves up to `left` payload bytes
+ * from the tunnel socket `from` to the local service through a pipe.
+ * Returns the bytes moved (> 0), 0 when the stream cannot take them this
+ * way (read them as usual), -EAGAIN when the socket has nothing now, or
+ * -errno (-EPIPE: the link closed). cs may be freed by a failed write. */
+ssize_t client_stream_splice_in(struct client_stream *cs, int from,
+    size_t left);
 
 /* Closes the local connection and the mux handle (RST unless finished both
  * ways) and frees the stream. NULL is a no-op. */

@@ -714,11 +714,36 @@ warren_session_read(struct warren_session *s)
 	ssize_t n;
 
 	for (int i = 0; i < WARREN_SESSION_READS; i++) {
+		struct mux_stream *st;
+		size_t left;
+
+		/* plain link, inside a large DATA payload: straight to the
+		 * local service, no copy */
+		if (s->tio.ssl == NULL &&
+		    (st = mux_rpayload(s->mux, &left)) != NULL) {
+			n = client_stream_splice_in(mux_stream_data(st),
+			    s->tio.fd, left);
+			if (n > 0) {
+				mux_rskip(s->mux, (size_t)n);
+				s->last_rx = ev_now(s->c->loop);
+				continue;
+			}
+			if (n == -EAGAIN)
+				return;
+			if (n < 0) {
+				warren_session_fail(s, n == -EPIPE ?
+				    "the node closed the connection" :
+				    strerror((int)-n));
+				return;
+			}
+		}
 		io = mux_rbuf(s->mux);
 		if (io.iov_base == NULL) {
 			warren_session_fail(s, "out of memory");
 			return;
 		}
+		if (io.iov_len > mux_rwant(s->mux))
+			io.iov_len = mux_rwant(s->mux);
 		n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 		if (n < 0) {
 			if (n != -EAGAIN)

@@ -31,6 +31,7 @@ struct acceptor_stats {
 	uint64_t refused_per_ip, refused_policy, proxy_errors;
 	uint64_t http_401, http_403;
 	uint64_t idle_closed;
+	uint64_t spliced_bytes;         /* tunnel payload moved without a copy */
 };
 
 struct acceptor {

@@ -57,6 +57,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "registrations_total{result=\"failed\"}", st->registrations_failed },
 		{ "accept_errors_total", st->accept_errors },
 		{ "conns_idle_closed_total", st->idle_closed },
+		{ "spliced_bytes_total", st->spliced_bytes },
 		{ "tls_bad_hello_total", st->tls_bad_hello },
 		{ "conns_refused_total{reason=\"per_ip\"}", st->refused_per_ip },
 		{ "conns_refused_total{reason=\"policy\"}", st->refused_policy },

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "acceptor.h"
@@ -32,6 +33,7 @@
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
+#define PCONN_PIPE      (256u * 1024)   /* bytes a connection keeps in its pipe */
 #define PCONN_LINGER    2.0             /* s to drain input after an error */
 #define PCONN_HELLO_POLL 0.005          /* s between peeks at a partial ClientHello */
 
@@ -55,6 +57,8 @@ struct pconn {
 	uint64_t sess_id;               /* the stream's tunnel: session ... */
 	uint32_t tunnel_id;             /* ... and tunnel */
 	bool counted;                   /* in a->ipcount */
+	int pipefd[2];                  /* spliced tunnel bytes on their way out */
+	size_t pipe_len;                /* bytes in the pipe */
 	ev_io io;
 	ev_timer timer;
 	struct mux_stream *st;
@@ -84,6 +88,48 @@ static void pconn_proxy(struct pconn *pc);
 static void pconn_sa_ip(const struct sockaddr_storage *ss, char *out, size_t len);
 static void pconn_arm_timer(struct pconn *pc);
 
+/* Bytes on their way to the client: copied (out) and spliced (pipe). */
+static size_t
+pconn_pending(const struct pconn *pc)
+{
+	return buf_len(&pc->out) + pc->pipe_len;
+}
+
+static void
+pconn_pipe_close(struct pconn *pc)
+{
+	if (pc->pipefd[0] != -1) {
+		close(pc->pipefd[0]);
+		close(pc->pipefd[1]);
+	}
+	pc->pipefd[0] = pc->pipefd[1] = -1;
+	pc->pipe_len = 0;
+}
+
+/* Moves piped bytes to the client; returns 0, or -1 when pc was closed.
+ * An emptied pipe is given back (idle connections hold no pipes). */
+static int
+pconn_pipe_out(struct pconn *pc)
+{
+	ssize_t n;
+
+	while (pc->pipe_len > 0) {
+		n = splice(pc->pipefd[0], NULL, pc->tio.fd, NULL, pc->pipe_len,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			pconn_close(pc);
+			return -1;
+		}
+		pc->pipe_len -= (size_t)n;
+		if (pc->st != NULL)
+			mux_stream_consumed(pc->st, (size_t)n);
+	}
+	pconn_pipe_close(pc);
+	return 0;
+}
+
 static void
 pconn_update_io(struct pconn *pc)
 {
@@ -109,7 +155,7 @@ pconn_update_io(struct pconn *pc)
 			break;
 		}
 	}
-	want = tls_io_events(&pc->tio, want & EV_READ, buf_len(&pc->out) > 0);
+	want = tls_io_events(&pc->tio, want & EV_READ, pconn_pending(pc) > 0);
 	if (pc->state == PC_HELLO || pc->state == PC_PROXY)
 		want = 0;       /* peeking: the timer polls */
 	if ((pc->io.events & (EV_READ | EV_WRITE)) != want) {
@@ -312,7 +358,7 @@ pconn_switch(struct pconn *pc)
 {
 	pc->state = PC_SWITCH;
 	pconn_send_fin(pc);
-	if (pc->st_fin && buf_len(&pc->out) == 0)
+	if (pc->st_fin && pconn_pending(pc) == 0)
 		pconn_stream_done(pc);
 }
 
@@ -535,6 +581,13 @@ pconn_flush(struct pconn *pc)
 {
 	ssize_t n;
 
+	/* spliced bytes came first: they go first */
+	if (pc->pipe_len > 0) {
+		if ((n = pconn_pipe_out(pc)) < 0)
+			return -1;
+		if (pc->pipe_len > 0)
+			return 0;
+	}
 	while (buf_len(&pc->out) > 0) {
 		n = tls_io_write(&pc->tio, buf_data(&pc->out), buf_len(&pc->out));
 		if (n == -EAGAIN)
@@ -579,7 +632,7 @@ pconn_read_raw(struct pconn *pc)
 			if (n == 0) {
 				pc->rd_eof = true;
 				pconn_send_fin(pc);
-				if (pc->st_fin && buf_len(&pc->out) == 0)
+				if (pc->st_fin && pconn_pending(pc) == 0)
 					pconn_stream_done(pc);
 			} else if (n != -EAGAIN) {
 				pconn_close(pc);
@@ -604,7 +657,7 @@ pconn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 	pc->last_active = ev_now(loop);
 	if ((revents & EV_WRITE) || pc->tio.write_wants_read) {
-		if (buf_len(&pc->out) > 0 && pconn_flush(pc) != 0)
+		if (pconn_pending(pc) > 0 && pconn_flush(pc) != 0)
 			return;
 	}
 	if (!(revents & EV_READ) && !pc->tio.read_wants_write)
@@ -707,6 +760,7 @@ pconn_new(struct acceptor *a, int fd)
 	}
 	pc->a = a;
 	tls_io_plain(&pc->tio, fd);
+	pc->pipefd[0] = pc->pipefd[1] = -1;
 	sock_nodelay(fd);
 	sock_peer_format(fd, pc->peer, sizeof(pc->peer));
 	ev_io_init(&pc->io, pconn_on_io, fd, 0);
@@ -736,6 +790,7 @@ pconn_close(struct pconn *pc)
 		mux_stream_close(pc->st);
 	tls_io_fini(&pc->tio);
 	close(pc->tio.fd);
+	pconn_pipe_close(pc);
 	if (pc->counted)
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
 	http1_req_free(pc->http);
@@ -1025,7 +1080,7 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 		return;
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
-	if (buf_len(&pc->out) == 0) {
+	if (pconn_pending(pc) == 0) {
 		n = tls_io_write(&pc->tio, p, len);
 		if (n < 0) {
 			if (n != -EAGAIN) {
@@ -1054,7 +1109,7 @@ pconn_on_fin(struct mux_stream *st)
 	struct pconn *pc = mux_stream_data(st);
 
 	pc->st_fin = true;
-	if (buf_len(&pc->out) == 0)
+	if (pconn_pending(pc) == 0)
 		pconn_stream_done(pc);
 }
 
@@ -1095,4 +1150,41 @@ pconn_on_writable(struct mux_stream *st)
 	}
 	if (pconn_process(pc) == 0)
 		pconn_update_io(pc);
+}
+
+ssize_t
+pconn_splice_in(struct mux_stream *st, int from, size_t left)
+{
+	struct pconn *pc = mux_stream_data(st);
+	ssize_t n;
+
+	/* only plain sockets, and only behind nothing copied */
+	if (pc == NULL || pc->dead || pc->tio.ssl != NULL ||
+	    buf_len(&pc->out) > 0 || pc->pipe_len >= PCONN_PIPE)
+		return 0;
+	if (pc->pipefd[0] == -1) {
+		if (pipe2(pc->pipefd, O_NONBLOCK | O_CLOEXEC) == -1) {
+			pc->pipefd[0] = pc->pipefd[1] = -1;
+			return 0;
+		}
+		fcntl(pc->pipefd[0], F_SETPIPE_SZ, (int)PCONN_PIPE);
+	}
+	if (left > PCONN_PIPE - pc->pipe_len)
+		left = PCONN_PIPE - pc->pipe_len;
+	n = splice(from, NULL, pc->pipefd[1], NULL, left,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (n == 0)
+		return -EPIPE;          /* the tunnel link closed */
+	if (n == -1) {
+		if (errno == EAGAIN)
+			return pc->pipe_len == 0 ? -EAGAIN : 0;
+		return -errno;
+	}
+	pc->pipe_len += (size_t)n;
+	pc->a->stats.spliced_bytes += (uint64_t)n;
+	pc->resp_started = true;
+	pc->last_active = ev_now(pc->a->loop);
+	if (pconn_pipe_out(pc) == 0 && !pc->dead)
+		pconn_update_io(pc);
+	return n;
 }

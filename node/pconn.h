@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct acceptor;
 struct mux_stream;
@@ -27,6 +28,13 @@ void pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
 
 /* Frees connections closed during this loop iteration (from an ev_check). */
 void pconn_reap(struct acceptor *a);
+
+/* Zero-copy path (plain tunnel links): moves up to `left` payload bytes of
+ * st from the tunnel socket `from` straight to its connection through a
+ * pipe. Returns the bytes moved (> 0; mux_rskip them), 0 when the connection
+ * cannot take them this way (read them as usual), -EAGAIN when the socket
+ * has nothing now, or -errno (-EPIPE: the link closed). */
+ssize_t pconn_splice_in(struct mux_stream *st, int from, size_t left);
 
 /* Stream callbacks, wired into each session's mux (session.c). */
 void pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len);

@@ -603,11 +603,35 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	s->in_cb = true;
 	if ((revents & EV_READ) || s->tio.read_wants_write) {
 		for (i = 0; i < SESSION_READS_PER_EVENT && !s->dead; i++) {
+			struct mux_stream *st;
+			size_t left;
+
+			/* plain link, inside a large DATA payload: straight to
+			 * its connection, no copy */
+			if (s->tio.ssl == NULL &&
+			    (st = mux_rpayload(s->mux, &left)) != NULL) {
+				n = pconn_splice_in(st, s->tio.fd, left);
+				if (n > 0) {
+					mux_rskip(s->mux, (size_t)n);
+					s->last_input = ev_now(loop);
+					continue;
+				}
+				if (n == -EAGAIN)
+					break;
+				if (n < 0) {
+					session_close(s, n == -EPIPE ?
+					    "client closed the connection" :
+					    strerror((int)-n));
+					break;
+				}
+			}
 			io = mux_rbuf(s->mux);
 			if (io.iov_base == NULL) {
 				session_close(s, "out of memory");
 				break;
 			}
+			if (io.iov_len > mux_rwant(s->mux))
+				io.iov_len = mux_rwant(s->mux);
 			n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 			if (n == 0) {
 				session_close(s, "client closed the connection");

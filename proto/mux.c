@@ -10,6 +10,7 @@
 
 #define MUX_IN_READ     (256u * 1024)            /* read granularity */
 #define MUX_CTRL_SLACK  (256u * 1024)           /* output room kept for control frames */
+#define MUX_SPLICE_MIN  (32u * 1024)            /* DATA worth moving without a copy */
 
 struct mux_link {
 	struct mux_link *prev, *next;
@@ -42,6 +43,7 @@ struct mux {
 	struct mux_stream *resv;                /* stream inside data_begin/commit */
 	uint32_t data_left;                     /* payload of the DATA frame in progress */
 	uint32_t data_id;                       /* its stream (0: discard it) */
+	bool big_data;                          /* the last DATA frame was large */
 	bool got_settings, peer_goaway, dead, freeing;
 	bool window_owed;                       /* a WINDOW found no room */
 	char err[160];
@@ -458,7 +460,37 @@ mux_data_begin(struct mux *m, const struct frame *f)
 	}
 	s->recv_left -= f->len;
 	m->data_id = f->stream;
+	m->big_data = f->len >= MUX_SPLICE_MIN;
 	return 0;
+}
+
+struct mux_stream *
+mux_rpayload(struct mux *m, size_t *left)
+{
+	struct mux_stream *s;
+
+	*left = 0;
+	if (m->data_left == 0 || buf_len(&m->in) != 0 || m->data_id == 0 ||
+	    (s = mux_find(m, m->data_id)) == NULL || s->reset)
+		return NULL;
+	*left = m->data_left;
+	return s;
+}
+
+void
+mux_rskip(struct mux *m, size_t n)
+{
+	m->data_left -= (uint32_t)(n < m->data_left ? n : m->data_left);
+}
+
+size_t
+mux_rwant(const struct mux *m)
+{
+	/* at a frame boundary after bulk: just the header, the payload may
+	 * then move without a copy */
+	if (m->big_data && m->data_left == 0 && buf_len(&m->in) < FRAME_HDR_LEN)
+		return FRAME_HDR_LEN - buf_len(&m->in);
+	return MUX_IN_READ;
 }
 
 static void

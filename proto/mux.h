@@ -102,6 +102,20 @@ struct iovec mux_rbuf(struct mux *m);
 int mux_rcommit(struct mux *m, size_t n);
 const char *mux_error(const struct mux *m);
 
+/* Zero-copy input (splice): while the mux is inside a DATA frame's payload
+ * and holds none of it, mux_rpayload() returns the stream it is for (NULL
+ * otherwise, or when that stream is gone) and the payload bytes still to
+ * come from the transport. The owner may move up to that many bytes from
+ * the transport to the stream's destination itself and report them with
+ * mux_rskip(); they count as received, and as ever the owner returns their
+ * credit with mux_stream_consumed() once they left. After a large DATA frame
+ * mux_rwant() asks for just the next frame header, so the next payload
+ * can go the same way. */
+struct mux_stream *mux_rpayload(struct mux *m, size_t *left);
+void mux_rskip(struct mux *m, size_t n);
+/* How much the next transport read should ask for at most. */
+size_t mux_rwant(const struct mux *m);
+
 /* Output: pending bytes (iov_len 0 when none) and how many were written. */
 struct iovec mux_wbuf(struct mux *m);
 void mux_wconsume(struct mux *m, size_t n);

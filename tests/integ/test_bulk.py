@@ -21,10 +21,11 @@ SIZE = GiB
 TRANSFER_LIMIT = 150  # seconds for one transfer
 
 
-def setup(env):
-    node = env.node()
+def setup(env, plain=False):
+    # plain: the tunnel link without TLS, where payloads move by splice(2)
+    node = env.node(["--tunnel-tls=false"] if plain else [])
     port = env.http_service("bulk")
-    client, url = env.http_tunnel(node, port, "bulk")
+    client, url = env.http_tunnel(node, port, "bulk", extra=["--tls=false"] if plain else [])
     return node, client, url
 
 
@@ -42,8 +43,8 @@ def check_memory(env, node, client, ns, cs, what):
           % (what, client_peak, client_hwm, CLIENT_MAX_KIB))
 
 
-def test_download_1gib(env):
-    node, client, url = setup(env)
+def test_download_1gib(env, plain=False):
+    node, client, url = setup(env, plain)
     seed = 11
     expect = {}
     t = threading.Thread(target=lambda: expect.setdefault("sha", gen_sha256(SIZE, seed)),
@@ -76,6 +77,10 @@ def test_download_1gib(env):
     got = h.hexdigest()
     check(got == expect.get("sha"), "1 GiB download: sha256 %s, want %s" % (got, expect.get("sha")))
     env.note("download 1 GiB in %.1fs (%.0f MiB/s)" % (dt, SIZE / MiB / dt))
+
+
+def test_download_1gib_plain_link(env):
+    test_download_1gib(env, plain=True)
 
 
 def test_upload_1gib(env):

@@ -20,11 +20,12 @@ def tcp_tunnel(env, node, local_port, extra=()):
     return c, u
 
 
-def test_tcp_echo_exact(env):
-    node = env.node()
+def test_tcp_echo_exact(env, plain=False):
+    # plain: the tunnel link without TLS, where payloads move by splice(2)
+    node = env.node(["--tunnel-tls=false"] if plain else [])
     echo, _ = env.service("tcp-echo")
-    c, u = tcp_tunnel(env, node, echo)
-    for size, seed in ((1, 1), (100000, 2), (8 * MiB + 3, 3)):
+    c, u = tcp_tunnel(env, node, echo, ["--tls=false"] if plain else [])
+    for size, seed in ((1, 1), (100000, 2), (8 * MiB + 3, 3), (64 * MiB + 7, 4)):
         data = gen_bytes(size, seed)
         got, eof, err = tcp_exchange(u["port"], data)
         check(got == data, "%d bytes through tcp tunnel: %d back, equal=%s, errors %r"
@@ -45,12 +46,16 @@ def test_tcp_echo_exact(env):
     check(all(results.get(i) for i in range(8)), "parallel tcp echoes: %r" % results)
 
 
-def test_tcp_half_close(env):
+def test_tcp_echo_exact_plain_link(env):
+    test_tcp_echo_exact(env, plain=True)
+
+
+def test_tcp_half_close(env, plain=False):
     """The service answers only after it sees EOF: the public side's shutdown
     must reach it as a FIN, and the reply must still flow back afterwards."""
-    node = env.node()
+    node = env.node(["--tunnel-tls=false"] if plain else [])
     collect, _ = env.service("tcp-collect")
-    c, u = tcp_tunnel(env, node, collect)
+    c, u = tcp_tunnel(env, node, collect, ["--tls=false"] if plain else [])
     for size, seed in ((5, 1), (3 * MiB + 1, 2)):
         data = gen_bytes(size, seed)
         got, eof, err = tcp_exchange(u["port"], data)
@@ -71,6 +76,10 @@ def test_tcp_half_close(env):
         check(buf == b"ping", "small half-close: %r" % buf)
     finally:
         s.close()
+
+
+def test_tcp_half_close_plain_link(env):
+    test_tcp_half_close(env, plain=True)
 
 
 def test_tcp_remote_port(env):
