@@ -1556,6 +1556,63 @@ test_window_owed(void **state)
 }
 
 /* max_streams: opens beyond it are reset with LIMIT */
+/* Zero-copy input: with only a DATA header read, the payload's stream and
+ * length are offered; bytes the owner moves itself are skipped, the rest
+ * arrives as on_data; after a large frame the next read asks for a header. */
+static void
+test_rpayload(void **state)
+{
+	struct pair p;
+	struct st *t, *r;
+	struct mux_stream *ms;
+	struct iovec w, in;
+	size_t left, off;
+
+	(void)state;
+	rng_seed(23);
+	pair_init(&p, NULL, NULL);
+	pump(&p);
+	t = open_stream(&p.c, "z");
+	pump(&p);
+	assert_int_equal(p.s.nacc, 1);
+	r = p.s.acc[0];
+	assert_null(mux_rpayload(p.s.m, &left));
+	assert_int_equal(left, 0);
+	t->tx_goal = 100000;
+	st_send(t, false, 1 << 20);
+	w = mux_wbuf(p.c.m);
+	assert_int_equal(w.iov_len, FRAME_HDR_LEN + 100000);
+	/* the header alone */
+	in = mux_rbuf(p.s.m);
+	memcpy(in.iov_base, w.iov_base, FRAME_HDR_LEN);
+	assert_int_equal(mux_rcommit(p.s.m, FRAME_HDR_LEN), 0);
+	ms = mux_rpayload(p.s.m, &left);
+	assert_ptr_equal(ms, r->s);
+	assert_int_equal(left, 100000);
+	/* the owner moves 40000 bytes itself */
+	mux_rskip(p.s.m, 40000);
+	r->rx += 40000;
+	assert_ptr_equal(mux_rpayload(p.s.m, &left), r->s);
+	assert_int_equal(left, 60000);
+	/* the rest comes the usual way, in two pieces */
+	off = FRAME_HDR_LEN + 40000;
+	in = mux_rbuf(p.s.m);
+	memcpy(in.iov_base, (uint8_t *)w.iov_base + off, 1000);
+	assert_int_equal(mux_rcommit(p.s.m, 1000), 0);
+	assert_int_equal(r->rx, 41000);
+	in = mux_rbuf(p.s.m);
+	memcpy(in.iov_base, (uint8_t *)w.iov_base + off + 1000, 59000);
+	assert_int_equal(mux_rcommit(p.s.m, 59000), 0);
+	assert_int_equal(r->rx, 100000);
+	mux_wconsume(p.c.m, w.iov_len);
+	assert_null(mux_rpayload(p.s.m, &left));
+	/* after a large frame: read just the next header */
+	assert_int_equal(mux_rwant(p.s.m), FRAME_HDR_LEN);
+	pump(&p);
+	free(t);
+	pair_fini(&p);
+}
+
 static void
 test_stream_limit(void **state)
 {
@@ -1702,6 +1759,7 @@ main(void)
 		cmocka_unit_test(test_window_exceeded),
 		cmocka_unit_test(test_window_owed),
 		cmocka_unit_test(test_stream_limit),
+		cmocka_unit_test(test_rpayload),
 		cmocka_unit_test(test_many_streams),
 	};
 	int rc = cmocka_run_group_tests_name("mux", tests, NULL, NULL);
