@@ -208,3 +208,39 @@ ctl_print_error(const struct ctl *c, const char *what, const struct ctl_resp *r)
 		    r->status, (int)(n > 300 ? 300 : n), r->body);
 	json_decref(j);
 }
+
+int
+ctl_get_array(const struct ctl *c, const char *path, const char *what,
+    int argc, char **argv, json_t **arr)
+{
+	struct ctl_resp r;
+	json_error_t je;
+	char err[512];
+
+	*arr = NULL;
+	if (ctl_http(c, "GET", path, NULL, 0, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return -1;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, what, &r);
+		ctl_resp_fini(&r);
+		return -1;
+	}
+	if (ctl_flag(argc, argv, "--json")) {
+		fwrite(r.body, 1, r.len, stdout);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	if ((*arr = json_loadb(r.body, r.len, 0, &je)) == NULL ||
+	    !json_is_array(*arr)) {
+		fprintf(stderr, "%s: %s: the node answered %s with something that "
+		    "is not a JSON array (%s)\n", c->prog, what, path, je.text);
+		json_decref(*arr);
+		*arr = NULL;
+		ctl_resp_fini(&r);
+		return -1;
+	}
+	ctl_resp_fini(&r);
+	return 0;
+}

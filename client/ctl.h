@@ -12,6 +12,7 @@
 #ifndef WARREN_CTL_H
 #define WARREN_CTL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -42,6 +43,12 @@ bool ctl_flag(int argc, char **argv, const char *flag);
  * non-2xx answer (the JSON "error" field when there is one). */
 void ctl_print_error(const struct ctl *c, const char *what,
     const struct ctl_resp *r);
+
+/* GETs path, which answers a JSON array. With --json in argv prints the
+ * answer as it is and returns 1 with *arr NULL; else returns 0 with *arr
+ * (json_decref it), or -1 after printing why (`what` names the command). */
+int ctl_get_array(const struct ctl *c, const char *path, const char *what,
+    int argc, char **argv, json_t **arr);
 
 typedef int ctl_cmd_fn(struct ctl *c, int argc, char **argv);
 

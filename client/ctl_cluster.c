@@ -39,35 +39,13 @@ ctl_ago(char *out, size_t len, long long changed_ms)
 int
 ctl_members_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_resp r;
 	json_t *arr, *o;
-	json_error_t je;
-	char err[512], rtt[32], ago[32], name[80];
+	char rtt[32], ago[32], name[80];
 	size_t i;
 	int rc;
 
-	if (ctl_http(c, "GET", "/v1/members", NULL, 0, &r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, "members", &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	if (ctl_flag(argc, argv, "--json")) {
-		fwrite(r.body, 1, r.len, stdout);
-		ctl_resp_fini(&r);
-		return 0;
-	}
-	if ((arr = json_loadb(r.body, r.len, 0, &je)) == NULL ||
-	    !json_is_array(arr)) {
-		fprintf(stderr, "%s: the node answered /v1/members with something "
-		    "that is not a JSON array (%s)\n", c->prog, je.text);
-		json_decref(arr);
-		ctl_resp_fini(&r);
-		return 1;
-	}
+	if ((rc = ctl_get_array(c, "/v1/members", "members", argc, argv, &arr)) != 0)
+		return rc < 0 ? 1 : 0;
 	printf("%-20s %-22s %-10s %-8s %-14s %-9s %s\n", "NAME", "ADDRESS",
 	    "REGION", "STATE", "INCARNATION", "RTT", "CHANGED");
 	json_array_foreach(arr, i, o) {
@@ -86,10 +64,8 @@ ctl_members_main(struct ctl *c, int argc, char **argv)
 		    (long long)json_integer_value(json_object_get(o, "incarnation")),
 		    rtt, ago);
 	}
-	rc = 0;
 	json_decref(arr);
-	ctl_resp_fini(&r);
-	return rc;
+	return 0;
 }
 
 /* POST to path; prints the server's message. */

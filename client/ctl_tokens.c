@@ -132,35 +132,16 @@ ctl_tokens_create(struct ctl *c, int argc, char **argv)
 static int
 ctl_tokens_list(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_resp r;
 	json_t *arr, *o;
-	char err[512], a[1024], p[1024], created[32];
+	char a[1024], p[1024], created[32];
 	struct tm tm;
 	time_t t;
 	size_t i;
+	int rc;
 
-	if (ctl_http(c, "GET", "/v1/tokens", NULL, 0, &r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, "tokens list", &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	if (ctl_flag(argc, argv, "--json")) {
-		fwrite(r.body, 1, r.len, stdout);
-		ctl_resp_fini(&r);
-		return 0;
-	}
-	if ((arr = json_loadb(r.body, r.len, 0, NULL)) == NULL ||
-	    !json_is_array(arr)) {
-		fprintf(stderr, "%s: tokens list: the node's answer is not a JSON "
-		    "array\n", c->prog);
-		json_decref(arr);
-		ctl_resp_fini(&r);
-		return 1;
-	}
+	if ((rc = ctl_get_array(c, "/v1/tokens", "tokens list", argc, argv,
+	    &arr)) != 0)
+		return rc < 0 ? 1 : 0;
 	printf("%-17s %-8s %-8s %-20s %-24s %-14s %s\n", "ID", "STATE",
 	    "SESSIONS", "CREATED", "NAMES", "PORTS", "NOTE");
 	json_array_foreach(arr, i, o) {
@@ -179,7 +160,6 @@ ctl_tokens_list(struct ctl *c, int argc, char **argv)
 		    json_string_value(json_object_get(o, "note")) ?: "");
 	}
 	json_decref(arr);
-	ctl_resp_fini(&r);
 	return 0;
 }
 
