@@ -14,24 +14,6 @@ REQUIRED = ("a token is required: create one with clusterctl tokens create "
             "and pass it with --token")
 
 
-def _src(path):
-    try:
-        with open(os.path.join(harness.HERE, "..", "..", path)) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _acceptor_forwards_token():
-    """The acceptor passes the HELLO token on in each REGISTER."""
-    return 'r.token = "";' not in _src("node/session.c")
-
-
-def _acceptor_kicks():
-    return "IPCMSG_KICK" in "".join(_src("node/" + f) for f in os.listdir(
-        os.path.join(harness.HERE, "..", "..", "node")) if f.endswith(".c"))
-
-
 def clusterctl(node, *args):
     p = subprocess.run([os.path.join(harness.bin_dir(), "clusterctl"), "--admin",
                         "127.0.0.1:%d" % node.admin_port] + list(args),
@@ -69,13 +51,10 @@ def test_token_required(env):
     node = env.node(auth=True)
     port = env.http_service("alice")
     refused(env, node, port, ["--subdomain", "alice"], REQUIRED, "anon")
-    if _acceptor_forwards_token():
-        refused(env, node, port, ["--subdomain", "alice", "--token", "nope"],
-                "the token is not valid", "garbage")
-        refused(env, node, port, ["--subdomain", "alice", "--token", "wrn_" + "A" * 43],
-                "the token is not known to this node", "unknown")
-    else:
-        env.note("SKIP bad-token part: the acceptor does not pass the HELLO token on yet")
+    refused(env, node, port, ["--subdomain", "alice", "--token", "nope"],
+            "the token is not valid", "garbage")
+    refused(env, node, port, ["--subdomain", "alice", "--token", "wrn_" + "A" * 43],
+            "the token is not known to this node", "unknown")
     st, _, body = request(node.admin_port, "127.0.0.1", path="/metrics")
     check(b'warren_router_auth_refused_total{reason="no_token"}' in body,
           "metrics lack the auth counters")
@@ -99,18 +78,12 @@ def test_tokens_admin(env):
     check(rc == 0, "revoke: %s%s" % (out, err))
     st, _, body = request(node.admin_port, "127.0.0.1", path="/v1/tokens")
     check(json.loads(body)[0]["revoked"] > 0, "not revoked: %r" % body)
-    if not _acceptor_forwards_token():
-        env.note("SKIP client part: the acceptor does not pass the HELLO token on yet")
-        return
     port = env.http_service("alice")
     refused(env, node, port, ["--subdomain", "alice", "--token", tok],
             "was revoked", "revoked")
 
 
 def test_token_claims_and_reservations(env):
-    if not _acceptor_forwards_token():
-        env.note("SKIP: the acceptor does not pass the HELLO token on in REGISTER yet")
-        return
     node = env.node(auth=True)
     port = env.http_service("alice")
     ta = make_token(node, "alice.*")
@@ -133,12 +106,6 @@ def test_token_claims_and_reservations(env):
 
 
 def test_revoke_closes_sessions(env):
-    if not _acceptor_forwards_token():
-        env.note("SKIP: the acceptor does not pass the HELLO token on in REGISTER yet")
-        return
-    if not _acceptor_kicks():
-        env.note("SKIP: the acceptor does not handle IPCMSG_KICK yet")
-        return
     node = env.node(auth=True)
     port = env.http_service("alice")
     tok = make_token(node, "alice.*")
@@ -201,9 +168,6 @@ def test_jwt(env):
             "exp": now + 600, "warren_allow": ["carol.*"]}
     expired = dict(good, exp=now - 3600)
     wrong_aud = dict(good, aud="someone-else")
-    if not _acceptor_forwards_token():
-        env.note("SKIP client part: the acceptor does not pass the HELLO token on yet")
-        return
     refused(env, node, port, ["--subdomain", "carol", "--token", _jwt(env, key, expired)],
             "the JWT expired", "expired")
     refused(env, node, port, ["--subdomain", "carol", "--token", _jwt(env, key, wrong_aud)],
