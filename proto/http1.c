@@ -1097,11 +1097,16 @@ http1_error_response(int status, const char *reason, char *out, size_t cap)
 		reason = http1_status_text(status);
 	rl = strlen(reason);
 	blen = sizeof("warren: ") - 1 + rl + 1;
+	/* a 401 must say how to authenticate (RFC 9110 15.5.2): basic auth,
+	 * the only kind the edge asks for */
 	hl = snprintf(out, cap, "HTTP/1.1 %d %s\r\n"
+	    "%s"
 	    "Content-Type: text/plain\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n"
-	    "warren: ", status, http1_status_text(status), blen);
+	    "warren: ", status, http1_status_text(status), status == 401 ?
+	    "WWW-Authenticate: Basic realm=\"warren\", charset=\"UTF-8\"\r\n" : "",
+	    blen);
 	if (hl < 0 || (size_t)hl + rl + 2 > cap)
 		return -ENOSPC;
 	for (i = 0; i < rl; i++) {

@@ -137,7 +137,8 @@ bool http1_req_in_head(const struct http1_req *r);
  * connection goes idle. Invalidates the last event's head, host and path. */
 void http1_req_release(struct http1_req *r);
 
-/* Formats a complete response: status line, Content-Type: text/plain,
+/* Formats a complete response: status line (and for 401 a
+ * WWW-Authenticate: Basic challenge), Content-Type: text/plain,
  * Content-Length, Connection: close, body "warren: <reason>\n" (control
  * characters in reason become '?'). Returns its length (NUL-terminated in
  * out), or -ENOSPC if cap is too small, -EINVAL for a status outside

@@ -735,6 +735,14 @@ test_error_response(void **state)
 	    (size_t)http1_error_response(400, "x", buf, sizeof(buf))), -ENOSPC);
 	assert_int_equal(http1_error_response(99, "x", buf, sizeof(buf)),
 	    -EINVAL);
+	/* a 401 carries its challenge; no other answer does */
+	n = http1_error_response(401, "who?", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\r\nWWW-Authenticate: Basic realm=\"warren\""));
+	assert_non_null(strstr(buf, "\r\n\r\nwarren: who?\n"));
+	n = http1_error_response(403, "no", buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_null(strstr(buf, "WWW-Authenticate"));
 	assert_string_equal(http1_status_text(404), "Not Found");
 }
 
