@@ -244,10 +244,3 @@ routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim
 	return ROUTES_UNKNOWN;
 }
 
-size_t
-routes_count(const struct routes *r, size_t *claims)
-{
-	if (claims != NULL)
-		*claims = r->claims.n;
-	return r->table.n;
-}

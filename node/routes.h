@@ -50,7 +50,5 @@ void routes_unclaim_session(struct routes *r, uint64_t session);
 /* Looks a hostname up (lowercase, no port). */
 enum routes_result routes_lookup_host(struct routes *r, const char *host,
     struct route_claim *claim);
-/* Number of entries in the router's table and in local claims. */
-size_t routes_count(const struct routes *r, size_t *claims);
 
 #endif

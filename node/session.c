@@ -736,12 +736,6 @@ session_accept(struct acceptor *a, int fd)
 	return 0;
 }
 
-uint64_t
-session_id(const struct session *s)
-{
-	return s->id;
-}
-
 int
 session_open_stream(struct session *s, uint32_t tunnel_id, const char *peer,
     const char *host, void *data, struct mux_stream **out)

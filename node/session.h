@@ -31,7 +31,6 @@ bool tunnel_policy_allows(const struct tunnel_policy *p,
 /* Takes ownership of an accepted, non-blocking fd. Returns 0 or -errno (the
  * fd is closed on failure). */
 int session_accept(struct acceptor *a, int fd);
-uint64_t session_id(const struct session *s);
 /* Opens a stream to tunnel_id for a public connection from peer, carrying
  * host (http) or "" (tcp). Returns 0 and sets *out (owned by the caller, with
  * the caller's data pointer set), -ENOENT when the tunnel is not registered

@@ -23,20 +23,6 @@ frame_peek(struct frame *f, const uint8_t *p, size_t len,
 	return FRAME_HDR_LEN;
 }
 
-int
-frame_decode(struct frame *f, const uint8_t *p, size_t len,
-    uint32_t max_payload)
-{
-	int rc = frame_peek(f, p, len, max_payload);
-
-	if (rc <= 0)
-		return rc;
-	if (len - FRAME_HDR_LEN < f->len)
-		return 0;
-	f->payload = p + FRAME_HDR_LEN;
-	return (int)(FRAME_HDR_LEN + f->len);
-}
-
 void
 frame_header(uint8_t *out, enum frame_type type, uint32_t stream, uint32_t len)
 {

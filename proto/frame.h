@@ -47,14 +47,10 @@ struct frame_settings {
 	uint32_t version, window, max_payload;
 };
 
-/* Decodes one frame from p[len]. Returns the bytes it spans (> 0), 0 when
- * more bytes are needed, or -EPROTO for an unknown type, a nonzero reserved
- * field or a payload over max_payload. */
-int frame_decode(struct frame *f, const uint8_t *p, size_t len,
-    uint32_t max_payload);
 /* Decodes just the header: returns FRAME_HDR_LEN with f->type, stream and
  * len set (f->payload NULL), 0 when fewer than FRAME_HDR_LEN bytes are
- * there, or -EPROTO as frame_decode(). */
+ * there, or -EPROTO for an unknown type, a nonzero reserved field or a
+ * payload over max_payload. The payload follows in the input. */
 int frame_peek(struct frame *f, const uint8_t *p, size_t len,
     uint32_t max_payload);
 /* Writes a header into out[FRAME_HDR_LEN]. */
