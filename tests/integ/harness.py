@@ -604,6 +604,21 @@ def wait_status(port, host, want=200, path="/whoami", timeout=15, every=0.1):
                       % (host, path, port, want, timeout, last))
 
 
+def recv_all(s):
+    """Everything until EOF; a reset (the node closed on unread input)
+    counts as the end too."""
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except ConnectionResetError:
+        pass
+    return out
+
+
 def raw_exchange(port, data, timeout=5, until_close=True, max_bytes=1 << 20):
     """Sends raw bytes, reads the answer until close/timeout -> bytes."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)

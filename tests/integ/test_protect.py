@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 import harness
-from harness import check, raw_exchange, status_of
+from harness import check, raw_exchange, recv_all, status_of
 
 TIMEOUT = 60
 
@@ -33,21 +33,6 @@ def wait_metric(node, name, at_least, timeout=4.0):
             return v
         time.sleep(0.2)
     return v
-
-
-def recv_all(s):
-    """Everything until EOF; a reset (the node closed on unread input)
-    counts as the end too."""
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except ConnectionResetError:
-        pass
-    return out
 
 
 def get(port, host, path="/whoami", headers=(), source="127.0.0.1"):
@@ -83,12 +68,7 @@ def test_basic_auth(env):
     s = socket.create_connection(("127.0.0.1", node.http_port), timeout=10)
     s.sendall(("GET /whoami HTTP/1.1\r\nHost: alice.localhost\r\nAuthorization: Basic %s\r\n\r\n"
                "GET /whoami HTTP/1.1\r\nHost: alice.localhost\r\n\r\n" % good).encode())
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = recv_all(s)
     s.close()
     check(out.count(b"HTTP/1.") == 2 and b" 200 " in out.split(b"\r\n")[0] and
           b"401 Unauthorized" in out, "keep-alive without credentials: %r" % out[:600])
@@ -191,12 +171,7 @@ def test_proxy_protocol_from_load_balancer(env):
                                  source_address=("127.0.0.7", 0))
     s.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
               b"GET /headers HTTP/1.1\r\nHost: alice.localhost\r\nConnection: close\r\n\r\n")
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = recv_all(s)
     s.close()
     check(status_of(out) == 200 and b"203.0.113.7" in out,
           "X-Forwarded-For from the PROXY header: %r" % out[-400:])
@@ -208,12 +183,7 @@ def test_proxy_protocol_from_load_balancer(env):
     s = socket.create_connection(("127.0.0.1", node.http_port), timeout=10,
                                  source_address=("127.0.0.7", 0))
     s.sendall(v2 + b"GET /headers HTTP/1.1\r\nHost: alice.localhost\r\nConnection: close\r\n\r\n")
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = recv_all(s)
     s.close()
     check(b"198.51.100.9" in out, "PROXY v2 address not used: %r" % out[-400:])
     # the balancer without a header: closed, counted

@@ -138,12 +138,7 @@ def test_https_sni_cert_dir_and_reload(env):
         time.sleep(0.2)
     check("CN = blog.test" in subj, "after SIGHUP blog.test served %r" % subj)
     s.sendall(b"GET /whoami HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n")
-    second = b""
-    while True:
-        b = s.recv(4096)
-        if not b:
-            break
-        second += b
+    second = harness.recv_all(s)
     s.close()
     check(b" 200 " in second.split(b"\r\n")[0], "connection across the reload: %r"
           % second[:200])
