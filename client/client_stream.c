@@ -16,6 +16,7 @@
 #include "mux.h"
 #include "sock.h"
 #include "proxyproto.h"
+#include "spipe.h"
 
 #define CLIENT_STREAM_READS 4       /* frames read per wakeup at most */
 
@@ -40,28 +41,14 @@ struct client_stream {
 	bool read_paused;               /* waiting for credit (on_writable) */
 	size_t uncredited;              /* bytes of out that are ours (the PROXY
 	                                   header), not the peer's: no credit */
-	int pipefd[2];                  /* spliced tunnel bytes on their way */
-	size_t pipe_len;
+	struct spipe pipe;              /* spliced tunnel bytes on their way */
 };
-
-#define CLIENT_STREAM_PIPE      (256u * 1024)
 
 /* Bytes on their way to the local service: copied (out) and spliced. */
 static size_t
 client_stream_pending(const struct client_stream *cs)
 {
-	return buf_len(&cs->out) + cs->pipe_len;
-}
-
-static void
-client_stream_pipe_close(struct client_stream *cs)
-{
-	if (cs->pipefd[0] != -1) {
-		close(cs->pipefd[0]);
-		close(cs->pipefd[1]);
-	}
-	cs->pipefd[0] = cs->pipefd[1] = -1;
-	cs->pipe_len = 0;
+	return buf_len(&cs->out) + cs->pipe.len;
 }
 
 static uint64_t
@@ -129,24 +116,20 @@ client_stream_flush(struct client_stream *cs)
 	ssize_t n;
 
 	/* spliced bytes came first: they go first */
-	while (cs->pipe_len > 0) {
-		n = splice(cs->pipefd[0], NULL, cs->io.fd, NULL, cs->pipe_len,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				client_stream_interest(cs);
-				return 0;
-			}
+	if (cs->pipe.len > 0) {
+		if ((n = spipe_drain(&cs->pipe, cs->io.fd)) < 0) {
+			errno = (int)-n;
 			client_stream_reset(cs, MUX_RST_CANCEL,
 			    "local service %s: write: %s", errno);
 			return -1;
 		}
-		cs->pipe_len -= (size_t)n;
-		mux_stream_consumed(cs->ms, (size_t)n);
+		if (n > 0)
+			mux_stream_consumed(cs->ms, (size_t)n);
+		if (cs->pipe.len > 0) {
+			client_stream_interest(cs);
+			return 0;
+		}
 	}
-	client_stream_pipe_close(cs);
 	while (buf_len(&cs->out) > 0) {
 		n = send(cs->io.fd, buf_data(&cs->out), buf_len(&cs->out),
 		    MSG_NOSIGNAL);
@@ -345,7 +328,7 @@ client_stream_new(struct client_stream **out, struct ev_loop *loop,
 	cs->local_text = conf->local_text;
 	cs->out_max = conf->window ? conf->window : MUX_DEFAULT_WINDOW;
 	cs->connecting = true;
-	cs->pipefd[0] = cs->pipefd[1] = -1;
+	spipe_init(&cs->pipe);
 	if (conf->proxy_protocol && client_stream_proxy_header(cs, conf) != 0) {
 		snprintf(reason, len, "client out of memory");
 		close(fd);
@@ -440,7 +423,7 @@ client_stream_free(struct client_stream *cs)
 	ev_io_stop(cs->loop, &cs->io);
 	ev_clear_pending(cs->loop, &cs->io);
 	close(cs->io.fd);
-	client_stream_pipe_close(cs);
+	spipe_fini(&cs->pipe);
 	buf_fini(&cs->out);
 	client_httplog_free(cs->hl);
 	free(cs->peer);
@@ -456,28 +439,9 @@ client_stream_splice_in(struct client_stream *cs, int from, size_t left)
 	ssize_t n;
 
 	/* not while connecting, observing HTTP, or behind copied bytes */
-	if (cs == NULL || cs->connecting || cs->hl != NULL ||
-	    buf_len(&cs->out) > 0 || cs->pipe_len >= CLIENT_STREAM_PIPE)
+	if (cs == NULL || cs->connecting || cs->hl != NULL || buf_len(&cs->out) > 0)
 		return 0;
-	if (cs->pipefd[0] == -1) {
-		if (pipe2(cs->pipefd, O_NONBLOCK | O_CLOEXEC) == -1) {
-			cs->pipefd[0] = cs->pipefd[1] = -1;
-			return 0;
-		}
-		fcntl(cs->pipefd[0], F_SETPIPE_SZ, (int)CLIENT_STREAM_PIPE);
-	}
-	if (left > CLIENT_STREAM_PIPE - cs->pipe_len)
-		left = CLIENT_STREAM_PIPE - cs->pipe_len;
-	n = splice(from, NULL, cs->pipefd[1], NULL, left,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == 0)
-		return -EPIPE;
-	if (n == -1) {
-		if (errno == EAGAIN)
-			return cs->pipe_len == 0 ? -EAGAIN : 0;
-		return -errno;
-	}
-	cs->pipe_len += (size_t)n;
-	client_stream_flush(cs);
+	if ((n = spipe_fill(&cs->pipe, from, left)) > 0)
+		client_stream_flush(cs);
 	return n;
 }

@@ -22,6 +22,7 @@
 #include "tls.h"
 #include "tlshello.h"
 #include "proxyproto.h"
+#include "spipe.h"
 #include "ipcount.h"
 #include "cidr.h"
 
@@ -33,7 +34,6 @@
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
-#define PCONN_PIPE      (256u * 1024)   /* bytes a connection keeps in its pipe */
 #define PCONN_LINGER    2.0             /* s to drain input after an error */
 #define PCONN_HELLO_POLL 0.005          /* s between peeks at a partial ClientHello */
 
@@ -57,8 +57,7 @@ struct pconn {
 	uint64_t sess_id;               /* the stream's tunnel: session ... */
 	uint32_t tunnel_id;             /* ... and tunnel */
 	bool counted;                   /* in a->ipcount */
-	int pipefd[2];                  /* spliced tunnel bytes on their way out */
-	size_t pipe_len;                /* bytes in the pipe */
+	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
 	ev_timer timer;
 	struct mux_stream *st;
@@ -88,45 +87,44 @@ static void pconn_proxy(struct pconn *pc);
 static void pconn_sa_ip(const struct sockaddr_storage *ss, char *out, size_t len);
 static void pconn_arm_timer(struct pconn *pc);
 
+/* The client's address: the socket's peer (sa NULL) or what a trusted
+ * load balancer's PROXY header said; kept as a sockaddr for the rules and
+ * as text for logs and stream headers. */
+static void
+pconn_set_peer(struct pconn *pc, const struct sockaddr_storage *sa)
+{
+	struct sock_addr a;
+
+	if (sa != NULL) {
+		memcpy(&a.ss, sa, sizeof(a.ss));
+	} else {
+		a.len = sizeof(a.ss);
+		if (getpeername(pc->tio.fd, (struct sockaddr *)&a.ss, &a.len) == -1)
+			memset(&a.ss, 0, sizeof(a.ss));
+	}
+	pc->peer_sa = a.ss;
+	sock_addr_format(&a, pc->peer, sizeof(pc->peer));
+}
+
 /* Bytes on their way to the client: copied (out) and spliced (pipe). */
 static size_t
 pconn_pending(const struct pconn *pc)
 {
-	return buf_len(&pc->out) + pc->pipe_len;
+	return buf_len(&pc->out) + pc->pipe.len;
 }
 
-static void
-pconn_pipe_close(struct pconn *pc)
-{
-	if (pc->pipefd[0] != -1) {
-		close(pc->pipefd[0]);
-		close(pc->pipefd[1]);
-	}
-	pc->pipefd[0] = pc->pipefd[1] = -1;
-	pc->pipe_len = 0;
-}
-
-/* Moves piped bytes to the client; returns 0, or -1 when pc was closed.
- * An emptied pipe is given back (idle connections hold no pipes). */
+/* Moves piped bytes to the client; returns 0, or -1 when pc was closed. */
 static int
 pconn_pipe_out(struct pconn *pc)
 {
-	ssize_t n;
+	ssize_t n = spipe_drain(&pc->pipe, pc->tio.fd);
 
-	while (pc->pipe_len > 0) {
-		n = splice(pc->pipefd[0], NULL, pc->tio.fd, NULL, pc->pipe_len,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			pconn_close(pc);
-			return -1;
-		}
-		pc->pipe_len -= (size_t)n;
-		if (pc->st != NULL)
-			mux_stream_consumed(pc->st, (size_t)n);
+	if (n < 0) {
+		pconn_close(pc);
+		return -1;
 	}
-	pconn_pipe_close(pc);
+	if (n > 0 && pc->st != NULL)
+		mux_stream_consumed(pc->st, (size_t)n);
 	return 0;
 }
 
@@ -220,15 +218,8 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
 	buf_consume(&pc->in, buf_len(&pc->in));
 	buf_consume(&pc->pend, buf_len(&pc->pend));
 	pc->state = PC_CLOSING;
-	if (status == 401)
-		n = snprintf(resp, sizeof(resp), "HTTP/1.1 401 Unauthorized\r\n"
-		    "WWW-Authenticate: Basic realm=\"warren\", charset=\"UTF-8\"\r\n"
-		    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\nwarren: %s\n",
-		    strlen(reason) + 9, reason);
-	else
-		n = http1_error_response(status, reason, resp, sizeof(resp));
-	if (n <= 0 || (size_t)n >= sizeof(resp) || buf_append(&pc->out, resp, (size_t)n, sizeof(resp)) != 0) {
+	n = http1_error_response(status, reason, resp, sizeof(resp));
+	if (n <= 0 || buf_append(&pc->out, resp, (size_t)n, sizeof(resp)) != 0) {
 		pconn_close(pc);
 		return;
 	}
@@ -582,10 +573,10 @@ pconn_flush(struct pconn *pc)
 	ssize_t n;
 
 	/* spliced bytes came first: they go first */
-	if (pc->pipe_len > 0) {
-		if ((n = pconn_pipe_out(pc)) < 0)
+	if (pc->pipe.len > 0) {
+		if (pconn_pipe_out(pc) != 0)
 			return -1;
-		if (pc->pipe_len > 0)
+		if (pc->pipe.len > 0)
 			return 0;
 	}
 	while (buf_len(&pc->out) > 0) {
@@ -760,9 +751,9 @@ pconn_new(struct acceptor *a, int fd)
 	}
 	pc->a = a;
 	tls_io_plain(&pc->tio, fd);
-	pc->pipefd[0] = pc->pipefd[1] = -1;
+	spipe_init(&pc->pipe);
 	sock_nodelay(fd);
-	sock_peer_format(fd, pc->peer, sizeof(pc->peer));
+	pconn_set_peer(pc, NULL);
 	ev_io_init(&pc->io, pconn_on_io, fd, 0);
 	pc->io.data = pc;
 	ev_timer_init(&pc->timer, pconn_on_timer, 0., 0.);
@@ -790,7 +781,7 @@ pconn_close(struct pconn *pc)
 		mux_stream_close(pc->st);
 	tls_io_fini(&pc->tio);
 	close(pc->tio.fd);
-	pconn_pipe_close(pc);
+	spipe_fini(&pc->pipe);
 	if (pc->counted)
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
 	http1_req_free(pc->http);
@@ -922,14 +913,8 @@ pconn_proxy(struct pconn *pc)
 		pconn_close(pc);
 		return;
 	}
-	if (!pp.local) {
-		struct sock_addr sa;
-
-		memcpy(&pc->peer_sa, &pp.src, sizeof(pp.src));
-		memcpy(&sa.ss, &pp.src, sizeof(pp.src));
-		sa.len = sizeof(sa.ss);
-		sock_addr_format(&sa, pc->peer, sizeof(pc->peer));
-	}
+	if (!pp.local)
+		pconn_set_peer(pc, &pp.src);
 	pconn_begin(pc);
 }
 
@@ -938,14 +923,12 @@ pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
     uint64_t session, uint32_t tunnel_id)
 {
 	struct pconn *pc;
-	socklen_t sl = sizeof(struct sockaddr_storage);
 
 	if ((pc = pconn_new(a, fd)) == NULL)
 		return;
 	pc->kind = kind;
 	pc->sess_id = session;
 	pc->tunnel_id = tunnel_id;
-	getpeername(fd, (struct sockaddr *)&pc->peer_sa, &sl);
 	if (a->proxy_from.n > 0 &&
 	    cidr_match(&a->proxy_from, (struct sockaddr *)&pc->peer_sa)) {
 		pc->state = PC_PROXY;
@@ -1159,28 +1142,10 @@ pconn_splice_in(struct mux_stream *st, int from, size_t left)
 	ssize_t n;
 
 	/* only plain sockets, and only behind nothing copied */
-	if (pc == NULL || pc->dead || pc->tio.ssl != NULL ||
-	    buf_len(&pc->out) > 0 || pc->pipe_len >= PCONN_PIPE)
+	if (pc == NULL || pc->dead || pc->tio.ssl != NULL || buf_len(&pc->out) > 0)
 		return 0;
-	if (pc->pipefd[0] == -1) {
-		if (pipe2(pc->pipefd, O_NONBLOCK | O_CLOEXEC) == -1) {
-			pc->pipefd[0] = pc->pipefd[1] = -1;
-			return 0;
-		}
-		fcntl(pc->pipefd[0], F_SETPIPE_SZ, (int)PCONN_PIPE);
-	}
-	if (left > PCONN_PIPE - pc->pipe_len)
-		left = PCONN_PIPE - pc->pipe_len;
-	n = splice(from, NULL, pc->pipefd[1], NULL, left,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n == 0)
-		return -EPIPE;          /* the tunnel link closed */
-	if (n == -1) {
-		if (errno == EAGAIN)
-			return pc->pipe_len == 0 ? -EAGAIN : 0;
-		return -errno;
-	}
-	pc->pipe_len += (size_t)n;
+	if ((n = spipe_fill(&pc->pipe, from, left)) <= 0)
+		return n;
 	pc->a->stats.spliced_bytes += (uint64_t)n;
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
