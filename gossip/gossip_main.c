@@ -80,7 +80,7 @@ gossip_on_write(struct gossip *g, const void *body, size_t len)
 		gossip_reply(g, IPCMSG_S_INVALID, "malformed write message");
 		return;
 	}
-	n = store_apply(g->store, &w, (int64_t)time(NULL), err, sizeof(err));
+	n = store_apply(g->store, &w, (int64_t)time(NULL), (uint64_t)time(NULL) << 32, err, sizeof(err));
 	if (n < 0) {
 		g->write_errors++;
 		log_warn("store.write_failed", "op=%u node=%s err=\"%s\"", w.op,

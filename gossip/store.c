@@ -18,20 +18,23 @@ static const char store_schema[] =
     " deleted INTEGER DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS tunnels ("
     " id TEXT PRIMARY KEY,"
-    " kind TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " kind TEXT NOT NULL DEFAULT 'http',"
     " host TEXT NOT NULL DEFAULT '',"
     " port INTEGER NOT NULL DEFAULT 0,"
-    " node TEXT NOT NULL,"
+    " node TEXT NOT NULL DEFAULT '',"
     " region TEXT NOT NULL DEFAULT '',"
-    " session INTEGER NOT NULL,"
+    " session INTEGER NOT NULL DEFAULT 0,"
     " tunnel_id INTEGER NOT NULL DEFAULT 0,"
     " client_id TEXT NOT NULL DEFAULT '',"
     " token_id TEXT NOT NULL DEFAULT '',"
     " state TEXT NOT NULL DEFAULT 'online',"
+    " claimed INTEGER NOT NULL DEFAULT 0,"
     " started_at INTEGER NOT NULL DEFAULT 0,"
     " updated_at INTEGER NOT NULL DEFAULT 0,"
     " deleted INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS tunnels_node_session ON tunnels(node, session);"
+    "CREATE INDEX IF NOT EXISTS tunnels_name ON tunnels(name);"
     "CREATE TABLE IF NOT EXISTS reservations ("
     " id TEXT PRIMARY KEY,"
     " kind TEXT NOT NULL,"
@@ -57,21 +60,21 @@ static const char store_schema[] =
     " updated_at INTEGER NOT NULL DEFAULT 0,"
     " deleted INTEGER NOT NULL DEFAULT 0);";
 
-/* A new session takes the row over and restarts started_at; the same session
- * re-registering keeps it. */
+/* One row per (name, node, session): only the node holding the session
+ * writes it. The same session registering again keeps its claim time. */
 static const char store_sql_upsert[] =
-    "INSERT INTO tunnels (id, kind, host, port, node, region, session,"
-    " tunnel_id, client_id, token_id, state, started_at, updated_at, deleted)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'online', ?10, ?10, 0)"
-    " ON CONFLICT(id) DO UPDATE SET kind = excluded.kind,"
-    " host = excluded.host, port = excluded.port, node = excluded.node,"
-    " region = excluded.region, tunnel_id = excluded.tunnel_id,"
-    " client_id = excluded.client_id, token_id = excluded.token_id,"
-    " state = 'online', deleted = 0,"
-    " started_at = CASE WHEN tunnels.node = excluded.node AND"
-    "  tunnels.session = excluded.session AND tunnels.state = 'online'"
-    "  THEN tunnels.started_at ELSE excluded.started_at END,"
-    " session = excluded.session, updated_at = excluded.updated_at";
+    "INSERT INTO tunnels (id, name, kind, host, port, node, region, session,"
+    " tunnel_id, client_id, token_id, state, claimed, started_at, updated_at,"
+    " deleted) VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'online',"
+    " ?13, ?10, ?10, 0)"
+    " ON CONFLICT(id) DO UPDATE SET region = excluded.region,"
+    " tunnel_id = excluded.tunnel_id, client_id = excluded.client_id,"
+    " token_id = excluded.token_id, deleted = 0,"
+    " claimed = CASE WHEN tunnels.state = 'online' THEN tunnels.claimed"
+    "  ELSE excluded.claimed END,"
+    " started_at = CASE WHEN tunnels.state = 'online' THEN tunnels.started_at"
+    "  ELSE excluded.started_at END,"
+    " state = 'online', updated_at = excluded.updated_at";
 
 static const char store_sql_reserve[] =
     "INSERT INTO reservations (id, kind, host, port, client_id, token_id,"
@@ -84,12 +87,12 @@ static const char store_sql_reserve[] =
  * stamped when the name is claimed and again when the holder goes offline,
  * and the grace period counts from there. */
 static const char store_sql_session_resv[] =
-    "UPDATE reservations SET updated_at = ?3 WHERE id IN (SELECT id FROM"
+    "UPDATE reservations SET updated_at = ?3 WHERE id IN (SELECT name FROM"
     " tunnels WHERE node = ?1 AND session = ?2 AND state = 'online'"
     " AND deleted = 0)";
 
 static const char store_sql_node_resv[] =
-    "UPDATE reservations SET updated_at = ?2 WHERE id IN (SELECT id FROM"
+    "UPDATE reservations SET updated_at = ?2 WHERE id IN (SELECT name FROM"
     " tunnels WHERE node = ?1 AND state = 'online' AND deleted = 0)";
 
 static const char store_sql_token_create[] =
@@ -126,6 +129,19 @@ store_fail(struct store *st, const char *what, char *err, size_t errlen)
 		snprintf(err, errlen, "routing.db %s failed: %s", what,
 		    sqlite3_errmsg(st->db));
 	return -EIO;
+}
+
+static int
+store_user_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
 }
 
 int
@@ -169,6 +185,11 @@ store_open(struct store **out, const char *path, const char *region)
 		goto fail;
 	}
 	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d", STORE_SCHEMA_VERSION);
+	/* version 1 kept one tunnels row per name, written by whichever node
+	 * held it; version 2 keeps one per (name, node, session), written only
+	 * by that node. The rows are session state: start them afresh. */
+	if (store_user_version(st->db) < 2)
+		sqlite3_exec(st->db, "DROP TABLE IF EXISTS tunnels", NULL, NULL, NULL);
 	/* databases created before tokens had a note: add the column (fails
 	 * harmlessly when the table is new or already has it) */
 	sqlite3_exec(st->db, "ALTER TABLE tokens ADD COLUMN note TEXT NOT NULL "
@@ -209,7 +230,7 @@ store_close(struct store *st)
 }
 
 char *
-store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r)
+store_tunnel_name(char *out, size_t len, const struct ipcmsg_route *r)
 {
 	if (r->kind == TUNNEL_TCP)
 		snprintf(out, len, "tcp:%u", (unsigned)r->port);
@@ -217,6 +238,22 @@ store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r)
 		snprintf(out, len, "%s:%s", r->kind == TUNNEL_TLS ? "tls" : "http",
 		    r->host != NULL ? r->host : "");
 	return out;
+}
+
+char *
+store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r)
+{
+	char name[IPCMSG_STR_MAX + 16];
+
+	snprintf(out, len, "%s@%s/%016llx", store_tunnel_name(name, sizeof(name), r),
+	    r->node != NULL ? r->node : "", (unsigned long long)r->session);
+	return out;
+}
+
+struct sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
 }
 
 /* Runs a prepared statement to completion; returns 0 or -EIO. */
@@ -232,7 +269,8 @@ store_step(struct store *st, int which)
 }
 
 static int
-store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
+store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now,
+    uint64_t stamp)
 {
 	const struct ipcmsg_route *r = &w->route;
 	const char *kind = r->kind == TUNNEL_TCP ? "tcp" :
@@ -240,11 +278,14 @@ store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	const char *host = r->kind == TUNNEL_TCP ? "" : r->host;
 	int port = r->kind == TUNNEL_TCP ? r->port : 0;
 	sqlite3_stmt *s = st->st[ST_UPSERT];
-	char id[IPCMSG_STR_MAX + 16];
+	char id[2 * IPCMSG_STR_MAX + 64], name[IPCMSG_STR_MAX + 16];
 	int n;
 
 	store_tunnel_id(id, sizeof(id), r);
+	store_tunnel_name(name, sizeof(name), r);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 12, name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 13, (int64_t)stamp);
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, port);
@@ -260,7 +301,7 @@ store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now)
 		return -EIO;
 	n = sqlite3_changes(st->db);
 	s = st->st[ST_RESERVE];
-	sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, port);
@@ -339,7 +380,7 @@ store_token(struct store *st, const struct ipcmsg_write *w, int64_t now)
 
 int
 store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
-    char *err, size_t errlen)
+    uint64_t stamp, char *err, size_t errlen)
 {
 	bool token_op = w->op == WRITE_TOKEN_CREATE || w->op == WRITE_TOKEN_REVOKE;
 	int n;
@@ -381,7 +422,7 @@ store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
 	if (store_step(st, ST_BEGIN) != 0)
 		return store_fail(st, "begin", err, errlen);
 	if (w->op == WRITE_TUNNEL_UPSERT)
-		n = store_upsert(st, w, now);
+		n = store_upsert(st, w, now, stamp);
 	else if (token_op)
 		n = store_token(st, w, now);
 	else

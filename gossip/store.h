@@ -8,10 +8,15 @@
  *
  * Tables (DESIGN.md "State"):
  *   backends      edgeProxy's columns, unchanged
- *   tunnels       id = "http:<host>" | "tcp:<port>"; who holds the name now:
- *                 kind ('http'|'tcp'), host, port, node, region, session,
- *                 tunnel_id, client_id, token_id, state ('online'|'offline'),
- *                 started_at, updated_at (unix seconds), deleted
+ *   tunnels       one row per claim: id = "<name>@<node>/<session hex>",
+ *                 name = "http:<host>" | "tls:<host>" | "tcp:<port>";
+ *                 kind ('http'|'tls'|'tcp'), host, port, node, region,
+ *                 session, tunnel_id, client_id, token_id, state
+ *                 ('online'|'offline'), claimed (HLC stamp of the claim),
+ *                 started_at, updated_at (unix seconds), deleted.
+ *                 Only the node in `node` writes the row (single writer),
+ *                 so replication never mixes two owners' columns; who holds
+ *                 a name is decided when reading (router/routedb.h).
  *   reservations  same id -> client_id, token_id: who may reclaim the name;
  *                 updated_at = last time its holder was online
  *   tokens        id, hash (hex SHA-256, never the token), hosts (allowed
@@ -26,9 +31,10 @@
 #include <stdint.h>
 
 #define STORE_DB_NAME           "routing.db"
-#define STORE_SCHEMA_VERSION    1
+#define STORE_SCHEMA_VERSION    2
 
 struct store;
+struct sqlite3;
 struct ipcmsg_write;
 struct ipcmsg_route;
 
@@ -40,15 +46,20 @@ int store_open(struct store **out, const char *path, const char *region);
 void store_close(struct store *st);
 
 /* Applies one write op (enum ipcmsg_write_op) in its own transaction at time
- * `now` (unix seconds). Returns the number of tunnel (or, for TOKEN_*, token)
+ * `now` (unix seconds); `stamp` (an HLC stamp) orders tunnel claims. Returns the number of tunnel (or, for TOKEN_*, token)
  * rows changed (>= 0; a revoke of an unknown or revoked token changes 0), or
  * -EINVAL for a malformed op / -EIO for a database failure, with a sentence
  * for the operator in err. */
 int store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
-    char *err, size_t errlen);
+    uint64_t stamp, char *err, size_t errlen);
 
-/* The tunnels row id of a route: "http:<host>" or "tcp:<port>" into out;
- * returns out. */
+/* The name of a route: "http:<host>", "tls:<host>" or "tcp:<port>" (the
+ * reservations row id) into out; returns out. */
+char *store_tunnel_name(char *out, size_t len, const struct ipcmsg_route *r);
+/* The tunnels row id of a route: "<name>@<node>/<session hex>". */
 char *store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r);
+
+/* The database handle (replication works on it); owned by the store. */
+struct sqlite3 *store_db(struct store *st);
 
 #endif

@@ -84,7 +84,7 @@ apply(struct ctx *c, uint8_t op, uint8_t kind, const char *host, uint16_t port,
 	    (char *)node, session, 3 }, (char *)client, NULL, { NULL, NULL, NULL,
 	    NULL, NULL } };
 	char err[256] = "";
-	int rc = store_apply(c->st, &w, now, err, sizeof(err));
+	int rc = store_apply(c->st, &w, now, (uint64_t)now << 16, err, sizeof(err));
 
 	if (rc < 0)
 		assert_true(err[0] != '\0');
@@ -97,7 +97,7 @@ test_schema(void **state)
 	struct ctx *c = *state;
 
 	assert_string_equal(q(c, "PRAGMA journal_mode"), "wal");
-	assert_string_equal(q(c, "PRAGMA user_version"), "1");
+	assert_string_equal(q(c, "PRAGMA user_version"), "2");
 	assert_string_equal(q(c, "SELECT group_concat(name, ',') FROM "
 	    "pragma_table_info('backends')"),
 	    "id,app,region,wg_ip,port,healthy,weight,soft_limit,hard_limit,deleted");
@@ -126,29 +126,39 @@ test_upsert(void **state)
 
 	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "a.example.com",
 	    0, "n1", 7, "client-a", 1000), 1);
-	assert_string_equal(q(c, "SELECT kind || ' ' || host || ' ' || port || ' ' ||"
-	    " node || ' ' || region || ' ' || session || ' ' || tunnel_id || ' ' ||"
-	    " client_id || ' ' || state || ' ' || started_at || ' ' || deleted"
-	    " FROM tunnels WHERE id = 'http:a.example.com'"),
-	    "http a.example.com 0 n1 eu-1 7 3 client-a online 1000 0");
+	assert_string_equal(q(c, "SELECT name || ' ' || kind || ' ' || host || ' ' ||"
+	    " port || ' ' || node || ' ' || region || ' ' || session || ' ' ||"
+	    " tunnel_id || ' ' || client_id || ' ' || state || ' ' || started_at"
+	    " || ' ' || (claimed >> 16) || ' ' || deleted FROM tunnels WHERE id ="
+	    " 'http:a.example.com@n1/0000000000000007'"),
+	    "http:a.example.com http a.example.com 0 n1 eu-1 7 3 client-a online"
+	    " 1000 1000 0");
 	assert_string_equal(q(c, "SELECT client_id FROM reservations WHERE id ="
 	    " 'http:a.example.com'"), "client-a");
-	/* same session again: started_at stays */
+	/* same session again: started_at and the claim stay */
 	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "a.example.com",
 	    0, "n1", 7, "client-a", 2000), 1);
-	assert_string_equal(q(c, "SELECT started_at || ' ' || updated_at FROM tunnels"),
-	    "1000 2000");
-	/* a new session takes it over */
+	assert_string_equal(q(c, "SELECT started_at || ' ' || updated_at || ' ' ||"
+	    " (claimed >> 16) FROM tunnels"), "1000 2000 1000");
+	/* a new session is a row of its own (single writer per row): the
+	 * reader decides who holds the name */
 	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "a.example.com",
 	    0, "n1", 8, "client-b", 3000), 1);
-	assert_string_equal(q(c, "SELECT session || ' ' || client_id || ' ' ||"
-	    " started_at FROM tunnels"), "8 client-b 3000");
+	assert_string_equal(q(c, "SELECT count(*) || ' ' || count(DISTINCT name)"
+	    " FROM tunnels"), "2 1");
 	assert_string_equal(q(c, "SELECT client_id FROM reservations"), "client-b");
 	/* tcp, and a session id above INT64_MAX survives the round trip */
 	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_TCP, NULL, 20001,
 	    "n1", UINT64_MAX, "client-c", 3000), 1);
 	assert_string_equal(q(c, "SELECT host || '|' || port || '|' || session FROM"
-	    " tunnels WHERE id = 'tcp:20001'"), "|20001|-1");
+	    " tunnels WHERE name = 'tcp:20001'"), "|20001|-1");
+	/* a TLS passthrough name is a name of its own */
+	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_TLS, "s.example.com",
+	    0, "n1", 9, "client-d", 3000), 1);
+	assert_string_equal(q(c, "SELECT token_id FROM reservations WHERE id ="
+	    " 'tls:s.example.com'"), "");
+	assert_string_equal(q(c, "SELECT client_id FROM reservations WHERE id ="
+	    " 'tls:s.example.com'"), "client-d");
 }
 
 static void
@@ -175,8 +185,9 @@ test_offline(void **state)
 	/* back online on upsert */
 	assert_int_equal(apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "a.x", 0, "n1",
 	    5, "a", 40), 1);
-	assert_string_equal(q(c, "SELECT state FROM tunnels WHERE host = 'a.x'"),
-	    "online");
+	assert_string_equal(q(c, "SELECT group_concat(session || '=' || state, ',')"
+	    " FROM (SELECT * FROM tunnels WHERE host = 'a.x' ORDER BY session)"),
+	    "1=offline,5=online");
 }
 
 static int
@@ -193,7 +204,7 @@ token_op(struct ctx *c, uint8_t op, const char *id, const char *hash,
 	w.tok.allow = "alice.*,app.example.com";
 	w.tok.ports = "20000-20010";
 	w.tok.note = "laptop";
-	return store_apply(c->st, &w, now, err, sizeof(err));
+	return store_apply(c->st, &w, now, (uint64_t)now << 16, err, sizeof(err));
 }
 
 static void
@@ -231,7 +242,7 @@ test_tokens(void **state)
 	{
 		char err[256];
 
-		assert_int_equal(store_apply(c->st, &w, 500, err, sizeof(err)), 1);
+		assert_int_equal(store_apply(c->st, &w, 500, 500u << 16, err, sizeof(err)), 1);
 	}
 	assert_string_equal(q(c, "SELECT token_id FROM tunnels"), "tok_1");
 	assert_string_equal(q(c, "SELECT token_id || ' ' || updated_at FROM"
