@@ -15,6 +15,9 @@
 
 #include "gossip/keyring.h"
 #include "gossip/nodemeta.h"
+#include "gossip/repl.h"
+#include "gossip/repldb.h"
+#include "gossip/replmsg.h"
 #include "gossip/swim.h"
 #include "gossip/swimmsg.h"
 #include "log.h"
@@ -33,6 +36,7 @@ struct pp_conn {
 	struct pp_conn *prev, *next;
 	int fd;
 	bool initiator, join;
+	bool repl;                      /* a replication pull, not a push-pull */
 	enum pp_phase phase;
 	ev_io io;
 	ev_timer timer;
@@ -63,6 +67,7 @@ struct cluster {
 	struct ev_loop *loop;
 	struct cluster_conf conf;       /* strings borrowed from the caller */
 	struct swim *swim;
+	struct repl *repl;              /* NULL: no replication */
 	struct keyring *kr;             /* NULL: plaintext */
 	int udp_fd, tcp_fd;
 	ev_io udp_io, tcp_io;
@@ -85,6 +90,7 @@ struct cluster {
 	size_t ping_next;
 	struct ipcmsg_gossip_stats st;
 	uint8_t rbuf[CLUSTER_UDP_BUF], pbuf[CLUSTER_UDP_BUF];
+	uint8_t sbuf[CLUSTER_UDP_BUF];  /* replication datagrams being sealed */
 };
 
 static uint64_t
@@ -179,6 +185,8 @@ cluster_to_ipc(struct cluster *c, const struct swim_member *sm,
 	out->http = meta->http;
 	out->tunnel = meta->tunnel;
 	out->version = meta->version;
+	out->mesh = meta->mesh;
+	out->repl = meta->repl;
 	out->incarnation = sm->incarnation;
 	if (m != NULL) {
 		out->changed_ms = m->changed_ms;
@@ -263,6 +271,74 @@ cluster_on_pushpull(void *arg, const struct swimmsg_addr *to, const char *name)
 		c->pending[c->npending++] = *to;
 }
 
+/* ---- replication agent callbacks ---- */
+
+static void
+cluster_repl_send(void *arg, const struct swimmsg_addr *to, const uint8_t *pkt,
+    size_t len)
+{
+	struct cluster *c = arg;
+	struct sockaddr_storage ss;
+	const uint8_t *wire = pkt;
+	unsigned sl;
+	int n;
+
+	if (c->udp_fd < 0 || c->left ||
+	    swimmsg_addr_to_sockaddr(to, &ss, &sl) != 0)
+		return;
+	if (c->kr != NULL) {
+		n = keyring_seal(c->kr, pkt, len, c->sbuf, sizeof(c->sbuf));
+		if (n < 0)
+			return;
+		wire = c->sbuf;
+		len = (size_t)n;
+	}
+	if (sendto(c->udp_fd, wire, len, 0, (struct sockaddr *)&ss, sl) == -1)
+		return;
+	c->st.udp_tx_packets++;
+	c->st.udp_tx_bytes += len;
+}
+
+static size_t
+cluster_repl_peers(void *arg, struct repl_peer *out, size_t max)
+{
+	struct cluster *c = arg;
+	struct swim_member m;
+	size_t i, n = 0, count = swim_member_count(c->swim);
+
+	for (i = 0; i < count && n < max; i++) {
+		if (swim_member_at(c->swim, i, &m) != 0 ||
+		    (m.state != SWIM_ALIVE && m.state != SWIM_SUSPECT))
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "%s", m.name);
+		out[n].addr = m.addr;
+		n++;
+	}
+	return n;
+}
+
+static int pp_start_with(struct cluster *c, const struct swimmsg_addr *to,
+    bool join, const uint8_t *req, size_t rlen);
+
+static void
+cluster_repl_sync(void *arg, const struct swimmsg_addr *to, const uint8_t *req,
+    size_t len)
+{
+	struct cluster *c = arg;
+
+	if (c->left || pp_start_with(c, to, false, req, len) != 0)
+		repl_sync_failed(c->repl, cluster_now());
+}
+
+static void
+cluster_repl_changed(void *arg)
+{
+	struct cluster *c = arg;
+
+	if (c->conf.on_db_changed != NULL)
+		c->conf.on_db_changed(c->conf.arg);
+}
+
 /* ---- push-pull over TCP ---- */
 
 static void pp_start(struct cluster *c, const struct swimmsg_addr *to, bool join);
@@ -291,22 +367,22 @@ pp_close(struct pp_conn *p)
 static void
 pp_fail(struct pp_conn *p, const char *why)
 {
-	log_debug("pushpull.fail", "peer=%s initiator=%d err=\"%s\"", p->peer,
-	    p->initiator, why);
+	log_debug("pushpull.fail", "peer=%s initiator=%d repl=%d err=\"%s\"",
+	    p->peer, p->initiator, p->repl, why);
+	if (p->repl && p->initiator && p->c->repl != NULL)
+		repl_sync_failed(p->c->repl, cluster_now());
 	pp_close(p);
 }
 
-/* Builds our state frame into p->out. Returns 0 or -errno. */
+/* Seals plaintext `state` (consumed) into p->out as one frame. Returns 0
+ * or -errno. */
 static int
-pp_frame(struct pp_conn *p)
+pp_seal(struct pp_conn *p, uint8_t *state, size_t slen)
 {
 	struct cluster *c = p->c;
-	uint8_t *state = NULL;
-	size_t slen, blen;
+	size_t blen;
 	int n;
 
-	if (swim_state_encode(c->swim, p->join, &state, &slen) != 0)
-		return -ENOMEM;
 	blen = c->kr != NULL ? slen + KEYRING_OVERHEAD : slen;
 	if (blen > CLUSTER_FRAME_MAX) {
 		free(state);
@@ -336,6 +412,18 @@ pp_frame(struct pp_conn *p)
 	return 0;
 }
 
+/* Builds our state frame into p->out. Returns 0 or -errno. */
+static int
+pp_frame(struct pp_conn *p)
+{
+	uint8_t *state = NULL;
+	size_t slen;
+
+	if (swim_state_encode(p->c->swim, p->join, &state, &slen) != 0)
+		return -ENOMEM;
+	return pp_seal(p, state, slen);
+}
+
 static void
 pp_set_io(struct pp_conn *p, int events)
 {
@@ -346,22 +434,27 @@ pp_set_io(struct pp_conn *p, int events)
 
 static void cluster_after(struct cluster *c);
 
-/* The peer's whole frame is in p->in: open and merge it. */
+/* The peer's whole frame is in p->in: open it in place. Returns 0 with
+ * *plain / *plen (inside p->in), or -errno (counted). */
 static int
-pp_merge(struct pp_conn *p)
+pp_open(struct pp_conn *p, uint8_t **plain, size_t *plen)
 {
 	struct cluster *c = p->c;
-	const uint8_t *state = p->in;
-	size_t slen = p->in_len;
-	uint8_t *plain = NULL;
-	int n, rc;
+	int n;
 
-	if (c->kr != NULL) {
-		if ((plain = malloc(p->in_len)) == NULL)
+	*plain = p->in;
+	*plen = p->in_len;
+	if (c->kr == NULL)
+		return 0;
+	/* the plaintext is shorter than the sealed frame: open into a copy */
+	{
+		uint8_t *out = malloc(p->in_len);
+
+		if (out == NULL)
 			return -ENOMEM;
-		n = keyring_open(c->kr, p->in, p->in_len, plain, p->in_len);
+		n = keyring_open(c->kr, p->in, p->in_len, out, p->in_len);
 		if (n < 0) {
-			free(plain);
+			free(out);
 			if (n == -ENOKEY)
 				c->st.drop_unknown_key++;
 			else if (n == -EBADMSG)
@@ -370,20 +463,54 @@ pp_merge(struct pp_conn *p)
 				c->st.drop_malformed++;
 			return n;
 		}
-		state = plain;
-		slen = (size_t)n;
+		free(p->in);
+		p->in = out;
+		p->in_len = (size_t)n;
+		*plain = out;
+		*plen = (size_t)n;
 	}
-	if (c->left) {
-		free(plain);
+	return 0;
+}
+
+/* Handles the peer's opened frame: a SWIM state is merged (a responder
+ * then frames its own); a replication request is answered; the answer to
+ * our pull goes to the agent. Returns 0, or -errno (nothing to send). */
+static int
+pp_handle(struct pp_conn *p)
+{
+	struct cluster *c = p->c;
+	uint8_t *plain, *ans;
+	size_t plen, alen;
+	int rc;
+
+	if ((rc = pp_open(p, &plain, &plen)) != 0)
+		return rc;
+	if (c->left)
 		return -ESHUTDOWN;
+	if (replmsg_is(plain, plen)) {
+		if (c->repl == NULL)
+			return -EPROTONOSUPPORT;
+		if (p->initiator) {
+			/* the agent takes the buffer */
+			p->in = NULL;
+			return repl_sync_done(c->repl, cluster_now(), plain, plen);
+		}
+		if ((rc = repl_serve(c->repl, plain, plen, &ans, &alen)) != 0) {
+			c->st.drop_malformed++;
+			return rc;
+		}
+		return pp_seal(p, ans, alen);
 	}
+	if (p->repl)
+		return -EPROTO;
 	c->in_core = true;
-	rc = swim_state_merge(c->swim, cluster_now(), state, slen);
+	rc = swim_state_merge(c->swim, cluster_now(), plain, plen);
 	c->in_core = false;
-	free(plain);
-	if (rc != 0)
+	if (rc != 0) {
 		c->st.drop_malformed++;
-	return rc;
+		return rc;
+	}
+	return p->initiator ? 0 : pp_frame(p);
 }
 
 /* Reads what is there. Returns 1 when the frame is complete, 0 for more,
@@ -484,12 +611,12 @@ pp_on_io(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (rc == 0)
 			return;
-		if ((rc = pp_merge(p)) != 0) {
-			log_info("pushpull.rejected", "peer=%s err=\"%s\"", p->peer,
-			    rc == -ENOKEY ? "sealed under a key we do not hold" :
-			    rc == -EBADMSG ? "failed authentication" :
+		if ((rc = pp_handle(p)) != 0) {
+			log_info("pushpull.rejected", "peer=%s repl=%d err=\"%s\"",
+			    p->peer, p->repl, rc == -ENOKEY ? "sealed under a key we "
+			    "do not hold" : rc == -EBADMSG ? "failed authentication" :
 			    "malformed state");
-			pp_close(p);
+			pp_fail(p, "rejected");
 			cluster_after(c);
 			return;
 		}
@@ -500,11 +627,6 @@ pp_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				    swim_alive_count(c->swim));
 			}
 			pp_close(p);
-			cluster_after(c);
-			return;
-		}
-		if ((rc = pp_frame(p)) != 0) {
-			pp_fail(p, strerror(-rc));
 			cluster_after(c);
 			return;
 		}
@@ -542,31 +664,53 @@ pp_new(struct cluster *c, int fd, bool initiator)
 	return p;
 }
 
-static void
-pp_start(struct cluster *c, const struct swimmsg_addr *to, bool join)
+/* Connects to `to` and sends our state (req == NULL) or a copy of the
+ * replication request req. Returns 0 or -errno. */
+static int
+pp_start_with(struct cluster *c, const struct swimmsg_addr *to, bool join,
+    const uint8_t *req, size_t rlen)
 {
 	struct sock_addr sa;
 	struct pp_conn *p;
+	uint8_t *copy;
 	unsigned sl;
 	int fd, rc;
 
 	if (swimmsg_addr_to_sockaddr(to, &sa.ss, &sl) != 0)
-		return;
+		return -EAFNOSUPPORT;
 	sa.len = sl;
 	if ((fd = sock_connect(&sa)) < 0)
-		return;
+		return fd;
 	if ((p = pp_new(c, fd, true)) == NULL) {
 		close(fd);
-		return;
+		return -EBUSY;
 	}
 	p->join = join;
+	p->repl = req != NULL;
 	sock_addr_format(&sa, p->peer, sizeof(p->peer));
-	if ((rc = pp_frame(p)) != 0) {
+	if (req != NULL) {
+		if ((copy = malloc(rlen)) == NULL) {
+			pp_fail(p, "out of memory");
+			return -ENOMEM;
+		}
+		memcpy(copy, req, rlen);
+		rc = pp_seal(p, copy, rlen);
+	} else {
+		rc = pp_frame(p);
+	}
+	if (rc != 0) {
 		pp_fail(p, strerror(-rc));
-		return;
+		return rc;
 	}
 	p->phase = PP_CONNECTING;
 	pp_set_io(p, EV_WRITE);
+	return 0;
+}
+
+static void
+pp_start(struct cluster *c, const struct swimmsg_addr *to, bool join)
+{
+	pp_start_with(c, to, join, NULL, 0);
 }
 
 static void
@@ -639,6 +783,8 @@ cluster_after(struct cluster *c)
 	}
 	now = cluster_now();
 	dl = swim_next_deadline(c->swim);
+	if (c->repl != NULL && repl_next_deadline(c->repl) < dl)
+		dl = repl_next_deadline(c->repl);
 	ev_timer_stop(c->loop, &c->tick);
 	ev_timer_set(&c->tick, dl > now ? (double)(dl - now) / 1e6 : 0., 0.);
 	ev_timer_start(c->loop, &c->tick);
@@ -652,6 +798,8 @@ cluster_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	c->in_core = true;
 	swim_tick(c->swim, cluster_now());
 	c->in_core = false;
+	if (c->repl != NULL && !c->left)
+		repl_tick(c->repl, cluster_now(), cluster_wall_ms());
 	cluster_after(c);
 }
 
@@ -715,6 +863,12 @@ cluster_on_udp(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			pkt = c->pbuf;
 			n = k;
+		}
+		if (replmsg_is(pkt, (size_t)n)) {
+			if (c->repl != NULL && repl_recv(c->repl, cluster_now(),
+			    cluster_wall_ms(), &from, pkt, (size_t)n) == -EINVAL)
+				c->st.drop_malformed++;
+			continue;
 		}
 		cluster_rtt(c, &from, pkt, (size_t)n);
 		c->in_core = true;
@@ -1028,6 +1182,8 @@ cluster_new(struct cluster **out, struct ev_loop *loop,
 	    conf->tunnel != NULL ? conf->tunnel : "");
 	snprintf(c->self_meta.version, sizeof(c->self_meta.version), "%s",
 	    conf->version != NULL ? conf->version : "");
+	snprintf(c->self_meta.mesh, sizeof(c->self_meta.mesh), "%s",
+	    conf->mesh != NULL ? conf->mesh : "");
 	if ((n = nodemeta_encode(&c->self_meta, c->meta, sizeof(c->meta))) < 0) {
 		snprintf(err, errlen, "node metadata too long");
 		rc = n;
@@ -1051,6 +1207,24 @@ cluster_new(struct cluster **out, struct ev_loop *loop,
 		snprintf(err, errlen, "bad gossip settings (name 1..%d bytes, region "
 		    "up to %d)", SWIMMSG_NAME_MAX, SWIMMSG_REGION_MAX);
 		goto fail;
+	}
+	if (conf->repldb != NULL) {
+		struct repl_config rc_cfg;
+		struct repl_io rio = { c, cluster_repl_send, cluster_repl_peers,
+			cluster_repl_sync, cluster_repl_changed };
+
+		if (conf->repl != NULL)
+			rc_cfg = *conf->repl;
+		else
+			repl_config_default(&rc_cfg);
+		rc_cfg.seed = seed ^ 0x5bd1e995u;
+		/* what a sealed datagram leaves room for */
+		rc_cfg.max_packet = SWIMMSG_PACKET_MAX;
+		if ((rc = repl_new(&c->repl, &rc_cfg, &rio, conf->repldb,
+		    cluster_now())) != 0) {
+			snprintf(err, errlen, "bad replication settings");
+			goto fail;
+		}
 	}
 	c->started_ms = cluster_wall_ms();
 	ev_io_set(&c->udp_io, c->udp_fd, EV_READ);
@@ -1081,10 +1255,53 @@ cluster_free(struct cluster *c)
 	if (c == NULL)
 		return;
 	cluster_close_sockets(c);
+	repl_free(c->repl);
 	swim_free(c->swim);
 	keyring_free(c->kr);
 	free(c->members);
 	free(c);
+}
+
+int
+cluster_repl_local(struct cluster *c)
+{
+	int rc;
+
+	if (c->repl == NULL || c->left)
+		return 0;
+	rc = repl_local(c->repl, cluster_now(), cluster_wall_ms());
+	cluster_after(c);
+	return rc;
+}
+
+struct repl *
+cluster_repl(const struct cluster *c)
+{
+	return c->repl;
+}
+
+int
+cluster_set_repl_summary(struct cluster *c, const char *summary)
+{
+	struct nodemeta m = c->self_meta;
+	uint8_t buf[SWIMMSG_META_MAX];
+	int n, rc;
+
+	if (c->left || strcmp(summary, c->self_meta.repl) == 0)
+		return 0;
+	snprintf(m.repl, sizeof(m.repl), "%s", summary);
+	if ((n = nodemeta_encode(&m, buf, sizeof(buf))) < 0)
+		return n;
+	c->in_core = true;
+	rc = swim_set_meta(c->swim, cluster_now(), c->conf.region, buf, (size_t)n);
+	c->in_core = false;
+	if (rc == 0) {
+		c->self_meta = m;
+		memcpy(c->meta, buf, (size_t)n);
+		c->meta_len = (size_t)n;
+	}
+	cluster_after(c);
+	return rc;
 }
 
 int

@@ -13,6 +13,10 @@
  * merged. Each connection gets CLUSTER_PP_TIMEOUT seconds, at most
  * CLUSTER_PP_MAX run at once.
  *
+ * Replication (gossip/repl.h) shares both sockets: its datagrams and its
+ * pulls start with REPLMSG_MAGIC where SWIM's start with its version byte,
+ * and are sealed with the same keys.
+ *
  * Without a key file the packets are plaintext; cluster_new() accepts that
  * only when the gossip address is loopback. */
 #ifndef WARREN_CLUSTER_H
@@ -36,6 +40,12 @@ struct cluster;
 /* A membership change: ev is an enum member_event, m the member as the
  * router will see it (valid during the call only). */
 typedef void cluster_event_cb(void *arg, int ev, const struct ipcmsg_member *m);
+/* routing.db changed by replication (a local capture or a peer's change). */
+typedef void cluster_changed_cb(void *arg);
+
+struct repldb;
+struct repl;
+struct repl_config;
 
 struct cluster_conf {
 	const char *name, *region;
@@ -47,8 +57,12 @@ struct cluster_conf {
 	long long gossip_interval_ms, suspicion_mult;   /* 0 = profile's */
 	const char *incarnation_file;   /* keeps the incarnation growing */
 	const char *http, *tunnel, *version;            /* gossiped metadata */
+	const char *mesh;                               /* forwarding address */
 	cluster_event_cb *on_event;
+	cluster_changed_cb *on_db_changed;      /* may be NULL */
 	void *arg;
+	struct repldb *repldb;          /* replicate this database; NULL: no */
+	const struct repl_config *repl; /* NULL: repl_config_default() */
 };
 
 /* Binds, loads the keys, builds the core and starts joining. Returns 0 and
@@ -73,6 +87,13 @@ int cluster_keys_reload(struct cluster *c, char *err, size_t errlen);
  * or -ENOMEM. kind, event, epoch and seq are left to the caller. */
 int cluster_snapshot(struct cluster *c, struct ipcmsg_members *m);
 void cluster_stats(const struct cluster *c, struct ipcmsg_gossip_stats *st);
+/* Captures and broadcasts local writes to routing.db. Returns 0 or -EIO. */
+int cluster_repl_local(struct cluster *c);
+/* Gossips a new replication summary in our metadata (a no-op when it is
+ * unchanged). Returns 0 or -errno. */
+int cluster_set_repl_summary(struct cluster *c, const char *summary);
+/* The replication agent (stats), or NULL. */
+struct repl *cluster_repl(const struct cluster *c);
 /* The bound gossip address, "ip:port". */
 const char *cluster_addr(const struct cluster *c);
 

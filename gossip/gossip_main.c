@@ -1,10 +1,17 @@
-/* warren-gossip — membership and replication; today the single writer of
- * routing.db for its node.
+/* warren-gossip — membership and replication of routing.db.
  *
  * Peers: the router (REP on ipc://DATA/gossip.ipc: WRITE, LEAVE,
- * KEYS_RELOAD -> OK, MEMBERS_REQ -> MEMBERS; PUB on ipc://DATA/members.ipc:
- * membership events and a beacon every second) and the other nodes
- * (gossip/cluster.c: UDP + TCP on --gossip-listen).
+ * KEYS_RELOAD -> OK, MEMBERS_REQ -> MEMBERS, REPL_INFO_REQ -> REPL_INFO;
+ * PUB on ipc://DATA/members.ipc: membership events and a beacon every
+ * second) and the other nodes (gossip/cluster.c: UDP + TCP on
+ * --gossip-listen, SWIM and replication).
+ *
+ * routing.db: the router's writes arrive as WRITE messages and are
+ * stamped and broadcast at once; anything else that writes the database
+ * (an operator's sqlite3 shell) is noticed through PRAGMA data_version
+ * within GOSSIP_POLL_S and replicated the same way (gossip/repldb.h). The
+ * replication summary (actor, version, digest, rows) rides in the node's
+ * gossip metadata, refreshed at most every GOSSIP_SUMMARY_S.
  *
  * SIGHUP rereads --cluster-key-file. SIGTERM leaves the cluster gracefully
  * (bounded by GOSSIP_LEAVE_S), a second SIGTERM exits at once. */
@@ -21,7 +28,13 @@
 #include <ev.h>
 #include <nng/nng.h>
 
+#include <jansson.h>
+#include <sqlite3.h>
+
 #include "gossip/cluster.h"
+#include "gossip/hlc.h"
+#include "gossip/repl.h"
+#include "gossip/repldb.h"
 #include "gossip/store.h"
 #include "ipc.h"
 #include "ipcmsg.h"
@@ -33,17 +46,25 @@
 #endif
 #define GOSSIP_BEACON_S         1.0
 #define GOSSIP_LEAVE_S          3.0     /* longest a leave delays an exit */
+#define GOSSIP_POLL_S           0.1     /* notice writes made by others */
+#define GOSSIP_SUMMARY_S        1.0     /* digest refresh, when changed */
+#define GOSSIP_GC_S             60.0
+#define GOSSIP_OFFLINE_KEEP_S   3600    /* offline tunnel rows kept */
+#define GOSSIP_TOMBSTONE_KEEP_S (7 * 86400)     /* deleted rows remembered */
 
 struct gossip {
 	struct node_conf conf;
 	struct ev_loop *loop;
 	struct store *store;
+	struct repldb *repldb;
+	int64_t data_version;           /* last PRAGMA data_version seen */
+	bool dirty;                     /* the summary needs a new digest */
 	struct ipc_sock *rep;           /* from the router */
 	struct ipc_sock *pub;           /* membership events to the router */
 	struct cluster *cluster;
 	uint64_t epoch, seq;            /* of the membership events */
 	ev_signal sigterm, sigint, sighup, sigusr1;
-	ev_timer beacon, exit_timer, retry;
+	ev_timer beacon, exit_timer, retry, poll, summary, gc;
 	bool exiting;
 	double exit_deadline;
 	unsigned long long writes, write_errors;
@@ -67,11 +88,31 @@ gossip_reply(struct gossip *g, uint8_t status, const char *error)
 		log_warn("ipc.reply", "peer=router err=\"%s\"", nng_strerror(rv));
 }
 
+static uint64_t
+gossip_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Stamps and broadcasts what was written to routing.db. */
+static void
+gossip_replicate(struct gossip *g)
+{
+	g->dirty = true;
+	if (g->cluster != NULL && cluster_repl_local(g->cluster) != 0)
+		log_warn("repl.capture", "err=\"routing.db could not be read; "
+		    "retrying\"");
+}
+
 static void
 gossip_on_write(struct gossip *g, const void *body, size_t len)
 {
 	struct ipcmsg_write w;
 	char err[256] = "";
+	uint64_t stamp;
 	int n;
 
 	if (ipcmsg_write_decode(&w, body, len) != 0) {
@@ -80,7 +121,9 @@ gossip_on_write(struct gossip *g, const void *body, size_t len)
 		gossip_reply(g, IPCMSG_S_INVALID, "malformed write message");
 		return;
 	}
-	n = store_apply(g->store, &w, (int64_t)time(NULL), (uint64_t)time(NULL) << 32, err, sizeof(err));
+	stamp = hlc_now(repldb_hlc(g->repldb), gossip_wall_ms());
+	n = store_apply(g->store, &w, (int64_t)(hlc_ms(stamp) / 1000), stamp, err,
+	    sizeof(err));
 	if (n < 0) {
 		g->write_errors++;
 		log_warn("store.write_failed", "op=%u node=%s err=\"%s\"", w.op,
@@ -94,6 +137,7 @@ gossip_on_write(struct gossip *g, const void *body, size_t len)
 		    (unsigned long long)w.route.session, w.route.host,
 		    (unsigned)w.route.port, n);
 		gossip_reply(g, IPCMSG_S_OK, "");
+		gossip_replicate(g);
 	}
 	ipcmsg_write_fini(&w);
 }
@@ -210,6 +254,159 @@ gossip_on_keys_reload(struct gossip *g, const void *body, size_t len)
 	gossip_reply(g, IPCMSG_S_OK, err);
 }
 
+/* ---- replication ---- */
+
+static int64_t
+gossip_data_version(struct gossip *g)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(store_db(g->store), "PRAGMA data_version", -1, &s,
+	    NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Another connection (the sqlite3 shell) committed: capture its writes. */
+static void
+gossip_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+	int64_t v = gossip_data_version(g);
+
+	if (v == g->data_version)
+		return;
+	g->data_version = v;
+	if (repldb_pending(g->repldb)) {
+		log_info("repl.external", "note=\"routing.db was written outside "
+		    "warren; replicating the change\"");
+		gossip_replicate(g);
+	}
+}
+
+static void
+gossip_on_db_changed(void *arg)
+{
+	((struct gossip *)arg)->dirty = true;
+}
+
+static void
+gossip_summary_text(struct gossip *g, char *out, size_t len, char *digest,
+    uint64_t *rows)
+{
+	uint64_t contig = repldb_contig(g->repldb, repldb_actor(g->repldb));
+
+	if (repldb_digest(g->repldb, digest, rows) != 0) {
+		digest[0] = '\0';
+		*rows = 0;
+	}
+	snprintf(out, len, "%s:%llu:%.16s:%llu", repldb_actor(g->repldb),
+	    (unsigned long long)contig, digest, (unsigned long long)*rows);
+}
+
+static void
+gossip_on_summary(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+	char text[160], digest[REPLDB_DIGEST_LEN + 1];
+	uint64_t rows;
+
+	if (!g->dirty || g->cluster == NULL)
+		return;
+	g->dirty = false;
+	gossip_summary_text(g, text, sizeof(text), digest, &rows);
+	cluster_set_repl_summary(g->cluster, text);
+}
+
+static void
+gossip_on_gc(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gossip *g = w->data;
+	int64_t now = (int64_t)(gossip_wall_ms() / 1000);
+	int n, t;
+
+	n = store_gc(g->store, g->conf.name, now - GOSSIP_OFFLINE_KEEP_S,
+	    now - g->conf.reservation_grace / 1000);
+	t = repldb_gc(g->repldb, (uint64_t)(now - GOSSIP_TOMBSTONE_KEEP_S) * 1000u);
+	if (n > 0)
+		gossip_replicate(g);
+	if (n > 0 || t > 0)
+		log_info("repl.gc", "rows=%d tombstones=%d", n, t);
+}
+
+static void
+gossip_on_repl_info(struct gossip *g, const void *body, size_t len)
+{
+	const struct repldb_stats *ds = repldb_stats(g->repldb);
+	const struct repl_stats *rs = g->cluster != NULL &&
+	    cluster_repl(g->cluster) != NULL ? repl_stats(cluster_repl(g->cluster)) :
+	    NULL;
+	char digest[REPLDB_DIGEST_LEN + 1], text[160];
+	json_t *j, *heads;
+	uint64_t rows, contig;
+	const char *id;
+	nng_msg *msg;
+	char *out;
+	size_t i;
+	int rv;
+
+	if (ipcmsg_empty_decode(IPCMSG_REPL_INFO_REQ, body, len) != 0) {
+		gossip_reply(g, IPCMSG_S_INVALID, "malformed replication info request");
+		return;
+	}
+	gossip_summary_text(g, text, sizeof(text), digest, &rows);
+	heads = json_object();
+	for (i = 0; i < repldb_actor_count(g->repldb); i++)
+		if ((id = repldb_actor_at(g->repldb, i, &contig)) != NULL)
+			json_object_set_new(heads, id, json_integer((json_int_t)contig));
+	j = json_pack("{s:s, s:s, s:I, s:s, s:I, s:o, s:I, s:{s:I, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I}}",
+	    "node", g->conf.name, "actor", repldb_actor(g->repldb),
+	    "version", (json_int_t)repldb_contig(g->repldb, repldb_actor(g->repldb)),
+	    "digest", digest, "rows", (json_int_t)rows, "heads", heads,
+	    "hlc_ms", (json_int_t)hlc_ms(repldb_hlc(g->repldb)->last),
+	    "db",
+	    "captured", (json_int_t)ds->captured,
+	    "versions", (json_int_t)ds->versions,
+	    "received", (json_int_t)ds->received,
+	    "applied", (json_int_t)ds->applied,
+	    "stale", (json_int_t)ds->stale,
+	    "rows_failed", (json_int_t)ds->rows_failed,
+	    "unknown_table", (json_int_t)ds->unknown_table,
+	    "revoke_kept", (json_int_t)ds->revoke_kept);
+	if (j != NULL && rs != NULL)
+		json_object_set_new(j, "net", json_pack("{s:I, s:I, s:I, s:I, s:I,"
+		    " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "tx_packets", (json_int_t)rs->tx_packets,
+		    "tx_bytes", (json_int_t)rs->tx_bytes,
+		    "rx_packets", (json_int_t)rs->rx_packets,
+		    "rx_bytes", (json_int_t)rs->rx_bytes,
+		    "rx_malformed", (json_int_t)rs->rx_malformed,
+		    "rx_duplicate", (json_int_t)rs->rx_duplicate,
+		    "broadcasts", (json_int_t)rs->broadcasts,
+		    "versions_big", (json_int_t)rs->versions_big,
+		    "syncs", (json_int_t)rs->syncs,
+		    "sync_failures", (json_int_t)rs->sync_failures,
+		    "sync_tx_bytes", (json_int_t)rs->sync_tx_bytes,
+		    "sync_rx_bytes", (json_int_t)rs->sync_rx_bytes,
+		    "served", (json_int_t)rs->served,
+		    "gaps", (json_int_t)rs->gaps,
+		    "heads_tx", (json_int_t)rs->heads_tx,
+		    "last_sync_ms", (json_int_t)rs->last_sync_ms));
+	out = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (out == NULL || (msg = ipcmsg_text_encode(IPCMSG_REPL_INFO, out)) == NULL) {
+		free(out);
+		gossip_reply(g, IPCMSG_S_INTERNAL, "cannot encode replication info");
+		return;
+	}
+	free(out);
+	if ((rv = ipc_reply(g->rep, msg)) != 0)
+		log_warn("ipc.reply", "peer=router err=\"%s\"", nng_strerror(rv));
+}
+
 /* One dispatch function per peer: the router. */
 static void
 gossip_dispatch_router(struct ipc_sock *s, nng_msg *msg, void *arg)
@@ -230,6 +427,9 @@ gossip_dispatch_router(struct ipc_sock *s, nng_msg *msg, void *arg)
 		break;
 	case IPCMSG_KEYS_RELOAD:
 		gossip_on_keys_reload(g, body, len);
+		break;
+	case IPCMSG_REPL_INFO_REQ:
+		gossip_on_repl_info(g, body, len);
 		break;
 	default:
 		log_warn("ipc.unexpected", "peer=router type=%d len=%zu",
@@ -333,9 +533,14 @@ gossip_start_cluster(struct gossip *g)
 	cc.tunnel = tunnel != NULL ? tunnel : "";
 	cc.version = WARREN_VERSION;
 	cc.on_event = gossip_on_member_event;
+	cc.on_db_changed = gossip_on_db_changed;
+	cc.repldb = g->repldb;
 	cc.arg = g;
-	if ((rc = cluster_new(&g->cluster, g->loop, &cc, err, sizeof(err))) == 0)
+	if ((rc = cluster_new(&g->cluster, g->loop, &cc, err, sizeof(err))) == 0) {
+		/* writes made while we were not in the cluster */
+		gossip_replicate(g);
 		return 0;
+	}
 	log_error("gossip.start", "err=\"%s\"", err);
 	if (rc != -EADDRINUSE)
 		return rc;
@@ -375,6 +580,20 @@ main(int argc, char **argv)
 		    path, strerror(-rc));
 		goto out;
 	}
+	{
+		char err[256] = "";
+
+		if ((rc = repldb_open(&g.repldb, store_db(g.store), err,
+		    sizeof(err))) != 0) {
+			log_error("gossip.start", "db=%s err=\"%s\"", path, err);
+			goto out;
+		}
+		g.data_version = gossip_data_version(&g);
+		log_info("repl.start", "actor=%s version=%llu",
+		    repldb_actor(g.repldb), (unsigned long long)repldb_contig(g.repldb,
+		    repldb_actor(g.repldb)));
+	}
+	g.dirty = true;
 	if (getrandom(&g.epoch, sizeof(g.epoch), 0) != sizeof(g.epoch))
 		g.epoch = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
 	ipc_url(url, sizeof(url), g.conf.data_dir, "members");
@@ -406,6 +625,13 @@ main(int argc, char **argv)
 	ev_timer_init(&g.beacon, gossip_on_beacon, GOSSIP_BEACON_S, GOSSIP_BEACON_S);
 	g.beacon.data = &g;
 	ev_timer_start(g.loop, &g.beacon);
+	ev_timer_init(&g.poll, gossip_on_poll, GOSSIP_POLL_S, GOSSIP_POLL_S);
+	ev_timer_init(&g.summary, gossip_on_summary, 0.05, GOSSIP_SUMMARY_S);
+	ev_timer_init(&g.gc, gossip_on_gc, 5.0, GOSSIP_GC_S);
+	g.poll.data = g.summary.data = g.gc.data = &g;
+	ev_timer_start(g.loop, &g.poll);
+	ev_timer_start(g.loop, &g.summary);
+	ev_timer_start(g.loop, &g.gc);
 	log_info("gossip.start", "node=%s region=%s db=%s url=%s", g.conf.name,
 	    g.conf.region, path, url);
 	ev_run(g.loop, 0);
@@ -416,6 +642,7 @@ out:
 	cluster_free(g.cluster);
 	ipc_close(g.rep);
 	ipc_close(g.pub);
+	repldb_free(g.repldb);
 	store_close(g.store);
 	if (g.loop != NULL) {
 		ev_signal_stop(g.loop, &g.sigterm);
@@ -425,6 +652,9 @@ out:
 		ev_timer_stop(g.loop, &g.beacon);
 		ev_timer_stop(g.loop, &g.exit_timer);
 		ev_timer_stop(g.loop, &g.retry);
+		ev_timer_stop(g.loop, &g.poll);
+		ev_timer_stop(g.loop, &g.summary);
+		ev_timer_stop(g.loop, &g.gc);
 	}
 	nodeconf_fini(&g.conf);
 	return status;

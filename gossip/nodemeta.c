@@ -3,17 +3,20 @@
 #include <errno.h>
 #include <string.h>
 
+#define NODEMETA_FIELDS         5
+
 int
 nodemeta_encode(const struct nodemeta *m, uint8_t *buf, size_t cap)
 {
-	const char *f[3] = { m->http, m->tunnel, m->version };
+	const char *f[NODEMETA_FIELDS] = { m->http, m->tunnel, m->version,
+	    m->mesh, m->repl };
 	size_t off = 1, n;
 	int i;
 
 	if (cap < 1)
 		return -ENOSPC;
 	buf[0] = NODEMETA_VERSION;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NODEMETA_FIELDS; i++) {
 		n = strlen(f[i]);
 		if (n > NODEMETA_STR_MAX)
 			return -EINVAL;
@@ -29,7 +32,8 @@ nodemeta_encode(const struct nodemeta *m, uint8_t *buf, size_t cap)
 int
 nodemeta_decode(struct nodemeta *m, const void *buf, size_t len)
 {
-	char *f[3] = { m->http, m->tunnel, m->version };
+	char *f[NODEMETA_FIELDS] = { m->http, m->tunnel, m->version, m->mesh,
+	    m->repl };
 	const uint8_t *p = buf;
 	size_t off = 1, n;
 	int i;
@@ -39,7 +43,7 @@ nodemeta_decode(struct nodemeta *m, const void *buf, size_t len)
 		return 0;
 	if (p[0] != NODEMETA_VERSION)
 		return -EINVAL;
-	for (i = 0; i < 3 && off < len; i++) {
+	for (i = 0; i < NODEMETA_FIELDS && off < len; i++) {
 		n = p[off++];
 		if (n > NODEMETA_STR_MAX || n > len - off ||
 		    memchr(p + off, '\0', n) != NULL) {

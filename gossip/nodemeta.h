@@ -3,7 +3,8 @@
  * Carried opaquely by the SWIM core (swim_config.meta, SWIMMSG_META_MAX):
  *
  *     u8 version (NODEMETA_VERSION), then strings, each u8 length + bytes:
- *     http address, tunnel address, software version
+ *     http address, tunnel address, software version, mesh address,
+ *     replication summary ("<actor>:<version>:<digest prefix>:<rows>")
  *
  * Name, region and the mesh address travel in the core's own fields. A
  * later version appends strings; a reader ignores what it does not know. */
@@ -20,6 +21,8 @@ struct nodemeta {
 	char http[NODEMETA_STR_MAX + 1];        /* "ip:port" or "" */
 	char tunnel[NODEMETA_STR_MAX + 1];
 	char version[NODEMETA_STR_MAX + 1];
+	char mesh[NODEMETA_STR_MAX + 1];        /* forwarding address, "" */
+	char repl[NODEMETA_STR_MAX + 1];        /* replication summary, "" */
 };
 
 /* Encodes m into buf[0..cap). Returns the length, or -ENOSPC / -EINVAL (a

@@ -439,3 +439,36 @@ store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
 	}
 	return n;
 }
+
+int
+store_gc(struct store *st, const char *node, int64_t offline_before,
+    int64_t reserved_before)
+{
+	sqlite3_stmt *s;
+	int n = 0, rc;
+
+	/* our own offline claims (single writer: nobody else deletes them) */
+	rc = sqlite3_prepare_v2(st->db, "DELETE FROM tunnels WHERE node = ?1 AND"
+	    " state = 'offline' AND updated_at < ?2", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, "gc", NULL, 0);
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, offline_before);
+	rc = sqlite3_step(s);
+	n += sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, "gc", NULL, 0);
+	/* reservations past their grace whose name nobody holds online; any
+	 * node may delete them, the tombstones agree */
+	rc = sqlite3_prepare_v2(st->db, "DELETE FROM reservations WHERE"
+	    " updated_at < ?1 AND id NOT IN (SELECT name FROM tunnels WHERE"
+	    " state = 'online' AND deleted = 0)", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(st, "gc", NULL, 0);
+	sqlite3_bind_int64(s, 1, reserved_before);
+	rc = sqlite3_step(s);
+	n += sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? n : store_fail(st, "gc", NULL, 0);
+}

@@ -59,6 +59,13 @@ char *store_tunnel_name(char *out, size_t len, const struct ipcmsg_route *r);
 /* The tunnels row id of a route: "<name>@<node>/<session hex>". */
 char *store_tunnel_id(char *out, size_t len, const struct ipcmsg_route *r);
 
+/* Garbage: deletes this node's offline tunnel rows last updated before
+ * offline_before, and reservations not refreshed since reserved_before
+ * whose name nobody holds online (unix seconds). Returns the rows deleted
+ * or -EIO. */
+int store_gc(struct store *st, const char *node, int64_t offline_before,
+    int64_t reserved_before);
+
 /* The database handle (replication works on it); owned by the store. */
 struct sqlite3 *store_db(struct store *st);
 

@@ -69,8 +69,11 @@ rctl_on_delta(struct ipc_sock *s, nng_msg *msg, void *arg)
 
 	if (ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)) == IPCMSG_KICK) {
 		if (ipcmsg_kick_decode(&k, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
-			session_kick_token(a, k.token_id, k.reason && k.reason[0] ?
-			    k.reason : "the token of this client was revoked");
+			if (k.token_id[0] == '\0')
+				session_kick_one(a, k.session, k.reason);
+			else
+				session_kick_token(a, k.token_id, k.reason && k.reason[0] ?
+				    k.reason : "the token of this client was revoked");
 			ipcmsg_kick_fini(&k);
 		}
 		nng_msg_free(msg);

@@ -865,6 +865,19 @@ session_kick_token(struct acceptor *a, const char *token_id, const char *reason)
 }
 
 void
+session_kick_one(struct acceptor *a, uint64_t id, const char *reason)
+{
+	struct session *s = acceptor_session(a, id);
+
+	if (s == NULL || s->dead)
+		return;
+	session_error(s, IPCMSG_S_TAKEN, reason);
+	session_close(s, "name taken by another client");
+	log_info("session.kick", "session=%016llx reason=\"%s\"",
+	    (unsigned long long)id, reason);
+}
+
+void
 session_flush_queued(struct acceptor *a)
 {
 	struct session *s;

@@ -53,5 +53,8 @@ void session_close_all(struct acceptor *a, const char *why);
  * each client why (a revoked token). */
 void session_kick_token(struct acceptor *a, const char *token_id,
     const char *reason);
+/* Closes session `id` (if it is here), telling its client why: one of its
+ * names went to another client elsewhere in the cluster. */
+void session_kick_one(struct acceptor *a, uint64_t id, const char *reason);
 
 #endif

@@ -603,6 +603,7 @@ ipcmsg_kick_encode(const struct ipcmsg_kick *m)
 	ipcmsg_wr_init(&w, IPCMSG_KICK, 64);
 	ipcmsg_put_str(&w, m->token_id);
 	ipcmsg_put_str(&w, m->reason);
+	ipcmsg_put_u64(&w, m->session);
 	return ipcmsg_wr_end(&w);
 }
 
@@ -615,6 +616,7 @@ ipcmsg_kick_decode(struct ipcmsg_kick *m, const void *buf, size_t len)
 	ipcmsg_rd_init(&r, buf, len, IPCMSG_KICK);
 	m->token_id = ipcmsg_get_str(&r);
 	m->reason = ipcmsg_get_str(&r);
+	m->session = ipcmsg_get_u64(&r);
 	if (ipcmsg_rd_end(&r) != 0)
 		ipcmsg_kick_fini(m);
 	return r.err;
@@ -649,9 +651,9 @@ ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src)
 
 /* ---- MEMBERS, MEMBERS_REQ, LEAVE, KEYS_RELOAD ---- */
 
-/* Smallest encoded member: state, self, six empty strings, incarnation,
+/* Smallest encoded member: state, self, eight empty strings, incarnation,
  * changed_ms, rtt_us. */
-#define IPCMSG_MEMBER_MIN       (1 + 1 + 6 * 2 + 8 + 8 + 4)
+#define IPCMSG_MEMBER_MIN       (1 + 1 + 8 * 2 + 8 + 8 + 4)
 #define IPCMSG_STATS_N          9
 
 static void
@@ -668,6 +670,8 @@ ipcmsg_put_member(struct ipcmsg_wr *w, const struct ipcmsg_member *m)
 	ipcmsg_put_u64(w, m->incarnation);
 	ipcmsg_put_u64(w, m->changed_ms);
 	ipcmsg_put_u32(w, m->rtt_us);
+	ipcmsg_put_str(w, m->mesh);
+	ipcmsg_put_str(w, m->repl);
 }
 
 static void
@@ -684,6 +688,8 @@ ipcmsg_get_member(struct ipcmsg_rd *r, struct ipcmsg_member *m)
 	m->incarnation = ipcmsg_get_u64(r);
 	m->changed_ms = ipcmsg_get_u64(r);
 	m->rtt_us = ipcmsg_get_u32(r);
+	m->mesh = ipcmsg_get_str(r);
+	m->repl = ipcmsg_get_str(r);
 	if (r->err == 0 && (m->state > MEMBER_LEFT || m->self > 1))
 		r->err = -EINVAL;
 }
@@ -765,6 +771,8 @@ ipcmsg_member_fini(struct ipcmsg_member *m)
 	free(m->http);
 	free(m->tunnel);
 	free(m->version);
+	free(m->mesh);
+	free(m->repl);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -790,8 +798,11 @@ ipcmsg_member_copy(struct ipcmsg_member *dst, const struct ipcmsg_member *src)
 	dst->http = strdup(src->http != NULL ? src->http : "");
 	dst->tunnel = strdup(src->tunnel != NULL ? src->tunnel : "");
 	dst->version = strdup(src->version != NULL ? src->version : "");
+	dst->mesh = strdup(src->mesh != NULL ? src->mesh : "");
+	dst->repl = strdup(src->repl != NULL ? src->repl : "");
 	if (dst->name == NULL || dst->region == NULL || dst->addr == NULL ||
-	    dst->http == NULL || dst->tunnel == NULL || dst->version == NULL) {
+	    dst->http == NULL || dst->tunnel == NULL || dst->version == NULL ||
+	    dst->mesh == NULL || dst->repl == NULL) {
 		ipcmsg_member_fini(dst);
 		return -ENOMEM;
 	}
@@ -814,4 +825,48 @@ ipcmsg_empty_decode(uint8_t type, const void *buf, size_t len)
 
 	ipcmsg_rd_init(&r, buf, len, type);
 	return ipcmsg_rd_end(&r);
+}
+
+/* ---- REPL_INFO and other long texts ---- */
+
+nng_msg *
+ipcmsg_text_encode(uint8_t type, const char *text)
+{
+	struct ipcmsg_wr w;
+	size_t n = text != NULL ? strlen(text) : 0;
+
+	if (n > IPCMSG_TEXT_MAX)
+		return NULL;
+	ipcmsg_wr_init(&w, type, 8 + n);
+	ipcmsg_put_u32(&w, (uint32_t)n);
+	if (n > 0)
+		ipcmsg_put(&w, text, n);
+	return ipcmsg_wr_end(&w);
+}
+
+int
+ipcmsg_text_decode(uint8_t type, char **out, const void *buf, size_t len)
+{
+	struct ipcmsg_rd r;
+	size_t n;
+	char *s = NULL;
+
+	ipcmsg_rd_init(&r, buf, len, type);
+	n = ipcmsg_get_u32(&r);
+	if (r.err == 0 && (n > IPCMSG_TEXT_MAX || !ipcmsg_rd_need(&r, n) ||
+	    memchr(r.p + r.off, '\0', n) != NULL))
+		r.err = -EINVAL;
+	if (r.err == 0 && (s = malloc(n + 1)) == NULL)
+		r.err = -ENOMEM;
+	if (r.err == 0) {
+		memcpy(s, r.p + r.off, n);
+		s[n] = '\0';
+		r.off += n;
+	}
+	if (ipcmsg_rd_end(&r) != 0) {
+		free(s);
+		return r.err;
+	}
+	*out = s;
+	return 0;
 }

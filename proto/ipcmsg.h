@@ -23,7 +23,10 @@
  *                                       on another epoch, resnapshots
  *       KICK                            a token was revoked: close every
  *                                       session registered with it (their
- *                                       REGISTERED carried its token id)
+ *                                       REGISTERED carried its token id);
+ *                                       with token_id "", close the one
+ *                                       session `session` (its name went to
+ *                                       another client), status TAKEN
  *   router -> gossip    (req/rep, ipc://DATA/gossip.ipc)
  *       WRITE           -> OK           a local write to routing.db
  */
@@ -141,6 +144,7 @@ struct ipcmsg_write {
 struct ipcmsg_kick {
 	char *token_id;                 /* close every session of this token */
 	char *reason;                   /* sentence for the clients */
+	uint64_t session;               /* token_id "": close this session */
 };
 
 /* Each encoder returns a new nng message (caller owns) or NULL on ENOMEM (or
@@ -201,13 +205,23 @@ void ipcmsg_kick_fini(struct ipcmsg_kick *m);
  *       MEMBERS_REQ     -> MEMBERS (kind SNAPSHOT: every member, self too)
  *       LEAVE           -> OK           leave the cluster gracefully
  *       KEYS_RELOAD     -> OK           reread --cluster-key-file
+ *       REPL_INFO_REQ   -> REPL_INFO    replication state as JSON text
  * Types from 32 up, apart from the data-path ones. */
 enum ipcmsg_member_type {
 	IPCMSG_MEMBERS = 32,
 	IPCMSG_MEMBERS_REQ = 33,        /* (empty) */
 	IPCMSG_LEAVE = 34,              /* (empty) */
 	IPCMSG_KEYS_RELOAD = 35,        /* (empty) */
+	IPCMSG_REPL_INFO_REQ = 36,      /* (empty) */
+	IPCMSG_REPL_INFO = 37,          /* u32 length + JSON text */
 };
+
+#define IPCMSG_TEXT_MAX         (4u << 20)      /* bytes of a text message */
+
+/* A message of `type` carrying one long text (JSON): u32 length + bytes.
+ * decode sets *out to a NUL-terminated copy (caller frees). */
+struct nng_msg *ipcmsg_text_encode(uint8_t type, const char *text);
+int ipcmsg_text_decode(uint8_t type, char **out, const void *buf, size_t len);
 
 /* acceptor -> router (pub/sub, ipc://DATA/stats.ipc): every second the
  * acceptor's counters, as name/value pairs (Prometheus names, labels
@@ -249,6 +263,8 @@ struct ipcmsg_member {
 	uint64_t incarnation;
 	uint64_t changed_ms;            /* unix ms of its last state change seen */
 	uint32_t rtt_us;                /* last probe round trip, 0 = none yet */
+	char *mesh;                     /* forwarding (mesh) address, "" */
+	char *repl;                     /* "<actor>:<version>:<digest>:<rows>", "" */
 };
 
 /* gossip's counters, carried by every MEMBERS message. */

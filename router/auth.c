@@ -461,6 +461,24 @@ auth_reserved(struct auth *a, const struct auth_id *id, const char *row_id,
 /* ---- caps ---- */
 
 size_t
+auth_session_tokens(const struct auth *a, const char **out, size_t max)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < a->nsess && n < max; i++) {
+		if (a->sess[i].token_id[0] == '\0' ||
+		    strncmp(a->sess[i].token_id, "tok_", 4) != 0)
+			continue;
+		for (k = 0; k < n; k++)
+			if (strcmp(out[k], a->sess[i].token_id) == 0)
+				break;
+		if (k == n)
+			out[n++] = a->sess[i].token_id;
+	}
+	return n;
+}
+
+size_t
 auth_sessions_of(const struct auth *a, const char *token_id)
 {
 	size_t i, n = 0;

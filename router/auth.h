@@ -117,6 +117,10 @@ int auth_session_add(struct auth *a, uint64_t session, const char *token_id);
 /* A session ended; every session of this node ended (acceptor restart). */
 void auth_session_remove(struct auth *a, uint64_t session);
 void auth_sessions_clear(struct auth *a);
+/* The distinct warren token ids (not JWT identities) that have live
+ * sessions on this node, into out[0..max) (borrowed until the next session
+ * change). Returns how many. */
+size_t auth_session_tokens(const struct auth *a, const char **out, size_t max);
 /* Live sessions of token_id on this node. */
 size_t auth_sessions_of(const struct auth *a, const char *token_id);
 

@@ -251,10 +251,12 @@ registry_auth_name(const struct registry *r, const struct ipcmsg_register *req,
 	cur = table_find(r->table, req->kind, host, port, NULL);
 	online = cur != NULL && cur->state == ROUTE_ONLINE &&
 	    !(strcmp(cur->node, r->node) == 0 && cur->session == req->session);
+	/* the reservation's id is the name as gossip/store.c writes it */
 	if (req->kind == TUNNEL_TCP)
 		snprintf(row, sizeof(row), "tcp:%u", (unsigned)port);
 	else
-		snprintf(row, sizeof(row), "http:%s", host);
+		snprintf(row, sizeof(row), "%s:%s", req->kind == TUNNEL_TLS ?
+		    "tls" : "http", host);
 	rc = auth_reserved(r->auth, id, row, online, registry_now(r), &until);
 	if (rc < 0)
 		return registry_fail(reply, IPCMSG_S_UNAVAILABLE, "the node could "

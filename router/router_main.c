@@ -40,6 +40,7 @@
 #define ROUTER_DB_WAIT_MS               15000
 #define ROUTER_DB_NAME                  "routing.db"
 #define ROUTER_BEACON_S                 1.0
+#define ROUTER_DBPOLL_S                 0.1     /* routing.db commits noticed */
 #define ROUTER_KICKS                    16      /* revocations being enforced */
 #define ROUTER_KICK_REPEAT              10      /* beacons a KICK is repeated */
 
@@ -76,6 +77,10 @@ struct router {
 	struct ipc_sock *msub;          /* gossip's membership events */
 	struct ipc_sock *asub;          /* the acceptor's counters */
 	struct ipcmsg_stats astats;     /* latest of them, for /metrics */
+	struct routedb *db;             /* routing.db, read side */
+	ev_timer dbpoll;                /* notices commits to routing.db */
+	bool recompile;                 /* membership changed: recompile */
+	unsigned long long compiles, losers_kicked;
 	ev_tstamp members_asked;        /* last snapshot request */
 	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
@@ -176,12 +181,121 @@ router_publish(struct router *rt, struct ipcmsg_table *d)
 	ipcmsg_table_fini(d);
 }
 
+/* ---- the cluster-wide table ---- */
+
+static bool
+router_live(void *arg, const char *node)
+{
+	struct router *rt = arg;
+	const struct ipcmsg_member *m;
+	size_t i, n = members_count(rt->members);
+
+	for (i = 0; i < n; i++) {
+		m = members_at(rt->members, i);
+		if (strcmp(m->name, node) == 0)
+			return m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT;
+	}
+	return false;
+}
+
+static void router_kick(void *arg, const char *token_id);
+
+static void
+router_kick_session(struct router *rt, const struct routedb_loser *l)
+{
+	struct ipcmsg_kick k;
+	char reason[400];
+	nng_msg *msg;
+
+	if (l->kind == TUNNEL_TCP)
+		snprintf(reason, sizeof(reason), "port %u: name taken by another "
+		    "client (it was claimed first elsewhere in the cluster)",
+		    (unsigned)l->port);
+	else
+		snprintf(reason, sizeof(reason), "%s: name taken by another client "
+		    "(it was claimed first elsewhere in the cluster)", l->host);
+	memset(&k, 0, sizeof(k));
+	k.token_id = "";
+	k.reason = reason;
+	k.session = l->session;
+	rt->losers_kicked++;
+	log_info("tunnel.lost", "session=%016" PRIx64 " host=%s port=%u",
+	    l->session, l->host, (unsigned)l->port);
+	if ((msg = ipcmsg_kick_encode(&k)) == NULL ||
+	    ipc_publish(rt->pub, msg) != 0)
+		rt->stats.ipc_errors++;
+}
+
+/* A token revoked on another node: close its sessions here too. */
+static void
+router_on_revoked(void *arg, const char *token_id)
+{
+	struct router *rt = arg;
+	size_t i;
+
+	for (i = 0; i < ROUTER_KICKS; i++)
+		if (rt->kicks[i].left > 0 &&
+		    strcmp(rt->kicks[i].token_id, token_id) == 0)
+			return;         /* already being enforced */
+	log_info("token.revoked_elsewhere", "id=%s", token_id);
+	router_kick(rt, token_id);
+}
+
+/* Rebuilds the route table from routing.db and the membership, publishes
+ * what changed, and closes this node's sessions that lost a name or whose
+ * token was revoked elsewhere. */
+static void
+router_recompile(struct router *rt)
+{
+	struct routedb_loser *losers = NULL;
+	struct ipcmsg_table delta = { 0 };
+	const char *toks[256];
+	struct table *fresh;
+	size_t nl = 0, i, nt;
+	int n;
+
+	rt->recompile = false;
+	if (rt->db == NULL || table_new(&fresh) != 0)
+		return;
+	n = routedb_compile(rt->db, rt->conf.name, members_synced(rt->members) ?
+	    router_live : NULL, rt, fresh, &losers, &nl);
+	if (n < 0) {
+		log_warn("routedb.compile", "err=\"%s\"", strerror(-n));
+		table_free(fresh);
+		rt->recompile = true;   /* try again at the next poll */
+		return;
+	}
+	rt->compiles++;
+	if (table_sync(rt->table, fresh, &delta) != 0)
+		log_error("routedb.compile", "err=\"out of memory\"");
+	table_free(fresh);
+	if (delta.n > 0)
+		log_debug("routedb.compiled", "names=%d changed=%u", n, delta.n);
+	router_publish(rt, &delta);
+	for (i = 0; i < nl; i++)
+		router_kick_session(rt, &losers[i]);
+	free(losers);
+	if (rt->auth != NULL) {
+		nt = auth_session_tokens(rt->auth, toks, sizeof(toks) / sizeof(toks[0]));
+		routedb_revoked(rt->db, toks, nt, router_on_revoked, rt);
+	}
+}
+
+static void
+router_on_dbpoll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct router *rt = w->data;
+
+	if (routedb_changed(rt->db) || rt->recompile)
+		router_recompile(rt);
+}
+
 /* ---- auth: revocations, setup ---- */
 
 static void
 router_kick_publish(struct router *rt, const char *token_id)
 {
-	struct ipcmsg_kick k = { (char *)token_id, "the token was revoked" };
+	struct ipcmsg_kick k = { (char *)token_id, "the token was revoked", 0 };
 	nng_msg *msg = ipcmsg_kick_encode(&k);
 	int rv;
 
@@ -774,9 +888,11 @@ router_members_resync(struct router *rt)
 		rt->stats.malformed++;
 		log_warn("members.snapshot", "err=\"malformed reply\"");
 	} else {
-		if (members_apply(rt->members, &snap) == 0)
+		if (members_apply(rt->members, &snap) == 0) {
 			log_info("members.snapshot", "members=%zu seq=%" PRIu64,
 			    members_count(rt->members), snap.seq);
+			rt->recompile = true;
+		}
 		ipcmsg_members_fini(&snap);
 	}
 	nng_msg_free(reply);
@@ -801,6 +917,9 @@ router_dispatch_members(struct ipc_sock *s, nng_msg *msg, void *arg)
 		    PRIu64, m.event, m.members[0].name, m.members[0].state,
 		    m.members[0].incarnation);
 	rc = members_apply(rt->members, &m);
+	/* who is alive decides whose claims count */
+	if (rc == 0 && m.kind == MEMBERS_EVENT && m.event != MEMBER_EV_META)
+		rt->recompile = true;
 	ipcmsg_members_fini(&m);
 	if (rc != 0)
 		router_members_resync(rt);
@@ -1085,13 +1204,16 @@ router_setup(struct router *rt)
 	log_info("admin.listen", "addr=%s", bound);
 
 	snprintf(path, sizeof(path), "%s/%s", rt->conf.data_dir, ROUTER_DB_NAME);
-	if ((rc = routedb_load(path, rt->table, ROUTER_DB_WAIT_MS)) < 0) {
+	if ((rc = routedb_open(&rt->db, path, ROUTER_DB_WAIT_MS)) < 0 ||
+	    (rc = routedb_compile(rt->db, rt->conf.name, NULL, rt, rt->table,
+	    NULL, NULL)) < 0) {
 		log_error("router.start", "db=%s err=\"cannot read routing.db "
 		    "(%s); is warren-gossip running on this data dir?\"", path,
 		    strerror(-rc));
 		return rc;
 	}
-	log_info("routedb.loaded", "db=%s rows=%d", path, rc);
+	routedb_changed(rt->db);
+	log_info("routedb.loaded", "db=%s names=%d", path, rc);
 	if ((rc = router_open_auth(rt, path)) != 0)
 		return rc;
 
@@ -1160,8 +1282,12 @@ main(int argc, char **argv)
 	ev_timer_init(&rt.beacon, router_on_beacon, ROUTER_BEACON_S, ROUTER_BEACON_S);
 	rt.beacon.data = &rt;
 	ev_timer_start(rt.loop, &rt.beacon);
+	ev_timer_init(&rt.dbpoll, router_on_dbpoll, ROUTER_DBPOLL_S, ROUTER_DBPOLL_S);
+	rt.dbpoll.data = &rt;
+	ev_timer_start(rt.loop, &rt.dbpoll);
 	ev_run(rt.loop, 0);
 	ev_timer_stop(rt.loop, &rt.beacon);
+	ev_timer_stop(rt.loop, &rt.dbpoll);
 	status = 0;
 	log_info("router.exit", "registrations_ok=%llu registrations_failed=%llu "
 	    "ipc_errors=%llu", rt.stats.reg_ok, rt.stats.reg_failed,
@@ -1177,6 +1303,7 @@ out:
 	if (rt.gossip_open)
 		nng_close(rt.gossip);
 	table_free(rt.table);
+	routedb_close(rt.db);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
 		ev_signal_stop(rt.loop, &rt.sigterm);

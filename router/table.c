@@ -294,3 +294,46 @@ table_delta_add(struct ipcmsg_table *d, const struct ipcmsg_route *r)
 	d->n++;
 	return 0;
 }
+
+/* Unlinks and frees one entry. */
+static void
+table_remove(struct table *t, struct table_entry *victim)
+{
+	struct table_entry **pp = &t->buckets[victim->hash & (t->nbuckets - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == victim) {
+			*pp = victim->next;
+			table_entry_free(victim);
+			t->n--;
+			return;
+		}
+	}
+}
+
+int
+table_sync(struct table *t, const struct table *src, struct ipcmsg_table *delta)
+{
+	struct table_entry *e, *next;
+	struct ipcmsg_route gone;
+	size_t i;
+
+	for (i = 0; i < src->nbuckets; i++)
+		for (e = src->buckets[i]; e != NULL; e = e->next)
+			if (table_put(t, &e->route, e->client_id, delta) != 0)
+				return -ENOMEM;
+	for (i = 0; i < t->nbuckets; i++) {
+		for (e = t->buckets[i]; e != NULL; e = next) {
+			next = e->next;
+			if (table_lookup(src, e->route.kind, e->route.host,
+			    e->route.port) != NULL)
+				continue;
+			gone = e->route;
+			gone.state = ROUTE_DELETED;
+			if (delta != NULL && table_delta_add(delta, &gone) != 0)
+				return -ENOMEM;
+			table_remove(t, e);
+		}
+	}
+	return 0;
+}

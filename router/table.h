@@ -55,6 +55,12 @@ int table_set_offline(struct table *t, const char *node, bool one_session,
  * empty table or on ENOMEM (then returns NULL with *n = (uint32_t)-1). */
 struct ipcmsg_route *table_list(const struct table *t, uint32_t *n);
 
+/* Makes t hold exactly src's entries, appending each changed route to
+ * delta (an entry t had and src lacks as ROUTE_DELETED). Returns 0 or
+ * -ENOMEM (t may be partly updated; its delta says how). */
+int table_sync(struct table *t, const struct table *src,
+    struct ipcmsg_table *delta);
+
 /* Appends a deep copy of r to d. Returns 0 or -ENOMEM. */
 int table_delta_add(struct ipcmsg_table *d, const struct ipcmsg_route *r);
 

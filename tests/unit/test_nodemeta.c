@@ -22,7 +22,12 @@ test_round_trip(void **state)
 	strcpy(in.tunnel, "[fd00::1]:7000");
 	strcpy(in.version, "0.1.0");
 	n = nodemeta_encode(&in, buf, sizeof(buf));
-	assert_int_equal(n, 1 + 1 + 13 + 1 + 14 + 1 + 5);
+	assert_int_equal(n, 1 + 1 + 13 + 1 + 14 + 1 + 5 + 1 + 1);
+	assert_int_equal(nodemeta_decode(&out, buf, (size_t)n), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+	strcpy(in.mesh, "10.0.0.1:7001");
+	strcpy(in.repl, "00aa11bb22cc33dd:7:0123456789abcdef:42");
+	n = nodemeta_encode(&in, buf, sizeof(buf));
 	assert_int_equal(nodemeta_decode(&out, buf, (size_t)n), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	/* a newer writer appends fields: ignored */

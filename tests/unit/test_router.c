@@ -483,14 +483,31 @@ test_unregister(void **state)
 	struct ipcmsg_table t;
 	const struct ipcmsg_route *rt;
 
-	/* session 3 holds alice now; session 1 still holds the custom domains */
+	/* sessions 1 and 3 of client-a both claimed alice: 3, the newer, is
+	 * the route; when it ends, 1 (the same client, still online) holds
+	 * it again */
 	assert_int_equal(ok_call(f, ipcmsg_unregister_encode(3), NULL, 0),
 	    IPCMSG_S_OK);
+	usleep(300 * 1000);     /* the router recompiles from routing.db */
+	snapshot(f, &t);
+	assert_non_null(rt = find_route(&t, "alice." T_DOMAIN, 0));
+	assert_int_equal(rt->state, ROUTE_ONLINE);
+	assert_true(rt->session == 1);
+	ipcmsg_table_fini(&t);
+	assert_int_equal(do_register(f, TUNNEL_HTTP, 8, "client-b", "alice", "",
+	    0, &r), IPCMSG_S_TAKEN);
+	ipcmsg_registered_fini(&r);
+	/* 1 ends too: alice is offline; its custom domains go with it */
+	assert_int_equal(ok_call(f, ipcmsg_unregister_encode(1), NULL, 0),
+	    IPCMSG_S_OK);
+	usleep(300 * 1000);
 	snapshot(f, &t);
 	assert_non_null(rt = find_route(&t, "alice." T_DOMAIN, 0));
 	assert_int_equal(rt->state, ROUTE_OFFLINE);
 	assert_non_null(rt = find_route(&t, "www.example.org", 0));
-	assert_int_equal(rt->state, ROUTE_ONLINE);
+	assert_int_equal(rt->state, ROUTE_OFFLINE);
+	ipcmsg_table_fini(&t);
+	snapshot(f, &t);
 	assert_non_null(rt = find_route(&t, NULL, 20005));
 	assert_int_equal(rt->state, ROUTE_ONLINE);
 	ipcmsg_table_fini(&t);
