@@ -19,6 +19,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "make the node leave the cluster gracefully" },
 	{ "keys", ctl_keys_main, "keys reload",
 	    "reread the node's --cluster-key-file (rotation)" },
+	{ "routes", ctl_routes_main, "routes [--json]",
+	    "every tunnel claim in the cluster: name or port, kind, node, region, "
+	    "client, token, state, age; * marks the holder" },
+	{ "sync", ctl_sync_main, "sync [--json]",
+	    "replication: per node its change-log version, data digest, rows and "
+	    "how far this node is behind it" },
+	{ "backends", ctl_backends_main, "backends list|add|rm ...",
+	    "static backends (edgeProxy's table), replicated to every node" },
+	{ "domains", ctl_domains_main, "domains list|add|rm ...",
+	    "custom domain -> app, replicated to every node" },
 	{ "tokens", ctl_tokens_main, "tokens create|list|revoke ...",
 	    "tunnel tokens: create --allow PATTERN [--allow-port LO-HI] [--note "
 	    "TEXT], list, revoke ID" },

@@ -63,5 +63,9 @@ struct ctl_cmd {
 int ctl_members_main(struct ctl *c, int argc, char **argv);
 int ctl_leave_main(struct ctl *c, int argc, char **argv);
 int ctl_keys_main(struct ctl *c, int argc, char **argv);
+int ctl_routes_main(struct ctl *c, int argc, char **argv);
+int ctl_sync_main(struct ctl *c, int argc, char **argv);
+int ctl_backends_main(struct ctl *c, int argc, char **argv);
+int ctl_domains_main(struct ctl *c, int argc, char **argv);
 
 #endif

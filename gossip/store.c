@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ipcmsg.h"
 #include "log.h"
 
@@ -378,12 +380,136 @@ store_token(struct store *st, const struct ipcmsg_write *w, int64_t now)
 	return sqlite3_changes(st->db);
 }
 
+/* The operator's tables, written through the admin API: backends
+ * (edgeProxy's columns) and domains. */
+static const struct {
+	const char *table, *key;
+} store_rows[] = {
+	{ "backends", "id" },
+	{ "domains", "domain" },
+};
+
+static bool
+store_column_ok(struct store *st, const char *table, const char *col)
+{
+	sqlite3_stmt *s;
+	char sql[128];
+	bool ok = false;
+
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pragma_table_info('%s') WHERE"
+	    " name = ?1", table);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(s, 1, col, -1, SQLITE_STATIC);
+	ok = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return ok;
+}
+
+/* ROW_PUT: INSERT ... ON CONFLICT (key) DO UPDATE for the columns given;
+ * ROW_DEL: DELETE by key. Returns rows changed, -EINVAL (sentence in err)
+ * or -EIO. */
+static int
+store_row(struct store *st, const struct ipcmsg_write *w, char *err,
+    size_t errlen)
+{
+	char sql[2048], cols[900] = "", vals[400] = "", sets[1000] = "";
+	const char *key = NULL, *col;
+	json_t *obj = NULL, *v;
+	sqlite3_stmt *s = NULL;
+	size_t i, ncols = 0;
+	int rc, k;
+
+	for (i = 0; i < sizeof(store_rows) / sizeof(store_rows[0]); i++)
+		if (w->table != NULL && strcmp(w->table, store_rows[i].table) == 0)
+			key = store_rows[i].key;
+	if (key == NULL) {
+		snprintf(err, errlen, "rows can be written to backends and domains, "
+		    "not '%s'", w->table != NULL ? w->table : "");
+		return -EINVAL;
+	}
+	if (w->op == WRITE_ROW_DEL) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?1", w->table,
+		    key);
+		if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+			return -EIO;
+		sqlite3_bind_text(s, 1, w->row != NULL ? w->row : "", -1,
+		    SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+		return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -EIO;
+	}
+	if (w->row == NULL || (obj = json_loads(w->row, 0, NULL)) == NULL ||
+	    !json_is_object(obj)) {
+		json_decref(obj);
+		snprintf(err, errlen, "a row is a JSON object of columns");
+		return -EINVAL;
+	}
+	if (!json_is_string(json_object_get(obj, key)) ||
+	    json_string_length(json_object_get(obj, key)) == 0) {
+		json_decref(obj);
+		snprintf(err, errlen, "a %s row needs its '%s'", w->table, key);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, col, v) {
+		if (ncols >= 16 || strlen(col) > 40 || !store_column_ok(st, w->table,
+		    col) || !(json_is_string(v) || json_is_integer(v) ||
+		    json_is_real(v) || json_is_null(v) || json_is_boolean(v))) {
+			snprintf(err, errlen, "%s has no column '%.40s' (or its value is "
+			    "not a string or a number)", w->table, col);
+			json_decref(obj);
+			return -EINVAL;
+		}
+		snprintf(cols + strlen(cols), sizeof(cols) - strlen(cols), "%s%s",
+		    ncols ? ", " : "", col);
+		snprintf(vals + strlen(vals), sizeof(vals) - strlen(vals), "%s?%zu",
+		    ncols ? ", " : "", ncols + 1);
+		snprintf(sets + strlen(sets), sizeof(sets) - strlen(sets),
+		    "%s%s = excluded.%s", ncols ? ", " : "", col, col);
+		ncols++;
+	}
+	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT"
+	    " (%s) DO UPDATE SET %s", w->table, cols, vals, key, sets);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+		json_decref(obj);
+		return -EINVAL;
+	}
+	k = 1;
+	json_object_foreach(obj, col, v) {
+		if (json_is_string(v))
+			sqlite3_bind_text(s, k, json_string_value(v), -1, SQLITE_TRANSIENT);
+		else if (json_is_integer(v))
+			sqlite3_bind_int64(s, k, json_integer_value(v));
+		else if (json_is_real(v))
+			sqlite3_bind_double(s, k, json_real_value(v));
+		else if (json_is_boolean(v))
+			sqlite3_bind_int(s, k, json_is_true(v));
+		else
+			sqlite3_bind_null(s, k);
+		k++;
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		snprintf(err, errlen, "%s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
+	json_decref(obj);
+	return rc == SQLITE_DONE ? sqlite3_changes(st->db) : -EINVAL;
+}
+
 int
 store_apply(struct store *st, const struct ipcmsg_write *w, int64_t now,
     uint64_t stamp, char *err, size_t errlen)
 {
 	bool token_op = w->op == WRITE_TOKEN_CREATE || w->op == WRITE_TOKEN_REVOKE;
 	int n;
+
+	if (w->op == WRITE_ROW_PUT || w->op == WRITE_ROW_DEL) {
+		n = store_row(st, w, err, errlen);
+		if (n == -EIO)
+			return store_fail(st, "row write", err, errlen);
+		return n;
+	}
 
 	if (token_op) {
 		if (w->tok.id == NULL || w->tok.id[0] == '\0' ||

@@ -189,7 +189,7 @@ ipcmsg_type(const void *buf, size_t len)
 		return -EINVAL;
 	if (p[0] != IPCMSG_VERSION)
 		return -EPROTO;
-	if (p[1] >= IPCMSG_MEMBERS && p[1] <= IPCMSG_KEYS_RELOAD)
+	if (p[1] >= IPCMSG_MEMBERS && p[1] <= IPCMSG_REPL_INFO)
 		return p[1];
 	if (p[1] == IPCMSG_STATS)
 		return p[1];
@@ -555,6 +555,8 @@ ipcmsg_write_encode(const struct ipcmsg_write *m)
 	ipcmsg_put_str(&w, m->tok.allow);
 	ipcmsg_put_str(&w, m->tok.ports);
 	ipcmsg_put_str(&w, m->tok.note);
+	ipcmsg_put_str(&w, m->table);
+	ipcmsg_put_str(&w, m->row);
 	return ipcmsg_wr_end(&w);
 }
 
@@ -574,6 +576,8 @@ ipcmsg_write_decode(struct ipcmsg_write *m, const void *buf, size_t len)
 	m->tok.allow = ipcmsg_get_str(&r);
 	m->tok.ports = ipcmsg_get_str(&r);
 	m->tok.note = ipcmsg_get_str(&r);
+	m->table = ipcmsg_get_str(&r);
+	m->row = ipcmsg_get_str(&r);
 	if (ipcmsg_rd_end(&r) != 0)
 		ipcmsg_write_fini(m);
 	return r.err;
@@ -590,6 +594,8 @@ ipcmsg_write_fini(struct ipcmsg_write *m)
 	free(m->tok.allow);
 	free(m->tok.ports);
 	free(m->tok.note);
+	free(m->table);
+	free(m->row);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -122,6 +122,8 @@ enum ipcmsg_write_op {
 	WRITE_NODE_OFFLINE = 3,         /* every row of node offline */
 	WRITE_TOKEN_CREATE = 4,         /* tok: id, hash, allow, ports, note */
 	WRITE_TOKEN_REVOKE = 5,         /* tok.id */
+	WRITE_ROW_PUT = 6,              /* table, row: JSON object of columns */
+	WRITE_ROW_DEL = 7,              /* table, row: the primary key */
 };
 
 /* A tunnel token as stored: never the token itself, only its hash. */
@@ -139,6 +141,8 @@ struct ipcmsg_write {
 	char *client_id;                /* UPSERT */
 	char *token_id;                 /* UPSERT: token (or JWT identity), "" */
 	struct ipcmsg_token tok;        /* TOKEN_*: the token row */
+	char *table;                    /* ROW_*: "backends" or "domains" */
+	char *row;                      /* ROW_PUT: JSON object; ROW_DEL: key */
 };
 
 struct ipcmsg_kick {

@@ -32,6 +32,7 @@
 #include "router/jwt.h"
 #include "router/members.h"
 #include "router/registry.h"
+#include "router/clusterapi.h"
 #include "router/routedb.h"
 #include "router/table.h"
 #include "router/tokenapi.h"
@@ -78,6 +79,7 @@ struct router {
 	struct ipc_sock *asub;          /* the acceptor's counters */
 	struct ipcmsg_stats astats;     /* latest of them, for /metrics */
 	struct routedb *db;             /* routing.db, read side */
+	struct clusterapi *api;         /* /v1/routes, /v1/backends, /v1/domains */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -1023,6 +1025,154 @@ router_admin_members_metrics(struct router *rt, struct admin_resp *resp)
 	resp->len += (size_t)n;
 }
 
+/* gossip's replication state (REPL_INFO), or NULL with msg filled. */
+static json_t *
+router_repl_info(struct router *rt, char *msg, size_t len)
+{
+	nng_msg *req, *reply = NULL;
+	char *text = NULL;
+	json_t *j;
+	int rv;
+
+	if (atomic_load(&rt->gossip_pipes) <= 0) {
+		snprintf(msg, len, "the node's gossip process is not running");
+		return NULL;
+	}
+	if ((req = ipcmsg_empty_encode(IPCMSG_REPL_INFO_REQ)) == NULL ||
+	    (rv = ipc_call(rt->gossip, req, ROUTER_GOSSIP_TIMEOUT_MS, &reply)) != 0) {
+		snprintf(msg, len, "the node's gossip process did not answer");
+		return NULL;
+	}
+	rv = ipcmsg_text_decode(IPCMSG_REPL_INFO, &text, nng_msg_body(reply),
+	    nng_msg_len(reply));
+	nng_msg_free(reply);
+	if (rv != 0 || (j = json_loads(text, 0, NULL)) == NULL) {
+		free(text);
+		snprintf(msg, len, "malformed replication info from gossip");
+		return NULL;
+	}
+	free(text);
+	return j;
+}
+
+/* GET /v1/sync: this node's replication state and every member's summary
+ * (actor, version, digest prefix, rows), with how far behind this node is
+ * on each member's changes. */
+static void
+router_admin_sync(struct router *rt, struct admin_resp *resp)
+{
+	const struct ipcmsg_member *m;
+	json_t *self, *nodes, *heads, *o;
+	char msg[256], actor[64], digest[40];
+	unsigned long long version, rows;
+	const char *mine;
+	size_t i;
+
+	if ((self = router_repl_info(rt, msg, sizeof(msg))) == NULL) {
+		router_json(resp, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+		resp->status = 503;
+		return;
+	}
+	heads = json_object_get(self, "heads");
+	mine = json_string_value(json_object_get(self, "digest"));
+	nodes = json_array();
+	rt->members_asked = 0;
+	router_members_resync(rt);
+	for (i = 0; i < members_count(rt->members); i++) {
+		m = members_at(rt->members, i);
+		actor[0] = digest[0] = '\0';
+		version = rows = 0;
+		if (m->self) {
+			snprintf(actor, sizeof(actor), "%s", json_string_value(
+			    json_object_get(self, "actor")));
+			version = (unsigned long long)json_integer_value(
+			    json_object_get(self, "version"));
+			snprintf(digest, sizeof(digest), "%.16s", mine != NULL ? mine : "");
+			rows = (unsigned long long)json_integer_value(
+			    json_object_get(self, "rows"));
+		} else if (sscanf(m->repl != NULL ? m->repl : "",
+		    "%63[^:]:%llu:%39[^:]:%llu", actor, &version, digest, &rows) != 4) {
+			actor[0] = digest[0] = '\0';
+		}
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:b}",
+		    "name", m->name, "state", router_member_states[m->state & 3],
+		    "region", m->region, "actor", actor, "version", (json_int_t)version,
+		    "digest", digest, "rows", (json_int_t)rows,
+		    "self", m->self != 0);
+		if (o == NULL)
+			continue;
+		if (actor[0] != '\0') {
+			json_int_t seen = json_integer_value(json_object_get(heads, actor));
+
+			json_object_set_new(o, "behind", json_integer(
+			    (json_int_t)version > seen ? (json_int_t)version - seen : 0));
+			json_object_set_new(o, "same_data", json_boolean(mine != NULL &&
+			    digest[0] != '\0' && strncmp(mine, digest,
+			    strlen(digest)) == 0));
+		}
+		json_array_append_new(nodes, o);
+	}
+	router_json(resp, json_pack("{s:o, s:o}", "self", self, "nodes", nodes));
+}
+
+/* The replication part of /metrics. */
+static void
+router_admin_repl_metrics(struct router *rt, struct admin_resp *resp)
+{
+	static const char *const dbk[] = { "captured", "versions", "received",
+	    "applied", "stale", "rows_failed", "unknown_table", "revoke_kept" };
+	static const char *const netk[] = { "tx_packets", "tx_bytes", "rx_packets",
+	    "rx_bytes", "rx_malformed", "rx_duplicate", "broadcasts",
+	    "versions_big", "syncs", "sync_failures", "sync_tx_bytes",
+	    "sync_rx_bytes", "served", "gaps", "heads_tx" };
+	char msg[256], *more = NULL, *all;
+	json_t *j, *db, *net;
+	size_t i, len = 0, cap = 8192;
+	int n;
+
+	if ((j = router_repl_info(rt, msg, sizeof(msg))) == NULL)
+		return;
+	db = json_object_get(j, "db");
+	net = json_object_get(j, "net");
+	if ((more = malloc(cap)) == NULL) {
+		json_decref(j);
+		return;
+	}
+	n = snprintf(more, cap, "# HELP warren_repl_db_total Replicated changes "
+	    "by what happened to them in routing.db.\n"
+	    "# TYPE warren_repl_db_total counter\n");
+	len = (size_t)n;
+	for (i = 0; i < sizeof(dbk) / sizeof(dbk[0]); i++)
+		len += (size_t)snprintf(more + len, cap - len,
+		    "warren_repl_db_total{what=\"%s\"} %lld\n", dbk[i],
+		    (long long)json_integer_value(json_object_get(db, dbk[i])));
+	len += (size_t)snprintf(more + len, cap - len, "# HELP warren_repl_net_total "
+	    "Replication traffic: broadcasts, heads, pulls and their bytes.\n"
+	    "# TYPE warren_repl_net_total counter\n");
+	for (i = 0; i < sizeof(netk) / sizeof(netk[0]); i++)
+		len += (size_t)snprintf(more + len, cap - len,
+		    "warren_repl_net_total{what=\"%s\"} %lld\n", netk[i],
+		    (long long)json_integer_value(json_object_get(net, netk[i])));
+	len += (size_t)snprintf(more + len, cap - len, "# HELP warren_repl_rows "
+	    "Rows in the replicated tables.\n# TYPE warren_repl_rows gauge\n"
+	    "warren_repl_rows %lld\n# HELP warren_repl_version This node's "
+	    "change-log version.\n# TYPE warren_repl_version gauge\n"
+	    "warren_repl_version %lld\n",
+	    (long long)json_integer_value(json_object_get(j, "rows")),
+	    (long long)json_integer_value(json_object_get(j, "version")));
+	json_decref(j);
+	if (len >= cap || (all = malloc(resp->len + len)) == NULL) {
+		free(more);
+		return;
+	}
+	memcpy(all, resp->body, resp->len);
+	memcpy(all + resp->len, more, len);
+	free(more);
+	free(resp->body);
+	resp->body = all;
+	resp->len += len;
+}
+
 /* /v1/members, /v1/leave, /v1/keys/reload and the membership part of
  * /metrics; returns false for any other path. */
 static bool
@@ -1036,6 +1186,11 @@ router_admin_cluster(struct router *rt, const char *method, const char *path,
 	if (strcmp(path, "/metrics") == 0 && get) {
 		router_admin_metrics(rt, resp);
 		router_admin_members_metrics(rt, resp);
+		router_admin_repl_metrics(rt, resp);
+		return true;
+	}
+	if (strcmp(path, "/v1/sync") == 0 && get) {
+		router_admin_sync(rt, resp);
 		return true;
 	}
 	if (strcmp(path, "/v1/members") == 0) {
@@ -1076,10 +1231,29 @@ router_dispatch_admin(void *arg, const char *method, const char *path,
     struct admin_resp *resp)
 {
 	struct router *rt = arg;
+	struct clusterapi_conf cc;
+	json_t *out;
+	int status;
 	bool known;
 
 	if (router_admin_cluster(rt, method, path, resp))
 		return;
+	memset(&cc, 0, sizeof(cc));
+	cc.self = rt->conf.name;
+	cc.table = rt->table;
+	cc.live = members_synced(rt->members) ? router_live : NULL;
+	cc.live_arg = rt;
+	cc.write = router_gossip_write;
+	cc.write_arg = rt;
+	if (clusterapi_handle(rt->api, &cc, method, path, admin_body(rt->admin,
+	    NULL), &status, &out)) {
+		router_json(resp, out);
+		if (resp->status == 200)
+			resp->status = status;
+		if (status == 200 && strcmp(method, "GET") != 0)
+			rt->recompile = true;
+		return;
+	}
 	known = strcmp(path, "/v1/tunnels") == 0 ||
 	    strcmp(path, "/v1/status") == 0 || strcmp(path, "/metrics") == 0;
 
@@ -1214,6 +1388,8 @@ router_setup(struct router *rt)
 	}
 	routedb_changed(rt->db);
 	log_info("routedb.loaded", "db=%s names=%d", path, rc);
+	if ((rc = clusterapi_open(&rt->api, path)) != 0)
+		return rc;
 	if ((rc = router_open_auth(rt, path)) != 0)
 		return rc;
 
@@ -1304,6 +1480,7 @@ out:
 		nng_close(rt.gossip);
 	table_free(rt.table);
 	routedb_close(rt.db);
+	clusterapi_close(rt.api);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
 		ev_signal_stop(rt.loop, &rt.sigterm);
