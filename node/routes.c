@@ -155,15 +155,20 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		const struct ipcmsg_route *rt = &t->routes[i];
 		struct rentry *e;
 
-		/* tcp routes need no table entry: their listener knows its
-		 * tunnel, and nobody asks for a tcp port by name */
+		/* tcp routes are kept under "tcp/<port>": their listener knows
+		 * its tunnel, but a port held anywhere in the cluster is not
+		 * handed out again */
 		char key[300];
 
-		if ((rt->kind != TUNNEL_HTTP && rt->kind != TUNNEL_TLS) ||
-		    rt->host == NULL)
+		if (rt->kind == TUNNEL_TCP)
+			snprintf(key, sizeof(key), "%s%u", ROUTES_TCP_PREFIX,
+			    (unsigned)rt->port);
+		else if ((rt->kind == TUNNEL_HTTP || rt->kind == TUNNEL_TLS) &&
+		    rt->host != NULL)
+			snprintf(key, sizeof(key), "%s%s",
+			    rt->kind == TUNNEL_TLS ? ROUTES_TLS_PREFIX : "", rt->host);
+		else
 			continue;
-		snprintf(key, sizeof(key), "%s%s",
-		    rt->kind == TUNNEL_TLS ? ROUTES_TLS_PREFIX : "", rt->host);
 		if (rt->state == ROUTE_DELETED) {
 			rmap_del(&r->table, key);
 			continue;
@@ -177,6 +182,17 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 	r->epoch = t->epoch;
 	r->version = t->version;
 	return 0;
+}
+
+bool
+routes_port_held(struct routes *r, unsigned port)
+{
+	struct rentry *e;
+	char key[32];
+
+	snprintf(key, sizeof(key), "%s%u", ROUTES_TCP_PREFIX, port);
+	e = rmap_get(&r->table, key);
+	return e != NULL && e->state == ROUTE_ONLINE;
 }
 
 void

@@ -20,6 +20,8 @@ struct routes;
 
 /* TLS passthrough tunnels live in the same maps under "tls/" + hostname. */
 #define ROUTES_TLS_PREFIX "tls/"
+/* TCP tunnels are in the table (only) as "tcp/" + port. */
+#define ROUTES_TCP_PREFIX "tcp/"
 
 struct route_claim {
 	uint64_t session;
@@ -46,6 +48,10 @@ int routes_claim_host(struct routes *r, const char *host, uint64_t session,
     uint32_t tunnel_id);
 /* Drops every claim of session; their hosts stay in the table as offline. */
 void routes_unclaim_session(struct routes *r, uint64_t session);
+
+/* True when the router's table says tcp port `port` is held online by a
+ * tunnel anywhere in the cluster. */
+bool routes_port_held(struct routes *r, unsigned port);
 
 /* Looks a hostname up (lowercase, no port). */
 enum routes_result routes_lookup_host(struct routes *r, const char *host,

@@ -286,7 +286,10 @@ session_bind_port(struct session *s, int want, int *port)
 	p = a->conf.tcp_lo + (int)(random() % span);
 	for (i = 0; i < span && i < 2000; i++) {
 		sock_addr_set_port(&addr, p);
-		if ((fd = sock_listen(&addr, 511)) >= 0) {
+		/* a port another node's tunnel holds stays its own: ports are
+		 * allocated cluster-wide */
+		if (!routes_port_held(a->routes, (unsigned)p) &&
+		    (fd = sock_listen(&addr, 511)) >= 0) {
 			*port = p;
 			return fd;
 		}

@@ -13,7 +13,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nodemeta m, again;
-	uint8_t buf[3 * (NODEMETA_STR_MAX + 1) + 1];
+	uint8_t buf[8 * (NODEMETA_STR_MAX + 1) + 1];
 	int n;
 
 	if (nodemeta_decode(&m, data, size) != 0)

@@ -43,15 +43,18 @@ def gossip_addr(node, timeout=10):
     raise TestFailure("%s logged no gossip.listen\n%s" % (node.name, tail(node.log)))
 
 
-def cluster(env, n, auth=False, extra=()):
-    """n nodes, node i gossiping on 127.0.0.i, all joined through node 1;
+def cluster(env, n, auth=False, extra=(), own_http=False, **kw):
+    """n nodes, node i gossiping on 127.0.0.i (and with own_http, serving
+    public HTTP and TCP tunnels there too), all joined through node 1;
     waits until every node sees every other alive."""
     nodes = []
     for i in range(1, n + 1):
         args = ["--gossip-listen", "127.0.0.%d:0" % i] + FAST + list(extra)
         if nodes:
             args += ["--join", nodes[0].gossip]
-        node = env.node(args=args, auth=auth)
+        if own_http:
+            kw["http"] = "127.0.0.%d:0" % i
+        node = env.node(args=args, auth=auth, **kw)
         node.gossip = gossip_addr(node)
         nodes.append(node)
     deadline = time.monotonic() + 15 * SLOW
@@ -298,3 +301,59 @@ def test_dead_owner_and_wiped_node(env):
     env.note("a wiped node holds the data again %.2fs after restarting"
              % (time.monotonic() - t0))
     digests_equal(env, nodes[:4])
+
+
+@harness.timeout(60)
+def test_tcp_ports_cluster_wide(env):
+    # two nodes on their own addresses, so each could bind the same port:
+    # only the replicated table keeps a port to one tunnel
+    lo = harness.free_port_in(29000, 29900)
+    rng = "%d-%d" % (lo, lo + 1)
+    n1, n2 = cluster(env, 2, own_http=True, tcp_range=rng)
+    echo = env.service("tcp-echo")[0]
+    c1 = env.client(["tcp", str(echo), "--server", "127.0.0.1:%d" % n1.tunnel_port],
+                    name="tcp1", extra_env=ca(n1))
+    p1 = c1.wait_urls(1, 15 * SLOW)[0]["port"]
+    wait_until("port %d held at n2" % p1,
+               lambda: holders(n2).get(":%d" % p1) == ("n1", "online"), 5 * SLOW)
+    # n2 hands out the other port of the range
+    c2 = env.client(["tcp", str(echo), "--server", "127.0.0.1:%d" % n2.tunnel_port],
+                    name="tcp2", extra_env=ca(n2))
+    p2 = c2.wait_urls(1, 15 * SLOW)[0]["port"]
+    check({p1, p2} == {lo, lo + 1}, "ports %d and %d from range %s" % (p1, p2, rng))
+    # asking n2 for n1's port by number is refused, naming the port
+    c3 = env.client(["tcp", str(echo), "--server", "127.0.0.1:%d" % n2.tunnel_port,
+                     "--remote-port", str(p1)], name="tcp3", extra_env=ca(n2))
+    wait_until("tcp3 refused", lambda: "port %d is in use by another client" % p1
+               in tail(c3.log, 40), 10 * SLOW)
+    digests_equal(env, [n1, n2])
+
+
+@harness.timeout(60)
+def test_tls_names_reserved_cluster_wide(env):
+    n1, n2 = cluster(env, 2, auth=True)
+    ta = make_token(n1, "secure.*")
+    tb = make_token(n1, "secure.*")
+    wait_until("both tokens at n2", lambda: len(json.loads(request(
+        n2.admin_port, "127.0.0.1", path="/v1/tokens")[2])) == 2, 5 * SLOW)
+    c = env.client(["tls", "9", "--server", "127.0.0.1:%d" % n1.tunnel_port,
+                    "--subdomain", "secure", "--token", ta], name="tls-a",
+                   extra_env=ca(n1))
+    c.wait_urls(1, 15 * SLOW)
+    c.kill()
+    wait_until("secure offline at n2", lambda: holders(n2).get("secure.localhost",
+                                                               ("", ""))[1] == "offline",
+               5 * SLOW)
+    # the TLS passthrough name stays reserved to token A, on every node
+    b = env.client(["tls", "9", "--server", "127.0.0.1:%d" % n2.tunnel_port,
+                    "--subdomain", "secure", "--token", tb], name="tls-b",
+                   extra_env=ca(n2))
+    wait_until("token B refused", lambda: "subdomain secure is reserved by another "
+               "token until" in tail(b.log, 40), 10 * SLOW)
+    b.kill()
+    # and token A gets it back on the other node
+    a2 = env.client(["tls", "9", "--server", "127.0.0.1:%d" % n2.tunnel_port,
+                     "--subdomain", "secure", "--token", ta], name="tls-a2",
+                    extra_env=ca(n2))
+    a2.wait_urls(1, 15 * SLOW)
+    digests_equal(env, [n1, n2])
