@@ -156,6 +156,9 @@ ipc_open(struct ipc_sock **out, struct ev_loop *loop, enum ipc_kind kind,
 		nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, IPC_REPLY_TIMEOUT_MS);
 	nng_socket_set_ms(sock, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(sock, NNG_OPT_RECONNMAXT, 500);
+	/* nng drops anything over 1 MiB by default; a snapshot of a
+	 * cluster-wide table is larger (see IPC_MSG_MAX) */
+	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, IPC_MSG_MAX);
 	if (listen)
 		rv = nng_listen(sock, url, NULL, 0);
 	else

@@ -17,6 +17,12 @@
 #include <nng/nng.h>
 #include <stdbool.h>
 
+/* Largest message received on any of the node's sockets. nng's default is
+ * 1 MiB; a route table snapshot of the whole cluster (IPCMSG_TABLE_MAX =
+ * 100,000 names, ~70 bytes each commonly and up to ~300) needs more. The
+ * peers are the node's own processes. */
+#define IPC_MSG_MAX             (32u << 20)
+
 enum ipc_kind { IPC_REQ, IPC_REP, IPC_PUB, IPC_SUB };
 
 struct ipc_sock;

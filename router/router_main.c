@@ -1316,6 +1316,7 @@ router_open_gossip(struct router *rt)
 	if ((rv = nng_req0_open(&rt->gossip)) != 0)
 		return rv;
 	rt->gossip_open = true;
+	nng_socket_set_size(rt->gossip, NNG_OPT_RECVMAXSZ, IPC_MSG_MAX);
 	nng_pipe_notify(rt->gossip, NNG_PIPE_EV_ADD_POST, router_on_gossip_pipe, rt);
 	nng_pipe_notify(rt->gossip, NNG_PIPE_EV_REM_POST, router_on_gossip_pipe, rt);
 	nng_socket_set_ms(rt->gossip, NNG_OPT_REQ_RESENDTIME, 1000);

@@ -14,8 +14,10 @@ Builds, inside network namespaces only (nothing is routed outside them):
 
 and starts one warren-node per namespace gossiping on its WireGuard
 address. Then: all three see each other alive; C's veth goes down (a
-partition): A and B mark C dead; it comes back up: the cluster heals and
-all are alive again. Namespaces, interfaces and processes are removed even
+partition): A and B mark C dead, and both sides write to routing.db
+(clusterctl backends add on A and on C); it comes back up: the cluster
+heals, all are alive again, and every node holds both writes with equal
+digests of the replicated data. Namespaces, interfaces and processes are removed even
 when a step fails. Also run by tests/integ/test_wireguard.py, which skips
 (saying why) when not root or when ip, wireguard-go or wg are missing.
 """
@@ -148,6 +150,16 @@ class Mesh:
                        "--admin", "127.0.0.1:7070", "members", "--json")
         return {m["name"]: m for m in json.loads(out)}
 
+    def ctl(self, x, *args):
+        return self.nsx(x, os.path.join(harness.bin_dir(), "clusterctl"),
+                        "--admin", "127.0.0.1:7070", *args)
+
+    def digest(self, x):
+        return json.loads(self.ctl(x, "sync", "--json"))["self"]["digest"]
+
+    def backends(self, x):
+        return sorted(b["id"] for b in json.loads(self.ctl(x, "backends", "list", "--json")))
+
     def wait(self, observers, name, state, timeout):
         t0 = time.monotonic()
         last = {}
@@ -209,10 +221,26 @@ def run(env):
         t = mesh.wait("AB", "nodeC", "dead", 15)
         env.note("C's link down -> dead at A and B after %.1fs" % t)
         check(mesh.members("A")["nodeB"]["state"] == "alive", "A lost B too")
+        # writes on both sides of the partition
+        mesh.ctl("A", "backends", "add", "side-a", "app", "r1", "10.99.1.1", "80")
+        mesh.ctl("C", "backends", "add", "side-c", "app", "r3", "10.99.1.3", "80")
+        time.sleep(1)
+        check("side-c" not in mesh.backends("B"), "C's write crossed the partition")
         sh("ip", "-n", mesh.ns["C"], "link", "set", "vC", "up")
+        t0 = time.monotonic()
         t = mesh.wait("AB", "nodeC", "alive", 30)
         mesh.wait("C", "nodeA", "alive", 15)
         env.note("link up -> healed (C alive at A and B) after %.1fs" % t)
+        while True:
+            views = {x: (mesh.backends(x), mesh.digest(x)) for x in NODES}
+            if all(v[0] == ["side-a", "side-c"] for v in views.values()) and \
+                    len({v[1] for v in views.values()}) == 1:
+                break
+            if time.monotonic() - t0 > 30:
+                raise TestFailure("replication did not heal: %r" % views)
+            time.sleep(0.2)
+        env.note("both sides' writes on every node, digests equal, %.1fs after the "
+                 "link came up" % (time.monotonic() - t0))
     finally:
         mesh.teardown()
 
