@@ -489,14 +489,21 @@ gossip_on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct gossip *g = w->data;
 	struct ipcmsg_gossip_stats st;
+	const struct repl_stats *rs;
+	const struct repldb_stats *ds = repldb_stats(g->repldb);
+	static const struct repl_stats none;
 
 	if (g->cluster == NULL)
 		return;
 	cluster_stats(g->cluster, &st);
+	rs = cluster_repl(g->cluster) != NULL ?
+	    repl_stats(cluster_repl(g->cluster)) : &none;
 	log_info("gossip.stats", "udp_tx_bytes=%llu udp_rx_bytes=%llu "
 	    "tcp_tx_bytes=%llu tcp_rx_bytes=%llu udp_tx_packets=%llu "
 	    "udp_rx_packets=%llu drop_unknown_key=%llu drop_auth=%llu "
-	    "drop_malformed=%llu", (unsigned long long)st.udp_tx_bytes,
+	    "drop_malformed=%llu repl_tx_bytes=%llu repl_sync_tx_bytes=%llu "
+	    "repl_syncs=%llu repl_captured=%llu repl_applied=%llu",
+	    (unsigned long long)st.udp_tx_bytes,
 	    (unsigned long long)st.udp_rx_bytes,
 	    (unsigned long long)st.tcp_tx_bytes,
 	    (unsigned long long)st.tcp_rx_bytes,
@@ -504,7 +511,12 @@ gossip_on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents)
 	    (unsigned long long)st.udp_rx_packets,
 	    (unsigned long long)st.drop_unknown_key,
 	    (unsigned long long)st.drop_auth,
-	    (unsigned long long)st.drop_malformed);
+	    (unsigned long long)st.drop_malformed,
+	    (unsigned long long)rs->tx_bytes,
+	    (unsigned long long)rs->sync_tx_bytes,
+	    (unsigned long long)rs->syncs,
+	    (unsigned long long)ds->captured,
+	    (unsigned long long)ds->applied);
 }
 
 static int

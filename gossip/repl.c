@@ -45,7 +45,7 @@ repl_config_default(struct repl_config *c)
 	c->sync_interval_ms = 1000;
 	c->heads_interval_ms = 200;
 	c->sync_timeout_ms = 10000;
-	c->batch = 1000;
+	c->batch = 2000;
 	c->budget = 8192;
 	c->broadcast_packets = 4;
 	c->max_packet = SWIMMSG_PACKET_MAX;

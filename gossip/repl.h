@@ -74,7 +74,7 @@ struct repl_config {
 	unsigned sync_interval_ms;      /* between pulls (1000) */
 	unsigned heads_interval_ms;     /* between HEADS datagrams (200) */
 	unsigned sync_timeout_ms;       /* a pull with no answer is dropped */
-	unsigned batch;                 /* changes applied per tick (1000) */
+	unsigned batch;                 /* changes applied per tick (2000) */
 	unsigned budget;                /* changes per sync answer (8192) */
 	unsigned broadcast_packets;     /* largest version broadcast, in
 	                                   datagrams; beyond: sync only (4) */

@@ -244,8 +244,10 @@ repldb_set_add(struct repldb_set *s, const char *tbl, const struct replmsg_value
 	}
 	c = &s->msg.changes[s->msg.nchanges];
 	memset(c, 0, sizeof(*c));
-	snprintf(c->tbl, sizeof(c->tbl), "%s", tbl);
-	snprintf(c->col, sizeof(c->col), "%s", col);
+	if (strlen(tbl) > REPLMSG_NAME_MAX || strlen(col) > REPLMSG_NAME_MAX)
+		return -E2BIG;
+	memcpy(c->tbl, tbl, strlen(tbl) + 1);
+	memcpy(c->col, col, strlen(col) + 1);
 	c->pk = *pk;
 	c->val = *val;
 	if ((rc = repldb_set_own(s, &c->pk)) != 0 ||
@@ -1121,11 +1123,54 @@ struct repldb_dirty {
 	const struct replmsg_value *pk;
 };
 
+/* FNV-1a of a row's identity (table and key value). */
+static uint64_t
+repldb_row_hash(const struct repldb_table *t, const struct replmsg_value *pk)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)t;
+	const uint8_t *p;
+	uint32_t i, n;
+
+	h = (h ^ pk->type) * 1099511628211ull;
+	if (pk->type == REPLMSG_V_TEXT || pk->type == REPLMSG_V_BLOB) {
+		p = pk->p;
+		n = pk->len;
+	} else {
+		p = (const uint8_t *)&pk->i;
+		n = sizeof(pk->i);
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Adds a row to the dirty set (open addressing over slots[cap], cap a
+ * power of two above 2 * the changes) unless it is there. */
+static void
+repldb_dirty_add(struct repldb_dirty *rows, size_t *n, uint32_t *slots,
+    size_t cap, struct repldb_table *t, const struct replmsg_value *pk)
+{
+	size_t i = (size_t)repldb_row_hash(t, pk) & (cap - 1);
+
+	while (slots[i] != 0) {
+		struct repldb_dirty *d = &rows[slots[i] - 1];
+
+		if (d->t == t && repldb_value_eq(d->pk, pk))
+			return;
+		i = (i + 1) & (cap - 1);
+	}
+	rows[*n].t = t;
+	rows[*n].pk = pk;
+	slots[i] = (uint32_t)++*n;
+}
+
 int
 repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
     uint32_t n, uint64_t wall_ms)
 {
 	struct repldb_dirty *dirty = NULL;
+	uint32_t *slots = NULL;
+	size_t cap = 16;
 	const struct replmsg_change *c;
 	struct replmsg_value held;
 	char held_actor[REPLMSG_NAME_MAX + 1];
@@ -1139,10 +1184,16 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	if ((dirty = calloc(n, sizeof(*dirty))) == NULL)
+	while (cap < 2 * (size_t)n)
+		cap *= 2;
+	if ((dirty = calloc(n, sizeof(*dirty))) == NULL ||
+	    (slots = calloc(cap, sizeof(*slots))) == NULL) {
+		free(dirty);
 		return -ENOMEM;
+	}
 	if (repldb_exec(r, RQ_BEGIN) != 0) {
 		free(dirty);
+		free(slots);
 		return -EIO;
 	}
 	/* a local write not yet captured would be overwritten by the rows
@@ -1151,6 +1202,7 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 	if (repldb_pending(r)) {
 		repldb_exec(r, RQ_ROLLBACK);
 		free(dirty);
+		free(slots);
 		return -EAGAIN;
 	}
 	if (repldb_applying(r, 1) != 0)
@@ -1179,14 +1231,7 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 			r->st.unknown_table++;
 			continue;
 		}
-		for (k = 0; k < ndirty; k++)
-			if (dirty[k].t == t && repldb_value_eq(dirty[k].pk, &c->pk))
-				break;
-		if (k == ndirty) {
-			dirty[ndirty].t = t;
-			dirty[ndirty].pk = &c->pk;
-			ndirty++;
-		}
+		repldb_dirty_add(dirty, &ndirty, slots, cap, t, &c->pk);
 	}
 	for (k = 0; k < ndirty; k++)
 		if (repldb_materialize(r, dirty[k].t, dirty[k].pk) != 0)
@@ -1198,11 +1243,13 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 	if (repldb_exec(r, RQ_SITE_PUT) != 0 || repldb_exec(r, RQ_COMMIT) != 0)
 		goto fail;
 	free(dirty);
+	free(slots);
 	return won;
 fail:
 	log_error("repl.apply", "err=\"%s\"", sqlite3_errmsg(r->db));
 	repldb_exec(r, RQ_ROLLBACK);
 	free(dirty);
+	free(slots);
 	return -EIO;
 }
 

@@ -13,4 +13,6 @@ rc=0
 timeout -k 10 290 "$PY" tests/bench/bench.py $Q || rc=$?
 # membership bytes/s per node, simulation and real processes (about 2 min)
 timeout -k 10 170 "$PY" tests/bench/members.py $Q || rc=$?
+# routing.db replication: propagation, bulk catch-up, partition (about 4 min)
+timeout -k 10 400 "$PY" tests/bench/repl.py $Q || rc=$?
 exit $rc
