@@ -40,6 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipcmsg_write wr;
 	struct ipcmsg_kick kick;
 	struct ipcmsg_members mem;
+	char *text;
 	uint64_t v;
 
 	switch (ipcmsg_type(data, size)) {
@@ -97,9 +98,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ipcmsg_members_fini(&mem);
 		}
 		break;
+	case IPCMSG_REPL_INFO:
+		if (ipcmsg_text_decode(IPCMSG_REPL_INFO, &text, data, size) == 0) {
+			fuzz_same(ipcmsg_text_encode(IPCMSG_REPL_INFO, text), data, size);
+			free(text);
+		}
+		break;
 	case IPCMSG_MEMBERS_REQ:
 	case IPCMSG_LEAVE:
 	case IPCMSG_KEYS_RELOAD:
+	case IPCMSG_REPL_INFO_REQ:
 		if (ipcmsg_empty_decode(data[1], data, size) == 0)
 			fuzz_same(ipcmsg_empty_encode(data[1]), data, size);
 		break;

@@ -357,3 +357,34 @@ def test_tls_names_reserved_cluster_wide(env):
                     extra_env=ca(n2))
     a2.wait_urls(1, 15 * SLOW)
     digests_equal(env, [n1, n2])
+
+
+@harness.timeout(60)
+def test_same_client_moves_to_another_node(env):
+    n1, n2, n3 = cluster(env, 3, auth=True)
+    tok = make_token(n1, "back.*")
+    wait_until("the token at n2", lambda: len(json.loads(request(
+        n2.admin_port, "127.0.0.1", path="/v1/tokens")[2])) == 1, 5 * SLOW)
+    port = env.http_service("svc")
+    c1 = tunnel(env, n1, port, "back", tok, name="first-life",
+                extra=["--client-id", "laptop-7"])
+    wait_until("back held by n1 at n3",
+               lambda: holders(n3).get("back.localhost") == ("n1", "online"), 5 * SLOW)
+    # the client's old session still looks online at n1 (its process is
+    # frozen, not gone); the same client comes back through n2
+    os.kill(c1.proc.pid, signal.SIGSTOP)
+    try:
+        tunnel(env, n2, port, "back", tok, name="second-life",
+               extra=["--client-id", "laptop-7"])
+        _, took = wait_until("back held by n2 everywhere", lambda: all(
+            holders(n).get("back.localhost") == ("n2", "online") for n in (n1, n2, n3)),
+            5 * SLOW)
+        env.note("the same client on another node holds its name everywhere after %.2fs"
+                 % took)
+        rows = [r for r in cjson(n3, "routes") if r["host"] == "back.localhost"]
+        check(len(rows) == 2 and sum(r["holder"] for r in rows) == 1 and
+              [r for r in rows if r["holder"]][0]["node"] == "n2",
+              "claims of back at n3: %r" % rows)
+    finally:
+        os.kill(c1.proc.pid, signal.SIGCONT)
+    digests_equal(env, [n1, n2, n3])

@@ -433,7 +433,9 @@ dec_kick(const void *buf, size_t len)
 static void
 test_kick(void **state)
 {
-	struct ipcmsg_kick in = { "tok_1", "revoked" }, out;
+	struct ipcmsg_kick in = { "tok_1", "revoked", 0 }, out;
+	struct ipcmsg_kick one = { "", "name taken by another client",
+	    0xfedcba9876543210ull };
 	nng_msg *msg = ipcmsg_kick_encode(&in);
 
 	assert_non_null(msg);
@@ -443,6 +445,44 @@ test_kick(void **state)
 	assert_string_equal(out.reason, "revoked");
 	ipcmsg_kick_fini(&out);
 	check_bounds(msg, dec_kick);
+	nng_msg_free(msg);
+	/* one session, by id */
+	assert_non_null(msg = ipcmsg_kick_encode(&one));
+	assert_int_equal(ipcmsg_kick_decode(&out, nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_string_equal(out.token_id, "");
+	assert_true(out.session == 0xfedcba9876543210ull);
+	ipcmsg_kick_fini(&out);
+	nng_msg_free(msg);
+}
+
+static int
+dec_text(const void *buf, size_t len)
+{
+	char *t = NULL;
+	int rc = ipcmsg_text_decode(IPCMSG_REPL_INFO, &t, buf, len);
+
+	free(t);
+	return rc;
+}
+
+static void
+test_text(void **state)
+{
+	const char *json = "{\"node\":\"n1\",\"rows\":3}";
+	nng_msg *msg = ipcmsg_text_encode(IPCMSG_REPL_INFO, json);
+	char *out = NULL;
+
+	assert_non_null(msg);
+	assert_int_equal(ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)),
+	    IPCMSG_REPL_INFO);
+	assert_int_equal(ipcmsg_text_decode(IPCMSG_REPL_INFO, &out,
+	    nng_msg_body(msg), nng_msg_len(msg)), 0);
+	assert_string_equal(out, json);
+	free(out);
+	/* another type is refused */
+	assert_int_equal(ipcmsg_text_decode(IPCMSG_MEMBERS, &out,
+	    nng_msg_body(msg), nng_msg_len(msg)), -EPROTO);
+	check_bounds(msg, dec_text);
 	nng_msg_free(msg);
 }
 
@@ -467,9 +507,10 @@ test_members(void **state)
 {
 	struct ipcmsg_member v[2] = {
 		{ MEMBER_ALIVE, 1, "node-a", "eu", "10.0.0.1:7946", "10.0.0.1:8080",
-		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250 },
+		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250,
+		    "10.0.0.1:7001", "00aa11bb22cc33dd:3:0123456789abcdef:10" },
 		{ MEMBER_DEAD, 0, "node-b", "", "[fd00::2]:7946", NULL, "", "",
-		    UINT64_MAX, 0, 0 },
+		    UINT64_MAX, 0, 0, NULL, NULL },
 	};
 	struct ipcmsg_members in = { MEMBERS_SNAPSHOT, 0, 0x1122334455667788ull,
 	    42, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 2, v }, out;
@@ -490,6 +531,10 @@ test_members(void **state)
 	assert_string_equal(out.members[0].http, "10.0.0.1:8080");
 	assert_int_equal(out.members[0].self, 1);
 	assert_int_equal(out.members[0].rtt_us, 250);
+	assert_string_equal(out.members[0].mesh, "10.0.0.1:7001");
+	assert_string_equal(out.members[0].repl,
+	    "00aa11bb22cc33dd:3:0123456789abcdef:10");
+	assert_string_equal(out.members[1].mesh, "");
 	assert_true(out.members[1].incarnation == UINT64_MAX);
 	assert_int_equal(out.members[1].state, MEMBER_DEAD);
 	assert_string_equal(out.members[1].http, "");
@@ -572,6 +617,7 @@ main(void)
 		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_route_copy),
 		cmocka_unit_test(test_members),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_empty_messages),
 	};
 

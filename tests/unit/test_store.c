@@ -82,7 +82,7 @@ apply(struct ctx *c, uint8_t op, uint8_t kind, const char *host, uint16_t port,
 {
 	struct ipcmsg_write w = { op, { kind, ROUTE_ONLINE, (char *)host, port,
 	    (char *)node, session, 3 }, (char *)client, NULL, { NULL, NULL, NULL,
-	    NULL, NULL } };
+	    NULL, NULL }, NULL, NULL };
 	char err[256] = "";
 	int rc = store_apply(c->st, &w, now, (uint64_t)now << 16, err, sizeof(err));
 
@@ -257,6 +257,30 @@ test_tokens(void **state)
 }
 
 static void
+test_gc(void **state)
+{
+	struct ctx *c = *state;
+
+	/* n1: one claim online, one offline since 100, one offline since 900;
+	 * n2's offline claim is n2's to remove */
+	apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "on.x", 0, "n1", 1, "a", 50);
+	apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "old.x", 0, "n1", 2, "b", 50);
+	apply(c, WRITE_SESSION_OFFLINE, 0, NULL, 0, "n1", 2, NULL, 100);
+	apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "new.x", 0, "n1", 3, "c", 50);
+	apply(c, WRITE_SESSION_OFFLINE, 0, NULL, 0, "n1", 3, NULL, 900);
+	apply(c, WRITE_TUNNEL_UPSERT, TUNNEL_HTTP, "far.x", 0, "n2", 4, "d", 50);
+	apply(c, WRITE_SESSION_OFFLINE, 0, NULL, 0, "n2", 4, NULL, 100);
+	/* offline claims of n1 before 500 go; reservations not refreshed
+	 * since 500 go unless their name is held online */
+	assert_int_equal(store_gc(c->st, "n1", 500, 500), 1 + 2);
+	assert_string_equal(q(c, "SELECT group_concat(host, ',') FROM (SELECT host"
+	    " FROM tunnels ORDER BY host)"), "far.x,new.x,on.x");
+	assert_string_equal(q(c, "SELECT group_concat(id, ',') FROM (SELECT id"
+	    " FROM reservations ORDER BY id)"), "http:new.x,http:on.x");
+	assert_int_equal(store_gc(c->st, "n1", 500, 500), 0);
+}
+
+static void
 test_bad_ops(void **state)
 {
 	struct ctx *c = *state;
@@ -284,6 +308,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_upsert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ops, setup, teardown),
 	};
 
