@@ -58,7 +58,10 @@ struct gossip {
 	struct store *store;
 	struct repldb *repldb;
 	int64_t data_version;           /* last PRAGMA data_version seen */
-	bool dirty;                     /* the summary needs a new digest */
+	bool dirty;                     /* the digest is out of date */
+	char digest[REPLDB_DIGEST_LEN + 1];     /* of the replicated content */
+	uint64_t rows;
+	double digest_at, digest_cost;  /* when it was made, seconds it took */
 	struct ipc_sock *rep;           /* from the router */
 	struct ipc_sock *pub;           /* membership events to the router */
 	struct cluster *cluster;
@@ -292,31 +295,48 @@ gossip_on_db_changed(void *arg)
 	((struct gossip *)arg)->dirty = true;
 }
 
+/* Brings the cached digest up to date (a scan of every replicated row:
+ * only when something changed). */
 static void
-gossip_summary_text(struct gossip *g, char *out, size_t len, char *digest,
-    uint64_t *rows)
+gossip_digest(struct gossip *g)
+{
+	double t0;
+
+	if (!g->dirty)
+		return;
+	g->dirty = false;
+	t0 = ev_time();
+	if (repldb_digest(g->repldb, g->digest, &g->rows) != 0) {
+		g->digest[0] = '\0';
+		g->rows = 0;
+	}
+	g->digest_at = ev_time();
+	g->digest_cost = g->digest_at - t0;
+}
+
+static void
+gossip_summary_text(struct gossip *g, char *out, size_t len)
 {
 	uint64_t contig = repldb_contig(g->repldb, repldb_actor(g->repldb));
 
-	if (repldb_digest(g->repldb, digest, rows) != 0) {
-		digest[0] = '\0';
-		*rows = 0;
-	}
 	snprintf(out, len, "%s:%llu:%.16s:%llu", repldb_actor(g->repldb),
-	    (unsigned long long)contig, digest, (unsigned long long)*rows);
+	    (unsigned long long)contig, g->digest, (unsigned long long)g->rows);
 }
 
+/* Every GOSSIP_SUMMARY_S while changes flow, and never more than a tenth
+ * of the time: a new digest for the gossiped summary. */
 static void
 gossip_on_summary(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gossip *g = w->data;
-	char text[160], digest[REPLDB_DIGEST_LEN + 1];
-	uint64_t rows;
+	char text[160];
 
-	if (!g->dirty || g->cluster == NULL)
+	if (g->cluster == NULL)
 		return;
-	g->dirty = false;
-	gossip_summary_text(g, text, sizeof(text), digest, &rows);
+	if (ev_now(loop) - g->digest_at >= 10 * g->digest_cost)
+		gossip_digest(g);
+	/* a no-op when the summary is what was gossiped last */
+	gossip_summary_text(g, text, sizeof(text));
 	cluster_set_repl_summary(g->cluster, text);
 }
 
@@ -343,9 +363,8 @@ gossip_on_repl_info(struct gossip *g, const void *body, size_t len)
 	const struct repl_stats *rs = g->cluster != NULL &&
 	    cluster_repl(g->cluster) != NULL ? repl_stats(cluster_repl(g->cluster)) :
 	    NULL;
-	char digest[REPLDB_DIGEST_LEN + 1], text[160];
 	json_t *j, *heads;
-	uint64_t rows, contig;
+	uint64_t contig;
 	const char *id;
 	nng_msg *msg;
 	char *out;
@@ -356,7 +375,7 @@ gossip_on_repl_info(struct gossip *g, const void *body, size_t len)
 		gossip_reply(g, IPCMSG_S_INVALID, "malformed replication info request");
 		return;
 	}
-	gossip_summary_text(g, text, sizeof(text), digest, &rows);
+	gossip_digest(g);
 	heads = json_object();
 	for (i = 0; i < repldb_actor_count(g->repldb); i++)
 		if ((id = repldb_actor_at(g->repldb, i, &contig)) != NULL)
@@ -365,7 +384,7 @@ gossip_on_repl_info(struct gossip *g, const void *body, size_t len)
 	    " s:I, s:I, s:I, s:I}}",
 	    "node", g->conf.name, "actor", repldb_actor(g->repldb),
 	    "version", (json_int_t)repldb_contig(g->repldb, repldb_actor(g->repldb)),
-	    "digest", digest, "rows", (json_int_t)rows, "heads", heads,
+	    "digest", g->digest, "rows", (json_int_t)g->rows, "heads", heads,
 	    "hlc_ms", (json_int_t)hlc_ms(repldb_hlc(g->repldb)->last),
 	    "db",
 	    "captured", (json_int_t)ds->captured,

@@ -41,6 +41,7 @@ static const char repldb_schema[] =
 enum {
 	RQ_CLOCK_GET, RQ_CLOCK_ROW, RQ_CLOCK_PUT, RQ_PENDING, RQ_PENDING_DEL,
 	RQ_PENDING_ANY, RQ_RANGE, RQ_SITE_PUT, RQ_HEADS_PUT, RQ_APPLYING,
+	RQ_CLOCK_MERGE,
 	RQ_BEGIN, RQ_COMMIT, RQ_ROLLBACK, RQ_COUNT
 };
 
@@ -64,6 +65,18 @@ static const char *const repldb_sql[RQ_COUNT] = {
 	    " VALUES (?1, ?2) ON CONFLICT (actor) DO UPDATE SET"
 	    " contig = max(contig, excluded.contig)",
 	[RQ_APPLYING] = "UPDATE __warren_ctl SET applying = ?1",
+	/* a peer's change, kept only when it wins: a larger (hlc, actor) than
+	 * the stamp held, except that tokens.revoked never goes back to 0 nor
+	 * is cleared by a later 0; changes() says whether it won */
+	[RQ_CLOCK_MERGE] = "INSERT INTO __warren_clock (tbl, pk, col, val, hlc,"
+	    " actor, ver) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (tbl, pk, col) DO UPDATE SET val = excluded.val,"
+	    " hlc = excluded.hlc, actor = excluded.actor, ver = excluded.ver"
+	    " WHERE CASE WHEN excluded.tbl = 'tokens' AND excluded.col = 'revoked'"
+	    " AND (COALESCE(val, 0) != 0) != (COALESCE(excluded.val, 0) != 0)"
+	    " THEN COALESCE(excluded.val, 0) != 0"
+	    " ELSE excluded.hlc > hlc OR (excluded.hlc = hlc AND"
+	    " excluded.actor > actor) END",
 	[RQ_BEGIN] = "BEGIN IMMEDIATE",
 	[RQ_COMMIT] = "COMMIT",
 	[RQ_ROLLBACK] = "ROLLBACK",
@@ -1096,28 +1109,6 @@ repldb_materialize(struct repldb *r, struct repldb_table *t,
 	return 0;
 }
 
-/* Does an incoming stamp beat the one held? */
-static bool
-repldb_wins(const struct replmsg_change *c, const char *actor,
-    const struct replmsg_value *held, uint64_t held_hlc, const char *held_actor)
-{
-	int cmp;
-
-	if (strcmp(c->tbl, "tokens") == 0 && strcmp(c->col, "revoked") == 0) {
-		bool in = repldb_value_int(&c->val) != 0;
-		bool have = repldb_value_int(held) != 0;
-
-		if (have && !in)
-			return false;
-		if (in && !have)
-			return true;
-	}
-	if (c->hlc != held_hlc)
-		return c->hlc > held_hlc;
-	cmp = strcmp(actor, held_actor);
-	return cmp > 0;
-}
-
 struct repldb_dirty {
 	struct repldb_table *t;
 	const struct replmsg_value *pk;
@@ -1172,13 +1163,10 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 	uint32_t *slots = NULL;
 	size_t cap = 16;
 	const struct replmsg_change *c;
-	struct replmsg_value held;
-	char held_actor[REPLMSG_NAME_MAX + 1];
 	struct repldb_table *t;
 	size_t ndirty = 0, k;
-	uint64_t held_hlc;
 	uint32_t i;
-	int rc, won = 0;
+	int won = 0;
 
 	if (from > m->nchanges || n > m->nchanges - from)
 		return -EINVAL;
@@ -1211,20 +1199,21 @@ repldb_apply(struct repldb *r, const struct replmsg *m, uint32_t from,
 		c = &m->changes[i];
 		r->st.received++;
 		hlc_observe(&r->hlc, c->hlc, wall_ms);
-		rc = repldb_clock_get(r, c->tbl, &c->pk, c->col, &held, &held_hlc,
-		    held_actor, sizeof(held_actor));
-		if (rc < 0)
+		sqlite3_stmt *mq = r->q[RQ_CLOCK_MERGE];
+
+		sqlite3_bind_text(mq, 1, c->tbl, -1, SQLITE_STATIC);
+		repldb_bind(mq, 2, &c->pk);
+		sqlite3_bind_text(mq, 3, c->col, -1, SQLITE_STATIC);
+		repldb_bind(mq, 4, &c->val);
+		sqlite3_bind_int64(mq, 5, (int64_t)c->hlc);
+		sqlite3_bind_text(mq, 6, m->actors[c->actor], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(mq, 7, (int64_t)c->version);
+		if (repldb_exec(r, RQ_CLOCK_MERGE) != 0)
 			goto fail;
-		if (rc == 1 && !repldb_wins(c, m->actors[c->actor], &held,
-		    held_hlc, held_actor)) {
-			sqlite3_reset(r->q[RQ_CLOCK_GET]);
+		if (sqlite3_changes(r->db) == 0) {
 			r->st.stale++;
 			continue;
 		}
-		sqlite3_reset(r->q[RQ_CLOCK_GET]);
-		if (repldb_clock_put(r, c->tbl, &c->pk, c->col, &c->val, c->hlc,
-		    m->actors[c->actor], c->version) != 0)
-			goto fail;
 		r->st.applied++;
 		won++;
 		if ((t = repldb_table(r, c->tbl)) == NULL) {
