@@ -286,6 +286,38 @@ test_revoked_stays_revoked(void **state)
 	assert_int_equal(db_int(&b, "SELECT note = 'x' FROM tokens"), 1);
 	assert_true(repldb_stats(a.rd)->revoke_kept >= 1);
 	db_digests_equal(&a, &b);
+	/* a peer's revoked = 0 stamped far later (a clock ahead, a node that
+	 * never saw the revocation) loses too; its other columns still merge */
+	{
+		struct replmsg m;
+		struct replmsg_change ch[2];
+		struct replmsg_head h = { 0, 1 };
+		char actors[1][REPLMSG_NAME_MAX + 1] = { "ffffffffffffffff" };
+
+		memset(&m, 0, sizeof(m));
+		memset(ch, 0, sizeof(ch));
+		snprintf(ch[0].tbl, sizeof(ch[0].tbl), "tokens");
+		ch[0].pk = (struct replmsg_value){ .type = REPLMSG_V_TEXT,
+		    .p = (const uint8_t *)"tok_1", .len = 5 };
+		snprintf(ch[0].col, sizeof(ch[0].col), "revoked");
+		ch[0].val = (struct replmsg_value){ .type = REPLMSG_V_INT, .i = 0 };
+		ch[0].hlc = UINT64_MAX / 2;
+		ch[0].version = 1;
+		ch[1] = ch[0];
+		snprintf(ch[1].col, sizeof(ch[1].col), "note");
+		ch[1].val = (struct replmsg_value){ .type = REPLMSG_V_TEXT,
+		    .p = (const uint8_t *)"late", .len = 4 };
+		m.type = REPLMSG_CHANGES;
+		m.nactors = 1;
+		m.actors = actors;
+		m.nheads = 1;
+		m.heads = &h;
+		m.nchanges = 2;
+		m.changes = ch;
+		assert_int_equal(repldb_apply(b.rd, &m, 0, 2, WALL0_MS + 200000), 1);
+		assert_int_equal(db_int(&b, "SELECT revoked FROM tokens"), 1700000000);
+		assert_int_equal(db_int(&b, "SELECT note = 'late' FROM tokens"), 1);
+	}
 	db_close(&a);
 	db_close(&b);
 }
