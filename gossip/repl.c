@@ -26,10 +26,14 @@ struct repl {
 	bool in_flight, capture_left;
 	struct swimmsg_addr sync_to;
 	size_t last_peers;
-	/* the answer being applied */
+	/* the answer being applied, and the next one (pulls are pipelined:
+	 * while one answer is applied the next is on its way) */
 	uint8_t *ans_buf;
 	struct replmsg ans;
 	uint32_t ans_next;
+	uint8_t *nxt_buf;
+	struct replmsg nxt;
+	uint32_t gen, pull_gen;         /* answers of an older gen are dropped */
 	uint64_t recent[REPL_RECENT];
 	size_t recent_next;
 	struct repl_peer *peers;
@@ -95,12 +99,37 @@ repl_answer_drop(struct repl *r)
 	r->ans_next = 0;
 }
 
+/* The queued answer becomes the one applied. */
+static void
+repl_answer_next(struct repl *r)
+{
+	repl_answer_drop(r);
+	if (r->nxt_buf == NULL)
+		return;
+	r->ans = r->nxt;
+	r->ans_buf = r->nxt_buf;
+	memset(&r->nxt, 0, sizeof(r->nxt));
+	r->nxt_buf = NULL;
+}
+
+/* Both answers go (the database refused one): what follows a dropped
+ * answer must not be adopted. */
+static void
+repl_answers_drop(struct repl *r)
+{
+	repl_answer_drop(r);
+	replmsg_fini(&r->nxt);
+	free(r->nxt_buf);
+	r->nxt_buf = NULL;
+	r->gen++;
+}
+
 void
 repl_free(struct repl *r)
 {
 	if (r == NULL)
 		return;
-	repl_answer_drop(r);
+	repl_answers_drop(r);
 	free(r->peers);
 	free(r);
 }
@@ -114,7 +143,7 @@ repl_stats(const struct repl *r)
 bool
 repl_busy(const struct repl *r)
 {
-	return r->in_flight || r->ans_buf != NULL;
+	return r->in_flight || r->ans_buf != NULL || r->nxt_buf != NULL;
 }
 
 /* --- broadcast ---------------------------------------------------------- */
@@ -460,7 +489,12 @@ repl_pull(struct repl *r, uint64_t now)
 	uint8_t *buf;
 	int len;
 
-	if (r->io.sync == NULL || r->in_flight || r->ans_buf != NULL)
+	if (r->io.sync == NULL || r->in_flight || r->nxt_buf != NULL)
+		return;
+	/* pipelined behind an answer being applied: only when it said MORE,
+	 * from the same peer */
+	if (r->ans_buf != NULL && !((r->ans.flags & REPLMSG_F_MORE) &&
+	    r->have_target))
 		return;
 	n = r->io.peers(r->io.arg, r->peers, REPL_PEERS_MAX);
 	if (n > REPL_PEERS_MAX)
@@ -471,6 +505,19 @@ repl_pull(struct repl *r, uint64_t now)
 		return;
 	if (repldb_sync_request(r->db, &req) != 0)
 		return;
+	/* what the answer being applied brings counts as seen already */
+	if (r->ans_buf != NULL) {
+		uint32_t i, k;
+
+		for (i = 0; i < r->ans.nheads; i++) {
+			const char *a = r->ans.actors[r->ans.heads[i].actor];
+
+			for (k = 0; k < req.nheads; k++)
+				if (strcmp(req.actors[req.heads[k].actor], a) == 0 &&
+				    req.heads[k].version < r->ans.heads[i].version)
+					req.heads[k].version = r->ans.heads[i].version;
+		}
+	}
 	size = replmsg_size(&req);
 	if (size == 0 || (buf = malloc(size)) == NULL) {
 		replmsg_fini(&req);
@@ -483,6 +530,7 @@ repl_pull(struct repl *r, uint64_t now)
 		    r->peers[repl_rand(r) % n].addr;
 		r->have_target = false;
 		r->in_flight = true;
+		r->pull_gen = r->gen;
 		r->sync_deadline = now + (uint64_t)r->cfg.sync_timeout_ms * 1000u;
 		r->st.syncs++;
 		r->st.sync_tx_bytes += (size_t)len;
@@ -494,20 +542,38 @@ repl_pull(struct repl *r, uint64_t now)
 int
 repl_sync_done(struct repl *r, uint64_t now, uint8_t *buf, size_t len)
 {
+	struct replmsg m;
+
 	r->in_flight = false;
 	r->st.sync_rx_bytes += len;
-	repl_answer_drop(r);
-	if (replmsg_decode(&r->ans, buf, len) != 0 ||
-	    r->ans.type != REPLMSG_SYNC_RESP) {
-		if (r->ans.type != 0)
-			replmsg_fini(&r->ans);
+	if (r->pull_gen != r->gen) {
+		free(buf);              /* asked before an answer was dropped */
+		return 0;
+	}
+	if (replmsg_decode(&m, buf, len) != 0 || m.type != REPLMSG_SYNC_RESP) {
+		if (m.type != 0)
+			replmsg_fini(&m);
 		free(buf);
 		r->st.sync_failures++;
 		r->st.rx_malformed++;
 		return -EINVAL;
 	}
-	r->ans_buf = buf;
-	r->ans_next = 0;
+	if (r->ans_buf == NULL) {
+		r->ans = m;
+		r->ans_buf = buf;
+		r->ans_next = 0;
+	} else {
+		replmsg_fini(&r->nxt);
+		free(r->nxt_buf);
+		r->nxt = m;
+		r->nxt_buf = buf;
+	}
+	/* more to come from that peer: ask for it while this is applied */
+	if (m.flags & REPLMSG_F_MORE) {
+		r->target = r->sync_to;
+		r->have_target = true;
+		r->next_sync = now;
+	}
 	return 0;
 }
 
@@ -531,9 +597,9 @@ repl_apply_batch(struct repl *r, uint64_t now, uint64_t wall_ms)
 	if (n > 0) {
 		rc = repl_apply(r, &r->ans, r->ans_next, n, now, wall_ms);
 		if (rc < 0) {
-			/* the database refused: drop the answer, pull later */
+			/* the database refused: drop the answers, pull later */
 			r->st.sync_failures++;
-			repl_answer_drop(r);
+			repl_answers_drop(r);
 			return;
 		}
 		r->ans_next += n;
@@ -546,9 +612,9 @@ repl_apply_batch(struct repl *r, uint64_t now, uint64_t wall_ms)
 		repldb_adopt(r->db, r->ans.actors[r->ans.heads[i].actor],
 		    r->ans.heads[i].version);
 	more = (r->ans.flags & REPLMSG_F_MORE) != 0;
-	repl_answer_drop(r);
+	repl_answer_next(r);
 	r->st.last_sync_ms = wall_ms;
-	if (more)
+	if (more && r->ans_buf == NULL && !r->in_flight)
 		r->next_sync = now;
 }
 
