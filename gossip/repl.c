@@ -11,6 +11,7 @@
 #define REPL_PEERS_MAX          1024
 #define REPL_RECENT             512     /* datagram hashes remembered */
 #define REPL_GAP_DELAY_US       200000  /* pull this soon after a gap */
+#define REPL_HEADS_REPLY_US     50000   /* heads sent back at most this often */
 
 struct repl {
 	struct repl_config cfg;
@@ -18,7 +19,7 @@ struct repl {
 	struct repldb *db;
 	uint64_t rng;
 	uint64_t next_sync;             /* monotonic us */
-	uint64_t next_heads;
+	uint64_t next_heads, heads_reply_at;
 	size_t heads_from;              /* rotating window start */
 	bool have_target;
 	struct swimmsg_addr target;     /* pull from this peer next */
@@ -306,18 +307,28 @@ repl_apply(struct repl *r, const struct replmsg *m, uint32_t from, uint32_t n,
 	return -EAGAIN;
 }
 
+static void repl_send_heads(struct repl *r, uint64_t now,
+    const struct swimmsg_addr *to);
+
 /* A peer's heads: if it has seen more of some actor than we have, pull
- * from it now. */
+ * from it now; if we have seen more than it, tell it ours at once so it
+ * pulls (a lagging node learns it on its own next heads, not whenever
+ * someone happens to pick it). */
 static void
 repl_on_heads(struct repl *r, uint64_t now, const struct swimmsg_addr *from,
     const struct replmsg *m)
 {
+	bool ahead = false;
+	uint64_t mine;
 	uint32_t i;
 
 	for (i = 0; i < m->nheads; i++) {
 		const char *actor = m->actors[m->heads[i].actor];
 
-		if (m->heads[i].version <= repldb_contig(r->db, actor) ||
+		mine = repldb_contig(r->db, actor);
+		if (m->heads[i].version < mine)
+			ahead = true;
+		if (m->heads[i].version <= mine ||
 		    strcmp(actor, repldb_actor(r->db)) == 0)
 			continue;
 		r->st.heads_behind++;
@@ -328,11 +339,16 @@ repl_on_heads(struct repl *r, uint64_t now, const struct swimmsg_addr *from,
 		}
 		return;
 	}
+	if (ahead && now >= r->heads_reply_at) {
+		r->heads_reply_at = now + REPL_HEADS_REPLY_US;
+		repl_send_heads(r, now, from);
+	}
 }
 
-/* Tells one random peer our heads (a window of them when there are many). */
+/* Tells `to` (NULL: one random peer) our heads (a window of them when
+ * there are many). */
 static void
-repl_send_heads(struct repl *r, uint64_t now)
+repl_send_heads(struct repl *r, uint64_t now, const struct swimmsg_addr *to)
 {
 	struct replmsg m;
 	size_t n, i, count = repldb_actor_count(r->db), k;
@@ -341,13 +357,18 @@ repl_send_heads(struct repl *r, uint64_t now)
 	const char *id;
 	int len, ai;
 
-	r->next_heads = now + (uint64_t)r->cfg.heads_interval_ms * 500u +
-	    repl_rand(r) % ((uint64_t)r->cfg.heads_interval_ms * 1000u + 1);
-	n = r->io.peers(r->io.arg, r->peers, REPL_PEERS_MAX);
-	if (n > REPL_PEERS_MAX)
-		n = REPL_PEERS_MAX;
-	r->last_peers = n;
-	if (n == 0 || count == 0)
+	if (to == NULL) {
+		r->next_heads = now + (uint64_t)r->cfg.heads_interval_ms * 500u +
+		    repl_rand(r) % ((uint64_t)r->cfg.heads_interval_ms * 1000u + 1);
+		n = r->io.peers(r->io.arg, r->peers, REPL_PEERS_MAX);
+		if (n > REPL_PEERS_MAX)
+			n = REPL_PEERS_MAX;
+		r->last_peers = n;
+		if (n == 0)
+			return;
+		to = &r->peers[repl_rand(r) % n].addr;
+	}
+	if (count == 0)
 		return;
 	memset(&m, 0, sizeof(m));
 	m.type = REPLMSG_HEADS;
@@ -370,8 +391,7 @@ repl_send_heads(struct repl *r, uint64_t now)
 	r->heads_from = (r->heads_from + k) % count;
 	if (m.nheads > 0 && (len = replmsg_encode(&m, pkt, sizeof(pkt))) > 0 &&
 	    (size_t)len <= r->cfg.max_packet) {
-		i = (size_t)(repl_rand(r) % n);
-		r->io.send(r->io.arg, &r->peers[i].addr, pkt, (size_t)len);
+		r->io.send(r->io.arg, to, pkt, (size_t)len);
 		r->st.tx_packets++;
 		r->st.tx_bytes += (size_t)len;
 		r->st.heads_tx++;
@@ -641,7 +661,7 @@ repl_tick(struct repl *r, uint64_t now, uint64_t wall_ms)
 	if (now >= r->next_sync)
 		repl_pull(r, now);
 	if (r->cfg.heads_interval_ms > 0 && now >= r->next_heads)
-		repl_send_heads(r, now);
+		repl_send_heads(r, now, NULL);
 }
 
 uint64_t

@@ -1294,12 +1294,15 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 	for (i = 0; i < r->nactors; i++) {
 		const struct repldb_actor *a = &r->actors[i];
 
+		/* what lies between their contig and ours, and what we hold
+		 * beyond ours: a version after a gap that can never close (its
+		 * writer lost its data before anyone got the version before it)
+		 * must still reach everyone */
 		have = a->contig;
 		theirs = repldb_req_contig(req, a->id);
-		if (have <= theirs)
-			continue;
 		if (out->msg.nchanges >= budget) {
-			out->msg.flags |= REPLMSG_F_MORE;
+			if (have > theirs)
+				out->msg.flags |= REPLMSG_F_MORE;
 			break;
 		}
 		through = have;
@@ -1307,16 +1310,20 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 		at_version_start = out->msg.nchanges;
 		sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)theirs);
-		sqlite3_bind_int64(s, 3, (int64_t)have);
+		sqlite3_bind_int64(s, 3, INT64_MAX);
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			ver = (uint64_t)sqlite3_column_int64(s, 5);
 			if (ver != last_ver) {
 				/* a version boundary: stop here when over budget
-				 * and at least one version went in */
+				 * and at least one version went in; MORE only
+				 * while the contiguous part is cut (what lies
+				 * beyond it is sent again with every answer) */
 				if (out->msg.nchanges >= budget &&
 				    out->msg.nchanges > 0 && last_ver > theirs) {
-					through = last_ver;
-					out->msg.flags |= REPLMSG_F_MORE;
+					if (last_ver < have) {
+						through = last_ver;
+						out->msg.flags |= REPLMSG_F_MORE;
+					}
 					break;
 				}
 				last_ver = ver;
@@ -1336,7 +1343,8 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 			repldb_set_fini(out);
 			return rc < 0 ? rc : -EIO;
 		}
-		if ((rc = repldb_set_head(out, a->id, through)) != 0) {
+		if (through > theirs &&
+		    (rc = repldb_set_head(out, a->id, through)) != 0) {
 			repldb_set_fini(out);
 			return rc;
 		}
