@@ -526,7 +526,11 @@ warren_on_open(struct mux *mx, struct mux_stream *ms, const uint8_t *hdr,
 	sc.local_text = t->local_text;
 	sc.peer = o.peer;
 	sc.tag = t;
-	sc.http_log = t->kind == WARREN_HTTP && c->opt.on_request != NULL;
+	sc.http_log = t->kind == WARREN_HTTP &&
+	    (c->opt.on_request != NULL || c->opt.tap != NULL);
+	sc.tap = c->opt.tap;
+	sc.tap_arg = c->opt.tap_data;
+	sc.tunnel = t->name;
 	sc.proxy_protocol = t->proxy_protocol;
 	sc.window = c->mux_conf.window;
 	if (client_stream_new(&cs, c->loop, ms, &sc, &warren_stream_owner, s,
