@@ -158,6 +158,7 @@
       return;
     }
     const r = await res.json();
+    if (!detail || detail.id !== r.id) $('editor').hidden = true;
     detail = r;
     $('detail').hidden = false;
     $('d-title').textContent = '#' + r.id + ' ' + r.method + ' ' + r.path;
@@ -235,7 +236,7 @@
   }
 
   document.addEventListener('keydown', (ev) => {
-    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName);
+    const typing = /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(ev.target.tagName);
     if (ev.key === 'Escape') {
       if (!$('editor').hidden) $('editor').hidden = true; else closeDetail();
       return;
