@@ -162,6 +162,17 @@ client_httplog_head_bytes(struct client_httplog *h, const uint8_t *p,
 		h->head_trunc = true;
 }
 
+/* The head copy ends with its empty line. */
+static bool
+client_httplog_head_ended(const struct buf *b)
+{
+	size_t n = buf_len(b);
+	const uint8_t *p = buf_data(b);
+
+	return (n >= 2 && p[n - 1] == '\n' && p[n - 2] == '\n') ||
+	    (n >= 3 && p[n - 1] == '\n' && p[n - 2] == '\r' && p[n - 3] == '\n');
+}
+
 static void
 client_httplog_frames(struct client_httplog *h)
 {
@@ -208,6 +219,10 @@ client_httplog_request(struct client_httplog *h, const uint8_t *p, size_t len,
 			h->req_in_head = false;
 			h->req_upgrade = ev.upgrade;
 			if (h->tap != NULL) {
+				/* the parser stops before the head's last LF */
+				if (!client_httplog_head_ended(&h->head))
+					client_httplog_head_bytes(h,
+					    (const uint8_t *)"\n", 1);
 				struct client_httplog_begin b = {
 					.tunnel = h->tunnel,
 					.local = h->local,
@@ -262,8 +277,12 @@ client_httplog_response(struct client_httplog *h, const uint8_t *p, size_t len,
 		len -= ev.used;
 		if (k == HTTP1_HEAD) {
 			h->resp_in_head = false;
-			if (h->resp_id != 0)
+			if (h->resp_id != 0) {
+				/* the parser stops before the head's last LF */
+				h->tap->bytes(h->tap_arg, h->resp_id,
+				    CLIENT_HTTPLOG_RESP_HEAD, (const uint8_t *)"\n", 1);
 				h->tap->status(h->tap_arg, h->resp_id, ev.status);
+			}
 		} else if (k == HTTP1_END) {
 			h->resp_in_head = true;
 			client_httplog_report(h, &ev, now_us, false);

@@ -76,6 +76,47 @@ inspect_json_head(const uint8_t *head, size_t len, int last,
 	return n;
 }
 
+static bool inspect_json_is_text(const uint8_t *p, size_t len);
+
+/* A JSON string of p[0..len): bytes that are not UTF-8 (or NUL) become '?',
+ * since JSON strings carry only text. */
+static json_t *
+inspect_json_str(const char *p, size_t len)
+{
+	json_t *j;
+	char *c;
+	size_t i = 0;
+
+	if (inspect_json_is_text((const uint8_t *)p, len))
+		return json_stringn(len ? p : "", len);
+	if ((c = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(c, p, len);
+	while (i < len) {
+		size_t k;
+
+		/* the longest valid prefix from i, byte by byte */
+		for (k = 4; k > 0; k--)
+			if (i + k <= len &&
+			    inspect_json_is_text((const uint8_t *)c + i, k))
+				break;
+		if (k == 0) {
+			c[i++] = '?';
+			continue;
+		}
+		i += k;
+	}
+	j = json_stringn(c, len);
+	free(c);
+	return j;
+}
+
+static json_t *
+inspect_json_cstr(const char *s)
+{
+	return inspect_json_str(s ? s : "", s ? strlen(s) : 0);
+}
+
 static const char *
 inspect_json_state(const struct inspect_rec *r)
 {
@@ -94,18 +135,18 @@ inspect_json_summary(const struct inspect_rec *r)
 {
 	double dur = r->end_us ? (double)(r->end_us - r->start_us) / 1e3 : -1;
 
-	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:f, s:f, s:s,"
+	return json_pack("{s:I, s:I, s:o, s:o, s:o, s:i, s:s, s:f, s:f, s:o,"
 	    " s:I, s:I, s:b, s:I, s:I, s:b}",
 	    "id", (json_int_t)r->id,
 	    "replay_of", (json_int_t)r->replay_of,
-	    "tunnel", r->tunnel,
-	    "method", r->method,
-	    "path", r->path ? r->path : "",
+	    "tunnel", inspect_json_cstr(r->tunnel),
+	    "method", inspect_json_cstr(r->method),
+	    "path", inspect_json_cstr(r->path),
 	    "status", r->status,
 	    "state", inspect_json_state(r),
 	    "start", (double)r->start_us / 1e3,
 	    "duration_ms", dur,
-	    "peer", r->peer,
+	    "peer", inspect_json_cstr(r->peer),
 	    "req_bytes", (json_int_t)r->req_body.total,
 	    "resp_bytes", (json_int_t)r->resp_body.total,
 	    "upgraded", r->upgraded,
@@ -188,10 +229,12 @@ inspect_json_side(const struct inspect_part *head, const struct inspect_part *bo
 	    last, &line, &line_len, f, INSPECT_JSON_FIELDS);
 	hdrs = json_array();
 	for (size_t i = 0; hdrs != NULL && i < n; i++)
-		json_array_append_new(hdrs, json_pack("[s%, s%]", f[i].name,
-		    f[i].name_len, f[i].value, f[i].value_len));
+		json_array_append_new(hdrs, json_pack("[o, o]",
+		    inspect_json_str(f[i].name, f[i].name_len),
+		    inspect_json_str(f[i].value, f[i].value_len)));
 	free(f);
-	o = json_pack("{s:s%, s:o, s:o, s:b}", "line", line, line_len,
+	o = json_pack("{s:o, s:o, s:o, s:b}", "line",
+	    inspect_json_str(line, line_len),
 	    "headers", hdrs ? hdrs : json_array(), "body", inspect_json_body(body),
 	    "head_truncated", head->truncated);
 	return o;
@@ -208,6 +251,6 @@ inspect_json_detail(const struct inspect_rec *r)
 	    &r->req_body, 0));
 	json_object_set_new(o, "response", inspect_json_side(&r->resp_head,
 	    &r->resp_body, 1));
-	json_object_set_new(o, "local", json_string(r->local));
+	json_object_set_new(o, "local", inspect_json_cstr(r->local));
 	return o;
 }
