@@ -155,14 +155,15 @@ inspect_json_summary(const struct inspect_rec *r)
 	    "truncated", r->req_body.truncated || r->resp_body.truncated);
 }
 
-/* Valid UTF-8 without NUL (text that JSON can carry as a string). */
+/* Valid UTF-8 without NUL (text that JSON can carry as a string): no
+ * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). */
 static bool
 inspect_json_is_text(const uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
 	while (i < len) {
-		uint8_t c = p[i];
+		uint8_t c = p[i], lo = 0x80, hi = 0xbf;
 		size_t n;
 
 		if (c == 0)
@@ -171,17 +172,27 @@ inspect_json_is_text(const uint8_t *p, size_t len)
 			i++;
 			continue;
 		}
-		if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+		if (c >= 0xc2 && c <= 0xdf)
 			n = 1;
-		else if ((c & 0xf0) == 0xe0)
+		else if (c >= 0xe0 && c <= 0xef)
 			n = 2;
-		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+		else if (c >= 0xf0 && c <= 0xf4)
 			n = 3;
 		else
 			return false;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
 		if (i + n >= len)
 			return false;
-		for (size_t k = 1; k <= n; k++)
+		if (p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
 			if ((p[i + k] & 0xc0) != 0x80)
 				return false;
 		i += n + 1;

@@ -4,8 +4,9 @@
  *   warren tcp 5432 [--remote-port 20001]
  *   warren start --config frpc.ini
  *
- * stdout carries what a person or a script wants: one "URL -> local" line
- * per tunnel once registered, then one line per HTTP request. Logs go to
+ * stdout carries what a person or a script wants: "inspect URL" (the
+ * request inspector, for HTTP tunnels), one "URL -> local" line per tunnel
+ * once registered, then one line per HTTP request. Logs go to
  * stderr in logfmt. Exit status: 0 on SIGINT/SIGTERM, 1 on bad usage or a
  * fatal registration error. */
 #include <errno.h>
@@ -118,7 +119,9 @@ static const char warren_cli_usage[] =
     "       warren start --config FILE [options]\n"
     "\n"
     "Exposes a local service through a warren node. Prints the public URL,\n"
-    "then one line per HTTP request, on stdout; logs go to stderr.\n"
+    "then one line per HTTP request, on stdout; logs go to stderr. HTTP\n"
+    "tunnels also get the request inspector, a live page with replay (its\n"
+    "URL is the \"inspect\" line; --inspect=false turns it off).\n"
     "start runs the tunnels of an frp-style INI file ([common] server_addr,\n"
     "server_port, token; one [name] section per tunnel with type = http|tcp,\n"
     "local_ip, local_port, subdomain, custom_domains, remote_port).";
