@@ -1,0 +1,51 @@
+#include "metrics_help.h"
+
+#include <string.h>
+
+static const struct {
+	const char *family, *type, *help;
+} metrics_help_table[] = {
+	{ "connections", "gauge", "Public connections open." },
+	{ "connections_total", "counter", "Public connections accepted." },
+	{ "sessions", "gauge", "Tunnel client sessions open." },
+	{ "sessions_total", "counter", "Tunnel client sessions opened." },
+	{ "session_protocol_errors_total", "counter",
+	    "Tunnel sessions closed for a protocol error (bad frame or control message)." },
+	{ "http_requests_total", "counter", "Public HTTP requests routed." },
+	{ "http_errors_total", "counter",
+	    "HTTP answers the edge gave itself, by status." },
+	{ "registrations_total", "counter",
+	    "Tunnel registrations the acceptor saw answered, by result." },
+	{ "accept_errors_total", "counter",
+	    "accept() failures (EMFILE and the like) on the listeners." },
+	{ "conns_idle_closed_total", "counter",
+	    "Public connections closed after --idle-timeout." },
+	{ "spliced_bytes_total", "counter",
+	    "Tunnel payload bytes moved with splice(2), without a copy." },
+	{ "tls_bad_hello_total", "counter",
+	    "Connections on the HTTPS port that did not start with a TLS ClientHello." },
+	{ "conns_refused_total", "counter",
+	    "Public connections refused, by reason (per_ip cap, policy)." },
+	{ "proxy_protocol_errors_total", "counter",
+	    "Missing or malformed PROXY headers from trusted load balancers." },
+};
+
+size_t
+metrics_help(const char *sample, const char **help, const char **type)
+{
+	size_t n = strcspn(sample, "{");
+
+	for (size_t i = 0; i < sizeof(metrics_help_table) /
+	    sizeof(metrics_help_table[0]); i++) {
+		if (strlen(metrics_help_table[i].family) == n &&
+		    strncmp(metrics_help_table[i].family, sample, n) == 0) {
+			*help = metrics_help_table[i].help;
+			*type = metrics_help_table[i].type;
+			return n;
+		}
+	}
+	*help = "Acceptor figure (no description yet).";
+	*type = n > 6 && strncmp(sample + n - 6, "_total", 6) == 0 ?
+	    "counter" : "gauge";
+	return n;
+}

@@ -1,0 +1,15 @@
+/* metrics_help — HELP text and TYPE of the acceptor's metric families, which
+ * the acceptor publishes as bare name/value pairs (ipcmsg_stats) and the
+ * router serves on /metrics as warren_acceptor_<name>. */
+#ifndef WARREN_METRICS_HELP_H
+#define WARREN_METRICS_HELP_H
+
+#include <stddef.h>
+
+/* For a sample name ("http_errors_total{status=\"404\"}"), the length of its
+ * family name (up to '{'), its help sentence and "counter" or "gauge". A
+ * family not in the table gets a generic sentence, and "counter" when the
+ * name ends in _total, else "gauge". */
+size_t metrics_help(const char *sample, const char **help, const char **type);
+
+#endif
