@@ -107,6 +107,10 @@ struct warren_options {
 	const char *ca_file;            /* CA bundle to verify the node (NULL:
 	                                   the system's) */
 	bool insecure;                  /* skip verifying the node: development */
+	const char *proxy;              /* reach the node through this proxy:
+	                                   "http://[user:pass@]host:port" (HTTP
+	                                   CONNECT) or "socks5://..."; NULL:
+	                                   directly (no environment is read) */
 	const char *token;              /* credential; "" or NULL = anonymous */
 	const char *client_id;          /* NULL or "" = random for this client */
 	const char *agent;              /* default "warren/0.1" */

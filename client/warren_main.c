@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "client_conf.h"
+#include "client_proxy.h"
 #include "conf.h"
 #include "inspect_http.h"
 #include "inspect_store.h"
@@ -50,6 +51,7 @@ struct warren_cli_conf {
 	size_t inspect_body_max;
 	size_t inspect_mem_max;
 	bool log_requests;
+	char *proxy;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -102,6 +104,10 @@ static const struct conf_opt warren_cli_opts[] = {
 	{ "log-requests", CONF_BOOL, O(log_requests), "true",
 	    "print one line per HTTP request (false with --inspect=false: the "
 	    "bytes are not parsed at all)" },
+	{ "proxy", CONF_STR, O(proxy), NULL,
+	    "reach the node through http://[USER:PASS@]HOST:PORT (HTTP CONNECT) "
+	    "or socks5://...; default: $HTTPS_PROXY or $ALL_PROXY (either case), "
+	    "unless $NO_PROXY names the node; --proxy= (empty) for none" },
 	{ "tls", CONF_BOOL, O(tls), "true",
 	    "TLS to the node (--tls=false only for a node run with --tunnel-tls=false)" },
 	{ "ca", CONF_STR, O(ca), NULL,
@@ -254,6 +260,41 @@ warren_cli_take_config(int *argc, char **argv)
 	*argc = j;
 	argv[j] = NULL;
 	return file;
+}
+
+/* The proxy to reach `server` through: --proxy (WARREN_PROXY) if given,
+ * even empty; else the environment frp, ngrok and curl read: HTTPS_PROXY,
+ * https_proxy, ALL_PROXY, all_proxy, unless NO_PROXY / no_proxy names the
+ * node's host. NULL: none. */
+static const char *
+warren_cli_proxy(const struct warren_cli_conf *cfg, const char *server)
+{
+	static const char *const vars[] = { "HTTPS_PROXY", "https_proxy",
+	    "ALL_PROXY", "all_proxy", NULL };
+	const char *p = NULL, *np, *colon;
+	char host[300];
+
+	if (cfg->proxy != NULL)
+		return cfg->proxy[0] != '\0' ? cfg->proxy : NULL;
+	for (int i = 0; vars[i] != NULL && p == NULL; i++)
+		if ((p = getenv(vars[i])) != NULL && p[0] == '\0')
+			p = NULL;
+	if (p == NULL)
+		return NULL;
+	colon = strrchr(server, ':');
+	snprintf(host, sizeof(host), "%.*s", (int)(colon ? colon - server :
+	    (long)strlen(server)), server);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if ((np = getenv("NO_PROXY")) == NULL)
+		np = getenv("no_proxy");
+	if (client_proxy_bypass(np, host)) {
+		log_info("proxy.bypass", "server=%s no_proxy=\"%s\"", server, np);
+		return NULL;
+	}
+	return p;
 }
 
 /* Starts the request inspector; prints its URL. Returns 0 or -1 (said). */
@@ -489,6 +530,7 @@ main(int argc, char **argv)
 	o.backoff_max_ms = (uint32_t)cfg.backoff_max;
 	o.tls = cfg.tls;
 	o.ca_file = cfg.ca;
+	o.proxy = warren_cli_proxy(&cfg, o.server);
 	o.insecure = cfg.insecure;
 	if (cfg.tls && cfg.insecure)
 		fprintf(stderr, "warren: WARNING: --insecure: the node's certificate "
@@ -510,8 +552,9 @@ main(int argc, char **argv)
 	if ((cli.client = warren_client_new(cli.loop, &o)) == NULL) {
 		if (errno == EINVAL)
 			fprintf(stderr, "warren: bad --server '%s' (want HOST:PORT), "
-			    "--ca file, or --client-id (at most 128 characters)\n",
-			    o.server);
+			    "--ca file, --proxy '%s' (want http:// or socks5://"
+			    "[USER:PASS@]HOST:PORT), or --client-id (at most 128 "
+			    "characters)\n", o.server, o.proxy ? o.proxy : "");
 		else
 			fprintf(stderr, "warren: %s\n", strerror(errno));
 		goto usage_fail;
