@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libhttp-parser-dev libinih-dev libjansson-dev libcmocka-dev
  curl wrk iperf3 nginx-light python3 python3-websockets procps iproute2
  wireguard-go wireguard-tools
- prometheus"
+ prometheus tinyproxy microsocks"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
