@@ -128,9 +128,12 @@ static const char warren_cli_usage[] =
     "then one line per HTTP request, on stdout; logs go to stderr. HTTP\n"
     "tunnels also get the request inspector, a live page with replay (its\n"
     "URL is the \"inspect\" line; --inspect=false turns it off).\n"
-    "start runs the tunnels of an frp-style INI file ([common] server_addr,\n"
-    "server_port, token; one [name] section per tunnel with type = http|tcp,\n"
-    "local_ip, local_port, subdomain, custom_domains, remote_port).";
+    "start runs the tunnels of an frp client config: frpc.toml (serverAddr,\n"
+    "serverPort, auth.token, transport.proxyURL, [[proxies]] with name, type,\n"
+    "localIP, localPort, subdomain, customDomains, remotePort, ...) or the\n"
+    "legacy INI ([common] server_addr, server_port, token; one [name] section\n"
+    "per tunnel with type = http|tcp, local_ip, local_port, subdomain,\n"
+    "custom_domains, remote_port).";
 
 struct warren_cli {
 	struct ev_loop *loop;
@@ -455,6 +458,8 @@ main(int argc, char **argv)
 			cfg.server = strdup(server);
 			if (cc.token != NULL)
 				cfg.token = strdup(cc.token);
+			if (cc.proxy != NULL)
+				cfg.proxy = strdup(cc.proxy);
 		}
 		unsetenv("WARREN_CONFIG");
 	}
