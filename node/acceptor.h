@@ -32,6 +32,8 @@ struct acceptor_stats {
 	uint64_t http_401, http_403;
 	uint64_t idle_closed;
 	uint64_t spliced_bytes;         /* tunnel payload moved without a copy */
+	uint64_t bytes_in[3], bytes_out[3];     /* public side, by listener kind
+	                                   (http, https, tcp): from / to clients */
 };
 
 struct acceptor {
@@ -68,6 +70,7 @@ struct acceptor {
 	ev_timer stats_timer;
 	bool snapshot_pending;
 	struct acceptor_stats stats;
+	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
 };
 
 /* Session registry (session.c). */

@@ -22,6 +22,7 @@
 #include "ipcmsg.h"
 #include "certs.h"
 #include "ipcount.h"
+#include "tunstats.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -30,6 +31,56 @@ acceptor_now_us(struct acceptor *a)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct acceptor_tun_emit {
+	struct tunstats_entry e[TUNSTATS_TOP + 1];      /* busiest, then other */
+	size_t ne;
+	char names[3 * (TUNSTATS_TOP + 1)][TUNSTATS_NAME_MAX * 2 + 48];
+};
+
+static void
+acceptor_tun_emit(void *arg, const struct tunstats_entry *e)
+{
+	struct acceptor_tun_emit *te = arg;
+
+	if (te->ne < TUNSTATS_TOP + 1)
+		te->e[te->ne++] = *e;
+}
+
+/* The per-tunnel series into items[n...], one family after the other (as
+ * /metrics groups them); returns the new count. Names are routed hosts
+ * and ports, so no quote or backslash can be in them; escaped all the
+ * same. */
+static size_t
+acceptor_tun_items(struct acceptor_tun_emit *te, struct ipcmsg_stat *items,
+    size_t n)
+{
+	static const char *const fam[] = { "tunnel_requests_total{",
+	    "tunnel_bytes_total{dir=\"in\",", "tunnel_bytes_total{dir=\"out\"," };
+	size_t nn = 0;
+
+	for (int f = 0; f < 3; f++) {
+		for (size_t i = 0; i < te->ne; i++) {
+			const struct tunstats_entry *e = &te->e[i];
+			char label[TUNSTATS_NAME_MAX * 2], *name = te->names[nn++];
+			size_t k = 0;
+
+			for (const char *c = e->name; *c && k + 2 < sizeof(label);
+			    c++) {
+				if (*c == '"' || *c == '\\')
+					label[k++] = '\\';
+				label[k++] = *c;
+			}
+			label[k] = '\0';
+			snprintf(name, sizeof(te->names[0]), "%stunnel=\"%s\"}",
+			    fam[f], label);
+			items[n].name = name;
+			items[n++].value = f == 0 ? e->requests : f == 1 ?
+			    e->bytes_in : e->bytes_out;
+		}
+	}
+	return n;
 }
 
 /* Publishes the counters for the router's /metrics, every second. */
@@ -62,12 +113,30 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "conns_refused_total{reason=\"per_ip\"}", st->refused_per_ip },
 		{ "conns_refused_total{reason=\"policy\"}", st->refused_policy },
 		{ "proxy_protocol_errors_total", st->proxy_errors },
+		{ "public_bytes_total{dir=\"in\",kind=\"http\"}", st->bytes_in[0] },
+		{ "public_bytes_total{dir=\"in\",kind=\"https\"}", st->bytes_in[1] },
+		{ "public_bytes_total{dir=\"in\",kind=\"tcp\"}", st->bytes_in[2] },
+		{ "public_bytes_total{dir=\"out\",kind=\"http\"}", st->bytes_out[0] },
+		{ "public_bytes_total{dir=\"out\",kind=\"https\"}", st->bytes_out[1] },
+		{ "public_bytes_total{dir=\"out\",kind=\"tcp\"}", st->bytes_out[2] },
 	};
-	struct ipcmsg_stats m = { sizeof(items) / sizeof(items[0]), items };
+	/* per tunnel: the busiest by name, the rest as "other" */
+	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
+	    3 * (TUNSTATS_TOP + 1)];
+	struct acceptor_tun_emit *te = malloc(sizeof(*te));     /* 17 KiB */
+	struct ipcmsg_stats m = { 0, all };
 	nng_msg *msg;
 
+	memcpy(all, items, sizeof(items));
+	m.n = sizeof(items) / sizeof(items[0]);
+	if (te != NULL && a->tunstats != NULL) {
+		te->ne = 0;
+		tunstats_top(a->tunstats, TUNSTATS_TOP, acceptor_tun_emit, te);
+		m.n = acceptor_tun_items(te, all, m.n);
+	}
 	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)
 		ipc_publish(a->stats_pub, msg);
+	free(te);
 }
 
 static void
@@ -301,7 +370,8 @@ main(int argc, char **argv)
 	a.epoch = rnd;
 	/* session ids: random high bits per acceptor start, counter below */
 	a.session_base = rnd & ~0xffffffffULL;
-	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL)
+	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL ||
+	    (a.tunstats = tunstats_new(0)) == NULL)
 		return 1;
 	{
 		char bad[80];
@@ -382,6 +452,7 @@ main(int argc, char **argv)
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
 	ipcount_free(a.ipcount);
+	tunstats_free(a.tunstats);
 	cidr_fini(&a.proxy_from);
 	SSL_CTX_free(a.tunnel_ctx);
 	certs_free(a.certs);

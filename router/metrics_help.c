@@ -28,6 +28,14 @@ static const struct {
 	    "Public connections refused, by reason (per_ip cap, policy)." },
 	{ "proxy_protocol_errors_total", "counter",
 	    "Missing or malformed PROXY headers from trusted load balancers." },
+	{ "public_bytes_total", "counter",
+	    "Bytes from (in) and to (out) public clients, by listener kind." },
+	{ "tunnel_requests_total", "counter",
+	    "HTTP requests (connections for tcp and TLS passthrough) by tunnel: "
+	    "the busiest by name, the rest as \"other\"." },
+	{ "tunnel_bytes_total", "counter",
+	    "Bytes from (in) and to (out) public clients by tunnel: the busiest "
+	    "by name, the rest as \"other\"." },
 };
 
 size_t
