@@ -118,6 +118,8 @@ inspect_conn_reply(struct inspect_conn *c, int status, const char *type,
 	    status == 431 ? "Request Header Fields Too Large" : status == 502 ?
 	    "Bad Gateway" : "Error", type, len, extra ? extra : "",
 	    c->closing ? "Connection: close\r\n" : "");
+	if (c->hp.method == HTTP_HEAD)
+		len = 0;        /* the length said, no body */
 	if (inspect_conn_write(c, head, (size_t)n) != 0 ||
 	    (len > 0 && inspect_conn_write(c, body, len) != 0))
 		c->closing = true;
