@@ -305,8 +305,12 @@ test_json_head_split(void **state)
 	assert_int_equal(n, 0);
 	assert_memory_equal(line, "HTTP/1.1 100 Continue", ll);
 	/* the cap on fields holds */
-	n = inspect_json_head((const uint8_t *)"GET / HTTP/1.1\r\na:1\r\nb:2\r\nc:3\r\n",
-	    33, 0, &line, &ll, f, 2);
+	{
+		static const char h2[] = "GET / HTTP/1.1\r\na:1\r\nb:2\r\nc:3\r\n";
+
+		n = inspect_json_head((const uint8_t *)h2, sizeof(h2) - 1, 0,
+		    &line, &ll, f, 2);
+	}
 	assert_int_equal(n, 2);
 	n = inspect_json_head((const uint8_t *)"", 0, 1, &line, &ll, f, 2);
 	assert_int_equal(n + ll, 0);
