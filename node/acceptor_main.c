@@ -37,7 +37,47 @@ struct acceptor_tun_emit {
 	struct tunstats_entry e[TUNSTATS_TOP + 1];      /* busiest, then other */
 	size_t ne;
 	char names[3 * (TUNSTATS_TOP + 1)][TUNSTATS_NAME_MAX * 2 + 48];
+	char hist[2 * 14][96];          /* first-byte histogram series */
 };
+
+/* The first-byte histogram, cumulative buckets then sum (microseconds:
+ * the router prints seconds) and count, per listener kind. */
+static size_t
+acceptor_ttfb_items(struct acceptor_tun_emit *te, const struct acceptor_stats *st,
+    struct ipcmsg_stat *items, size_t n)
+{
+	static const double bounds[] = ACCEPTOR_TTFB_BOUNDS;
+	static const char *const kind[] = { "http", "https" };
+	size_t nb = sizeof(bounds) / sizeof(bounds[0]), h = 0;
+
+	for (int k = 0; k < 2; k++) {
+		uint64_t cum = 0;
+
+		for (size_t b = 0; b <= nb; b++) {
+			char le[32];
+
+			cum += st->ttfb_bucket[k][b];
+			if (b < nb)
+				snprintf(le, sizeof(le), "%g", bounds[b]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			snprintf(te->hist[h], sizeof(te->hist[0]),
+			    "request_first_byte_seconds_bucket{kind=\"%s\",le=\"%s\"}",
+			    kind[k], le);
+			items[n].name = te->hist[h++];
+			items[n++].value = cum;
+		}
+		snprintf(te->hist[h], sizeof(te->hist[0]),
+		    "request_first_byte_seconds_sum{kind=\"%s\"}", kind[k]);
+		items[n].name = te->hist[h++];
+		items[n++].value = st->ttfb_sum_us[k];
+		snprintf(te->hist[h], sizeof(te->hist[0]),
+		    "request_first_byte_seconds_count{kind=\"%s\"}", kind[k]);
+		items[n].name = te->hist[h++];
+		items[n++].value = st->ttfb_count[k];
+	}
+	return n;
+}
 
 static void
 acceptor_tun_emit(void *arg, const struct tunstats_entry *e)
@@ -122,16 +162,18 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 	};
 	/* per tunnel: the busiest by name, the rest as "other" */
 	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
-	    3 * (TUNSTATS_TOP + 1)];
+	    3 * (TUNSTATS_TOP + 1) + 2 * 14];
 	struct acceptor_tun_emit *te = malloc(sizeof(*te));     /* 17 KiB */
 	struct ipcmsg_stats m = { 0, all };
 	nng_msg *msg;
 
 	memcpy(all, items, sizeof(items));
 	m.n = sizeof(items) / sizeof(items[0]);
-	if (te != NULL && a->tunstats != NULL) {
+	if (te != NULL) {
+		m.n = acceptor_ttfb_items(te, st, all, m.n);
 		te->ne = 0;
-		tunstats_top(a->tunstats, TUNSTATS_TOP, acceptor_tun_emit, te);
+		if (a->tunstats != NULL)
+			tunstats_top(a->tunstats, TUNSTATS_TOP, acceptor_tun_emit, te);
 		m.n = acceptor_tun_items(te, all, m.n);
 	}
 	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)

@@ -78,6 +78,8 @@ struct pconn {
 	char host[HTTP1_MAX_HOST + 1];  /* host the current stream serves */
 	char peer[64];
 	struct tunstats_entry *ts;      /* the tunnel's counters, once routed */
+	uint64_t req_us;                /* a request head went on at this time
+	                                   and no response byte came yet (0) */
 };
 
 static void pconn_close(struct pconn *pc);
@@ -310,6 +312,37 @@ pconn_count_tunnel(struct pconn *pc, const char *kind, const char *name)
 	pc->ts->requests++;
 }
 
+/* A request head went to the tunnel: its answer's first byte is timed
+ * (the first one only, when requests are pipelined). */
+static void
+pconn_request_sent(struct pconn *pc)
+{
+	if (pc->req_us == 0)
+		pc->req_us = acceptor_now_us(pc->a);
+}
+
+/* Response bytes arrived: the first after a request is counted in the
+ * first-byte histogram of its listener kind. */
+static void
+pconn_first_byte(struct pconn *pc)
+{
+	static const double bounds[] = ACCEPTOR_TTFB_BOUNDS;
+	struct acceptor_stats *st = &pc->a->stats;
+	uint64_t us;
+	int k = pc->kind == PK_HTTPS ? 1 : 0;
+	size_t b = 0;
+
+	if (pc->req_us == 0 || pc->kind == PK_TCP)
+		return;
+	us = acceptor_now_us(pc->a) - pc->req_us;
+	pc->req_us = 0;
+	while (b < sizeof(bounds) / sizeof(bounds[0]) && (double)us > bounds[b] * 1e6)
+		b++;
+	st->ttfb_bucket[k][b]++;
+	st->ttfb_sum_us[k] += us;
+	st->ttfb_count[k]++;
+}
+
 /* Bytes from (in) or to the client, by listener kind and tunnel. */
 static void
 pconn_count_bytes(struct pconn *pc, size_t in, size_t out)
@@ -347,6 +380,7 @@ pconn_open(struct pconn *pc, const char *host, const struct route_claim *claim)
 	pconn_count_tunnel(pc, pc->kind == PK_HTTPS ? "https" : "http", host);
 	pc->resp_started = false;
 	pc->st_fin = pc->fin_sent = false;
+	pc->req_us = 0;
 	return 0;
 }
 
@@ -450,6 +484,7 @@ pconn_process(struct pconn *pc)
 				    ev.authorization, ev.authorization_len)) {
 					if (pc->ts != NULL)
 						pc->ts->requests++;
+					pconn_request_sent(pc);
 					if (pconn_send(pc, ev.head, ev.head_len) != 0)
 						goto nomem;
 					buf_consume(&pc->in, ev.used);
@@ -488,6 +523,7 @@ pconn_process(struct pconn *pc)
 			}
 			if (pconn_open(pc, ev.host, &claim) != 0)
 				return pc->dead ? -1 : 0;
+			pconn_request_sent(pc);
 			if (pconn_send(pc, ev.head, ev.head_len) != 0)
 				goto nomem;
 			continue;
@@ -576,6 +612,7 @@ pconn_stream_done(struct pconn *pc)
 			return;
 		}
 		free(host);
+		pconn_request_sent(pc);         /* the head waiting in pend */
 		if (pconn_process(pc) == 0)
 			pconn_update_io(pc);
 		return;
@@ -1106,6 +1143,7 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 		return;
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
+	pconn_first_byte(pc);
 	pconn_count_bytes(pc, 0, len);
 	if (pconn_pending(pc) == 0) {
 		n = tls_io_write(&pc->tio, p, len);
@@ -1191,6 +1229,7 @@ pconn_splice_in(struct mux_stream *st, int from, size_t left)
 	if ((n = spipe_fill(&pc->pipe, from, left)) <= 0)
 		return n;
 	pc->a->stats.spliced_bytes += (uint64_t)n;
+	pconn_first_byte(pc);
 	pconn_count_bytes(pc, 0, (size_t)n);
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);

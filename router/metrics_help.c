@@ -33,23 +33,44 @@ static const struct {
 	{ "tunnel_requests_total", "counter",
 	    "HTTP requests (connections for tcp and TLS passthrough) by tunnel: "
 	    "the busiest by name, the rest as \"other\"." },
+	{ "request_first_byte_seconds", "histogram",
+	    "Public HTTP requests: from the request head going to the tunnel "
+	    "to the first byte of the answer, by listener kind." },
 	{ "tunnel_bytes_total", "counter",
 	    "Bytes from (in) and to (out) public clients by tunnel: the busiest "
 	    "by name, the rest as \"other\"." },
 };
 
 size_t
-metrics_help(const char *sample, const char **help, const char **type)
+metrics_help(const char *sample, const char **help, const char **type,
+    double *scale)
 {
+	static const char *const suffix[] = { "_bucket", "_sum", "_count" };
 	size_t n = strcspn(sample, "{");
 
+	*scale = 1;
 	for (size_t i = 0; i < sizeof(metrics_help_table) /
 	    sizeof(metrics_help_table[0]); i++) {
-		if (strlen(metrics_help_table[i].family) == n &&
-		    strncmp(metrics_help_table[i].family, sample, n) == 0) {
+		const char *f = metrics_help_table[i].family;
+		size_t fl = strlen(f);
+
+		if (fl == n && strncmp(f, sample, n) == 0) {
 			*help = metrics_help_table[i].help;
 			*type = metrics_help_table[i].type;
 			return n;
+		}
+		if (strcmp(metrics_help_table[i].type, "histogram") != 0 ||
+		    fl >= n || strncmp(f, sample, fl) != 0)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			if (strlen(suffix[k]) == n - fl &&
+			    strncmp(sample + fl, suffix[k], n - fl) == 0) {
+				*help = metrics_help_table[i].help;
+				*type = "histogram";
+				if (k == 1)
+					*scale = 1e-6;
+				return fl;
+			}
 		}
 	}
 	*help = "Acceptor figure (no description yet).";

@@ -7,9 +7,13 @@
 #include <stddef.h>
 
 /* For a sample name ("http_errors_total{status=\"404\"}"), the length of its
- * family name (up to '{'), its help sentence and "counter" or "gauge". A
- * family not in the table gets a generic sentence, and "counter" when the
- * name ends in _total, else "gauge". */
-size_t metrics_help(const char *sample, const char **help, const char **type);
+ * family name (up to '{'; for a histogram's _bucket, _sum and _count series
+ * the histogram's name), its help sentence and "counter", "gauge" or
+ * "histogram". A family not in the table gets a generic sentence, and
+ * "counter" when the name ends in _total, else "gauge". *scale is what the
+ * sample's integer value is multiplied by when printed: 1e-6 for the _sum of
+ * a histogram in seconds (the acceptor counts microseconds), else 1. */
+size_t metrics_help(const char *sample, const char **help, const char **type,
+    double *scale);
 
 #endif

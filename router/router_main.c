@@ -713,13 +713,14 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 {
 	size_t i, fam, need = 0, last_len = 0;
 	const char *help, *type, *last = NULL;
+	double scale;
 	char *body;
 	int n;
 
 	if (resp->status != 200)
 		return;
 	for (i = 0; i < rt->astats.n; i++) {
-		metrics_help(rt->astats.items[i].name, &help, &type);
+		metrics_help(rt->astats.items[i].name, &help, &type, &scale);
 		need += 2 * strlen(rt->astats.items[i].name) + strlen(help) + 112;
 	}
 	if (need == 0 || (body = realloc(resp->body, resp->len + need + 1)) == NULL)
@@ -728,7 +729,7 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 	for (i = 0; i < rt->astats.n; i++) {
 		const char *name = rt->astats.items[i].name;
 
-		fam = metrics_help(name, &help, &type);
+		fam = metrics_help(name, &help, &type, &scale);
 		if (last == NULL || fam != last_len || strncmp(last, name, fam)) {
 			n = snprintf(body + resp->len, need + 1,
 			    "# HELP warren_acceptor_%.*s %s\n"
@@ -741,8 +742,14 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 			last = name;
 			last_len = fam;
 		}
-		n = snprintf(body + resp->len, need + 1, "warren_acceptor_%s %llu\n",
-		    name, (unsigned long long)rt->astats.items[i].value);
+		if (scale != 1)
+			n = snprintf(body + resp->len, need + 1,
+			    "warren_acceptor_%s %.6f\n", name,
+			    (double)rt->astats.items[i].value * scale);
+		else
+			n = snprintf(body + resp->len, need + 1,
+			    "warren_acceptor_%s %llu\n", name,
+			    (unsigned long long)rt->astats.items[i].value);
 		if (n < 0 || (size_t)n > need)
 			break;
 		resp->len += (size_t)n;

@@ -1,6 +1,7 @@
 """A node's /metrics passes Prometheus' own checker (`promtool check
 metrics`, from Debian's prometheus package): every family has HELP and
 TYPE, names and label sets are well formed."""
+import re
 import subprocess
 import time
 import urllib.request
@@ -89,7 +90,22 @@ def test_per_tunnel_top_n_and_bytes(env):
                   for d in ("in", "out"))
     check(bin_ > 50 * sent and bout > 100 * sent, "public bytes in %d out %d for %d requests"
           % (bin_, bout, sent))
-    r = subprocess.run(["promtool", "check", "metrics"], input=fetch(node).encode(),
+    # the first-byte histogram: one observation per request, buckets rising
+    text = fetch(node)
+    fam = "warren_acceptor_request_first_byte_seconds"
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(fam + '_bucket{kind="http"'):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), int(line.split()[-1])))
+    count = int(re.search(r'%s_count\{kind="http"\} (\d+)' % fam, text).group(1))
+    total = float(re.search(r'%s_sum\{kind="http"\} ([\d.]+)' % fam, text).group(1))
+    check("# TYPE %s histogram" % fam in text, "histogram TYPE line")
+    check(count == sent and buckets and buckets[-1] == (float("inf"), count)
+          and all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])),
+          "first-byte histogram: count %d (sent %d), buckets %r" % (count, sent, buckets))
+    check(0 < total < 10 * sent, "first-byte sum %.6f s over %d requests" % (total, sent))
+    r = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
     check(r.returncode == 0 and not r.stdout.strip(), "promtool: %s" % r.stdout.decode()[:2000])
 
