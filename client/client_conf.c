@@ -101,8 +101,12 @@ client_conf_ignore(struct client_conf *cc, const char *section,
 		if ((p == cc->ignored || p[-1] == ' ') && (p[wl] == ' ' ||
 		    p[wl] == '\0'))
 			return;
-	if (n + wl + 2 >= sizeof(cc->ignored))
+	if (n + wl + 6 >= sizeof(cc->ignored)) {
+		if (n + 4 < sizeof(cc->ignored) && (n < 4 ||
+		    strcmp(cc->ignored + n - 4, " ...") != 0))
+			snprintf(cc->ignored + n, sizeof(cc->ignored) - n, " ...");
 		return;
+	}
 	snprintf(cc->ignored + n, sizeof(cc->ignored) - n, "%s%s",
 	    n ? " " : "", word);
 }

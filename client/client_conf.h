@@ -57,7 +57,8 @@ struct client_conf {
 	char *proxy;            /* [common] http_proxy (TOML: transport.proxyURL) */
 	struct client_conf_tunnel *tunnels;
 	size_t ntunnels;
-	char ignored[1024];     /* "section.key ..." the client skipped */
+	char ignored[2048];     /* "section.key ..." the client skipped;
+	                           "..." at the end if more */
 	char error[256];        /* sentence when a load fails */
 };
 

@@ -275,6 +275,39 @@ client_toml_scalar(struct client_toml *t, enum client_toml_type *type)
 	return 0;
 }
 
+/* Skips a nested array or inline table at t->p (strings and comments
+ * inside understood), at most CLIENT_TOML_MAX_DEPTH deep. */
+static int
+client_toml_skip(struct client_toml *t, int depth)
+{
+	char open = *t->p, close = open == '[' ? ']' : '}';
+	char scratch[CLIENT_TOML_MAX_VALUE + 1];
+	size_t n;
+
+	if (depth >= CLIENT_TOML_MAX_DEPTH)
+		return client_toml_fail(t, "values nested too deep");
+	t->p++;
+	for (;;) {
+		client_toml_ws(t, true);
+		if (t->p >= t->end)
+			return client_toml_fail(t, "unterminated array or table");
+		if (*t->p == close) {
+			t->p++;
+			return 0;
+		}
+		if (*t->p == '[' || *t->p == '{') {
+			if (client_toml_skip(t, depth + 1) != 0)
+				return -1;
+		} else if (*t->p == '"' || *t->p == '\'') {
+			n = 0;
+			if (client_toml_string(t, scratch, sizeof(scratch), &n) != 0)
+				return -1;
+		} else {
+			t->p++;         /* keys, =, commas, bare values */
+		}
+	}
+}
+
 static int
 client_toml_array(struct client_toml *t, const char *key)
 {
@@ -292,9 +325,28 @@ client_toml_array(struct client_toml *t, const char *key)
 			t->p++;
 			break;
 		}
-		if (*t->p == '[' || *t->p == '{')
-			return client_toml_fail(t, "arrays of arrays or tables "
-			    "are not supported");
+		if (*t->p == '[' || *t->p == '{') {
+			/* an array or table inside an array (frp's
+			 * healthCheck.httpHeaders): skipped, shown as "{}" */
+			if (items == CLIENT_TOML_MAX_ITEMS)
+				return client_toml_fail(t, "array too long");
+			if ((items > 0 && client_toml_put(t->val, sizeof(t->val),
+			    &t->vlen, ',') != 0) || client_toml_put(t->val,
+			    sizeof(t->val), &t->vlen, '{') != 0 ||
+			    client_toml_put(t->val, sizeof(t->val), &t->vlen,
+			    '}') != 0)
+				return client_toml_fail(t, "array too long");
+			if (client_toml_skip(t, 0) != 0)
+				return -1;
+			items++;
+			client_toml_ws(t, true);
+			if (t->p < t->end && *t->p == ',')
+				t->p++;
+			else if (t->p < t->end && *t->p != ']')
+				return client_toml_fail(t, "expected , or ] in an "
+				    "array");
+			continue;
+		}
 		if (items == CLIENT_TOML_MAX_ITEMS)
 			return client_toml_fail(t, "array too long");
 		if (items > 0 && client_toml_put(t->val, sizeof(t->val),

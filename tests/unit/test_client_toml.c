@@ -58,6 +58,10 @@ test_values(void **state)
 	assert_string_equal(s.line[6], "t.u[-1] v=4:false");
 	assert_string_equal(s.line[7], "arr[0] w=2:1");
 	assert_string_equal(s.line[8], "arr[1] w=2:2");
+	/* arrays of tables or arrays inside an array are skipped, counted */
+	assert_int_equal(parse("h = [ { n = \"a]\", v = [1, {x = 2}] }, [3] ]\n",
+	    &s, err), 0);
+	assert_string_equal(s.line[0], "[-1] h=5:{},{}");
 }
 
 static void
@@ -65,7 +69,7 @@ test_errors(void **state)
 {
 	static const char *bad[] = {
 		"a = \"open\n", "a = \"\"\"multi\"\"\"\n", "a = 1979-05-27T07:32:00Z\n",
-		"a = [[1]]\n", "a = bare\n", "= 1\n", "a 1\n", "[t\n", "[[t]\n",
+		"a = [[1, {b = [}]]\n", "a = bare\n", "= 1\n", "a 1\n", "[t\n", "[[t]\n",
 		"a = 1 b = 2\n", "a = {b = {c = {d = {e = {f = 1}}}}}\n",
 		"a = \"\\x\"\n", "a = \"\\ud800\"\n", "a = [1 2]\n", "a = [1,\n",
 	};
@@ -135,6 +139,7 @@ test_frpc_toml(void **state)
 	assert_non_null(strstr(cc.ignored, "ssh.loadBalancer.group"));
 	assert_non_null(strstr(cc.ignored, "transport.tls.enable"));
 	assert_non_null(strstr(cc.ignored, "web.healthCheck.type"));
+	assert_non_null(strstr(cc.ignored, "web.healthCheck.httpHeaders"));
 	assert_non_null(strstr(cc.ignored, "dns.type=udp"));
 	assert_non_null(strstr(cc.ignored, "unix_sock.plugin"));
 	assert_non_null(strstr(cc.ignored, "visitors"));
