@@ -68,6 +68,17 @@ $(B)/$(1): $(B)/$(patsubst %.c,%.o,$(MAIN_$(1))) $(LIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
+# The request inspector's page, compiled in: client/inspect_page/* -> C arrays.
+PAGE_FILES := $(wildcard client/inspect_page/*.html client/inspect_page/*.css client/inspect_page/*.js)
+$(B)/gen/inspect_page.c: $(PAGE_FILES) client/inspect_page/embed.sh
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  GEN     $@")
+	$(Q)sh client/inspect_page/embed.sh $(PAGE_FILES) > $@.tmp && mv $@.tmp $@
+$(B)/gen/inspect_page.o: $(B)/gen/inspect_page.c
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+$(B)/libclient.a: $(B)/gen/inspect_page.o
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  LD      $@")

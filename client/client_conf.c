@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "client_toml.h"
+#include "log.h"
 #include "warren.h"
 
 /* Parse state; unknown frp keys are accepted and listed in cc->ignored. */
@@ -85,12 +89,26 @@ static void
 client_conf_ignore(struct client_conf *cc, const char *section,
     const char *name)
 {
-	size_t n = strlen(cc->ignored);
+	size_t n = strlen(cc->ignored), wl;
+	char word[300];
+	const char *p;
 
-	if (n + strlen(section) + strlen(name) + 3 >= sizeof(cc->ignored))
+	/* each key once: "section.name", or "name" outside any section */
+	snprintf(word, sizeof(word), "%s%s%s", section, section[0] ? "." : "",
+	    name);
+	wl = strlen(word);
+	for (p = cc->ignored; (p = strstr(p, word)) != NULL; p += wl)
+		if ((p == cc->ignored || p[-1] == ' ') && (p[wl] == ' ' ||
+		    p[wl] == '\0'))
+			return;
+	if (n + wl + 6 >= sizeof(cc->ignored)) {
+		if (n + 4 < sizeof(cc->ignored) && (n < 4 ||
+		    strcmp(cc->ignored + n - 4, " ...") != 0))
+			snprintf(cc->ignored + n, sizeof(cc->ignored) - n, " ...");
 		return;
-	snprintf(cc->ignored + n, sizeof(cc->ignored) - n, "%s%s.%s",
-	    n ? " " : "", section, name);
+	}
+	snprintf(cc->ignored + n, sizeof(cc->ignored) - n, "%s%s",
+	    n ? " " : "", word);
 }
 
 static struct client_conf_tunnel *
@@ -150,6 +168,8 @@ client_conf_common(struct client_conf *cc, const char *name, const char *value)
 	}
 	if (strcmp(name, "token") == 0)
 		return client_conf_str(&cc->token, value);
+	if (strcmp(name, "http_proxy") == 0)
+		return client_conf_str(&cc->proxy, value);
 	client_conf_ignore(cc, "common", name);
 	return 0;
 }
@@ -311,12 +331,260 @@ client_conf_finish(struct client_conf_ctx *x, int rc, const char *what)
 	return rc;
 }
 
+/* --- TOML (frpc.toml) --------------------------------------------------- */
+
+#define CLIENT_CONF_TOML_KEYS 64        /* keys kept per [[proxies]] element */
+
+/* One [[proxies]] element, held until it ends: its name may come last. */
+struct client_conf_toml {
+	struct client_conf_ctx *x;
+	int index;                      /* element held, -1 if none */
+	char *name;
+	size_t n;
+	char *keys[CLIENT_CONF_TOML_KEYS], *vals[CLIENT_CONF_TOML_KEYS];
+	bool overflow;
+};
+
+/* frpc.toml key -> the legacy INI key client_conf_line knows. */
+static const char *
+client_conf_toml_key(const char *k)
+{
+	static const char *const map[][2] = {
+		{ "localIP", "local_ip" }, { "localPort", "local_port" },
+		{ "remotePort", "remote_port" }, { "customDomains", "custom_domains" },
+		{ "httpUser", "http_user" }, { "httpPassword", "http_pwd" },
+		{ "transport.proxyProtocolVersion", "proxy_protocol_version" },
+		{ "type", "type" }, { "subdomain", "subdomain" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i][0], k) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+static void
+client_conf_toml_clear(struct client_conf_toml *tc)
+{
+	for (size_t i = 0; i < tc->n; i++) {
+		free(tc->keys[i]);
+		free(tc->vals[i]);
+	}
+	free(tc->name);
+	tc->name = NULL;
+	tc->n = 0;
+	tc->index = -1;
+	tc->overflow = false;
+}
+
+/* Hands the held element to client_conf_line. Returns 0 or -1. */
+static int
+client_conf_toml_flush(struct client_conf_toml *tc)
+{
+	struct client_conf *cc = tc->x->cc;
+	const char *ini;
+	int rc = 0;
+
+	if (tc->index < 0)
+		return 0;
+	if (tc->name == NULL || tc->name[0] == '\0') {
+		client_conf_fail(cc, "[[proxies]] number %d has no name; add "
+		    "name = \"web\"", tc->index + 1);
+		rc = -1;
+	} else if (tc->overflow) {
+		client_conf_fail(cc, "[[proxies]] %s has more than %d keys",
+		    tc->name, CLIENT_CONF_TOML_KEYS);
+		rc = -1;
+	} else if (tc->n == 0) {
+		client_conf_fail(cc, "tunnel [%s] has no type; add type = "
+		    "\"http\" or \"tcp\"", tc->name);
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < cc->ntunnels; i++) {
+		if (strcmp(cc->tunnels[i].name, tc->name) == 0) {
+			client_conf_fail(cc, "[[proxies]] name \"%s\" appears twice "
+			    "in the config file; give each its own name", tc->name);
+			rc = -1;
+		}
+	}
+	/* a type warren has no tunnel for, or a plugin serving instead of a
+	 * local service: the tunnel is left out, and named */
+	for (size_t i = 0; rc == 0 && i < tc->n; i++) {
+		const char *k = tc->keys[i], *v = tc->vals[i];
+
+		if ((strcmp(k, "type") == 0 && strcmp(v, "http") != 0 &&
+		    strcmp(v, "tcp") != 0 && strcmp(v, "https") != 0 &&
+		    strcmp(v, "tls") != 0) || strncmp(k, "plugin.", 7) == 0) {
+			char what[300];
+			bool type = strcmp(k, "type") == 0;
+
+			snprintf(what, sizeof(what), "%s%s", type ? "type=" :
+			    "plugin", type ? v : "");
+			client_conf_ignore(cc, tc->name, what);
+			log_info("config.skipped", "tunnel=%s reason=\"%s\"",
+			    tc->name, type ? "type not supported" :
+			    "plugins are not supported");
+			client_conf_toml_clear(tc);
+			return 0;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < tc->n; i++) {
+		if ((ini = client_conf_toml_key(tc->keys[i])) == NULL) {
+			/* not for warren: named, and not taken for INI keys */
+			client_conf_ignore(cc, tc->name, tc->keys[i]);
+			continue;
+		}
+		if (client_conf_line(tc->x, tc->name, ini, tc->vals[i]) == 0)
+			rc = -1;
+	}
+	client_conf_toml_clear(tc);
+	return rc;
+}
+
+/* Keeps key = value for the held element; returns 0 or -1 (ENOMEM). */
+static int
+client_conf_toml_hold(struct client_conf_toml *tc, const char *key,
+    const char *value)
+{
+	if (tc->n == CLIENT_CONF_TOML_KEYS) {
+		tc->overflow = true;
+		return 0;
+	}
+	if ((tc->keys[tc->n] = strdup(key)) == NULL)
+		return -1;
+	if ((tc->vals[tc->n] = strdup(value)) == NULL) {
+		free(tc->keys[tc->n]);
+		return -1;
+	}
+	tc->n++;
+	return 0;
+}
+
+static int
+client_conf_toml_value(void *arg, const char *table, int index,
+    const char *key, const struct client_toml_value *v)
+{
+	struct client_conf_toml *tc = arg;
+	struct client_conf *cc = tc->x->cc;
+	char full[2 * CLIENT_TOML_MAX_KEY + 2];
+
+	if (index >= 0 && strcmp(table, "proxies") == 0) {
+		if (index != tc->index && client_conf_toml_flush(tc) != 0)
+			return -1;
+		tc->index = index;
+		if (strcmp(key, "name") == 0) {
+			free(tc->name);
+			if ((tc->name = strdup(v->text)) == NULL)
+				goto nomem;
+			return 0;
+		}
+		if (client_conf_toml_hold(tc, key, v->text) != 0)
+			goto nomem;
+		return 0;
+	}
+	if (index < 0 && tc->index >= 0 && strncmp(table, "proxies.", 8) == 0) {
+		/* [proxies.plugin] and the like: part of the last element */
+		snprintf(full, sizeof(full), "%s.%s", table + 8, key);
+		if (client_conf_toml_hold(tc, full, v->text) != 0)
+			goto nomem;
+		return 0;
+	}
+	if (client_conf_toml_flush(tc) != 0)
+		return -1;
+	if (index >= 0) {
+		/* [[visitors]] and the like: not for warren */
+		client_conf_ignore(cc, "", table);
+		return 0;
+	}
+	snprintf(full, sizeof(full), "%s%s%s", table, table[0] ? "." : "", key);
+	if (strcmp(full, "serverAddr") == 0)
+		return client_conf_common(cc, "server_addr", v->text) ? -1 : 0;
+	if (strcmp(full, "serverPort") == 0)
+		return client_conf_common(cc, "server_port", v->text) ? -1 : 0;
+	if (strcmp(full, "auth.token") == 0)
+		return client_conf_common(cc, "token", v->text) ? -1 : 0;
+	if (strcmp(full, "transport.proxyURL") == 0)
+		return client_conf_common(cc, "http_proxy", v->text) ? -1 : 0;
+	client_conf_ignore(cc, "", full);
+	return 0;
+nomem:
+	client_conf_fail(cc, "out of memory reading the config file");
+	return -1;
+}
+
+int
+client_conf_parse_toml(struct client_conf *cc, const char *text, size_t len)
+{
+	struct client_conf_ctx x = { cc, 0, NULL };
+	struct client_conf_toml tc;
+	char err[200];
+	int rc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.x = &x;
+	tc.index = -1;
+	rc = client_toml_parse(text, len, client_conf_toml_value, &tc, err,
+	    sizeof(err));
+	if (rc == 0)
+		rc = client_conf_toml_flush(&tc);
+	else
+		client_conf_toml_clear(&tc);
+	if (rc != 0) {
+		if (cc->error[0] == '\0')
+			client_conf_fail(cc, "TOML config: %s", err);
+		x.failed = 1;
+	}
+	return client_conf_finish(&x, 0, "(toml)");
+}
+
+static int
+client_conf_load_toml(struct client_conf *cc, const char *path)
+{
+	FILE *f;
+	char *text;
+	size_t n;
+	int rc;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		client_conf_fail(cc, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if ((text = malloc(CLIENT_CONF_MAX_FILE + 1)) == NULL) {
+		fclose(f);
+		client_conf_fail(cc, "out of memory reading the config file");
+		return -1;
+	}
+	n = fread(text, 1, CLIENT_CONF_MAX_FILE + 1, f);
+	fclose(f);
+	if (n > CLIENT_CONF_MAX_FILE) {
+		free(text);
+		client_conf_fail(cc, "config file %s is over %u bytes", path,
+		    CLIENT_CONF_MAX_FILE);
+		return -1;
+	}
+	text[n] = '\0';
+	rc = client_conf_parse_toml(cc, text, n);
+	free(text);
+	if (rc != 0 && strncmp(cc->error, "TOML config: ", 13) == 0) {
+		char e[sizeof(cc->error)];
+
+		snprintf(e, sizeof(e), "config file %s: %.200s", path,
+		    cc->error + 13);
+		memcpy(cc->error, e, sizeof(e));
+	}
+	return rc;
+}
+
 int
 client_conf_load(struct client_conf *cc, const char *path)
 {
 	struct client_conf_ctx x = { cc, 0, NULL };
+	size_t n = strlen(path);
 	int rc;
 
+	if (n > 5 && strcasecmp(path + n - 5, ".toml") == 0)
+		return client_conf_load_toml(cc, path);
 	rc = ini_parse(path, client_conf_line, &x);
 	return client_conf_finish(&x, rc, path);
 }
@@ -365,7 +633,8 @@ client_conf_fini(struct client_conf *cc)
 	free(cc->tunnels);
 	free(cc->server_addr);
 	free(cc->token);
+	free(cc->proxy);
 	cc->tunnels = NULL;
 	cc->ntunnels = 0;
-	cc->server_addr = cc->token = NULL;
+	cc->server_addr = cc->token = cc->proxy = NULL;
 }

@@ -1,5 +1,13 @@
-/* client_conf — the `warren start` config file: frp's legacy INI client
- * format.
+/* client_conf — the `warren start` config file: frp's client formats,
+ * the current TOML (frpc.toml, read when the name ends in .toml; see
+ * client_toml.h) and the legacy INI below. In TOML the same settings are
+ * serverAddr, serverPort, auth.token, transport.proxyURL and one
+ * [[proxies]] table per tunnel with name, type, localIP, localPort,
+ * subdomain, customDomains (an array), remotePort, httpUser, httpPassword
+ * and transport.proxyProtocolVersion; every other key is named in
+ * `ignored`, once.
+ *
+ * The INI form:
  *
  *   [common]
  *   server_addr = 127.0.0.1
@@ -25,6 +33,7 @@
 #include <stddef.h>
 
 #define CLIENT_CONF_MAX_TUNNELS 256
+#define CLIENT_CONF_MAX_FILE    (1u << 20)     /* a TOML file read whole */
 
 struct client_conf_tunnel {
 	char *name;             /* section name */
@@ -45,9 +54,11 @@ struct client_conf {
 	char *server_addr;      /* [common]; NULL if unset */
 	int server_port;        /* [common]; 0 if unset */
 	char *token;            /* [common]; NULL if unset */
+	char *proxy;            /* [common] http_proxy (TOML: transport.proxyURL) */
 	struct client_conf_tunnel *tunnels;
 	size_t ntunnels;
-	char ignored[256];      /* "section.key ..." the client skipped */
+	char ignored[2048];     /* "section.key ..." the client skipped;
+	                           "..." at the end if more */
 	char error[256];        /* sentence when a load fails */
 };
 
@@ -56,6 +67,8 @@ struct client_conf {
  * client_conf_fini either way. */
 int client_conf_load(struct client_conf *cc, const char *path);
 int client_conf_parse(struct client_conf *cc, const char *text);
+/* Same for TOML text (client_conf_load picks it for a name in .toml). */
+int client_conf_parse_toml(struct client_conf *cc, const char *text, size_t len);
 /* "host:port" of [common] into out (>= 300 bytes), defaults 127.0.0.1 and
  * 7000 for the parts not set; returns out. */
 char *client_conf_server(const struct client_conf *cc, char *out, size_t len);

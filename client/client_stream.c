@@ -309,6 +309,9 @@ client_stream_new(struct client_stream **out, struct ev_loop *loop,
 			free(cs->peer);
 			cs->hl = NULL;
 			cs->peer = NULL;
+		} else if (conf->tap != NULL) {
+			client_httplog_set_tap(cs->hl, conf->tap, conf->tap_arg,
+			    conf->tunnel, conf->local_text, cs->peer);
 		}
 	}
 	if ((fd = sock_connect(conf->local)) < 0) {
@@ -425,7 +428,7 @@ client_stream_free(struct client_stream *cs)
 	close(cs->io.fd);
 	spipe_fini(&cs->pipe);
 	buf_fini(&cs->out);
-	client_httplog_free(cs->hl);
+	client_httplog_close(cs->hl, client_stream_now_us(cs));
 	free(cs->peer);
 	mux_stream_set_data(cs->ms, NULL);
 	mux_stream_close(cs->ms);

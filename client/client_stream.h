@@ -20,6 +20,7 @@ struct ev_loop;
 struct mux_stream;
 struct sock_addr;
 struct client_httplog_entry;
+struct client_httplog_tap;
 struct client_stream;
 
 /* What a stream tells its owner. */
@@ -39,6 +40,11 @@ struct client_stream_conf {
 	const char *peer;               /* public client, copied if http_log */
 	void *tag;                      /* owner's pointer, given to request() */
 	int http_log;                   /* observe HTTP for the request log */
+	const struct client_httplog_tap *tap;   /* and capture it (needs
+	                                   http_log; NULL: none) */
+	void *tap_arg;
+	const char *tunnel;             /* tunnel name for the tap (outlives
+	                                   the stream, like local_text) */
 	size_t window;                  /* receive window: cap of the buffer */
 	int proxy_protocol;             /* 1 or 2: PROXY header to the local
 	                                   service first (0: none) */

@@ -13,6 +13,7 @@
 
 #include "client_backoff.h"
 #include "client_httplog.h"
+#include "client_proxy.h"
 #include "client_stream.h"
 #include "ctrl.h"
 #include "ipcmsg.h"
@@ -38,6 +39,7 @@ enum warren_session_state {
 	SESSION_READY,                  /* tunnels register and serve */
 	SESSION_DRAINING,               /* node said GOAWAY: streams finish */
 	SESSION_CLOSING,                /* torn down on the next loop turn */
+	SESSION_PROXY,                  /* connected to the proxy: handshake */
 };
 
 struct warren_session;
@@ -80,6 +82,7 @@ struct warren_session {
 	ev_tstamp started, ready_at, last_rx;
 	bool flushing;
 	char node[64];                  /* node name from WELCOME */
+	struct client_proxy *px;        /* the proxy handshake, while on */
 };
 
 struct warren_client {
@@ -100,6 +103,7 @@ struct warren_client {
 	struct client_backoff backoff;
 	uint64_t rng;
 	ev_tstamp last_uptime;          /* of the session that just ended */
+	struct client_proxy_conf *proxy;/* reach the node through it, or NULL */
 	bool started, welcomed;
 };
 
@@ -526,7 +530,11 @@ warren_on_open(struct mux *mx, struct mux_stream *ms, const uint8_t *hdr,
 	sc.local_text = t->local_text;
 	sc.peer = o.peer;
 	sc.tag = t;
-	sc.http_log = t->kind == WARREN_HTTP && c->opt.on_request != NULL;
+	sc.http_log = t->kind == WARREN_HTTP &&
+	    (c->opt.on_request != NULL || c->opt.tap != NULL);
+	sc.tap = c->opt.tap;
+	sc.tap_arg = c->opt.tap_data;
+	sc.tunnel = t->name;
 	sc.proxy_protocol = t->proxy_protocol;
 	sc.window = c->mux_conf.window;
 	if (client_stream_new(&cs, c->loop, ms, &sc, &warren_stream_owner, s,
@@ -623,7 +631,8 @@ warren_on_output(struct mux *mx)
 {
 	struct warren_session *s = mux_data(mx);
 
-	if (s->state != SESSION_CLOSING && s->state != SESSION_CONNECTING)
+	if (s->state != SESSION_CLOSING && s->state != SESSION_CONNECTING &&
+	    s->state != SESSION_PROXY)
 		s->flush_pending = true;
 }
 
@@ -678,7 +687,7 @@ warren_session_flush(struct warren_session *s)
 	ssize_t n;
 
 	if (s == NULL || s->flushing || s->state == SESSION_CLOSING ||
-	    s->state == SESSION_CONNECTING)
+	    s->state == SESSION_CONNECTING || s->state == SESSION_PROXY)
 		return;
 	s->flushing = true;
 	for (;;) {
@@ -775,6 +784,113 @@ warren_session_read(struct warren_session *s)
 		ev_feed_event(s->c->loop, &s->io, EV_READ);
 }
 
+/* The path to the node is open (directly or through the proxy): TLS and
+ * HELLO start. */
+static void
+warren_session_connected(struct warren_session *s)
+{
+	s->state = SESSION_HELLO;
+	if (s->c->tls_ctx != NULL && tls_io_client(&s->tio, s->tio.fd,
+	    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0) {
+		warren_session_fail(s, "out of memory");
+		return;
+	}
+	log_debug("session.connected", "server=%s", s->c->server_text);
+	warren_session_flush(s);
+}
+
+/* Sends a proxy handshake message whole (they are small, on a fresh
+ * socket); returns 0 or -1 with the session failed. */
+static int
+warren_session_proxy_send(struct warren_session *s, const uint8_t *p,
+    size_t len)
+{
+	ssize_t n;
+	char why[400];
+
+	do
+		n = send(s->tio.fd, p, len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		snprintf(why, sizeof(why), "proxy %s:%d: write: %s",
+		    s->c->proxy->host, s->c->proxy->port,
+		    n == -1 ? strerror(errno) : "short write");
+		warren_session_fail(s, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+warren_session_proxy_start(struct warren_session *s)
+{
+	struct warren_client *c = s->c;
+	uint8_t out[CLIENT_PROXY_OUT_MAX];
+	char why[400];
+	int n, port;
+
+	port = atoi(strrchr(c->server_text, ':') + 1);
+	if ((s->px = calloc(1, sizeof(*s->px))) == NULL) {
+		warren_session_fail(s, "out of memory");
+		return;
+	}
+	n = client_proxy_start(s->px, c->proxy, c->server_host, port, out, why,
+	    sizeof(why));
+	if (n < 0) {
+		warren_session_fail(s, why);
+		return;
+	}
+	s->state = SESSION_PROXY;
+	if (warren_session_proxy_send(s, out, (size_t)n) != 0)
+		return;
+	warren_session_want(s, EV_READ);
+}
+
+/* Reads the proxy's answer: only as many bytes as the handshake takes
+ * (peeked first), so the node's first bytes stay in the socket. */
+static void
+warren_session_proxy_read(struct warren_session *s)
+{
+	uint8_t in[CLIENT_PROXY_HEAD_MAX], out[CLIENT_PROXY_OUT_MAX];
+	enum client_proxy_result r;
+	size_t used, outlen;
+	char why[400];
+	ssize_t n;
+
+	do
+		n = recv(s->tio.fd, in, sizeof(in), MSG_PEEK);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		snprintf(why, sizeof(why), "proxy %s:%d closed the connection "
+		    "during the handshake%s%s", s->c->proxy->host,
+		    s->c->proxy->port, n == -1 ? ": " : "",
+		    n == -1 ? strerror(errno) : "");
+		warren_session_fail(s, why);
+		return;
+	}
+	r = client_proxy_feed(s->px, in, (size_t)n, &used, out, &outlen, why,
+	    sizeof(why));
+	if (used > 0 && recv(s->tio.fd, in, used, 0) != (ssize_t)used) {
+		warren_session_fail(s, "proxy: read failed");
+		return;
+	}
+	if (r == CLIENT_PROXY_ERROR) {
+		warren_session_fail(s, why);
+		return;
+	}
+	if (outlen > 0 && warren_session_proxy_send(s, out, outlen) != 0)
+		return;
+	if (r == CLIENT_PROXY_DONE) {
+		log_info("session.proxy", "server=%s proxy=%s:%d",
+		    s->c->server_text, s->c->proxy->host, s->c->proxy->port);
+		free(s->px);
+		s->px = NULL;
+		warren_session_connected(s);
+	}
+}
+
 static void
 warren_session_io(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -784,19 +900,20 @@ warren_session_io(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (s->state == SESSION_CONNECTING) {
 		if ((rc = sock_connect_result(s->tio.fd)) != 0) {
-			snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
+			snprintf(why, sizeof(why), "connect%s: %s", s->c->proxy ?
+			    " to the proxy" : "", strerror(-rc));
 			warren_session_fail(s, why);
 			return;
 		}
-		s->state = SESSION_HELLO;
 		sock_nodelay(s->tio.fd);
-		if (s->c->tls_ctx != NULL && tls_io_client(&s->tio, s->tio.fd,
-		    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0) {
-			warren_session_fail(s, "out of memory");
-			return;
-		}
-		log_debug("session.connected", "server=%s", s->c->server_text);
-		warren_session_flush(s);
+		if (s->c->proxy != NULL)
+			warren_session_proxy_start(s);
+		else
+			warren_session_connected(s);
+		return;
+	}
+	if (s->state == SESSION_PROXY) {
+		warren_session_proxy_read(s);
 		return;
 	}
 	if ((revents & EV_READ) || s->tio.read_wants_write)
@@ -810,7 +927,8 @@ warren_session_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct warren_session *s = w->data;
 
-	if (s->state == SESSION_CLOSING || s->state == SESSION_CONNECTING)
+	if (s->state == SESSION_CLOSING || s->state == SESSION_CONNECTING ||
+	    s->state == SESSION_PROXY)
 		return;
 	if (mux_ping(s->mux, (uint64_t)(ev_now(loop) * 1e6)) != 0)
 		return;         /* output full: the link is busy, not dead */
@@ -832,6 +950,9 @@ warren_session_dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (s->state == SESSION_CONNECTING)
 		snprintf(why, sizeof(why), "connect timed out after %.1fs", timeout);
+	else if (s->state == SESSION_PROXY)
+		snprintf(why, sizeof(why), "the proxy did not answer the handshake "
+		    "within %.1fs", timeout);
 	else
 		snprintf(why, sizeof(why), "no bytes from the node for %.1fs",
 		    timeout);
@@ -857,6 +978,7 @@ warren_session_free(struct warren_session *s)
 	tls_io_fini(&s->tio);
 	if (s->tio.fd != -1)
 		close(s->tio.fd);
+	free(s->px);
 	for (pp = &c->sessions; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
 			*pp = s->next;
@@ -964,7 +1086,27 @@ warren_session_start(struct warren_client *c)
 		warren_session_fail(s, "out of memory");
 		return;
 	}
-	if (sock_addr_resolve(&c->server, c->server_text, c->server_host,
+	if (c->proxy != NULL) {
+		/* the proxy resolves the node; we only dial the proxy */
+		char pt[300], ph[256];
+		const char *colon = strrchr(c->server_text, ':');
+
+		snprintf(c->server_host, sizeof(c->server_host), "%.*s",
+		    (int)(colon - c->server_text), c->server_text);
+		if (c->server_host[0] == '[') {
+			memmove(c->server_host, c->server_host + 1,
+			    strlen(c->server_host));
+			c->server_host[strcspn(c->server_host, "]")] = '\0';
+		}
+		snprintf(pt, sizeof(pt), strchr(c->proxy->host, ':') ?
+		    "[%s]:%d" : "%s:%d", c->proxy->host, c->proxy->port);
+		if (sock_addr_resolve(&c->server, pt, ph, sizeof(ph)) != 0) {
+			snprintf(why, sizeof(why), "cannot resolve the proxy %s",
+			    pt);
+			warren_session_fail(s, why);
+			return;
+		}
+	} else if (sock_addr_resolve(&c->server, c->server_text, c->server_host,
 	    sizeof(c->server_host)) != 0) {
 		snprintf(why, sizeof(why), "cannot resolve %s", c->server_text);
 		warren_session_fail(s, why);
@@ -1051,6 +1193,19 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 			goto fail;
 		}
 	}
+	if (opt->proxy != NULL && opt->proxy[0] != '\0') {
+		char err[400];
+
+		if ((c->proxy = calloc(1, sizeof(*c->proxy))) == NULL ||
+		    client_proxy_parse(c->proxy, opt->proxy, err,
+		    sizeof(err)) != 0) {
+			if (c->proxy != NULL)
+				log_error("proxy.setup", "error=\"%s\"", err);
+			rc = c->proxy ? -EINVAL : -ENOMEM;
+			goto fail;
+		}
+	}
+	c->opt.proxy = NULL;
 	if (opt->tls) {
 		char err[512];
 
@@ -1099,6 +1254,7 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 	return c;
 fail:
 	SSL_CTX_free(c->tls_ctx);
+	free(c->proxy);
 	free(c->client_id);
 	free(c->token);
 	free(c->agent);
@@ -1259,6 +1415,7 @@ warren_client_free(struct warren_client *c)
 		free(t);
 	}
 	free(c->tunnels);
+	free(c->proxy);
 	free(c->client_id);
 	free(c->token);
 	free(c->agent);

@@ -35,6 +35,7 @@
 
 struct ev_loop;
 struct warren_client;
+struct client_httplog_tap;
 
 enum warren_kind {
 	WARREN_HTTP = 1,
@@ -106,6 +107,10 @@ struct warren_options {
 	const char *ca_file;            /* CA bundle to verify the node (NULL:
 	                                   the system's) */
 	bool insecure;                  /* skip verifying the node: development */
+	const char *proxy;              /* reach the node through this proxy:
+	                                   "http://[user:pass@]host:port" (HTTP
+	                                   CONNECT) or "socks5://..."; NULL:
+	                                   directly (no environment is read) */
 	const char *token;              /* credential; "" or NULL = anonymous */
 	const char *client_id;          /* NULL or "" = random for this client */
 	const char *agent;              /* default "warren/0.1" */
@@ -124,6 +129,10 @@ struct warren_options {
 	warren_ready_cb *on_ready;      /* may be NULL */
 	warren_request_cb *on_request;  /* NULL: HTTP is not parsed at all */
 	warren_error_cb *on_error;      /* may be NULL */
+	/* Capture of every HTTP exchange's heads and bodies (the request
+	 * inspector: inspect_store_tap), called like on_request; NULL: none. */
+	const struct client_httplog_tap *tap;
+	void *tap_data;
 	void *data;                     /* passed to the callbacks */
 };
 

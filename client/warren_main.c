@@ -4,8 +4,9 @@
  *   warren tcp 5432 [--remote-port 20001]
  *   warren start --config frpc.ini
  *
- * stdout carries what a person or a script wants: one "URL -> local" line
- * per tunnel once registered, then one line per HTTP request. Logs go to
+ * stdout carries what a person or a script wants: "inspect URL" (the
+ * request inspector, for HTTP tunnels), one "URL -> local" line per tunnel
+ * once registered, then one line per HTTP request. Logs go to
  * stderr in logfmt. Exit status: 0 on SIGINT/SIGTERM, 1 on bad usage or a
  * fatal registration error. */
 #include <errno.h>
@@ -17,7 +18,10 @@
 #include <string.h>
 
 #include "client_conf.h"
+#include "client_proxy.h"
 #include "conf.h"
+#include "inspect_http.h"
+#include "inspect_store.h"
 #include "log.h"
 #include "warren.h"
 
@@ -40,6 +44,14 @@ struct warren_cli_conf {
 	char *allow_ip;
 	char *deny_ip;
 	char *proxy_protocol;
+	bool inspect;
+	char *inspect_listen;
+	char *inspect_auth;
+	long long inspect_keep;
+	size_t inspect_body_max;
+	size_t inspect_mem_max;
+	bool log_requests;
+	char *proxy;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -76,6 +88,26 @@ static const struct conf_opt warren_cli_opts[] = {
 	    "these public addresses may not use the tunnel (CIDR list)" },
 	{ "proxy-protocol", CONF_STR, O(proxy_protocol), NULL,
 	    "v1 or v2: send the local service a PROXY header with the public client's address" },
+	{ "inspect", CONF_BOOL, O(inspect), "true",
+	    "http: serve the request inspector (a live page and JSON API of the "
+	    "requests, with replay); false: nothing but the log line watches them" },
+	{ "inspect-listen", CONF_STR, O(inspect_listen), "127.0.0.1:4040",
+	    "address of the inspector (the next free port if taken)" },
+	{ "inspect-auth", CONF_STR, O(inspect_auth), NULL,
+	    "USER:PASS the inspector asks for (required off loopback)" },
+	{ "inspect-keep", CONF_INT, O(inspect_keep), "500",
+	    "requests the inspector keeps (the oldest go first)" },
+	{ "inspect-body-max", CONF_SIZE, O(inspect_body_max), "1MiB",
+	    "bytes of each body the inspector keeps (the stream itself is untouched)" },
+	{ "inspect-mem-max", CONF_SIZE, O(inspect_mem_max), "256MiB",
+	    "memory the inspector may hold in all; the oldest requests go first" },
+	{ "log-requests", CONF_BOOL, O(log_requests), "true",
+	    "print one line per HTTP request (false with --inspect=false: the "
+	    "bytes are not parsed at all)" },
+	{ "proxy", CONF_STR, O(proxy), NULL,
+	    "reach the node through http://[USER:PASS@]HOST:PORT (HTTP CONNECT) "
+	    "or socks5://...; default: $HTTPS_PROXY or $ALL_PROXY (either case), "
+	    "unless $NO_PROXY names the node; --proxy= (empty) for none" },
 	{ "tls", CONF_BOOL, O(tls), "true",
 	    "TLS to the node (--tls=false only for a node run with --tunnel-tls=false)" },
 	{ "ca", CONF_STR, O(ca), NULL,
@@ -93,14 +125,21 @@ static const char warren_cli_usage[] =
     "       warren start --config FILE [options]\n"
     "\n"
     "Exposes a local service through a warren node. Prints the public URL,\n"
-    "then one line per HTTP request, on stdout; logs go to stderr.\n"
-    "start runs the tunnels of an frp-style INI file ([common] server_addr,\n"
-    "server_port, token; one [name] section per tunnel with type = http|tcp,\n"
-    "local_ip, local_port, subdomain, custom_domains, remote_port).";
+    "then one line per HTTP request, on stdout; logs go to stderr. HTTP\n"
+    "tunnels also get the request inspector, a live page with replay (its\n"
+    "URL is the \"inspect\" line; --inspect=false turns it off).\n"
+    "start runs the tunnels of an frp client config: frpc.toml (serverAddr,\n"
+    "serverPort, auth.token, transport.proxyURL, [[proxies]] with name, type,\n"
+    "localIP, localPort, subdomain, customDomains, remotePort, ...) or the\n"
+    "legacy INI ([common] server_addr, server_port, token; one [name] section\n"
+    "per tunnel with type = http|tcp, local_ip, local_port, subdomain,\n"
+    "custom_domains, remote_port).";
 
 struct warren_cli {
 	struct ev_loop *loop;
 	struct warren_client *client;
+	struct inspect_store *store;    /* NULL with --inspect=false */
+	struct inspect_http *inspector;
 	bool multi;                     /* prefix lines with [name] */
 	int exit_code;
 };
@@ -226,6 +265,95 @@ warren_cli_take_config(int *argc, char **argv)
 	return file;
 }
 
+/* The proxy to reach `server` through: --proxy (WARREN_PROXY) if given,
+ * even empty; else the environment frp, ngrok and curl read: HTTPS_PROXY,
+ * https_proxy, ALL_PROXY, all_proxy, unless NO_PROXY / no_proxy names the
+ * node's host. NULL: none. */
+static const char *
+warren_cli_proxy(const struct warren_cli_conf *cfg, const char *server)
+{
+	static const char *const vars[] = { "HTTPS_PROXY", "https_proxy",
+	    "ALL_PROXY", "all_proxy", NULL };
+	const char *p = NULL, *np, *colon;
+	char host[300];
+
+	if (cfg->proxy != NULL)
+		return cfg->proxy[0] != '\0' ? cfg->proxy : NULL;
+	for (int i = 0; vars[i] != NULL && p == NULL; i++)
+		if ((p = getenv(vars[i])) != NULL && p[0] == '\0')
+			p = NULL;
+	if (p == NULL)
+		return NULL;
+	colon = strrchr(server, ':');
+	snprintf(host, sizeof(host), "%.*s", (int)(colon ? colon - server :
+	    (long)strlen(server)), server);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if ((np = getenv("NO_PROXY")) == NULL)
+		np = getenv("no_proxy");
+	if (client_proxy_bypass(np, host)) {
+		log_info("proxy.bypass", "server=%s no_proxy=\"%s\"", server, np);
+		return NULL;
+	}
+	return p;
+}
+
+/* Starts the request inspector; prints its URL. Returns 0 or -1 (said). */
+static int
+warren_cli_inspector(struct warren_cli *cli, const struct warren_cli_conf *cfg)
+{
+	struct inspect_http_conf ic = { cfg->inspect_listen, cfg->inspect_auth,
+	    NULL };
+	char err[300];
+	int rc;
+
+	if (cfg->inspect_keep < 1 || cfg->inspect_keep > 100000) {
+		fprintf(stderr, "warren: --inspect-keep takes 1 to 100000 "
+		    "requests\n");
+		return -1;
+	}
+	if (cfg->inspect_body_max < 1 || cfg->inspect_body_max > (1u << 30)) {
+		fprintf(stderr, "warren: --inspect-body-max takes 1 byte to "
+		    "1GiB\n");
+		return -1;
+	}
+	cli->store = inspect_store_new((size_t)cfg->inspect_keep,
+	    cfg->inspect_body_max, cfg->inspect_mem_max, NULL, NULL);
+	if (cli->store == NULL) {
+		fprintf(stderr, "warren: inspector: %s\n", strerror(ENOMEM));
+		return -1;
+	}
+	ic.store = cli->store;
+	rc = inspect_http_new(&cli->inspector, cli->loop, &ic, err, sizeof(err));
+	if (rc == -EADDRINUSE) {
+		/* every port near the one asked for is taken: any port will do */
+		char any[300];
+		const char *colon = strrchr(ic.listen, ':');
+
+		snprintf(any, sizeof(any), "%.*s:0",
+		    (int)(colon ? colon - ic.listen : 0), ic.listen);
+		log_warn("inspect.port_busy", "listen=%s msg=\"%s\"", ic.listen,
+		    err);
+		ic.listen = any;
+		rc = inspect_http_new(&cli->inspector, cli->loop, &ic, err,
+		    sizeof(err));
+	}
+	if (rc != 0) {
+		fprintf(stderr, "warren: inspector: %s\n", err);
+		return -1;
+	}
+	inspect_store_set_changed(cli->store, inspect_http_notify,
+	    cli->inspector);
+	printf("inspect %s\n", inspect_http_url(cli->inspector));
+	fflush(stdout);
+	log_info("inspect.listen", "url=%s keep=%lld body_max=%zu",
+	    inspect_http_url(cli->inspector), cfg->inspect_keep,
+	    cfg->inspect_body_max);
+	return 0;
+}
+
 static int
 warren_cli_port_arg(const char *arg, const char *host, char *out, size_t len)
 {
@@ -330,6 +458,8 @@ main(int argc, char **argv)
 			cfg.server = strdup(server);
 			if (cc.token != NULL)
 				cfg.token = strdup(cc.token);
+			if (cc.proxy != NULL)
+				cfg.proxy = strdup(cc.proxy);
 		}
 		unsetenv("WARREN_CONFIG");
 	}
@@ -387,6 +517,15 @@ main(int argc, char **argv)
 
 	cli.loop = EV_DEFAULT;
 	cli.multi = start;
+	if (!start && strcmp(cmd, "http") != 0)
+		cfg.inspect = false;    /* only HTTP is inspected */
+	if (start) {
+		bool http = false;
+
+		for (size_t i = 0; i < cc.ntunnels; i++)
+			http = http || cc.tunnels[i].kind == WARREN_HTTP;
+		cfg.inspect = cfg.inspect && http;
+	}
 	warren_options_default(&o);
 	o.server = cfg.server ? cfg.server : "127.0.0.1:7000";
 	o.token = cfg.token;
@@ -396,6 +535,7 @@ main(int argc, char **argv)
 	o.backoff_max_ms = (uint32_t)cfg.backoff_max;
 	o.tls = cfg.tls;
 	o.ca_file = cfg.ca;
+	o.proxy = warren_cli_proxy(&cfg, o.server);
 	o.insecure = cfg.insecure;
 	if (cfg.tls && cfg.insecure)
 		fprintf(stderr, "warren: WARNING: --insecure: the node's certificate "
@@ -404,15 +544,22 @@ main(int argc, char **argv)
 	if (!cfg.tls)
 		fprintf(stderr, "warren: WARNING: --tls=false: the tunnel to the node "
 		    "is plain TCP, readable by anyone on the path.\n");
+	if (cfg.inspect && warren_cli_inspector(&cli, &cfg) != 0)
+		goto usage_fail;
+	if (cli.store != NULL) {
+		o.tap = &inspect_store_tap;
+		o.tap_data = cli.store;
+	}
 	o.on_ready = warren_cli_ready;
-	o.on_request = warren_cli_request;
+	o.on_request = cfg.log_requests ? warren_cli_request : NULL;
 	o.on_error = warren_cli_error;
 	o.data = &cli;
 	if ((cli.client = warren_client_new(cli.loop, &o)) == NULL) {
 		if (errno == EINVAL)
 			fprintf(stderr, "warren: bad --server '%s' (want HOST:PORT), "
-			    "--ca file, or --client-id (at most 128 characters)\n",
-			    o.server);
+			    "--ca file, --proxy '%s' (want http:// or socks5://"
+			    "[USER:PASS@]HOST:PORT), or --client-id (at most 128 "
+			    "characters)\n", o.server, o.proxy ? o.proxy : "");
 		else
 			fprintf(stderr, "warren: %s\n", strerror(errno));
 		goto usage_fail;
@@ -456,12 +603,16 @@ main(int argc, char **argv)
 	ev_run(cli.loop, 0);
 
 	warren_client_free(cli.client);
+	inspect_http_free(cli.inspector);
+	inspect_store_free(cli.store);
 	client_conf_fini(&cc);
 	conf_fini(warren_cli_opts, &cfg);
 	return cli.exit_code;
 fail:
 	warren_client_free(cli.client);
 usage_fail:
+	inspect_http_free(cli.inspector);
+	inspect_store_free(cli.store);
 	client_conf_fini(&cc);
 	conf_fini(warren_cli_opts, &cfg);
 	return 1;

@@ -32,7 +32,17 @@ struct acceptor_stats {
 	uint64_t http_401, http_403;
 	uint64_t idle_closed;
 	uint64_t spliced_bytes;         /* tunnel payload moved without a copy */
+	uint64_t bytes_in[3], bytes_out[3];     /* public side, by listener kind
+	                                   (http, https, tcp): from / to clients */
+	/* HTTP request head forwarded -> first response byte, by listener
+	 * kind (http, https): counts per bucket of ACCEPTOR_TTFB_BOUNDS (the
+	 * last is +Inf), sum in microseconds */
+	uint64_t ttfb_bucket[2][12], ttfb_sum_us[2], ttfb_count[2];
 };
+
+/* Upper bounds (seconds) of the first-byte histogram's buckets. */
+#define ACCEPTOR_TTFB_BOUNDS { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, \
+	    1, 2.5, 5, 10 }
 
 struct acceptor {
 	struct ev_loop *loop;
@@ -68,6 +78,7 @@ struct acceptor {
 	ev_timer stats_timer;
 	bool snapshot_pending;
 	struct acceptor_stats stats;
+	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
 };
 
 /* Session registry (session.c). */

@@ -22,6 +22,7 @@
 #include "ipcmsg.h"
 #include "certs.h"
 #include "ipcount.h"
+#include "tunstats.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -30,6 +31,96 @@ acceptor_now_us(struct acceptor *a)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct acceptor_tun_emit {
+	struct tunstats_entry e[TUNSTATS_TOP + 1];      /* busiest, then other */
+	size_t ne;
+	char names[3 * (TUNSTATS_TOP + 1)][TUNSTATS_NAME_MAX * 2 + 48];
+	char hist[2 * 14][96];          /* first-byte histogram series */
+};
+
+/* The first-byte histogram, cumulative buckets then sum (microseconds:
+ * the router prints seconds) and count, per listener kind. */
+static size_t
+acceptor_ttfb_items(struct acceptor_tun_emit *te, const struct acceptor_stats *st,
+    struct ipcmsg_stat *items, size_t n)
+{
+	static const double bounds[] = ACCEPTOR_TTFB_BOUNDS;
+	static const char *const kind[] = { "http", "https" };
+	size_t nb = sizeof(bounds) / sizeof(bounds[0]), h = 0;
+
+	for (int k = 0; k < 2; k++) {
+		uint64_t cum = 0;
+
+		for (size_t b = 0; b <= nb; b++) {
+			char le[32];
+
+			cum += st->ttfb_bucket[k][b];
+			if (b < nb)
+				snprintf(le, sizeof(le), "%g", bounds[b]);
+			else
+				snprintf(le, sizeof(le), "+Inf");
+			snprintf(te->hist[h], sizeof(te->hist[0]),
+			    "request_first_byte_seconds_bucket{kind=\"%s\",le=\"%s\"}",
+			    kind[k], le);
+			items[n].name = te->hist[h++];
+			items[n++].value = cum;
+		}
+		snprintf(te->hist[h], sizeof(te->hist[0]),
+		    "request_first_byte_seconds_sum{kind=\"%s\"}", kind[k]);
+		items[n].name = te->hist[h++];
+		items[n++].value = st->ttfb_sum_us[k];
+		snprintf(te->hist[h], sizeof(te->hist[0]),
+		    "request_first_byte_seconds_count{kind=\"%s\"}", kind[k]);
+		items[n].name = te->hist[h++];
+		items[n++].value = st->ttfb_count[k];
+	}
+	return n;
+}
+
+static void
+acceptor_tun_emit(void *arg, const struct tunstats_entry *e)
+{
+	struct acceptor_tun_emit *te = arg;
+
+	if (te->ne < TUNSTATS_TOP + 1)
+		te->e[te->ne++] = *e;
+}
+
+/* The per-tunnel series into items[n...], one family after the other (as
+ * /metrics groups them); returns the new count. Names are routed hosts
+ * and ports, so no quote or backslash can be in them; escaped all the
+ * same. */
+static size_t
+acceptor_tun_items(struct acceptor_tun_emit *te, struct ipcmsg_stat *items,
+    size_t n)
+{
+	static const char *const fam[] = { "tunnel_requests_total{",
+	    "tunnel_bytes_total{dir=\"in\",", "tunnel_bytes_total{dir=\"out\"," };
+	size_t nn = 0;
+
+	for (int f = 0; f < 3; f++) {
+		for (size_t i = 0; i < te->ne; i++) {
+			const struct tunstats_entry *e = &te->e[i];
+			char label[TUNSTATS_NAME_MAX * 2], *name = te->names[nn++];
+			size_t k = 0;
+
+			for (const char *c = e->name; *c && k + 2 < sizeof(label);
+			    c++) {
+				if (*c == '"' || *c == '\\')
+					label[k++] = '\\';
+				label[k++] = *c;
+			}
+			label[k] = '\0';
+			snprintf(name, sizeof(te->names[0]), "%stunnel=\"%s\"}",
+			    fam[f], label);
+			items[n].name = name;
+			items[n++].value = f == 0 ? e->requests : f == 1 ?
+			    e->bytes_in : e->bytes_out;
+		}
+	}
+	return n;
 }
 
 /* Publishes the counters for the router's /metrics, every second. */
@@ -62,12 +153,32 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "conns_refused_total{reason=\"per_ip\"}", st->refused_per_ip },
 		{ "conns_refused_total{reason=\"policy\"}", st->refused_policy },
 		{ "proxy_protocol_errors_total", st->proxy_errors },
+		{ "public_bytes_total{dir=\"in\",kind=\"http\"}", st->bytes_in[0] },
+		{ "public_bytes_total{dir=\"in\",kind=\"https\"}", st->bytes_in[1] },
+		{ "public_bytes_total{dir=\"in\",kind=\"tcp\"}", st->bytes_in[2] },
+		{ "public_bytes_total{dir=\"out\",kind=\"http\"}", st->bytes_out[0] },
+		{ "public_bytes_total{dir=\"out\",kind=\"https\"}", st->bytes_out[1] },
+		{ "public_bytes_total{dir=\"out\",kind=\"tcp\"}", st->bytes_out[2] },
 	};
-	struct ipcmsg_stats m = { sizeof(items) / sizeof(items[0]), items };
+	/* per tunnel: the busiest by name, the rest as "other" */
+	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
+	    3 * (TUNSTATS_TOP + 1) + 2 * 14];
+	struct acceptor_tun_emit *te = malloc(sizeof(*te));     /* 17 KiB */
+	struct ipcmsg_stats m = { 0, all };
 	nng_msg *msg;
 
+	memcpy(all, items, sizeof(items));
+	m.n = sizeof(items) / sizeof(items[0]);
+	if (te != NULL) {
+		m.n = acceptor_ttfb_items(te, st, all, m.n);
+		te->ne = 0;
+		if (a->tunstats != NULL)
+			tunstats_top(a->tunstats, TUNSTATS_TOP, acceptor_tun_emit, te);
+		m.n = acceptor_tun_items(te, all, m.n);
+	}
 	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)
 		ipc_publish(a->stats_pub, msg);
+	free(te);
 }
 
 static void
@@ -301,7 +412,8 @@ main(int argc, char **argv)
 	a.epoch = rnd;
 	/* session ids: random high bits per acceptor start, counter below */
 	a.session_base = rnd & ~0xffffffffULL;
-	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL)
+	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL ||
+	    (a.tunstats = tunstats_new(0)) == NULL)
 		return 1;
 	{
 		char bad[80];
@@ -382,6 +494,7 @@ main(int argc, char **argv)
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
 	ipcount_free(a.ipcount);
+	tunstats_free(a.tunstats);
 	cidr_fini(&a.proxy_from);
 	SSL_CTX_free(a.tunnel_ctx);
 	certs_free(a.certs);

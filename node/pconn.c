@@ -31,6 +31,7 @@
 #include <openssl/sha.h>
 #include <strings.h>
 #include "certs.h"
+#include "tunstats.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
@@ -76,6 +77,9 @@ struct pconn {
 	ev_tstamp head_start, last_active;
 	char host[HTTP1_MAX_HOST + 1];  /* host the current stream serves */
 	char peer[64];
+	struct tunstats_entry *ts;      /* the tunnel's counters, once routed */
+	uint64_t req_us;                /* a request head went on at this time
+	                                   and no response byte came yet (0) */
 };
 
 static void pconn_close(struct pconn *pc);
@@ -294,6 +298,63 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 	return 0;
 }
 
+/* Counts this connection's traffic under the tunnel "kind:name", and one
+ * request (a connection, for tcp and passthrough) to it. */
+static void
+pconn_count_tunnel(struct pconn *pc, const char *kind, const char *name)
+{
+	char key[TUNSTATS_NAME_MAX];
+
+	if (pc->a->tunstats == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s:%s", kind, name);
+	pc->ts = tunstats_get(pc->a->tunstats, key);
+	pc->ts->requests++;
+}
+
+/* A request head went to the tunnel: its answer's first byte is timed
+ * (the first one only, when requests are pipelined). */
+static void
+pconn_request_sent(struct pconn *pc)
+{
+	if (pc->req_us == 0)
+		pc->req_us = acceptor_now_us(pc->a);
+}
+
+/* Response bytes arrived: the first after a request is counted in the
+ * first-byte histogram of its listener kind. */
+static void
+pconn_first_byte(struct pconn *pc)
+{
+	static const double bounds[] = ACCEPTOR_TTFB_BOUNDS;
+	struct acceptor_stats *st = &pc->a->stats;
+	uint64_t us;
+	int k = pc->kind == PK_HTTPS ? 1 : 0;
+	size_t b = 0;
+
+	if (pc->req_us == 0 || pc->kind == PK_TCP)
+		return;
+	us = acceptor_now_us(pc->a) - pc->req_us;
+	pc->req_us = 0;
+	while (b < sizeof(bounds) / sizeof(bounds[0]) && (double)us > bounds[b] * 1e6)
+		b++;
+	st->ttfb_bucket[k][b]++;
+	st->ttfb_sum_us[k] += us;
+	st->ttfb_count[k]++;
+}
+
+/* Bytes from (in) or to the client, by listener kind and tunnel. */
+static void
+pconn_count_bytes(struct pconn *pc, size_t in, size_t out)
+{
+	pc->a->stats.bytes_in[pc->kind] += in;
+	pc->a->stats.bytes_out[pc->kind] += out;
+	if (pc->ts != NULL) {
+		pc->ts->bytes_in += in;
+		pc->ts->bytes_out += out;
+	}
+}
+
 /* Opens a stream to the tunnel claim names. Returns 0, or -1 after queueing
  * an error response. */
 static int
@@ -316,8 +377,10 @@ pconn_open(struct pconn *pc, const char *host, const struct route_claim *claim)
 	}
 	pc->sess_id = claim->session;
 	pc->tunnel_id = claim->tunnel_id;
+	pconn_count_tunnel(pc, pc->kind == PK_HTTPS ? "https" : "http", host);
 	pc->resp_started = false;
 	pc->st_fin = pc->fin_sent = false;
+	pc->req_us = 0;
 	return 0;
 }
 
@@ -328,6 +391,7 @@ pconn_send(struct pconn *pc, const uint8_t *p, size_t len)
 {
 	size_t n = mux_stream_write(pc->st, p, len);
 
+	pconn_count_bytes(pc, len, 0);
 	if (n < len && buf_append(&pc->pend, p + n, len - n, 64u * 1024) != 0)
 		return -1;
 	return 0;
@@ -418,6 +482,9 @@ pconn_process(struct pconn *pc)
 
 				if (pol == NULL || pconn_basic_ok(pol,
 				    ev.authorization, ev.authorization_len)) {
+					if (pc->ts != NULL)
+						pc->ts->requests++;
+					pconn_request_sent(pc);
 					if (pconn_send(pc, ev.head, ev.head_len) != 0)
 						goto nomem;
 					buf_consume(&pc->in, ev.used);
@@ -456,6 +523,7 @@ pconn_process(struct pconn *pc)
 			}
 			if (pconn_open(pc, ev.host, &claim) != 0)
 				return pc->dead ? -1 : 0;
+			pconn_request_sent(pc);
 			if (pconn_send(pc, ev.head, ev.head_len) != 0)
 				goto nomem;
 			continue;
@@ -544,6 +612,7 @@ pconn_stream_done(struct pconn *pc)
 			return;
 		}
 		free(host);
+		pconn_request_sent(pc);         /* the head waiting in pend */
 		if (pconn_process(pc) == 0)
 			pconn_update_io(pc);
 		return;
@@ -631,6 +700,7 @@ pconn_read_raw(struct pconn *pc)
 			return;
 		}
 		mux_stream_data_commit(pc->st, (size_t)n);
+		pconn_count_bytes(pc, (size_t)n, 0);
 		if ((size_t)n < room && tls_io_pending(&pc->tio) == 0)
 			return;
 	}
@@ -929,6 +999,15 @@ pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
 	pc->kind = kind;
 	pc->sess_id = session;
 	pc->tunnel_id = tunnel_id;
+	if (kind == PK_TCP) {
+		struct sock_addr la = { .len = sizeof(la.ss) };
+		char port[16];
+
+		if (getsockname(fd, (struct sockaddr *)&la.ss, &la.len) == 0) {
+			snprintf(port, sizeof(port), "%d", sock_addr_port(&la));
+			pconn_count_tunnel(pc, "tcp", port);
+		}
+	}
 	if (a->proxy_from.n > 0 &&
 	    cidr_match(&a->proxy_from, (struct sockaddr *)&pc->peer_sa)) {
 		pc->state = PC_PROXY;
@@ -1034,6 +1113,7 @@ pconn_hello(struct pconn *pc)
 				return;
 			}
 			/* passthrough: the hello goes on as the first bytes */
+			pconn_count_tunnel(pc, "tls", h.server_name);
 			pc->state = PC_RAW;
 			pc->head_start = 0;
 			pconn_arm_timer(pc);
@@ -1063,6 +1143,8 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 		return;
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
+	pconn_first_byte(pc);
+	pconn_count_bytes(pc, 0, len);
 	if (pconn_pending(pc) == 0) {
 		n = tls_io_write(&pc->tio, p, len);
 		if (n < 0) {
@@ -1147,6 +1229,8 @@ pconn_splice_in(struct mux_stream *st, int from, size_t left)
 	if ((n = spipe_fill(&pc->pipe, from, left)) <= 0)
 		return n;
 	pc->a->stats.spliced_bytes += (uint64_t)n;
+	pconn_first_byte(pc);
+	pconn_count_bytes(pc, 0, (size_t)n);
 	pc->resp_started = true;
 	pc->last_active = ev_now(pc->a->loop);
 	if (pconn_pipe_out(pc) == 0 && !pc->dead)

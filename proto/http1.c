@@ -96,6 +96,8 @@ struct http1_obs {
 	uint64_t bytes, body_bytes;
 	char path[HTTP1_OBS_PATH];
 	size_t path_len;
+	http1_obs_body_cb *body_cb;     /* capture of decoded bodies */
+	void *body_arg;
 };
 
 enum obs_method { OM_OTHER = 0, OM_HEAD, OM_CONNECT };
@@ -1150,8 +1152,9 @@ obs_on_body(http_parser *hp, const char *at, size_t len)
 {
 	struct http1_obs *o = hp->data;
 
-	(void)at;
 	o->body_bytes += len;
+	if (o->body_cb != NULL)
+		o->body_cb(o->body_arg, (const uint8_t *)at, len);
 	return 0;
 }
 
@@ -1247,6 +1250,13 @@ http1_obs_request(struct http1_obs *o, const char *method)
 		m = OM_CONNECT;
 	o->queue[(o->qhead + o->qlen) % HTTP1_OBS_QUEUE] = (uint8_t)m;
 	o->qlen++;
+}
+
+void
+http1_obs_set_body(struct http1_obs *o, http1_obs_body_cb *cb, void *arg)
+{
+	o->body_cb = cb;
+	o->body_arg = arg;
 }
 
 static void

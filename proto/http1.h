@@ -170,6 +170,13 @@ void http1_obs_request(struct http1_obs *o, const char *method);
 enum http1_kind http1_obs_feed(struct http1_obs *o, const uint8_t *in,
     size_t len, struct http1_ev *ev);
 
+/* Observers: `cb` receives each span of message body as the peer sent it
+ * decoded (chunk framing removed), during http1_obs_feed(); NULL stops it.
+ * The bytes are the caller's input: copy what must outlive the call. */
+typedef void http1_obs_body_cb(void *arg, const uint8_t *p, size_t len);
+void http1_obs_set_body(struct http1_obs *o, http1_obs_body_cb *cb,
+    void *arg);
+
 /* The stream ended. Returns HTTP1_END for a response delimited by close,
  * HTTP1_ERROR with the partial counts if a message was cut short, or
  * HTTP1_AGAIN if none was in progress. The observer stops. */

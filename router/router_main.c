@@ -31,6 +31,7 @@
 #include "router/auth.h"
 #include "router/jwt.h"
 #include "router/members.h"
+#include "router/metrics_help.h"
 #include "router/registry.h"
 #include "router/clusterapi.h"
 #include "router/routedb.h"
@@ -705,25 +706,50 @@ router_on_acceptor_stats(struct ipc_sock *s, nng_msg *msg, void *arg)
 }
 
 /* Appends the acceptor's counters (data plane: connections, HTTP answers,
- * refused input) to a /metrics body. */
+ * refused input) to a /metrics body, each family with its HELP and TYPE
+ * (samples of a family come together). */
 static void
 router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 {
-	size_t i, need = 0;
+	size_t i, fam, need = 0, last_len = 0;
+	const char *help, *type, *last = NULL;
+	double scale;
 	char *body;
 	int n;
 
 	if (resp->status != 200)
 		return;
-	for (i = 0; i < rt->astats.n; i++)
-		need += strlen(rt->astats.items[i].name) + 48;
+	for (i = 0; i < rt->astats.n; i++) {
+		metrics_help(rt->astats.items[i].name, &help, &type, &scale);
+		need += 2 * strlen(rt->astats.items[i].name) + strlen(help) + 112;
+	}
 	if (need == 0 || (body = realloc(resp->body, resp->len + need + 1)) == NULL)
 		return;
 	resp->body = body;
 	for (i = 0; i < rt->astats.n; i++) {
-		n = snprintf(body + resp->len, need + 1, "warren_acceptor_%s %llu\n",
-		    rt->astats.items[i].name,
-		    (unsigned long long)rt->astats.items[i].value);
+		const char *name = rt->astats.items[i].name;
+
+		fam = metrics_help(name, &help, &type, &scale);
+		if (last == NULL || fam != last_len || strncmp(last, name, fam)) {
+			n = snprintf(body + resp->len, need + 1,
+			    "# HELP warren_acceptor_%.*s %s\n"
+			    "# TYPE warren_acceptor_%.*s %s\n",
+			    (int)fam, name, help, (int)fam, name, type);
+			if (n < 0 || (size_t)n > need)
+				break;
+			resp->len += (size_t)n;
+			need -= (size_t)n;
+			last = name;
+			last_len = fam;
+		}
+		if (scale != 1)
+			n = snprintf(body + resp->len, need + 1,
+			    "warren_acceptor_%s %.6f\n", name,
+			    (double)rt->astats.items[i].value * scale);
+		else
+			n = snprintf(body + resp->len, need + 1,
+			    "warren_acceptor_%s %llu\n", name,
+			    (unsigned long long)rt->astats.items[i].value);
 		if (n < 0 || (size_t)n > need)
 			break;
 		resp->len += (size_t)n;

@@ -5,15 +5,22 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libev-dev libnng-dev libsqlite3-dev sqlite3 libmaxminddb-dev libssl-dev openssl
  libhttp-parser-dev libinih-dev libjansson-dev libcmocka-dev
  curl wrk iperf3 nginx-light python3 python3-websockets procps iproute2
- wireguard-go wireguard-tools"
+ wireguard-go wireguard-tools
+ prometheus tinyproxy microsocks"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-	echo "warren: missing packages:$missing (run 'make deps' as root)" >&2
-	exit 1
+# the inspector's browser test: Debian's Chromium, driven by playwright-core
+# from npm (tests/browser/install.sh); node and npm from wherever they are
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "warren: missing packages:$missing (run 'make deps' as root)" >&2
+		exit 1
+	fi
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
 fi
-apt-get update -q
-apt-get install -y -q --no-install-recommends $missing
+sh "$(dirname "$0")/browser/install.sh"

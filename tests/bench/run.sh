@@ -11,6 +11,8 @@ Q=""
 [ "${BENCH_QUICK:-0}" = 1 ] && Q=--quick
 rc=0
 timeout -k 10 290 "$PY" tests/bench/bench.py $Q || rc=$?
+# the request inspector: client memory after 10,000 x 1 MiB, req/s on and off
+timeout -k 10 400 "$PY" tests/bench/inspect.py $Q || rc=$?
 # membership bytes/s per node, simulation and real processes (about 2 min)
 timeout -k 10 170 "$PY" tests/bench/members.py $Q || rc=$?
 # routing.db replication: propagation, bulk catch-up, partition (about 4 min)

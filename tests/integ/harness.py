@@ -187,6 +187,11 @@ class Proc:
         e = dict(os.environ)
         e["HOME"] = env.path("home")
         e["XDG_CONFIG_HOME"] = env.path("home", ".config")
+        # a proxy of the machine's environment must not carry the tests'
+        # loopback traffic (test_proxy sets its own)
+        for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+                  "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+            e.pop(k, None)
         if extra_env:
             e.update(extra_env)
         pre = None

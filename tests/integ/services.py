@@ -23,6 +23,9 @@ HTTP endpoints:
     /sse?count=C&ms=T  C server-sent events, one every T ms
     /slow?ms=T         answers after T ms
     /status?code=N     answers with status N
+    /record/...        keeps method, path, headers and body (the last 100);
+                       answers "recorded"
+    /recorded          JSON list of what /record/... kept
 """
 import hashlib
 import json
@@ -218,6 +221,20 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/status":
             self.drain_body()
             self.send_body(int(q.get("code", "200")), b"status\n")
+        elif path.startswith("/record/"):
+            data = b"".join(self.body_chunks())
+            with self.server.lock:
+                self.server.recorded.append({
+                    "method": self.command, "path": self.path,
+                    "headers": list(self.headers.items()),
+                    "body": data.decode("utf-8", "replace")})
+                del self.server.recorded[:-100]
+            self.send_body(200, b"recorded\n")
+        elif path == "/recorded":
+            self.drain_body()
+            with self.server.lock:
+                body = json.dumps(self.server.recorded).encode()
+            self.send_body(200, body, "application/json")
         else:
             self.drain_body()
             self.send_body(200, b"<html><body>warren test service %s</body></html>\n"
@@ -239,6 +256,8 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
+    recorded = []
+    lock = threading.Lock()
 
 
 def serve_http(name):

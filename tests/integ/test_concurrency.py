@@ -85,7 +85,9 @@ def fetch_many(port, host, count, size_of, deadline_s, barrier=True):
 def setup(env):
     node = env.node()
     port = env.http_service("many")
-    client, url = env.http_tunnel(node, port, "many")
+    # the request inspector stays on, its copy of each body kept small: the
+    # bounds here are on streaming (test_inspect bounds the inspector)
+    client, url = env.http_tunnel(node, port, "many", extra=["--inspect-body-max", "16KiB"])
     return node, client, url
 
 

@@ -66,7 +66,8 @@ def test_client_verifies_node(env):
         time.sleep(0.1)
     check(said, "client with the wrong CA: no clear certificate error\n%s"
           % harness.tail(c.log))
-    check(not any("://" in l for l in c.lines), "client with the wrong CA got a URL: %r"
+    check(not any(harness.URL_RE.search(l) for l in c.lines),
+          "client with the wrong CA got a URL: %r"
           % c.lines)
     # --insecure connects, and says loudly that it is insecure
     c2 = env.client(["http", str(port), "--server", "127.0.0.1:%d" % node.tunnel_port,

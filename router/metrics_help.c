@@ -1,0 +1,80 @@
+#include "metrics_help.h"
+
+#include <string.h>
+
+static const struct {
+	const char *family, *type, *help;
+} metrics_help_table[] = {
+	{ "connections", "gauge", "Public connections open." },
+	{ "connections_total", "counter", "Public connections accepted." },
+	{ "sessions", "gauge", "Tunnel client sessions open." },
+	{ "sessions_total", "counter", "Tunnel client sessions opened." },
+	{ "session_protocol_errors_total", "counter",
+	    "Tunnel sessions closed for a protocol error (bad frame or control message)." },
+	{ "http_requests_total", "counter", "Public HTTP requests routed." },
+	{ "http_errors_total", "counter",
+	    "HTTP answers the edge gave itself, by status." },
+	{ "registrations_total", "counter",
+	    "Tunnel registrations the acceptor saw answered, by result." },
+	{ "accept_errors_total", "counter",
+	    "accept() failures (EMFILE and the like) on the listeners." },
+	{ "conns_idle_closed_total", "counter",
+	    "Public connections closed after --idle-timeout." },
+	{ "spliced_bytes_total", "counter",
+	    "Tunnel payload bytes moved with splice(2), without a copy." },
+	{ "tls_bad_hello_total", "counter",
+	    "Connections on the HTTPS port that did not start with a TLS ClientHello." },
+	{ "conns_refused_total", "counter",
+	    "Public connections refused, by reason (per_ip cap, policy)." },
+	{ "proxy_protocol_errors_total", "counter",
+	    "Missing or malformed PROXY headers from trusted load balancers." },
+	{ "public_bytes_total", "counter",
+	    "Bytes from (in) and to (out) public clients, by listener kind." },
+	{ "tunnel_requests_total", "counter",
+	    "HTTP requests (connections for tcp and TLS passthrough) by tunnel: "
+	    "the busiest by name, the rest as \"other\"." },
+	{ "request_first_byte_seconds", "histogram",
+	    "Public HTTP requests: from the request head going to the tunnel "
+	    "to the first byte of the answer, by listener kind." },
+	{ "tunnel_bytes_total", "counter",
+	    "Bytes from (in) and to (out) public clients by tunnel: the busiest "
+	    "by name, the rest as \"other\"." },
+};
+
+size_t
+metrics_help(const char *sample, const char **help, const char **type,
+    double *scale)
+{
+	static const char *const suffix[] = { "_bucket", "_sum", "_count" };
+	size_t n = strcspn(sample, "{");
+
+	*scale = 1;
+	for (size_t i = 0; i < sizeof(metrics_help_table) /
+	    sizeof(metrics_help_table[0]); i++) {
+		const char *f = metrics_help_table[i].family;
+		size_t fl = strlen(f);
+
+		if (fl == n && strncmp(f, sample, n) == 0) {
+			*help = metrics_help_table[i].help;
+			*type = metrics_help_table[i].type;
+			return n;
+		}
+		if (strcmp(metrics_help_table[i].type, "histogram") != 0 ||
+		    fl >= n || strncmp(f, sample, fl) != 0)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			if (strlen(suffix[k]) == n - fl &&
+			    strncmp(sample + fl, suffix[k], n - fl) == 0) {
+				*help = metrics_help_table[i].help;
+				*type = "histogram";
+				if (k == 1)
+					*scale = 1e-6;
+				return fl;
+			}
+		}
+	}
+	*help = "Acceptor figure (no description yet).";
+	*type = n > 6 && strncmp(sample + n - 6, "_total", 6) == 0 ?
+	    "counter" : "gauge";
+	return n;
+}
