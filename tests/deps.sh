@@ -13,6 +13,7 @@ for p in $PKGS; do
 done
 # the inspector's browser test: Debian's Chromium, driven by playwright-core
 # from npm (tests/browser/install.sh); node and npm from wherever they are
+# (npm also fetches the GeoIP test database: tests/geoip_fetch.sh)
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 if [ -n "$missing" ]; then
@@ -24,3 +25,4 @@ if [ -n "$missing" ]; then
 	apt-get install -y -q --no-install-recommends $missing
 fi
 sh "$(dirname "$0")/browser/install.sh"
+sh "$(dirname "$0")/geoip_fetch.sh"
