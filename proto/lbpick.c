@@ -51,6 +51,32 @@ lbpick_country_name(uint16_t country, char *buf)
 	return buf;
 }
 
+uint64_t
+lbpick_id(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return h != 0 ? h : 1;
+}
+
+long
+lbpick_find(const struct lbpick_cand *v, size_t n, uint64_t id, size_t hint)
+{
+	size_t i;
+
+	if (hint < n && v[hint].id == id)
+		return (long)hint;
+	for (i = 0; i < n; i++)
+		if (v[i].id == id)
+			return (long)i;
+	return -1;
+}
+
 static inline enum lbpick_why
 lbpick_why(const struct lbpick_cand *c)
 {

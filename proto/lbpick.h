@@ -47,6 +47,8 @@ struct lbpick_region {
                                          * dial back-off */
 
 struct lbpick_cand {
+	uint64_t id;                    /* stable identity (lbpick_id() of the
+	                                 * backend id or replica), for bindings */
 	struct lbpick_region region;
 	uint16_t country;               /* lbpick_country(); 0 = none */
 	uint8_t flags;                  /* LBPICK_* */
@@ -87,6 +89,15 @@ char *lbpick_region_name(const struct lbpick_region *r, char *buf);
 uint16_t lbpick_country(const char *code);
 /* Writes the code (upper case) into buf[3]; "" for 0. Returns buf. */
 char *lbpick_country_name(uint16_t country, char *buf);
+
+/* A candidate identity from its name (backend id, replica name): 64-bit
+ * FNV-1a; never 0. */
+uint64_t lbpick_id(const char *name, size_t len);
+/* The index of the candidate with this id: v[hint] when it matches (a
+ * binding remembers where its candidate was), else the first in v[n]; -1
+ * when none has it. */
+long lbpick_find(const struct lbpick_cand *v, size_t n, uint64_t id,
+    size_t hint);
 
 /* True if c may take a new connection (see the top of this file). */
 bool lbpick_eligible(const struct lbpick_cand *c);
