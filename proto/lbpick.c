@@ -2,6 +2,7 @@
 #include "lbpick.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 typedef unsigned __int128 lbpick_u128;
@@ -10,8 +11,13 @@ int
 lbpick_region(struct lbpick_region *out, const char *name, size_t len)
 {
 	memset(out, 0, sizeof(*out));
-	if (len == 0 || len > LBPICK_REGION_MAX || memchr(name, 0, len) != NULL)
+	size_t i;
+
+	if (len == 0 || len > LBPICK_REGION_MAX)
 		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] <= 0x20 || (unsigned char)name[i] >= 0x7f)
+			return -EINVAL;
 	memcpy(out->w, name, len);
 	return 0;
 }
@@ -112,10 +118,11 @@ lbpick_same(const struct lbpick_region *a, const struct lbpick_region *b)
 	return a->w[0] == b->w[0] && a->w[1] == b->w[1];
 }
 
-/* What the scan needs from client and node, computed once. */
+/* What the scan needs from client and node, computed once. Unknown parts
+ * are sentinels no candidate can equal: countries are at most 0x5a5a,
+ * region names are printable ASCII, never 0xff bytes. */
 struct lbpick_ctx {
-	uint32_t country;               /* 0x10000: never matches */
-	bool has_region, has_local;
+	uint32_t country;
 	struct lbpick_region region, local;
 };
 
@@ -129,20 +136,21 @@ lbpick_ctx_init(struct lbpick_ctx *x, const struct lbpick_where *client,
 	    0x10000u;
 	x->region = client != NULL ? client->region : none;
 	x->local = local != NULL ? local->region : none;
-	x->has_region = !lbpick_same(&x->region, &none);
-	x->has_local = !lbpick_same(&x->local, &none);
+	if (lbpick_same(&x->region, &none))
+		memset(&x->region, 0xff, sizeof(x->region));
+	if (lbpick_same(&x->local, &none))
+		memset(&x->local, 0xff, sizeof(x->local));
 }
 
 static inline unsigned
 lbpick_geo(const struct lbpick_ctx *x, const struct lbpick_cand *c)
 {
-	if (c->country == x->country)
-		return 0;
-	if (x->has_region && lbpick_same(&c->region, &x->region))
-		return 1;
-	if (x->has_local && lbpick_same(&c->region, &x->local))
-		return 2;
-	return 3;
+	unsigned g = 3;
+
+	g = lbpick_same(&c->region, &x->local) ? 2 : g;
+	g = lbpick_same(&c->region, &x->region) ? 1 : g;
+	g = c->country == x->country ? 0 : g;
+	return g;
 }
 
 /*
@@ -151,40 +159,131 @@ lbpick_geo(const struct lbpick_ctx *x, const struct lbpick_cand *c)
  *   num = geo * 100 * den + conns     <  2^57
  * so a < b is num_a * den_b < num_b * den_a, exact in 128 bits.
  *
- * A candidate whose tier alone reaches the best score cannot beat it
- * (geo * 100 >= best, ties go to the earlier one), so once a best is known
- * most candidates of worse tiers cost one compare: `bar` is the lowest tier
- * that is skipped, ceil(num_best / (100 * den_best)).
+ * The common path of the scan is floating point (a multiply by the cached
+ * reciprocal, no division, no branch that depends on the data): only a
+ * candidate whose float score comes within rounding distance of the best so
+ * far takes the slow branch, where eligibility is checked and the score
+ * compared exactly, ties going to the lower index. Mispredicted branches and
+ * divisions, not arithmetic, are what a scan over mixed regions costs.
+ *
+ * Runs of one region are visited in two sweeps: first those of the client's
+ * region and those that may hold its country (tiers 0 and 1), then the
+ * others only while their tier alone (100 or 200 or 300) does not exceed
+ * the best score found, which is rarely.
  */
+static inline uint64_t
+lbpick_den(const struct lbpick_cand *c)
+{
+	return lbpick_clamp(c->soft_limit) * lbpick_clamp(c->weight);
+}
+
+static inline double
+lbpick_rden(const struct lbpick_cand *c)
+{
+	if (__builtin_expect(c->den != 0, 1))
+		return c->rden;
+	return 1.0 / (double)lbpick_den(c);
+}
+
+void
+lbpick_prepare(struct lbpick_cand *v, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i = j) {
+		uint64_t mask = 0;
+
+		for (j = i; j < n && lbpick_same(&v[j].region, &v[i].region); j++)
+			mask |= 1ull << (v[j].country % 64);
+		for (size_t k = i; k < j; k++) {
+			v[k].run_end = (uint32_t)j;
+			v[k].cmask = mask;
+			v[k].den = lbpick_den(&v[k]);
+			v[k].rden = 1.0 / (double)v[k].den;
+		}
+	}
+}
+
+struct lbpick_best {
+	long i;
+	uint64_t num, den;
+	double near;                    /* floats above this cannot win */
+};
+
+static inline void
+lbpick_run(const struct lbpick_cand *v, size_t from, size_t to,
+    const struct lbpick_ctx *x, unsigned rtier, struct lbpick_best *b)
+{
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		const struct lbpick_cand *c = &v[i];
+		unsigned geo = c->country == x->country ? 0 : rtier;
+		double s = (double)(geo * 100) + (double)c->conns * lbpick_rden(c);
+		uint64_t den, num;
+		lbpick_u128 l, r;
+
+		if (__builtin_expect(s > b->near, 1))
+			continue;
+		if (!lbpick_eligible(c))
+			continue;
+		den = lbpick_den(c);
+		num = (uint64_t)geo * 100 * den + c->conns;
+		if (b->i >= 0) {
+			l = (lbpick_u128)num * b->den;
+			r = (lbpick_u128)b->num * den;
+			if (l > r || (l == r && (long)i > b->i))
+				continue;
+		}
+		b->i = (long)i;
+		b->num = num;
+		b->den = den;
+		/* the float error is a few ulps; allow far more, the exact
+		 * compare decides */
+		b->near = s + s * 1e-9 + 1e-12;
+	}
+}
+
+/* The end of the run at i, and its region's tier (1, 2 or 3) and whether it
+ * may hold the client's country. Unprepared: a run of one that may. */
+static inline size_t
+lbpick_run_at(const struct lbpick_cand *v, size_t i, size_t n,
+    const struct lbpick_ctx *x, uint64_t cbit, unsigned *rtier, bool *maybe0)
+{
+	const struct lbpick_cand *c = &v[i];
+	size_t end = c->run_end;
+
+	*rtier = lbpick_same(&c->region, &x->region) ? 1 :
+	    lbpick_same(&c->region, &x->local) ? 2 : 3;
+	if (end <= i || end > n) {
+		*maybe0 = true;
+		return i + 1;
+	}
+	*maybe0 = (c->cmask & cbit) != 0;
+	return end;
+}
+
 static long
 lbpick_scan(const struct lbpick_cand *v, size_t n, const struct lbpick_ctx *x)
 {
-	uint64_t best_num = 0, best_den = 1;
-	unsigned bar = 4;
-	long best = -1;
-	size_t i;
+	struct lbpick_best b = { .i = -1, .near = HUGE_VAL };
+	uint64_t cbit = x->country <= 0xffff ? 1ull << (x->country % 64) : 0;
+	size_t i, end;
+	unsigned rt;
+	bool maybe0;
 
-	for (i = 0; i < n; i++) {
-		const struct lbpick_cand *c = &v[i];
-		uint64_t den, num;
-		unsigned geo;
-
-		if (!lbpick_eligible(c))
-			continue;
-		geo = lbpick_geo(x, c);
-		if (geo >= bar)
-			continue;
-		den = lbpick_clamp(c->soft_limit) * lbpick_clamp(c->weight);
-		num = (uint64_t)geo * 100 * den + c->conns;
-		if (best >= 0 && (lbpick_u128)num * best_den >=
-		    (lbpick_u128)best_num * den)
-			continue;
-		best = (long)i;
-		best_num = num;
-		best_den = den;
-		bar = (unsigned)((num + 100 * den - 1) / (100 * den));
+	for (i = 0; i < n; i = end) {
+		end = lbpick_run_at(v, i, n, x, cbit, &rt, &maybe0);
+		if (rt == 1 || maybe0)
+			lbpick_run(v, i, end, x, rt, &b);
 	}
-	return best;
+	for (i = 0; i < n; i = end) {
+		end = lbpick_run_at(v, i, n, x, cbit, &rt, &maybe0);
+		if (rt == 1 || maybe0 || (double)(rt * 100) > b.near)
+			continue;
+		lbpick_run(v, i, end, x, rt, &b);
+	}
+	return b.i;
 }
 
 long

@@ -20,8 +20,12 @@
  *        3  otherwise.
  *    A candidate or client without a country never gets tier 0, without a
  *    region never tier 1. Scores are compared exactly (as fractions, not in
- *    floating point), and a tie goes to the candidate earlier in the array:
- *    callers list candidates sorted by id, so a tie goes to the lowest id.
+ *    floating point), and a tie goes to the candidate earlier in the array.
+ *
+ * Callers list an app's candidates sorted by region, then id (so a tie goes
+ * to the lowest id) and run lbpick_prepare() on the array: the decision then
+ * skips whole regions that cannot win, so its cost follows the candidates of
+ * the client's country and region rather than the whole table.
  */
 #ifndef WARREN_LBPICK_H
 #define WARREN_LBPICK_H
@@ -56,6 +60,16 @@ struct lbpick_cand {
 	uint32_t soft_limit;            /* 0 counts as 1 */
 	uint32_t hard_limit;            /* 0 = no limit */
 	uint32_t conns;                 /* current_connections on this node */
+	/* Filled by lbpick_prepare(), which callers run after changing any
+	 * candidate's region, country, weight or soft_limit (conns and flags
+	 * change freely between decisions). All zero (never prepared) gives
+	 * the same decisions, only slower; stale gives wrong ones. */
+	uint32_t run_end;               /* one past the last of the run of
+	                                 * consecutive candidates of its region */
+	uint64_t cmask;                 /* at a run's first: a bit per country
+	                                 * (code % 64) found in the run */
+	uint64_t den;                   /* soft_limit * weight, capped, 0 as 1 */
+	double rden;                    /* 1 / den */
 };
 
 /* where the client is, and where this node is; zero fields = unknown */
@@ -80,8 +94,9 @@ struct lbpick_score {
 	double score;                   /* geo * 100 + load / weight */
 };
 
-/* Sets *out from a region name of up to LBPICK_REGION_MAX bytes. Returns 0,
- * or -EINVAL (too long or empty; *out is then all zero, "no region"). */
+/* Sets *out from a region name of up to LBPICK_REGION_MAX printable ASCII
+ * bytes (no spaces). Returns 0, or -EINVAL (empty, too long or another
+ * byte; *out is then all zero, "no region"). */
 int lbpick_region(struct lbpick_region *out, const char *name, size_t len);
 /* Writes the region's name into buf[LBPICK_REGION_MAX + 1]; returns buf. */
 char *lbpick_region_name(const struct lbpick_region *r, char *buf);
@@ -98,6 +113,9 @@ uint64_t lbpick_id(const char *name, size_t len);
  * when none has it. */
 long lbpick_find(const struct lbpick_cand *v, size_t n, uint64_t id,
     size_t hint);
+
+/* Fills the cached fields of v[n] (see struct lbpick_cand). */
+void lbpick_prepare(struct lbpick_cand *v, size_t n);
 
 /* True if c may take a new connection (see the top of this file). */
 bool lbpick_eligible(const struct lbpick_cand *c);

@@ -10,6 +10,9 @@ export WARREN_BIN="${WARREN_BIN:-build}"
 Q=""
 [ "${BENCH_QUICK:-0}" = 1 ] && Q=--quick
 rc=0
+# the load-balancing decision over 1,000 candidates (a few seconds)
+DB=tests/data/geo-country.mmdb
+"$WARREN_BIN/tools/lbbench" $( [ -f "$DB" ] && echo --geoip-db "$DB" ) || rc=$?
 timeout -k 10 290 "$PY" tests/bench/bench.py $Q || rc=$?
 # the request inspector: client memory after 10,000 x 1 MiB, req/s on and off
 timeout -k 10 400 "$PY" tests/bench/inspect.py $Q || rc=$?

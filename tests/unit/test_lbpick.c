@@ -373,6 +373,14 @@ ref_pick(const struct lbpick_cand *v, size_t n, const struct lbpick_where *c,
 	return best;
 }
 
+static int
+by_region(const void *a, const void *b)
+{
+	const struct lbpick_cand *x = a, *y = b;
+
+	return memcmp(&x->region, &y->region, sizeof(x->region));
+}
+
 static void
 test_random_against_reference(void **state)
 {
@@ -383,13 +391,13 @@ test_random_against_reference(void **state)
 	unsigned seed = 12345;
 	int round;
 
-	for (round = 0; round < 20000; round++) {
+	for (round = 0; round < 30000; round++) {
 		struct lbpick_where c, l;
 		size_t n = (size_t)(rand_r(&seed) % 64), i;
 		long got;
 
 		for (i = 0; i < n; i++) {
-			v[i] = cand(regions[rand_r(&seed) % 4],
+			v[i] = cand(rand_r(&seed) % 20 ? regions[rand_r(&seed) % 4] : NULL,
 			    countries[rand_r(&seed) % 9],
 			    (uint32_t)(rand_r(&seed) % 5),
 			    (uint32_t)(rand_r(&seed) % 4),
@@ -397,6 +405,12 @@ test_random_against_reference(void **state)
 			    (uint32_t)(rand_r(&seed) % (round % 2 ? 1000 : 12)));
 			v[i].flags = rand_r(&seed) % 10 == 0 ? LBPICK_DOWN : 0;
 		}
+		/* as callers keep them (by region, prepared), prepared in any
+		 * order, or never prepared: the same decisions */
+		if (round % 3 == 0)
+			qsort(v, n, sizeof(v[0]), by_region);
+		if (round % 3 != 2)
+			lbpick_prepare(v, n);
 		c = where(rand_r(&seed) % 5 ? regions[rand_r(&seed) % 4] : NULL,
 		    countries[rand_r(&seed) % 9]);
 		l = where(regions[rand_r(&seed) % 4], NULL);
