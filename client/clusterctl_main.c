@@ -29,6 +29,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "static backends (edgeProxy's table), replicated to every node" },
 	{ "domains", ctl_domains_main, "domains list|add|rm ...",
 	    "custom domain -> app, replicated to every node" },
+	{ "lb", ctl_lb_main, "lb explain --app APP --client-ip IP",
+	    "which backend a client at IP gets and why: every candidate's tier, "
+	    "load and score" },
 	{ "tokens", ctl_tokens_main, "tokens create|list|revoke ...",
 	    "tunnel tokens: create --allow PATTERN [--allow-port LO-HI] [--note "
 	    "TEXT], list, revoke ID" },

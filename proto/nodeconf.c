@@ -54,6 +54,9 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "reservation-grace", CONF_MS, O(reservation_grace), "24h", "a name or port stays reserved to its token this long after its client went offline" },
 	{ "max-sessions-per-token", CONF_INT, O(max_sessions_per_token), "10", "live client sessions per token on this node" },
 	{ "max-registrations-per-minute", CONF_INT, O(max_registrations_per_minute), "60", "tunnel registrations per token (or anonymous client) per minute" },
+	{ "geoip-db", CONF_STR, O(geoip_db), "", "MaxMind DB file (GeoLite2/GeoIP2 country.iso_code or flat country_code layout) giving each client's country for load balancing" },
+	{ "region-map", CONF_STR, O(region_map), "", "file mapping countries to regions, lines 'REGION = CC CC ...' (default: edgeProxy's sa, us, eu, ap)" },
+	{ "binding-ttl", CONF_MS, O(binding_ttl), "600s", "a client stays bound to the backend it was given this long after its last connection" },
 	CONF_END
 };
 

@@ -51,6 +51,9 @@ struct node_conf {
 	long long reservation_grace;      /* ms a name stays reserved offline */
 	long long max_sessions_per_token; /* live sessions per token, this node */
 	long long max_registrations_per_minute; /* per token (or client id) */
+	char *geoip_db;         /* MaxMind DB of client countries, "" = none */
+	char *region_map;       /* country -> region file, "" = edgeProxy's */
+	long long binding_ttl;  /* ms a client stays bound to its backend */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 };

@@ -34,6 +34,7 @@
 #include "router/metrics_help.h"
 #include "router/registry.h"
 #include "router/clusterapi.h"
+#include "router/lbexplain.h"
 #include "router/routedb.h"
 #include "router/table.h"
 #include "router/tokenapi.h"
@@ -81,6 +82,7 @@ struct router {
 	struct ipcmsg_stats astats;     /* latest of them, for /metrics */
 	struct routedb *db;             /* routing.db, read side */
 	struct clusterapi *api;         /* /v1/routes, /v1/backends, /v1/domains */
+	struct lbexplain *lbx;          /* /v1/lb/explain */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -1271,7 +1273,8 @@ router_dispatch_admin(void *arg, const char *method, const char *path,
 	cc.live_arg = rt;
 	cc.write = router_gossip_write;
 	cc.write_arg = rt;
-	if (clusterapi_handle(rt->api, &cc, method, path, admin_body(rt->admin,
+	if (lbexplain_handle(rt->lbx, method, path, &status, &out) ||
+	    clusterapi_handle(rt->api, &cc, method, path, admin_body(rt->admin,
 	    NULL), &status, &out)) {
 		router_json(resp, out);
 		if (resp->status == 200)
@@ -1417,6 +1420,8 @@ router_setup(struct router *rt)
 	log_info("routedb.loaded", "db=%s names=%d", path, rc);
 	if ((rc = clusterapi_open(&rt->api, path)) != 0)
 		return rc;
+	if ((rc = lbexplain_start(&rt->lbx, &rt->conf, path)) != 0)
+		return rc;
 	if ((rc = router_open_auth(rt, path)) != 0)
 		return rc;
 
@@ -1508,6 +1513,7 @@ out:
 	table_free(rt.table);
 	routedb_close(rt.db);
 	clusterapi_close(rt.api);
+	lbexplain_close(rt.lbx);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
 		ev_signal_stop(rt.loop, &rt.sigterm);

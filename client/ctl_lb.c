@@ -1,0 +1,127 @@
+/* ctl_lb — clusterctl lb: the load balancer as operators see it.
+ *
+ *   clusterctl lb explain --app APP --client-ip IP [--json]
+ *
+ * asks the node which of APP's backends a client at IP would get, and why:
+ * every candidate with its tier, load and score, computed by the decision
+ * the node runs. */
+#include "client/ctl.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *
+ctl_lb_opt(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], name) == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=')
+			return argv[i] + n + 1;
+	}
+	return NULL;
+}
+
+static const char *
+ctl_lb_s(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+static int
+ctl_lb_explain(struct ctl *c, int argc, char **argv)
+{
+	const char *app = ctl_lb_opt(argc, argv, "--app");
+	const char *ip = ctl_lb_opt(argc, argv, "--client-ip");
+	static const char *const tiers[] = { "country", "region", "this node's",
+	    "other" };
+	struct ctl_resp r;
+	char path[512], err[512];
+	json_t *j, *arr, *o;
+	size_t i;
+
+	if (app == NULL || ip == NULL || strchr(app, '/') != NULL ||
+	    strchr(ip, '/') != NULL) {
+		fprintf(stderr, "%s: usage: %s lb explain --app APP --client-ip IP "
+		    "[--json]\n", c->prog, c->prog);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/v1/lb/explain/%s/%s", app, ip);
+	if (ctl_http(c, "GET", path, NULL, 0, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return 1;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, "lb explain", &r);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	if (ctl_flag(argc, argv, "--json")) {
+		fwrite(r.body, 1, r.len, stdout);
+		ctl_resp_fini(&r);
+		return 0;
+	}
+	j = json_loadb(r.body, r.len, 0, NULL);
+	ctl_resp_fini(&r);
+	if (j == NULL) {
+		fprintf(stderr, "%s: lb explain: the node sent malformed JSON\n",
+		    c->prog);
+		return 1;
+	}
+	printf("client %s: country %s, region %s (GeoIP: %s); this node's region %s\n",
+	    ctl_lb_s(j, "client_ip"), ctl_lb_s(j, "client_country"),
+	    ctl_lb_s(j, "client_region"), ctl_lb_s(j, "geoip"),
+	    ctl_lb_s(j, "node_region"));
+	printf("score = geo * 100 + (conns / soft_limit) / weight; lowest wins\n\n");
+	printf("  %-20s %-8s %-7s %-21s %-6s %-6s %-5s %-5s %-4s %-12s %-9s %s\n",
+	    "BACKEND", "REGION", "COUNTRY", "ADDRESS", "WEIGHT", "SOFT", "HARD",
+	    "CONNS", "GEO", "TIER", "SCORE", "STATE");
+	arr = json_object_get(j, "candidates");
+	json_array_foreach(arr, i, o) {
+		char addr[80], score[32];
+		long long geo = json_integer_value(json_object_get(o, "geo"));
+
+		snprintf(addr, sizeof(addr), "%s:%lld", ctl_lb_s(o, "wg_ip"),
+		    (long long)json_integer_value(json_object_get(o, "port")));
+		if (json_is_true(json_object_get(o, "eligible")))
+			snprintf(score, sizeof(score), "%.4f",
+			    json_real_value(json_object_get(o, "score")));
+		else
+			snprintf(score, sizeof(score), "-");
+		printf("%s %-20s %-8s %-7s %-21s %-6lld %-6lld %-5lld %-5lld %-4lld "
+		    "%-12s %-9s %s\n",
+		    json_is_true(json_object_get(o, "winner")) ? "*" : " ",
+		    ctl_lb_s(o, "id"), ctl_lb_s(o, "region"), ctl_lb_s(o, "country"),
+		    addr, (long long)json_integer_value(json_object_get(o, "weight")),
+		    (long long)json_integer_value(json_object_get(o, "soft_limit")),
+		    (long long)json_integer_value(json_object_get(o, "hard_limit")),
+		    (long long)json_integer_value(json_object_get(o, "conns")), geo,
+		    geo >= 0 && geo <= 3 ? tiers[geo] : "?", score,
+		    ctl_lb_s(o, "why"));
+	}
+	if (json_array_size(arr) == 0)
+		printf("  (no backends for app %s)\n", ctl_lb_s(j, "app"));
+	if (json_is_string(json_object_get(j, "winner")))
+		printf("\nwinner: %s\n", ctl_lb_s(j, "winner"));
+	else
+		printf("\nwinner: none (no eligible backend)\n");
+	json_decref(j);
+	return 0;
+}
+
+int
+ctl_lb_main(struct ctl *c, int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+		return ctl_lb_explain(c, argc - 1, argv + 1);
+	fprintf(stderr, "%s: usage: %s lb explain --app APP --client-ip IP [--json]\n",
+	    c->prog, c->prog);
+	return 2;
+}

@@ -1,0 +1,298 @@
+#include "router/lbexplain.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "geoip.h"
+#include "lbpick.h"
+#include "log.h"
+#include "nodeconf.h"
+#include "regionmap.h"
+
+#define LBEXPLAIN_PREFIX        "/v1/lb/explain/"
+#define LBEXPLAIN_MAX           65536   /* backends of one app shown */
+
+struct lbexplain {
+	sqlite3 *db;
+	struct geoip *geoip;            /* NULL: no --geoip-db */
+	struct regionmap map;
+	struct lbpick_where local;
+	char region[LBPICK_REGION_MAX + 1];
+};
+
+int
+lbexplain_open(struct lbexplain **out, const struct lbexplain_conf *c,
+    char *err, size_t errlen)
+{
+	struct lbexplain *x;
+	int rc;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (sqlite3_open_v2(c->db_path, &x->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", c->db_path,
+		    sqlite3_errmsg(x->db));
+		rc = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(x->db, 1000);
+	if (c->geoip_db != NULL && c->geoip_db[0] != '\0' &&
+	    (rc = geoip_open(&x->geoip, c->geoip_db, err, errlen)) != 0)
+		goto fail;
+	if (c->region_map != NULL && c->region_map[0] != '\0') {
+		if ((rc = regionmap_load(&x->map, c->region_map, err, errlen)) != 0)
+			goto fail;
+	} else {
+		regionmap_default(&x->map);
+	}
+	if (lbpick_region(&x->local.region, c->region, strlen(c->region)) != 0) {
+		snprintf(err, errlen, "region '%s': a region name is 1 to %d "
+		    "printable characters without spaces", c->region,
+		    LBPICK_REGION_MAX);
+		rc = -EINVAL;
+		goto fail;
+	}
+	snprintf(x->region, sizeof(x->region), "%s", c->region);
+	*out = x;
+	return 0;
+fail:
+	lbexplain_close(x);
+	return rc;
+}
+
+int
+lbexplain_start(struct lbexplain **out, const struct node_conf *nc,
+    const char *db_path)
+{
+	struct lbexplain_conf c = { db_path, nc->region, nc->geoip_db,
+	    nc->region_map };
+	char err[512];
+	int rc;
+
+	if ((rc = lbexplain_open(out, &c, err, sizeof(err))) != 0) {
+		log_error("lb.start", "err=\"%s\"", err);
+		return rc;
+	}
+	log_info("lb.start", "region=%s geoip=\"%s\" region_map=\"%s\"",
+	    nc->region, (*out)->geoip != NULL ? geoip_type((*out)->geoip) : "",
+	    nc->region_map[0] != '\0' ? nc->region_map : "edgeProxy's");
+	return 0;
+}
+
+void
+lbexplain_close(struct lbexplain *x)
+{
+	if (x == NULL)
+		return;
+	sqlite3_close(x->db);
+	geoip_free(x->geoip);
+	free(x);
+}
+
+static json_t *
+lbexplain_error(int *status, int code, const char *msg)
+{
+	*status = code;
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static uint32_t
+lbexplain_u32(sqlite3_int64 v)
+{
+	return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static const char *const lbexplain_why[] = {
+	[LBPICK_WHY_SCORED] = "scored",
+	[LBPICK_WHY_UNHEALTHY] = "unhealthy",
+	[LBPICK_WHY_DELETED] = "deleted",
+	[LBPICK_WHY_DOWN] = "down here",
+	[LBPICK_WHY_FULL] = "at hard limit",
+};
+
+/* The app's backends, by region then id (the order the decision expects),
+ * as candidates plus their rows for the answer. */
+static json_t *
+lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
+    size_t *n, int *status)
+{
+	sqlite3_stmt *s;
+	struct lbpick_cand *v = NULL, *nv;
+	json_t *rows;
+	size_t cap = 0;
+	int rc, i;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(x->db, "SELECT * FROM backends WHERE app = ?1 "
+	    "ORDER BY region, id", -1, &s, NULL) != SQLITE_OK)
+		return lbexplain_error(status, 500, sqlite3_errmsg(x->db));
+	sqlite3_bind_text(s, 1, app, -1, SQLITE_STATIC);
+	rows = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < LBEXPLAIN_MAX) {
+		struct lbpick_cand *c;
+		json_t *o = json_object();
+
+		if (*n == cap) {
+			cap = cap != 0 ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
+				break;
+			v = nv;
+		}
+		c = &v[(*n)++];
+		memset(c, 0, sizeof(*c));
+		for (i = 0; i < sqlite3_column_count(s); i++) {
+			const char *col = sqlite3_column_name(s, i);
+			const char *t = (const char *)sqlite3_column_text(s, i);
+			sqlite3_int64 iv = sqlite3_column_int64(s, i);
+			bool null = sqlite3_column_type(s, i) == SQLITE_NULL;
+
+			if (strcmp(col, "id") == 0 && t != NULL) {
+				c->id = lbpick_id(t, strlen(t));
+				json_object_set_new(o, "id", json_string(t));
+			} else if (strcmp(col, "region") == 0 && t != NULL) {
+				lbpick_region(&c->region, t, strlen(t));
+				json_object_set_new(o, "region", json_string(t));
+			} else if (strcmp(col, "country") == 0 && t != NULL) {
+				c->country = lbpick_country(t);
+				json_object_set_new(o, "country", json_string(t));
+			} else if (strcmp(col, "wg_ip") == 0 && t != NULL) {
+				json_object_set_new(o, "wg_ip", json_string(t));
+			} else if (strcmp(col, "port") == 0) {
+				json_object_set_new(o, "port", json_integer(iv));
+			} else if (strcmp(col, "healthy") == 0) {
+				/* only an explicit 0 is the operator's "out" */
+				if (!null && iv == 0)
+					c->flags |= LBPICK_UNHEALTHY;
+				json_object_set_new(o, "healthy", json_boolean(null || iv != 0));
+			} else if (strcmp(col, "deleted") == 0) {
+				if (!null && iv != 0)
+					c->flags |= LBPICK_DELETED;
+			} else if (strcmp(col, "weight") == 0) {
+				c->weight = lbexplain_u32(iv);
+				json_object_set_new(o, "weight", json_integer(c->weight));
+			} else if (strcmp(col, "soft_limit") == 0) {
+				c->soft_limit = lbexplain_u32(iv);
+				json_object_set_new(o, "soft_limit", json_integer(c->soft_limit));
+			} else if (strcmp(col, "hard_limit") == 0) {
+				c->hard_limit = lbexplain_u32(iv);
+				json_object_set_new(o, "hard_limit", json_integer(c->hard_limit));
+			}
+		}
+		json_array_append_new(rows, o);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(v);
+		json_decref(rows);
+		return lbexplain_error(status, 500, sqlite3_errmsg(x->db));
+	}
+	if (json_array_size(rows) != *n) {      /* out of memory midway */
+		free(v);
+		json_decref(rows);
+		return lbexplain_error(status, 500, "out of memory");
+	}
+	lbpick_prepare(v, *n);
+	*out = v;
+	return rows;
+}
+
+static json_t *
+lbexplain_run(struct lbexplain *x, const char *app, const char *ip, int *status)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct lbpick_where client;
+	struct lbpick_score *sc = NULL;
+	struct lbpick_cand *v = NULL;
+	const struct lbpick_region *r;
+	char cc[3], rn[LBPICK_REGION_MAX + 1];
+	json_t *rows, *o, *ans;
+	size_t n, i;
+	long win;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return lbexplain_error(status, 400, "the client IP is not an IPv4 "
+		    "or IPv6 address");
+	memset(&client, 0, sizeof(client));
+	if (x->geoip != NULL)
+		client.country = geoip_country(x->geoip, (struct sockaddr *)&ss);
+	if ((r = regionmap_region(&x->map, client.country)) != NULL)
+		client.region = *r;
+	rows = lbexplain_load(x, app, &v, &n, status);
+	if (!json_is_array(rows))
+		return rows;
+	if (n > 0 && (sc = calloc(n, sizeof(*sc))) == NULL) {
+		free(v);
+		json_decref(rows);
+		return lbexplain_error(status, 500, "out of memory");
+	}
+	win = lbpick_explain(v, n, &client, &x->local, -1, sc);
+	json_array_foreach(rows, i, o) {
+		json_object_set_new(o, "conns", json_integer(v[i].conns));
+		json_object_set_new(o, "eligible", json_boolean(sc[i].why ==
+		    LBPICK_WHY_SCORED));
+		json_object_set_new(o, "why", json_string(lbexplain_why[sc[i].why]));
+		json_object_set_new(o, "geo", json_integer(sc[i].geo));
+		json_object_set_new(o, "load", json_real(sc[i].load));
+		json_object_set_new(o, "score", json_real(sc[i].score));
+		json_object_set_new(o, "winner", json_boolean((long)i == win));
+	}
+	ans = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s?, s:o}", "app", app,
+	    "client_ip", ip,
+	    "client_country", client.country != 0 ?
+	    lbpick_country_name(client.country, cc) : NULL,
+	    "client_region", r != NULL ? lbpick_region_name(r, rn) : NULL,
+	    "node_region", x->region,
+	    "geoip", x->geoip != NULL ? geoip_type(x->geoip) : NULL,
+	    "candidates", rows);
+	json_object_set_new(ans, "winner", win >= 0 ?
+	    json_incref(json_object_get(json_array_get(rows, (size_t)win), "id")) :
+	    json_null());
+	free(sc);
+	free(v);
+	*status = 200;
+	return ans;
+}
+
+bool
+lbexplain_handle(struct lbexplain *x, const char *method, const char *path,
+    int *status, json_t **out)
+{
+	char app[256], ip[INET6_ADDRSTRLEN + 1];
+	const char *rest, *slash;
+	size_t alen;
+
+	if (strncmp(path, LBEXPLAIN_PREFIX, strlen(LBEXPLAIN_PREFIX)) != 0)
+		return false;
+	if (strcmp(method, "GET") != 0) {
+		*out = lbexplain_error(status, 405, "only GET is supported");
+		return true;
+	}
+	rest = path + strlen(LBEXPLAIN_PREFIX);
+	if ((slash = strchr(rest, '/')) == NULL || slash == rest ||
+	    (alen = (size_t)(slash - rest)) >= sizeof(app) ||
+	    strlen(slash + 1) >= sizeof(ip) || slash[1] == '\0') {
+		*out = lbexplain_error(status, 400, "use /v1/lb/explain/APP/CLIENT_IP");
+		return true;
+	}
+	memcpy(app, rest, alen);
+	app[alen] = '\0';
+	snprintf(ip, sizeof(ip), "%s", slash + 1);
+	*out = lbexplain_run(x, app, ip, status);
+	return true;
+}
