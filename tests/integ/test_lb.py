@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 
 import harness
 from harness import TestFailure, check
@@ -40,8 +41,22 @@ def explain(node, ip, app="myapp"):
     return json.loads(out)
 
 
+def open_db(node, timeout=15):
+    """The node's routing.db once gossip has made its tables."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db = sqlite3.connect(os.path.join(node.data_dir, "routing.db"), timeout=5)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'backends'").fetchone():
+            return db
+        db.close()
+        if time.monotonic() > deadline:
+            raise TestFailure("%s: routing.db has no backends table after %ds"
+                              % (node.name, timeout))
+        time.sleep(0.1)
+
+
 def backends(node, rows):
-    db = sqlite3.connect(os.path.join(node.data_dir, "routing.db"), timeout=5)
+    db = open_db(node)
     db.executemany("INSERT INTO backends VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
     db.commit()
     return db
@@ -101,7 +116,7 @@ def test_explain_region_map_and_country_column(env):
     node = env.node(args=["--region", "us-east", "--geoip-db", geoip_db(),
                           "--region-map", rmap])
     # edgeProxy's code reads a country column its README's schema lacks
-    db = sqlite3.connect(os.path.join(node.data_dir, "routing.db"), timeout=5)
+    db = open_db(node)
     db.execute("ALTER TABLE backends ADD COLUMN country TEXT")
     db.executemany("INSERT INTO backends (id, app, region, wg_ip, port, healthy, weight,"
                    " soft_limit, hard_limit, deleted, country) VALUES"
