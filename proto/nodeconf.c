@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "geoip.h"
 #include "log.h"
+#include "regionmap.h"
 
 #define O(f) offsetof(struct node_conf, f)
 
@@ -66,6 +68,39 @@ static const char nodeconf_usage[] =
     "Runs a warren edge node: the acceptor (public and tunnel listeners), the\n"
     "router (route table, registration, admin API) and gossip (routing.db).";
 
+/* The load-balancing options, checked here so that a bad file stops the
+ * node at once with the reason rather than a process that keeps failing. */
+static int
+nodeconf_lb(const struct node_conf *c)
+{
+	struct regionmap *m;
+	struct geoip *g;
+	char err[512];
+
+	if (c->binding_ttl <= 0) {
+		fprintf(stderr, "warren-node: --binding-ttl must be positive\n");
+		return -1;
+	}
+	if (c->geoip_db[0] != '\0') {
+		if (geoip_open(&g, c->geoip_db, err, sizeof(err)) != 0) {
+			fprintf(stderr, "warren-node: --geoip-db: %s\n", err);
+			return -1;
+		}
+		geoip_free(g);
+	}
+	if (c->region_map[0] != '\0') {
+		if ((m = malloc(sizeof(*m))) == NULL)
+			return -1;
+		if (regionmap_load(m, c->region_map, err, sizeof(err)) != 0) {
+			fprintf(stderr, "warren-node: --region-map: %s\n", err);
+			free(m);
+			return -1;
+		}
+		free(m);
+	}
+	return 0;
+}
+
 static int
 nodeconf_mkdir(const char *dir)
 {
@@ -122,6 +157,8 @@ nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
 		fprintf(stderr, "warren-node: --window must be between 16KiB and 64MiB\n");
 		return -1;
 	}
+	if ((rc = nodeconf_lb(c)) != 0)
+		return -1;
 	if ((rc = nodeconf_mkdir(c->data_dir)) != 0) {
 		fprintf(stderr, "warren-node: cannot create data dir %s: %s\n",
 		    c->data_dir, strerror(-rc));

@@ -23,7 +23,7 @@ struct lbexplain {
 	struct geoip *geoip;            /* NULL: no --geoip-db */
 	struct regionmap map;
 	struct lbpick_where local;
-	char region[LBPICK_REGION_MAX + 1];
+	char *region;                   /* as configured */
 };
 
 int
@@ -54,14 +54,17 @@ lbexplain_open(struct lbexplain **out, const struct lbexplain_conf *c,
 	} else {
 		regionmap_default(&x->map);
 	}
-	if (lbpick_region(&x->local.region, c->region, strlen(c->region)) != 0) {
-		snprintf(err, errlen, "region '%s': a region name is 1 to %d "
-		    "printable characters without spaces", c->region,
-		    LBPICK_REGION_MAX);
-		rc = -EINVAL;
+	/* a region name the decision cannot hold leaves the node without
+	 * one (no backend is tier 2) rather than stopping the router */
+	if (lbpick_region(&x->local.region, c->region, strlen(c->region)) != 0)
+		log_warn("lb.region", "region=\"%s\" err=\"not usable for load "
+		    "balancing: a region is 1 to %d printable characters without "
+		    "spaces\"", c->region, LBPICK_REGION_MAX);
+	if ((x->region = strdup(c->region)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
 		goto fail;
 	}
-	snprintf(x->region, sizeof(x->region), "%s", c->region);
 	*out = x;
 	return 0;
 fail:
@@ -95,6 +98,7 @@ lbexplain_close(struct lbexplain *x)
 		return;
 	sqlite3_close(x->db);
 	geoip_free(x->geoip);
+	free(x->region);
 	free(x);
 }
 

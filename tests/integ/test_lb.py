@@ -134,3 +134,25 @@ def test_explain_region_map_and_country_column(env):
     check(j["client_country"] == "AU" and j["client_region"] is None and
           j["winner"] == "us-1", "AU client: %r" % j)
     db.close()
+
+
+@harness.timeout(TIMEOUT)
+def test_bad_lb_options_stop_the_node(env):
+    bad_map = env.path("bad.map")
+    with open(bad_map, "w") as f:
+        f.write("sa = BR\nus = US BR\n")
+    garbage = env.path("garbage.mmdb")
+    with open(garbage, "wb") as f:
+        f.write(b"not a MaxMind database\n" * 10)
+    for args, want in [
+            (["--region-map", bad_map], "line 2: BR is already in region sa"),
+            (["--geoip-db", garbage], "cannot open GeoIP database"),
+            (["--geoip-db", env.path("missing.mmdb")], "No such file"),
+            (["--binding-ttl", "0"], "--binding-ttl must be positive")]:
+        r = subprocess.run([os.path.join(harness.bin_dir(), "warren-node"),
+                            "--data-dir", env.path("data-bad")] + args,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        err = r.stderr.decode(errors="replace")
+        check(r.returncode != 0 and want in err,
+              "warren-node %s: exit %d, stderr %r (want %r)" % (" ".join(args),
+                                                              r.returncode, err, want))
