@@ -86,7 +86,7 @@ ensure_base() {
 	if docker pull -q "$base" > /dev/null 2>&1; then
 		return 0
 	fi
-	say "cannot pull $base: making a Debian 12 base with debootstrap"
+	say "cannot pull $base: using a Debian 12 base made with debootstrap"
 	base=warren-base:bookworm
 	docker image inspect "$base" > /dev/null 2>&1 && return 0
 	[ "$(id -u)" = 0 ] || die "debootstrap needs root"
