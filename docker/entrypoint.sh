@@ -9,6 +9,12 @@
 #               (wireguard-go where the kernel has no WireGuard), and the
 #               node then runs as the user warren. That part needs root,
 #               NET_ADMIN and /dev/net/tun (compose.yml gives them).
+#   fly         warren-node on fly.io, where the private network (6PN) is
+#               already WireGuard: gossip on the machine's 6PN address
+#               (fly-local-6pn), joining <app>.internal, the cluster key from
+#               the secret WARREN_CLUSTER_KEY; name and region from Fly;
+#               the tunnel certificate from WARREN_TLS_CERT_PEM and
+#               WARREN_TLS_KEY_PEM when set.
 #   mesh-init   clusterctl mesh init MESH_DIR $MESH_NODES $MESH_ARGS, once:
 #               an existing mesh (same keys) is kept.
 #   anything else is run as it is (warren http ..., clusterctl ...).
@@ -38,6 +44,35 @@ node)
 			--inh-caps=-all --bounding-set=-all --no-new-privs \
 			warren-node --config /etc/warren/node.conf "$@"
 	fi
+	exec warren-node --config /etc/warren/node.conf "$@"
+	;;
+fly)
+	shift || true
+	addr=$(getent ahostsv6 fly-local-6pn | awk 'NR == 1 { print $1 }')
+	if [ -z "$addr" ]; then
+		echo "entrypoint: fly-local-6pn does not resolve: not on fly.io?" >&2
+		exit 1
+	fi
+	if [ -z "${WARREN_CLUSTER_KEY:-}" ]; then
+		echo "entrypoint: set the secret WARREN_CLUSTER_KEY (fly secrets set)" >&2
+		exit 1
+	fi
+	data=${WARREN_DATA_DIR:-/var/lib/warren}
+	(umask 077 && printf '%s\n' "$WARREN_CLUSTER_KEY" > "$data/cluster.keys")
+	unset WARREN_CLUSTER_KEY
+	# the tunnel listener's certificate, when given as secrets
+	if [ -n "${WARREN_TLS_CERT_PEM:-}" ] && [ -n "${WARREN_TLS_KEY_PEM:-}" ]; then
+		(umask 077 && printf '%s\n' "$WARREN_TLS_CERT_PEM" > "$data/tls-cert.pem" &&
+			printf '%s\n' "$WARREN_TLS_KEY_PEM" > "$data/tls-key.pem")
+		unset WARREN_TLS_CERT_PEM WARREN_TLS_KEY_PEM
+		export WARREN_TLS_CERT="$data/tls-cert.pem" WARREN_TLS_KEY="$data/tls-key.pem"
+	fi
+	export WARREN_DATA_DIR="$data"
+	export WARREN_CLUSTER_KEY_FILE="$data/cluster.keys"
+	export WARREN_NAME="${FLY_MACHINE_ID:-$(hostname)}"
+	export WARREN_REGION="${FLY_REGION:-fly}"
+	export WARREN_GOSSIP_LISTEN="[$addr]:7946"
+	export WARREN_JOIN="${FLY_APP_NAME:?}.internal:7946"
 	exec warren-node --config /etc/warren/node.conf "$@"
 	;;
 mesh-init)
