@@ -34,17 +34,8 @@ compose() {
 }
 
 need_tools() {
-	missing=""
-	command -v dockerd > /dev/null || missing="$missing docker.io"
-	docker compose version > /dev/null 2>&1 || command -v docker-compose > /dev/null ||
-		missing="$missing docker-compose"
-	command -v debootstrap > /dev/null || missing="$missing debootstrap"
-	[ -z "$missing" ] && return 0
-	[ "$(id -u)" = 0 ] || die "missing packages:$missing (install them as root)"
-	say "installing$missing"
-	apt-get update -q > /dev/null
-	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > /dev/null
+	sh "$root/tests/deps.sh"
+	command -v dockerd > /dev/null || die "dockerd is missing (make deps installs docker.io)"
 }
 
 # dockerd, started here when none answers; its bridge and default pools in
