@@ -62,6 +62,7 @@ ensure_dockerd() {
 
 stop_dockerd() {
 	[ -n "$started_dockerd" ] || return 0
+	compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
 	say "stopping the dockerd started here"
 	kill "$started_dockerd" 2> /dev/null || true
 	wait "$started_dockerd" 2> /dev/null || true
@@ -140,9 +141,19 @@ removes it
 EOT
 }
 
+# on the way out of a test, pass or fail: the cluster, and the dockerd
+# started here
+test_cleanup() {
+	if [ "${KEEP:-0}" != 1 ]; then
+		compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
+	fi
+	stop_dockerd
+}
+
 test_cluster() {
 	need_tools
 	ensure_dockerd
+	trap test_cleanup EXIT
 	build
 	compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
 	compose up -d
@@ -194,10 +205,6 @@ test_cluster() {
 	done
 	say "tunnel demo.demo.test registered, held by node $holder"
 	compose --profile check run --rm -e "HOLDER=$holder" checker || fail=1
-	if [ "${KEEP:-0}" != 1 ]; then
-		compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
-	fi
-	stop_dockerd
 	[ $fail = 0 ] || die "FAIL"
 	say "PASS"
 }
