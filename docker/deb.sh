@@ -6,6 +6,10 @@
 #
 #   B=build VERSION=0.1.0 sh docker/deb.sh
 set -eu
+die() {
+	echo "$*" >&2
+	exit 1
+}
 B=${B:-build}
 VERSION=${VERSION:-0.1.0}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,18 +32,25 @@ bins="$root/usr/lib/warren/* $root/usr/bin/warren $root/usr/bin/clusterctl"
 needed=$(objdump -p $bins | awk '$1 == "NEEDED" { print $2 }' | sort -u)
 # shellcheck disable=SC2086
 libs=$(ldd $bins | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u)
+# one dpkg -S for every spelling of every path (merged /usr: a file may be
+# recorded under /lib or /usr/lib)
+paths=""
+for soname in $needed; do
+	lib=$(printf '%s\n' "$libs" | awk -v n="$soname" '$1 == n { print $2; exit }')
+	[ -n "$lib" ] || die "deb: $soname is not found by ldd"
+	real=$(readlink -f "$lib")
+	paths="$paths $lib $real /usr$lib /usr$real ${lib#/usr} ${real#/usr}"
+done
+# shellcheck disable=SC2086 # a list of paths
+owners=$(dpkg -S $paths 2> /dev/null || true)
 deps=""
 for soname in $needed; do
 	lib=$(printf '%s\n' "$libs" | awk -v n="$soname" '$1 == n { print $2; exit }')
 	real=$(readlink -f "$lib")
-	pkg=""
-	for p in "$lib" "$real" "/usr$lib" "/usr$real" "${lib#/usr}" "${real#/usr}"; do
-		pkg=$(dpkg -S "$p" 2> /dev/null | head -n 1 | cut -d: -f1) && [ -n "$pkg" ] && break
-	done
-	if [ -z "$pkg" ]; then
-		echo "deb: no Debian package ships $soname ($lib); install the build dependencies with make deps" >&2
-		exit 1
-	fi
+	pkg=$(printf '%s\n' "$owners" | awk -F': ' -v a="$lib" -v b="$real" \
+		'{ p = $2 } p == a || p == b || p == "/usr" a || p == "/usr" b ||
+		"/usr" p == a || "/usr" p == b { sub(/:.*/, "", $1); print $1; exit }')
+	[ -n "$pkg" ] || die "deb: no Debian package ships $soname ($lib); install the build dependencies with make deps"
 	deps="$deps
 $pkg"
 done
@@ -69,5 +80,5 @@ for s in postinst prerm postrm; do
 done
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | sort |
 	xargs md5sum) > "$root/DEBIAN/md5sums"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$out" > /dev/null
+dpkg-deb --root-owner-group -Zgzip --build "$root" "$out" > /dev/null
 echo "$out"
