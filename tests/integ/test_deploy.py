@@ -296,3 +296,30 @@ def test_deploy_fly_dry_run(env):
     items = dry_run(env, "docker/fly/launch.sh", "--destroy", "--app", "edge-x")
     check([c[1] for c in items if c[0] == "cmd"] ==
           [["fly", "apps", "destroy", "edge-x", "--yes"]], "destroy")
+
+
+def test_deploy_docker_files(env):
+    """The image builds with the Debian build dependencies of tests/deps.sh,
+    and the compose cluster and the dockerd docker-test starts use addresses
+    of 198.18.0.0/15 only (the README's rule; loopback for published ports)."""
+    import ipaddress
+    deps = read(os.path.join(ROOT, "tests", "deps.sh"))
+    dev = set(re.findall(r"\b(lib[a-z0-9.+-]+-dev)\b", deps)) - {"libcmocka-dev",
+                                                                "libclang-rt-14-dev"}
+    dockerfile = read(os.path.join(ROOT, "docker", "Dockerfile"))
+    build = dockerfile.split("FROM ${BASE} AS build", 1)[1].split("\nFROM ", 1)[0]
+    check(dev and all(d in build.split() for d in dev),
+          "Dockerfile build stage lacks %r" % sorted(d for d in dev if d not in build.split()))
+    check(re.search(r"^ARG BASE=debian:12-slim$", dockerfile, re.M), "BASE default")
+    check(re.search(r"^USER warren$", dockerfile, re.M) and "HEALTHCHECK" in dockerfile and
+          "/v1/status" in dockerfile, "non-root user and admin API healthcheck")
+    bench = ipaddress.ip_network("198.18.0.0/15")
+    seen = 0
+    for name in ("compose.yml", "compose.sh"):
+        text = read(os.path.join(ROOT, "docker", name))
+        for m in re.finditer(r"(?<![\d.])(\d+\.\d+\.\d+\.\d+)(/\d+)?", text):
+            net = ipaddress.ip_network(m.group(0), strict=False)
+            check(net.subnet_of(bench) or net.network_address.is_loopback,
+                  "%s uses %s, outside 198.18.0.0/15" % (name, m.group(0)))
+            seen += 1
+    check(seen > 20, "found only %d addresses" % seen)
