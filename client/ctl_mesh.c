@@ -93,6 +93,20 @@ ctl_mesh_name_ok(const char *s)
 	return true;
 }
 
+/* A DNS name for --domain: labels of letters, digits and '-'. */
+static bool
+ctl_mesh_domain_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-' || s[n - 1] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+			return false;
+	return strstr(s, "..") == NULL;
+}
+
 static bool
 ctl_mesh_path_ok(const char *s)
 {
@@ -363,7 +377,7 @@ ctl_mesh_ini_line(void *user, const char *section, const char *key,
 				goto bad;
 			strcpy(m->data_dir, value);
 		} else if (strcmp(key, "domain") == 0) {
-			if (value[0] != '\0' && !ctl_mesh_name_ok(value))
+			if (value[0] != '\0' && !ctl_mesh_domain_ok(value))
 				goto bad;
 			strcpy(m->domain, value);
 		} else if (strcmp(key, "gossip_profile") == 0) {
@@ -674,13 +688,13 @@ ctl_mesh_put(const struct ctl_mesh *m, const char *path, mode_t mode,
 static int
 ctl_mesh_save(struct ctl_mesh *m)
 {
+	static const char *const dirs[] = { "", "/keys", "/nodes" };
 	char path[CTL_MESH_PATH_MAX], line[CTL_MESH_KEY_B64 + 1];
 	struct ctl_mesh_node *nd;
 	size_t i, len;
 	char *text;
 	int rc;
 
-	const char *dirs[] = { "", "/keys", "/nodes" };
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", m->dir, dirs[i]);
 		if ((rc = ctl_mesh_mkdir(path)) != 0) {
@@ -821,7 +835,7 @@ ctl_mesh_init(struct ctl_mesh *m, int argc, char **argv)
 				goto usage_bad;
 			strcpy(m->data_dir, v);
 		} else if ((v = ctl_mesh_opt(argc, argv, &j, "--domain")) != NULL) {
-			if (!ctl_mesh_name_ok(v))
+			if (!ctl_mesh_domain_ok(v))
 				goto usage_bad;
 			strcpy(m->domain, v);
 		} else if ((v = ctl_mesh_opt(argc, argv, &j, "--gossip-profile")) !=
@@ -836,6 +850,10 @@ ctl_mesh_init(struct ctl_mesh *m, int argc, char **argv)
 			m->dir = argv[j];
 		} else if (nspecs < CTL_MESH_NODES_MAX) {
 			specs[nspecs++] = argv[j];
+		} else {
+			fprintf(stderr, "%s: mesh: at most %d nodes\n", m->prog,
+			    CTL_MESH_NODES_MAX);
+			return 2;
 		}
 	}
 	if (m->dir == NULL || nspecs == 0) {
