@@ -8,7 +8,9 @@
 #   test   a fresh cluster, then: every node sees three members alive over
 #          the mesh, nodes are healthy and run warren-node as warren, the
 #          tunnel is registered, and the checker asks every region for it;
-#          then the cluster is removed (KEEP=1 keeps it)
+#          then the cluster is removed (KEEP=1 keeps it). Last, the
+#          package's systemd units run under systemd in a container
+#          (docker/systemd-check.sh).
 #   down   stop the cluster and remove its volumes (the mesh keys too)
 #
 # Environment: WARREN_BASE (default debian:12-slim), DEBIAN_MIRROR (for
@@ -103,7 +105,37 @@ build() {
 		"$root" > /dev/null
 	docker build -q -f "$here/Dockerfile" --build-arg "BASE=$base" --target demo \
 		-t warren-demo:local "$root" > /dev/null
+	# layers of earlier builds that no tag holds any more
+	docker image prune -f --filter label=org.warren.image > /dev/null
 	say "built"
+}
+
+# The package's systemd units under systemd as PID 1 (docker/systemd-check.sh)
+check_systemd() {
+	docker build -q -f "$here/Dockerfile" --build-arg "BASE=$base" --target systemd \
+		-t warren-systemd:local "$root" > /dev/null
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cg="--cgroupns=private"          # cgroup v2: systemd gets its own tree
+	else
+		cg="--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw"
+	fi
+	cid=$(docker run -d --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+		"$cg" --tmpfs /run --tmpfs /run/lock --network none warren-systemd:local)
+	i=0
+	until docker exec "$cid" systemctl is-system-running 2> /dev/null | grep -qE 'running|degraded'; do
+		i=$((i + 1))
+		if [ $i -gt 60 ]; then
+			docker logs "$cid" 2>&1 | tail -n 20 >&2
+			docker rm -f "$cid" > /dev/null
+			echo "docker: systemd did not start in the container" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+	rc=0
+	docker exec -i "$cid" sh -s < "$here/systemd-check.sh" || rc=1
+	docker rm -f "$cid" > /dev/null
+	return $rc
 }
 
 # $1 node -> number of members it sees alive
@@ -205,6 +237,11 @@ test_cluster() {
 	done
 	say "tunnel demo.demo.test registered, held by node $holder"
 	compose --profile check run --rm -e "HOLDER=$holder" checker || fail=1
+	if [ "${KEEP:-0}" != 1 ]; then
+		compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
+	fi
+	check_systemd || fail=1
+	say "systemd units checked"
 	[ $fail = 0 ] || die "FAIL"
 	say "PASS"
 }

@@ -19,7 +19,8 @@ TIMEOUT = 60
 PUBLIC_TCP = {(80, 80), (443, 443), (7000, 7000), (20000, 20099)}
 SCRIPTS = ["docker/aws/deploy.sh", "docker/gcp/deploy.sh", "docker/fly/launch.sh",
            "docker/deploy-lib.sh", "docker/compose.sh", "docker/checker.sh",
-           "docker/entrypoint.sh", "docker/install.sh", "docker/deb.sh", "docker/mkman.sh"]
+           "docker/entrypoint.sh", "docker/install.sh", "docker/deb.sh", "docker/mkman.sh",
+           "docker/systemd-check.sh"]
 
 
 def stub_path(env):
