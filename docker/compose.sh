@@ -98,6 +98,7 @@ ensure_base() {
 	say "made $base"
 }
 
+# build [systemd]: the images (with systemd: also warren-systemd:local)
 build() {
 	ensure_base
 	say "building warren:local and warren-demo:local on $base"
@@ -105,6 +106,10 @@ build() {
 		"$root" > /dev/null
 	docker build -q -f "$here/Dockerfile" --build-arg "BASE=$base" --target demo \
 		-t warren-demo:local "$root" > /dev/null
+	if [ "${1:-}" = systemd ]; then
+		docker build -q -f "$here/Dockerfile" --build-arg "BASE=$base" --target systemd \
+			-t warren-systemd:local "$root" > /dev/null
+	fi
 	# layers of earlier builds that no tag holds any more
 	docker image prune -f --filter label=org.warren.image > /dev/null
 	say "built"
@@ -112,8 +117,6 @@ build() {
 
 # The package's systemd units under systemd as PID 1 (docker/systemd-check.sh)
 check_systemd() {
-	docker build -q -f "$here/Dockerfile" --build-arg "BASE=$base" --target systemd \
-		-t warren-systemd:local "$root" > /dev/null
 	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 		cg="--cgroupns=private"          # cgroup v2: systemd gets its own tree
 	else
@@ -186,7 +189,7 @@ test_cluster() {
 	need_tools
 	ensure_dockerd
 	trap test_cleanup EXIT
-	build
+	build systemd
 	compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
 	compose up -d
 	fail=0
@@ -238,7 +241,8 @@ test_cluster() {
 	say "tunnel demo.demo.test registered, held by node $holder"
 	compose --profile check run --rm -e "HOLDER=$holder" checker || fail=1
 	if [ "${KEEP:-0}" != 1 ]; then
-		compose --profile check down -v --remove-orphans > /dev/null 2>&1 || true
+		compose --profile check down -t 2 -v --remove-orphans > /dev/null 2>&1 || true
+		say "cluster removed"
 	fi
 	check_systemd || fail=1
 	say "systemd units checked"
