@@ -7,6 +7,9 @@
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make fuzz       libFuzzer targets, each for FUZZ_SECONDS
 #   make bench      benchmarks against a direct connection, prints ratios
+#   make install    binaries, systemd units, man pages (PREFIX, DESTDIR, SYSCONFDIR)
+#   make deb        a Debian package with the same layout (dpkg-deb)
+#   make docker-up / docker-test / docker-down   the three-region compose cluster
 #
 # Layout: every dir's *.c except *_main.c goes into lib<dir>.a; each *_main.c is
 # a program; each tests/unit/test_*.c is a cmocka binary linked with all libs.
@@ -135,5 +138,20 @@ bench: all
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# --- install, Debian package, Docker (the scripts are under docker/) ---
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
+VERSION    ?= 0.1.0
+.PHONY: install deb docker-up docker-test docker-down
+install: all
+	$(Q)B=$(B) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) SYSCONFDIR=$(SYSCONFDIR) sh docker/install.sh
+
+deb: all
+	$(Q)B=$(B) VERSION=$(VERSION) sh docker/deb.sh
+
+docker-up docker-test docker-down:
+	$(Q)sh docker/compose.sh $(patsubst docker-%,%,$@)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client/ctl.h"
+#include "client/ctl_mesh.h"
 #include "client/ctl_tokens.h"
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -35,6 +36,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "tokens", ctl_tokens_main, "tokens create|list|revoke ...",
 	    "tunnel tokens: create --allow PATTERN [--allow-port LO-HI] [--note "
 	    "TEXT], list, revoke ID" },
+	{ "mesh", ctl_mesh_main, "mesh init|add|show DIR ...",
+	    "plan a WireGuard mesh: each node's WireGuard and warren-node "
+	    "configs (offline)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

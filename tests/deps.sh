@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libhttp-parser-dev libinih-dev libjansson-dev libcmocka-dev
  curl wrk iperf3 nginx-light python3 python3-websockets procps iproute2
  wireguard-go wireguard-tools
- prometheus tinyproxy microsocks"
+ prometheus tinyproxy microsocks
+ shellcheck systemd docker.io docker-compose debootstrap"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
