@@ -15,10 +15,15 @@
 #include "pconn.h"
 #include "rctl.h"
 #include "routes.h"
+#include "fwdport.h"
+#include "sholder.h"
 #include "sock.h"
 #include "tls.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <strings.h>
 
 #define SESSION_MAX_TUNNELS     64
 #define SESSION_READS_PER_EVENT 16
@@ -279,7 +284,11 @@ session_bind_port(struct session *s, int want, int *port)
 		if (want < a->conf.tcp_lo || want > a->conf.tcp_hi)
 			return -ERANGE;
 		sock_addr_set_port(&addr, want);
-		if ((fd = sock_listen(&addr, 511)) >= 0)
+		/* this node may be forwarding the port to its previous holder */
+		if ((fd = sock_listen(&addr, 511)) == -EADDRINUSE &&
+		    a->fwdports != NULL && fwdport_release(a->fwdports, (unsigned)want))
+			fd = sock_listen(&addr, 511);
+		if (fd >= 0)
 			*port = want;
 		return fd;
 	}
@@ -349,6 +358,38 @@ tunnel_policy_allows(const struct tunnel_policy *p, const struct sockaddr *peer)
 	if (cidr_match(&p->deny, peer))
 		return false;
 	return p->allow.n == 0 || cidr_match(&p->allow, peer);
+}
+
+bool
+tunnel_policy_basic_ok(const struct tunnel_policy *p, const char *authz,
+    size_t len)
+{
+	unsigned char in[700], out[700], md[SHA256_DIGEST_LENGTH];
+	int n;
+
+	if (!p->basic)
+		return true;
+	if (authz == NULL || len < 7 || strncasecmp(authz, "Basic ", 6) != 0)
+		return false;
+	authz += 6;
+	len -= 6;
+	while (len > 0 && authz[0] == ' ') {
+		authz++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(in) || len % 4 != 0)
+		return false;
+	memcpy(in, authz, len);
+	if ((n = EVP_DecodeBlock(out, in, (int)len)) < 0)
+		return false;
+	/* EVP_DecodeBlock counts the padding as bytes */
+	if (in[len - 1] == '=')
+		n--;
+	if (in[len - 2] == '=')
+		n--;
+	SHA256(out, (size_t)n, md);
+	OPENSSL_cleanse(out, sizeof(out));
+	return CRYPTO_memcmp(md, p->basic_hash, sizeof(md)) == 0;
 }
 
 static void
@@ -553,10 +594,11 @@ session_on_pong(struct mux *mux, uint64_t sent_us)
 
 static const struct mux_callbacks session_mux_cb = {
 	.on_open = session_on_open,
-	.on_data = pconn_on_data,
-	.on_fin = pconn_on_fin,
-	.on_reset = pconn_on_reset,
-	.on_writable = pconn_on_writable,
+	/* stream events go to whoever holds the stream (sholder.h) */
+	.on_data = sholder_on_data,
+	.on_fin = sholder_on_fin,
+	.on_reset = sholder_on_reset,
+	.on_writable = sholder_on_writable,
 	.on_control = session_on_control,
 	.on_pong = session_on_pong,
 	.on_goaway = session_on_goaway,
@@ -613,7 +655,7 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 			 * its connection, no copy */
 			if (s->tio.ssl == NULL &&
 			    (st = mux_rpayload(s->mux, &left)) != NULL) {
-				n = pconn_splice_in(st, s->tio.fd, left);
+				n = sholder_splice_in(st, s->tio.fd, left);
 				if (n > 0) {
 					mux_rskip(s->mux, (size_t)n);
 					s->last_input = ev_now(loop);
