@@ -32,14 +32,14 @@ def write_keys(env, name, *keys):
     return path
 
 
-def logged(node, ev, timeout=10, **attrs):
+def logged(who, ev, timeout=10, **attrs):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for e in node.events():
+        for e in who.events():
             if e.get("ev") == ev and all(e.get(k) == v for k, v in attrs.items()):
                 return e
         time.sleep(0.05)
-    raise TestFailure("%s logged no %s %r\n%s" % (node.name, ev, attrs, tail(node.log)))
+    raise TestFailure("%s logged no %s %r\n%s" % (who.name, ev, attrs, tail(who.log)))
 
 
 def members(node):
@@ -247,3 +247,258 @@ def test_http_tunnel_answers_through_every_node(env):
     msgs = ["hello", "x" * 100000, "bye"]
     for node in nodes:
         check(ws_echo(node, "echo.localhost", msgs) == msgs, "ws echo via %s" % node.name)
+
+
+def tcp_roundtrip(ip, port, data, timeout=60):
+    """Writes data then half-closes, reading until EOF -> (bytes, eof)."""
+    s = socket.create_connection((ip, port), timeout=timeout)
+    err = []
+
+    def writer():
+        try:
+            for i in range(0, len(data), 1 << 16):
+                s.sendall(data[i:i + (1 << 16)])
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    got = bytearray()
+    eof = False
+    try:
+        while len(got) <= len(data):
+            b = s.recv(1 << 18)
+            if not b:
+                eof = True
+                break
+            got += b
+    except OSError as e:
+        err.append(e)
+    finally:
+        t.join(10)
+        s.close()
+    check(not err, "tcp %s:%d: %r" % (ip, port, err))
+    return bytes(got), eof
+
+
+@harness.timeout(120)
+def test_tcp_tunnel_and_tls_passthrough_through_every_node(env):
+    nodes = cluster(env)
+    n1, n2, n3 = nodes
+    echo = env.service("tcp-echo")[0]
+    c, u = tunnel(env, n1, "tcp", echo)
+    port = u["port"]
+    held_everywhere(nodes, ":%d" % port, "n1")
+    # every node listens on the port and forwards to n1
+    for n in (n2, n3):
+        logged(n, "fwdport.open", port=str(port), node="n1")
+    size = (32 << 20) if not os.environ.get("WARREN_SANITIZE") else (8 << 20)
+    data = random_bytes(size, 5)
+    for n in nodes:
+        got, eof = tcp_roundtrip(n.ip, port, data)
+        check(eof, "no EOF after the half-close via %s" % n.name)
+        check(len(got) == len(data) and got == data,
+              "echo via %s: %d of %d bytes, equal=%s" % (n.name, len(got), len(data), got == data))
+    metric_reaches(n1, 'role="holder",result="served"', 2)
+    # the client gone: the other nodes stop listening on its port
+    c.kill()
+    for n in (n2, n3):
+        logged(n, "fwdport.close", timeout=10 * SLOW, port=str(port))
+
+    # TLS passthrough by SNI through n3, never terminated on the way
+    import test_tls
+    work = env.path("svc")
+    pem = test_tls.make_cert(env, "secret.localhost", work)
+    sport = harness.free_port()
+    env.spawn(["openssl", "s_server", "-accept", "127.0.0.1:%d" % sport,
+               "-cert", os.path.join(work, "secret.localhost.pem"), "-www", "-quiet"],
+              name="s_server")
+    wait_until("s_server up", lambda: _connects("127.0.0.1", sport), 10)
+    ct, ut = tunnel(env, n1, "tls", sport, ["--subdomain", "secret"])
+    held_everywhere(nodes, "secret.localhost", "n1")
+
+    def through_n3():
+        r = harness.curl(["--cacert", pem, "--resolve", "secret.localhost:%d:%s"
+                          % (n3.https_port, "127.0.0.1"),
+                          "https://secret.localhost:%d/" % n3.https_port], timeout=20)
+        return r if r.returncode == 0 and b"s_server" in r.stdout else None
+    wait_until("TLS passthrough via n3 (the service's own certificate verifies)",
+               through_n3, 10 * SLOW)
+
+
+def _connects(ip, port):
+    try:
+        socket.create_connection((ip, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def random_bytes(n, seed):
+    import random
+    return random.Random(seed).randbytes(n)
+
+
+@harness.timeout(90)
+def test_protections_hold_on_every_node(env):
+    nodes = cluster(env)
+    n1, n2, n3 = nodes
+    svc = env.http_service("priv")
+    c, u = tunnel(env, n1, "http", svc, ["--subdomain", "priv", "--basic-auth", "bob:s3cret",
+                                         "--deny-ip", "127.0.0.0/8"])
+    c2, _ = tunnel(env, n1, "http", svc, ["--subdomain", "auth", "--basic-auth", "bob:s3cret"])
+    held_everywhere(nodes, "priv.localhost", "n1")
+    held_everywhere(nodes, "auth.localhost", "n1")
+    good = {"Authorization": "Basic " + base64.b64encode(b"bob:s3cret").decode()}
+    bad = {"Authorization": "Basic " + base64.b64encode(b"bob:wrong").decode()}
+    for n in nodes:
+        wait_get(n, "priv.localhost", ok=(403,))
+        st, hd, _ = get(n, "auth.localhost")
+        check(st == 401 and "basic" in hd.get("www-authenticate", "").lower(),
+              "no credentials via %s: %d %r" % (n.name, st, hd))
+        check(get(n, "auth.localhost", headers=bad)[0] == 401, "wrong password via %s" % n.name)
+        check(get(n, "auth.localhost", headers=good)[0] == 200, "right password via %s" % n.name)
+    # keep-alive through n2: a request without credentials after one with
+    # them is still refused (the holder checks each)
+    k = conn(n2)
+    k.request("GET", "/whoami", headers=dict(good, Host="auth.localhost"))
+    r = k.getresponse()
+    check(r.status == 200, "first request: %d" % r.status)
+    r.read()
+    k.request("GET", "/whoami", headers={"Host": "auth.localhost"})
+    r = k.getresponse()
+    check(r.status == 401, "second request without credentials on a kept-alive "
+          "forwarded connection: %d" % r.status)
+    k.close()
+
+
+# --- a peer speaking the mesh protocol by hand ---------------------------
+
+def _mac(key, msg):
+    sub = hmac.new(key, b"warren mesh link v1", hashlib.sha256).digest()
+    return hmac.new(sub, msg, hashlib.sha256).digest()
+
+
+def _recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        b = s.recv(n - len(out))
+        if not b:
+            raise EOFError("closed after %d of %d bytes" % (len(out), n))
+        out += b
+    return out
+
+
+def mesh_dial(node, key, name=b"forger"):
+    """Connects to node's mesh port and runs the handshake with key.
+    Returns the socket after our PROOF went out (the node answers with its
+    PROOF whatever ours is worth), and the node's name."""
+    ip, port = node.mesh.rsplit(":", 1)
+    s = socket.create_connection((ip, int(port)), timeout=10)
+    nonce = os.urandom(32)
+    s.sendall(b"WRNMESH" + bytes([1, len(name)]) + name + nonce)
+    head = _recv_exact(s, 9)
+    check(head[:8] == b"WRNMESH\x01", "mesh HELLO from %s: %r" % (node.name, head))
+    peer = _recv_exact(s, head[8])
+    peer_nonce = _recv_exact(s, 32)
+    msg = (b"proof" + bytes([1]) + nonce + peer_nonce + bytes([len(name)]) + name
+           + bytes([len(peer)]) + peer)
+    s.sendall(_mac(key, msg))
+    _recv_exact(s, 32)          # the node's PROOF (not checked here)
+    return s, peer, nonce, peer_nonce
+
+
+def frame(ftype, stream, payload=b""):
+    return struct.pack(">IBBHI", len(payload), ftype, 0, 0, stream) + payload
+
+
+def read_frames(s, timeout=5):
+    """Frames until the link closes or goes quiet -> [(type, stream, payload)]."""
+    s.settimeout(timeout)
+    buf = b""
+    out = []
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            buf += b
+            while len(buf) >= 12:
+                ln, ft, _, _, st = struct.unpack(">IBBHI", buf[:12])
+                if len(buf) < 12 + ln:
+                    break
+                out.append((ft, st, buf[12:12 + ln]))
+                buf = buf[12 + ln:]
+            if any(f[0] == 4 for f in out):
+                break
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return out
+
+
+def fwd_header(session_hex, tunnel_id, host, client="203.0.113.9:4000", hops=1):
+    def s16(b):
+        return struct.pack(">H", len(b)) + b
+    return (struct.pack(">BBBQIH", 1, 1, hops, int(session_hex, 16), tunnel_id, 0)
+            + s16(client.encode()) + s16(host.encode()) + s16(b"forger") + s16(b""))
+
+
+@harness.timeout(90)
+def test_mesh_refuses_strangers_and_never_forwards_twice(env):
+    nodes = cluster(env)
+    n1, n2, n3 = nodes
+    svc = env.http_service("alice")
+    c, u = tunnel(env, n1, "http", svc, ["--subdomain", "alice"])
+    held_everywhere(nodes, "alice.localhost", "n1")
+    wait_get(n2, "alice.localhost")
+    st, _, body = harness.request(n2.admin_port, "127.0.0.1", path="/v1/tunnels")
+    sess = [t["session"] for t in json.loads(body) if t["host"] == "alice.localhost"][0]
+    time.sleep(1.2)             # counters are published every second
+    served0 = metric(n1, 'role="holder",result="served"')
+    accepted0 = metric(n1, "mesh_streams_accepted_total")
+
+    # without the cluster key: refused and counted, and the OPEN that
+    # followed the bad proof never reached a tunnel
+    s, peer, _, _ = mesh_dial(n1, bytes(32 * [7]))
+    check(peer == b"n1", "mesh peer name %r" % peer)
+    settings = frame(9, 0, struct.pack(">III", 1, 1 << 20, 1 << 16))
+    s.sendall(settings + frame(1, 1, fwd_header(sess, 1, "alice.localhost")))
+    frames = read_frames(s)
+    s.close()
+    check(not any(f[0] == 4 for f in frames[1:]) and len(frames) == 0,
+          "a peer without the key got mux frames: %r" % frames[:3])
+    metric_reaches(n1, "mesh_auth_failures_total", 1)
+    logged(n1, "mesh.auth.failed", peer="forger")
+    # a wrong HELLO is dropped and counted too
+    ip, port = n1.mesh.rsplit(":", 1)
+    junk = socket.create_connection((ip, int(port)), timeout=5)
+    junk.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = harness.recv_all(junk)
+    check(len(out) <= 9 + 2 + 32 and (not out or out.startswith(b"WRNMESH")),
+          "junk peer: expected at most the node's HELLO, got %r" % out[:80])
+    junk.close()
+    metric_reaches(n1, "mesh_handshake_errors_total", 1)
+
+    # with the key, a stream "forwarded" to n2 for n1's session: n2 does not
+    # hold it and refuses with a reason; it never goes on to n1
+    s, peer, _, _ = mesh_dial(n2, KEY)
+    s.sendall(settings + frame(1, 1, fwd_header(sess, 1, "alice.localhost")))
+    frames = read_frames(s)
+    rst = [f for f in frames if f[0] == 4 and f[1] == 1]
+    check(rst, "no RST for the forged stream: %r" % frames[:4])
+    code = struct.unpack(">H", rst[0][2][:2])[0]
+    reason = rst[0][2][2:].decode()
+    check(code == 5 and "n2 does not hold" in reason, "RST %d %r" % (code, reason))
+    # a hop count other than 1 is refused too
+    s.sendall(frame(1, 3, fwd_header(sess, 1, "alice.localhost", hops=2)))
+    frames = read_frames(s)
+    check([f for f in frames if f[0] == 4 and f[1] == 3], "hops=2 not refused: %r" % frames[:4])
+    s.close()
+    metric_reaches(n2, 'role="holder",result="not_here"', 1)
+    metric_reaches(n2, 'role="holder",result="malformed"', 1)
+    time.sleep(1.2)
+    check(metric(n1, "mesh_streams_accepted_total") == accepted0 and
+          metric(n1, 'role="holder",result="served"') == served0,
+          "the forged stream reached n1")
+    # and the real path still works
+    wait_get(n3, "alice.localhost")
