@@ -274,6 +274,12 @@ mlink_read_handshake(struct mlink *l)
 		l->hin_len -= (size_t)rc;
 		if (mlink_on_hello(l, &h) != 0)
 			return;
+		/* our PROOF goes out before we judge theirs, so a peer with
+		 * another key learns it (and counts it) too */
+		if ((rc = mlink_flush(l)) != 0) {
+			mlink_close(l, strerror(-rc));
+			return;
+		}
 	}
 	if (l->hin_len < MESHMSG_MAC_LEN)
 		return;
@@ -442,12 +448,9 @@ mlink_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	if (!l->dead && (rc = mlink_flush(l)) != 0)
 		mlink_close(l, strerror(-rc));
 	(void)m;
+	if (!l->dead)
+		mlink_check_retire(l);
 	l->in_cb = false;
-	if (l->dead) {
-		mlink_destroy(l);
-		return;
-	}
-	mlink_check_retire(l);
 	if (l->dead)
 		mlink_destroy(l);
 	else
@@ -466,6 +469,9 @@ mlink_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		    "handshake timed out");
 		return;
 	}
+	mlink_check_retire(l);
+	if (l->dead)
+		return;
 	if (ev_now(loop) - l->last_input > 3 * m->ping_ival) {
 		mlink_close(l, "no traffic from the peer (keepalive timeout)");
 		return;
