@@ -207,6 +207,25 @@ def test_http_tunnel_answers_through_every_node(env):
     check(r.status == 404, "unknown host after forwarded requests: %d" % r.status)
     k.close()
 
+    # one keep-alive connection to n2, its requests for tunnels held by n1,
+    # n3 and n2 itself in turn: each goes where its host lives
+    sb = env.http_service("bob")
+    sc = env.http_service("carol")
+    tunnel(env, n3, "http", sb, ["--subdomain", "bob"])
+    tunnel(env, n2, "http", sc, ["--subdomain", "carol"])
+    held_everywhere(nodes, "bob.localhost", "n3")
+    held_everywhere(nodes, "carol.localhost", "n2")
+    wait_get(n2, "bob.localhost")
+    k = conn(n2)
+    for h, want in (("alice", b"alice "), ("bob", b"bob "), ("carol", b"carol "),
+                    ("alice", b"alice "), ("alice", b"alice "), ("bob", b"bob ")):
+        k.request("GET", "/whoami", headers={"Host": h + ".localhost"})
+        r = k.getresponse()
+        body = r.read()
+        check(r.status == 200 and body.startswith(want),
+              "keep-alive request for %s via n2: %d %r" % (h, r.status, body[:80]))
+    k.close()
+
     # a large body both ways, byte-exact, streamed (the nodes' memory stays
     # bounded while it passes)
     n = 64 << 20 if not os.environ.get("WARREN_SANITIZE") else 16 << 20
@@ -300,6 +319,12 @@ def test_tcp_tunnel_and_tls_passthrough_through_every_node(env):
         check(len(got) == len(data) and got == data,
               "echo via %s: %d of %d bytes, equal=%s" % (n.name, len(got), len(data), got == data))
     metric_reaches(n1, 'role="holder",result="served"', 2)
+    # a restarted acceptor listens on the port again (from the table)
+    old = n2.child_pid("acceptor")
+    os.kill(old, 9)
+    n2.wait_child("acceptor", not_pid=old)
+    wait_until("n2 forwarding port %d after an acceptor restart" % port, lambda:
+               _echo_ok(n2.ip, port), 10 * SLOW)
     # the client gone: the other nodes stop listening on its port
     c.kill()
     for n in (n2, n3):
@@ -324,6 +349,14 @@ def test_tcp_tunnel_and_tls_passthrough_through_every_node(env):
         return r if r.returncode == 0 and b"s_server" in r.stdout else None
     wait_until("TLS passthrough via n3 (the service's own certificate verifies)",
                through_n3, 10 * SLOW)
+
+
+def _echo_ok(ip, port):
+    try:
+        got, eof = tcp_roundtrip(ip, port, b"ping after restart", timeout=5)
+        return got == b"ping after restart" and eof
+    except (OSError, TestFailure):
+        return False
 
 
 def _connects(ip, port):
