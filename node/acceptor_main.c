@@ -726,12 +726,14 @@ main(int argc, char **argv)
 	ev_run(a.loop, 0);
 
 	session_close_all(&a, "node stopped");
+	/* forwarded connections learn of it through their streams' resets */
+	mesh_free(a.mesh);
+	a.mesh = NULL;
 	pconn_reap(&a);
 	rctl_stop(&a);
 	ev_check_stop(a.loop, &a.table_check);
 	ev_timer_stop(a.loop, &a.ports_timer);
 	fwdport_free(a.fwdports);
-	mesh_free(a.mesh);
 	keyring_free(a.kr);
 	ipc_close(a.members);
 	ipc_close(a.gossip);
