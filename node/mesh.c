@@ -469,9 +469,13 @@ mlink_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		    "handshake timed out");
 		return;
 	}
+	l->in_cb = true;
 	mlink_check_retire(l);
-	if (l->dead)
+	l->in_cb = false;
+	if (l->dead) {
+		mlink_destroy(l);
 		return;
+	}
 	if (ev_now(loop) - l->last_input > 3 * m->ping_ival) {
 		mlink_close(l, "no traffic from the peer (keepalive timeout)");
 		return;
