@@ -408,7 +408,7 @@ acceptor_on_fwdport(void *arg, int fd, unsigned port,
 	pconn_accept_tcp_remote(arg, fd, port, claim);
 }
 
-/* After the table changed (or every second, for ports that were busy):
+/* After the table changed (and every second while some port was busy):
  * listen on the tcp ports other nodes' tunnels hold. */
 static void
 acceptor_on_table_check(struct ev_loop *loop, ev_check *w, int revents)
@@ -429,7 +429,7 @@ acceptor_on_ports_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct acceptor *a = w->data;
 
-	if (!a->draining)
+	if (!a->draining && a->fwdports != NULL && fwdport_busy(a->fwdports) > 0)
 		fwdport_sync(a->fwdports, a->routes);
 }
 

@@ -29,6 +29,7 @@ struct fwdport {
 	void *arg;
 	struct fport *ports;
 	size_t n;
+	size_t busy;                    /* ports we could not bind at the last sync */
 };
 
 static void
@@ -105,6 +106,7 @@ fwdport_visit(void *arg, unsigned port, const struct route_claim *claim)
 		/* a local tunnel, or something else, has it: nothing to forward */
 		log_debug("fwdport.busy", "port=%u node=%s error=\"%s\"", port,
 		    claim->node, strerror(-fd));
+		fp->busy++;
 		return;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -132,6 +134,7 @@ fwdport_sync(struct fwdport *fp, struct routes *r)
 
 	for (p = fp->ports; p != NULL; p = p->next)
 		p->seen = false;
+	fp->busy = 0;
 	routes_each_remote_port(r, fwdport_visit, fp);
 	for (pp = &fp->ports; (p = *pp) != NULL;) {
 		if (!p->seen)
@@ -159,4 +162,10 @@ size_t
 fwdport_count(const struct fwdport *fp)
 {
 	return fp->n;
+}
+
+size_t
+fwdport_busy(const struct fwdport *fp)
+{
+	return fp->busy;
 }

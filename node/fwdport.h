@@ -32,7 +32,9 @@ void fwdport_sync(struct fwdport *fp, struct routes *r);
 /* Closes our listener on port, if any (a local tunnel wants the port).
  * Returns true if there was one. */
 bool fwdport_release(struct fwdport *fp, unsigned port);
-/* Listeners open. */
+/* Listeners open, and ports the last sync could not bind (worth another
+ * try later). */
 size_t fwdport_count(const struct fwdport *fp);
+size_t fwdport_busy(const struct fwdport *fp);
 
 #endif

@@ -536,3 +536,24 @@ def test_mesh_refuses_strangers_and_never_forwards_twice(env):
           "the forged stream reached n1")
     # and the real path still works
     wait_get(n3, "alice.localhost")
+
+
+@harness.timeout(40)
+def test_mesh_address_defaults_to_the_gossip_host(env):
+    # no --mesh-listen: the gossip host, port 7001 (any port there if 7001
+    # is taken), advertised in the membership
+    gport = harness.free_port()
+    n = env.node(args=["--gossip-listen", "127.0.0.4:%d" % gport], http="127.0.0.4:0")
+    mesh = logged(n, "listen", what="mesh")["addr"]
+    host, port = mesh.rsplit(":", 1)
+    check(host == "127.0.0.4", "default mesh address %s" % mesh)
+    if port != "7001":
+        check(_connects("127.0.0.4", 7001), "mesh on %s though 127.0.0.4:7001 is free" % mesh)
+    wait_until("own mesh address in /v1/members", lambda: members(n).get("n1", {}).get("mesh")
+               == mesh, 10 * SLOW)
+    # an explicit address that cannot be bound stops the node with a reason
+    bad = env.node(args=["--gossip-listen", "127.0.0.4:0", "--mesh-listen", mesh], start=False,
+                   http="127.0.0.4:0")
+    p = subprocess.run(bad.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+    check(p.returncode != 0 and b"cannot listen on %s for mesh" % mesh.encode() in p.stderr,
+          "second node on the same --mesh-listen: rc=%d %r" % (p.returncode, p.stderr[-300:]))
