@@ -557,3 +557,31 @@ def test_mesh_address_defaults_to_the_gossip_host(env):
     p = subprocess.run(bad.argv(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
     check(p.returncode != 0 and b"cannot listen on %s for mesh" % mesh.encode() in p.stderr,
           "second node on the same --mesh-listen: rc=%d %r" % (p.returncode, p.stderr[-300:]))
+
+
+@harness.timeout(60)
+def test_holder_without_the_session_answers_502_with_a_reason(env):
+    nodes = cluster(env)
+    n1, n2, n3 = nodes
+    svc = env.http_service("alice")
+    c, u = tunnel(env, n1, "http", svc, ["--subdomain", "alice"])
+    held_everywhere(nodes, "alice.localhost", "n1")
+    wait_get(n2, "alice.localhost")
+    # n1's router paused: the session's end cannot reach the cluster's
+    # table, so n2 still forwards to n1, which no longer holds it
+    router = n1.child_pid("router")
+    os.kill(router, 19)     # SIGSTOP
+    try:
+        c.kill()
+        wait_until("n1 closed the session", lambda: any(
+            e.get("ev") == "session.close" for e in n1.events()), 10 * SLOW)
+        st, _, body = get(n2, "alice.localhost")
+        check(st == 502 and b"n1 does not hold the tunnel's session" in body,
+              "via n2 after the session left n1: %d %r" % (st, body[:200]))
+        metric_reaches(n2, 'role="entry",result="session_gone"', 1)
+        logged(n1, "fwd.refused", **{"from": "n2", "code": "5"})   # its /metrics is paused
+    finally:
+        os.kill(router, 18)     # SIGCONT
+    metric_reaches(n1, 'role="holder",result="not_here"', 1)
+    # once the table catches up, the name is simply offline everywhere
+    wait_get(n3, "alice.localhost", ok=(503,), timeout=10)
