@@ -195,6 +195,32 @@ def test_http_tunnel_answers_through_every_node(env):
     check(hdrs.get("x-forwarded-for") == "127.0.0.1",
           "X-Forwarded-For via n3: %r" % hdrs.get("x-forwarded-for"))
 
+    # HTTPS terminated on the node the user reached, forwarded inside
+    r = harness.curl(["-k", "--resolve", "%s:%d:127.0.0.1" % (host, n3.https_port),
+                      "https://%s:%d/headers" % (host, n3.https_port)], timeout=20)
+    check(r.returncode == 0, "HTTPS via n3: %r" % r.stderr[-300:])
+    hdrs = {k.lower(): v for k, v in json.loads(r.stdout)["headers"]}
+    check(hdrs.get("x-forwarded-proto") == "https", "HTTPS via n3: X-Forwarded-Proto %r"
+          % hdrs.get("x-forwarded-proto"))
+
+    # server-sent events stream through n2 as they are written
+    s = socket.create_connection((n2.ip, n2.http_port), timeout=10)
+    t0 = time.monotonic()
+    s.sendall(b"GET /sse?count=4&ms=400 HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode())
+    buf, t_first = b"", None
+    while time.monotonic() - t0 < 15 and b"event 3" not in buf:
+        b = s.recv(65536)
+        if not b:
+            break
+        buf += b
+        if t_first is None and b"data: event 0" in buf:
+            t_first = time.monotonic() - t0
+    t_end = time.monotonic() - t0
+    s.close()
+    check(t_first is not None and b"event 3" in buf, "SSE via n2: %r" % buf[-200:])
+    check(t_first < 1.0 and t_end - t_first > 0.8,
+          "SSE via n2: first event after %.2fs, last after %.2fs (buffered?)" % (t_first, t_end))
+
     # keep-alive: several requests on one connection through n2, and a
     # request for an unknown host on it after them
     k = conn(n2)
