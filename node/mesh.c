@@ -46,6 +46,7 @@ struct mlink {
 	ev_tstamp last_input;
 	enum mlink_state state;
 	bool outbound, dead, in_cb, retiring, flush_queued;
+	bool goaway_sent;               /* retiring: GOAWAY went out */
 	bool got_hello;
 	uint8_t nonce[MESHMSG_NONCE_LEN], peer_nonce[MESHMSG_NONCE_LEN];
 	uint8_t hin[MESH_HS_MAX];       /* handshake bytes read */
@@ -195,7 +196,8 @@ mesh_settle(struct mesh *m, struct mpeer *p, struct mlink *l)
 	m->stats.duplicates++;
 	log_info("mesh.link.duplicate", "peer=%s kept=%s", p->name,
 	    win->outbound ? "outbound" : "inbound");
-	if (lose->state == ML_UP) {
+	if (lose->state == ML_UP && !lose->goaway_sent) {
+		lose->goaway_sent = true;
 		mux_goaway(lose->mux, 0, "duplicate link");
 		if (!lose->in_cb)
 			mlink_update_io(lose);
@@ -218,8 +220,10 @@ mlink_up(struct mlink *l)
 	log_info("mesh.link.up", "peer=%s addr=%s dir=%s", l->peer->name, l->addr,
 	    l->outbound ? "out" : "in");
 	mesh_settle(m, l->peer, l);
-	if (l->retiring && !l->dead)
+	if (l->retiring && !l->dead && !l->goaway_sent) {
+		l->goaway_sent = true;
 		mux_goaway(l->mux, 0, "duplicate link");
+	}
 }
 
 /* Checks the peer's PROOF with every key we hold. */
@@ -523,10 +527,17 @@ mesh_mux_goaway(struct mux *mux, int code, const char *reason)
 {
 	struct mlink *l = mux_data(mux);
 
+	struct mlink *o;
+
 	/* the peer retired this link: new streams take another (or a new) one */
-	if (l->peer != NULL && l->peer->link == l)
-		l->peer->link = NULL;
 	l->retiring = true;
+	if (l->peer == NULL || l->peer->link != l)
+		return;
+	l->peer->link = NULL;
+	for (o = l->m->links; o != NULL; o = o->next)
+		if (o != l && o->peer == l->peer && !o->dead && !o->retiring &&
+		    o->state == ML_UP)
+			l->peer->link = o;
 }
 
 static void

@@ -27,6 +27,8 @@
 
 #define SESSION_MAX_TUNNELS     64
 #define SESSION_READS_PER_EVENT 16
+#define SESSION_PORT_RETRIES    8       /* other ports tried when a picked one
+                                         * turns out held elsewhere */
 
 struct stunnel {
 	uint32_t id;
@@ -35,6 +37,9 @@ struct stunnel {
 	bool ready;
 	int port;                       /* tcp: public port */
 	int lfd;                        /* tcp: listener, -1 if none */
+	bool port_picked;               /* tcp: we chose the port, not the client */
+	uint8_t retries;                /* tcp: picked ports the cluster refused */
+	uint16_t refused[SESSION_PORT_RETRIES];
 	ev_io lio;
 	struct session *s;
 };
@@ -208,6 +213,53 @@ stunnel_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static int session_bind_port(struct session *s, int want, int *port,
+    const uint16_t *skip, size_t nskip);
+static void session_on_registered(struct acceptor *a, uint64_t sid,
+    uint32_t tunnel_id, const struct ipcmsg_registered *r);
+
+static int
+session_register(struct session *s, struct stunnel *t, const char *subdomain,
+    const char *domains)
+{
+	struct ipcmsg_register r;
+
+	memset(&r, 0, sizeof(r));
+	r.session = s->id;
+	r.tunnel_id = t->id;
+	r.kind = t->kind;
+	r.client_id = s->client_id;
+	r.token = s->token ? s->token : "";
+	r.subdomain = (char *)subdomain;
+	r.domains = (char *)domains;
+	r.port = (uint16_t)t->port;
+	return rctl_register(s->a, &r, session_on_registered);
+}
+
+/* The cluster refused a port this node picked (its table had not yet
+ * heard that another node's tunnel holds it): try another. Returns 0 when
+ * a new registration is under way. */
+static int
+session_retry_port(struct session *s, struct stunnel *t)
+{
+	int fd, port;
+
+	if (t->kind != TUNNEL_TCP || !t->port_picked ||
+	    t->retries >= SESSION_PORT_RETRIES)
+		return -1;
+	t->refused[t->retries++] = (uint16_t)t->port;
+	stunnel_close(s, t);
+	if ((fd = session_bind_port(s, 0, &port, t->refused, t->retries)) < 0)
+		return -1;
+	log_info("tunnel.port.retry", "session=%016llx tunnel=%u refused=%d port=%d",
+	    (unsigned long long)s->id, t->id, t->refused[t->retries - 1], port);
+	t->lfd = fd;
+	t->port = port;
+	ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
+	t->lio.data = t;
+	return session_register(s, t, "", "");
+}
+
 static void
 session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
     const struct ipcmsg_registered *r)
@@ -219,6 +271,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 	int port;
 
 	if (s == NULL || s->dead || (t = session_tunnel(s, tunnel_id)) == NULL)
+		return;
+	if (r->status == IPCMSG_S_TAKEN && session_retry_port(s, t) == 0)
 		return;
 	if (r->status != IPCMSG_S_OK) {
 		a->stats.registrations_failed++;
@@ -272,7 +326,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 /* Binds the public listener of a tcp tunnel: the wanted port, or a free one
  * from the range. Returns the fd or -errno. */
 static int
-session_bind_port(struct session *s, int want, int *port)
+session_bind_port(struct session *s, int want, int *port, const uint16_t *skip,
+    size_t nskip)
 {
 	struct acceptor *a = s->a;
 	struct sock_addr addr;
@@ -294,6 +349,12 @@ session_bind_port(struct session *s, int want, int *port)
 	}
 	p = a->conf.tcp_lo + (int)(random() % span);
 	for (i = 0; i < span && i < 2000; i++) {
+		size_t k;
+
+		for (k = 0; k < nskip && skip[k] != p; k++)
+			;
+		if (k < nskip)
+			goto next;
 		sock_addr_set_port(&addr, p);
 		/* a port another node's tunnel holds stays its own: ports are
 		 * allocated cluster-wide */
@@ -302,6 +363,7 @@ session_bind_port(struct session *s, int want, int *port)
 			*port = p;
 			return fd;
 		}
+next:
 		if (++p > a->conf.tcp_hi)
 			p = a->conf.tcp_lo;
 	}
@@ -396,7 +458,6 @@ static void
 session_on_register(struct session *s, const struct ctrl_msg *m)
 {
 	struct acceptor *a = s->a;
-	struct ipcmsg_register r;
 	struct tunnel_policy pol;
 	struct stunnel *t, **nt;
 	char err[256];
@@ -431,7 +492,7 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 		return;
 	}
 	if (m->kind == TUNNEL_TCP) {
-		fd = session_bind_port(s, m->port, &port);
+		fd = session_bind_port(s, m->port, &port, NULL, 0);
 		if (fd < 0) {
 			if (fd == -ERANGE)
 				snprintf(err, sizeof(err),
@@ -470,21 +531,14 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 	t->kind = m->kind;
 	t->lfd = fd;
 	t->port = port;
+	t->port_picked = m->kind == TUNNEL_TCP && m->port == 0;
 	t->s = s;
 	if (fd != -1) {
 		ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
 		t->lio.data = t;
 	}
-	memset(&r, 0, sizeof(r));
-	r.session = s->id;
-	r.tunnel_id = m->tunnel_id;
-	r.kind = m->kind;
-	r.client_id = s->client_id;
-	r.token = s->token ? s->token : "";
-	r.subdomain = m->subdomain ? m->subdomain : "";
-	r.domains = m->domains ? m->domains : "";
-	r.port = (uint16_t)port;
-	if (rctl_register(a, &r, session_on_registered) != 0) {
+	if (session_register(s, t, m->subdomain ? m->subdomain : "",
+	    m->domains ? m->domains : "") != 0) {
 		stunnel_remove(s, t);
 		session_registered(s, m->tunnel_id, IPCMSG_S_INTERNAL, 0, "",
 		    "out of memory");
