@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gossip/keyring.h"
+#include "keyring.h"
 #include "gossip/nodemeta.h"
 #include "gossip/repl.h"
 #include "gossip/repldb.h"

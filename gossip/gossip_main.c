@@ -545,6 +545,7 @@ gossip_start_cluster(struct gossip *g)
 	char inc[PATH_MAX], err[512] = "";
 	const char *http = getenv("WARREN_BOUND_HTTP");
 	const char *tunnel = getenv("WARREN_BOUND_TUNNEL");
+	const char *mesh = getenv("WARREN_BOUND_MESH");
 	int rc;
 
 	snprintf(inc, sizeof(inc), "%s/gossip.incarnation", g->conf.data_dir);
@@ -562,6 +563,7 @@ gossip_start_cluster(struct gossip *g)
 	cc.incarnation_file = inc;
 	cc.http = http != NULL ? http : "";
 	cc.tunnel = tunnel != NULL ? tunnel : "";
+	cc.mesh = mesh != NULL ? mesh : "";
 	cc.version = WARREN_VERSION;
 	cc.on_event = gossip_on_member_event;
 	cc.on_db_changed = gossip_on_db_changed;

@@ -18,6 +18,9 @@ struct session;
 struct ipc_sock;
 struct pconn;
 struct certs;
+struct mesh;
+struct keyring;
+struct fwdport;
 
 /* Counters exposed in logs (and later /metrics). */
 struct acceptor_stats {
@@ -38,6 +41,15 @@ struct acceptor_stats {
 	 * kind (http, https): counts per bucket of ACCEPTOR_TTFB_BOUNDS (the
 	 * last is +Inf), sum in microseconds */
 	uint64_t ttfb_bucket[2][12], ttfb_sum_us[2], ttfb_count[2];
+	/* forwarding over the mesh; here as the node the client hit: */
+	uint64_t fwd_forwarded;         /* streams sent to the holder's node */
+	uint64_t fwd_unreachable;       /* the holder's node could not be reached */
+	uint64_t fwd_upstream_gone;     /* the holder said the session is gone */
+	/* ... and as the node holding the tunnel: */
+	uint64_t fwd_served;            /* forwarded streams relayed to a session */
+	uint64_t fwd_gone;              /* refused: the session is not here */
+	uint64_t fwd_refused;           /* refused: address, auth, resources */
+	uint64_t fwd_bad;               /* refused: malformed header or hop count */
 };
 
 /* Upper bounds (seconds) of the first-byte histogram's buckets. */
@@ -77,6 +89,16 @@ struct acceptor {
 	struct ipc_sock *stats_pub;     /* counters for /metrics */
 	ev_timer stats_timer;
 	bool snapshot_pending;
+	struct mesh *mesh;              /* links to the other nodes, or NULL */
+	struct keyring *kr;             /* cluster keys, or NULL */
+	struct fwdport *fwdports;       /* listeners of other nodes' tcp tunnels */
+	struct ipc_sock *members;       /* sub: membership (mesh addresses) */
+	struct ipc_sock *gossip;        /* req: membership snapshots */
+	uint64_t members_epoch, members_seq;
+	bool members_pending;
+	ev_check table_check;           /* table changed: sync fwdports */
+	ev_timer ports_timer;
+	uint64_t ports_epoch, ports_version;
 	struct acceptor_stats stats;
 	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
 };

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "acceptor.h"
 #include "log.h"
@@ -23,6 +25,11 @@
 #include "certs.h"
 #include "ipcount.h"
 #include "tunstats.h"
+#include "fwd.h"
+#include "fwdport.h"
+#include "keyring.h"
+#include "mesh.h"
+#include "sholder.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -129,6 +136,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct acceptor *a = w->data;
 	const struct acceptor_stats *st = &a->stats;
+	const struct mesh_stats *ms = a->mesh ? mesh_stats(a->mesh) : NULL;
 	struct ipcmsg_stat items[] = {
 		{ "connections", a->nconns },
 		{ "connections_total", st->conns_opened },
@@ -159,6 +167,25 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "public_bytes_total{dir=\"out\",kind=\"http\"}", st->bytes_out[0] },
 		{ "public_bytes_total{dir=\"out\",kind=\"https\"}", st->bytes_out[1] },
 		{ "public_bytes_total{dir=\"out\",kind=\"tcp\"}", st->bytes_out[2] },
+		{ "forward_streams_total{role=\"entry\",result=\"forwarded\"}", st->fwd_forwarded },
+		{ "forward_streams_total{role=\"entry\",result=\"unreachable\"}", st->fwd_unreachable },
+		{ "forward_streams_total{role=\"entry\",result=\"session_gone\"}", st->fwd_upstream_gone },
+		{ "forward_streams_total{role=\"holder\",result=\"served\"}", st->fwd_served },
+		{ "forward_streams_total{role=\"holder\",result=\"not_here\"}", st->fwd_gone },
+		{ "forward_streams_total{role=\"holder\",result=\"refused\"}", st->fwd_refused },
+		{ "forward_streams_total{role=\"holder\",result=\"malformed\"}", st->fwd_bad },
+		{ "mesh_links", ms ? mesh_links_up(a->mesh) : 0 },
+		{ "mesh_dials_total", ms ? ms->dials : 0 },
+		{ "mesh_dial_failures_total", ms ? ms->dial_failed : 0 },
+		{ "mesh_accepted_total", ms ? ms->accepted : 0 },
+		{ "mesh_links_up_total", ms ? ms->links_up : 0 },
+		{ "mesh_auth_failures_total", ms ? ms->auth_failed : 0 },
+		{ "mesh_handshake_errors_total", ms ? ms->handshake_bad : 0 },
+		{ "mesh_duplicate_links_total", ms ? ms->duplicates : 0 },
+		{ "mesh_protocol_errors_total", ms ? ms->protocol_errors : 0 },
+		{ "mesh_streams_opened_total", ms ? ms->streams_opened : 0 },
+		{ "mesh_streams_accepted_total", ms ? ms->streams_accepted : 0 },
+		{ "forward_ports", a->fwdports ? fwdport_count(a->fwdports) : 0 },
 	};
 	/* per tunnel: the busiest by name, the rest as "other" */
 	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
@@ -278,6 +305,11 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_io_stop(loop, &a->http_io);
 	ev_io_stop(loop, &a->https_io);
 	ev_io_stop(loop, &a->tunnel_io);
+	if (a->fwdports != NULL)
+		fwdport_free(a->fwdports);
+	a->fwdports = NULL;
+	ev_check_stop(loop, &a->table_check);
+	ev_timer_stop(loop, &a->ports_timer);
 	session_goaway_all(a, "node is shutting down");
 	ev_timer_init(&a->drain_timer, acceptor_drain_timeout,
 	    (double)a->conf.drain_timeout / 1000.0, 0.);
@@ -286,6 +318,209 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_init(&a->drain_check, acceptor_drain_check, 0., 0.05);
 	a->drain_check.data = a;
 	ev_timer_start(loop, &a->drain_check);
+}
+
+/* --- the mesh: links to the other nodes, their addresses, their ports -- */
+
+static void acceptor_members_resync(struct acceptor *a);
+static int acceptor_listener(const char *what, const char *env,
+    const char *addr_text);
+
+/* Peers' mesh addresses from membership: alive and suspect members are
+ * reachable, the others are forgotten (their links stay until they fail). */
+static void
+acceptor_members_apply(struct acceptor *a, const struct ipcmsg_members *m)
+{
+	const struct ipcmsg_member *mb;
+	uint32_t i;
+
+	for (i = 0; i < m->n; i++) {
+		mb = &m->members[i];
+		if (mb->self || mb->name == NULL)
+			continue;
+		if (mesh_peer_set(a->mesh, mb->name, mb->state <= MEMBER_SUSPECT ?
+		    mb->mesh : NULL) != 0)
+			log_warn("mesh.peer", "peer=%s addr=%s error=\"bad mesh address\"",
+			    mb->name, mb->mesh ? mb->mesh : "");
+	}
+}
+
+static void
+acceptor_on_members_snapshot(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct acceptor *a = arg;
+	struct ipcmsg_members m;
+
+	a->members_pending = false;
+	if (msg == NULL)
+		return;
+	if (ipcmsg_members_decode(&m, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
+		if (m.kind == MEMBERS_SNAPSHOT) {
+			acceptor_members_apply(a, &m);
+			a->members_epoch = m.epoch;
+			a->members_seq = m.seq;
+		}
+		ipcmsg_members_fini(&m);
+	}
+	nng_msg_free(msg);
+}
+
+static void
+acceptor_members_resync(struct acceptor *a)
+{
+	nng_msg *req;
+
+	if (a->members_pending || a->gossip == NULL ||
+	    (req = ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ)) == NULL)
+		return;
+	if (ipc_request(a->gossip, req, 3000, acceptor_on_members_snapshot, a) == 0)
+		a->members_pending = true;
+}
+
+/* One dispatch function per peer: gossip's membership publisher. An event
+ * out of sequence, or a beacon ahead of us, means one was missed. */
+static void
+acceptor_on_members(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct acceptor *a = arg;
+	struct ipcmsg_members m;
+
+	if (ipcmsg_members_decode(&m, nng_msg_body(msg), nng_msg_len(msg)) != 0) {
+		nng_msg_free(msg);
+		return;
+	}
+	nng_msg_free(msg);
+	if (m.kind == MEMBERS_EVENT && m.epoch == a->members_epoch &&
+	    m.seq == a->members_seq + 1) {
+		acceptor_members_apply(a, &m);
+		a->members_seq = m.seq;
+	} else if (m.kind == MEMBERS_EVENT || (m.kind == MEMBERS_BEACON &&
+	    (m.epoch != a->members_epoch || m.seq != a->members_seq))) {
+		acceptor_members_resync(a);
+	}
+	ipcmsg_members_fini(&m);
+}
+
+static void
+acceptor_on_fwdport(void *arg, int fd, unsigned port,
+    const struct route_claim *claim)
+{
+	pconn_accept_tcp_remote(arg, fd, port, claim);
+}
+
+/* After the table changed (and every second while some port was busy):
+ * listen on the tcp ports other nodes' tunnels hold. */
+static void
+acceptor_on_table_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct acceptor *a = w->data;
+	uint64_t epoch, version;
+
+	routes_version(a->routes, &epoch, &version);
+	if (epoch == a->ports_epoch && version == a->ports_version)
+		return;
+	a->ports_epoch = epoch;
+	a->ports_version = version;
+	fwdport_sync(a->fwdports, a->routes);
+}
+
+static void
+acceptor_on_ports_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct acceptor *a = w->data;
+
+	if (!a->draining && a->fwdports != NULL && fwdport_busy(a->fwdports) > 0)
+		fwdport_sync(a->fwdports, a->routes);
+}
+
+static bool
+acceptor_loopback(const char *addr)
+{
+	struct sock_addr sa;
+	const struct sockaddr *s = (const struct sockaddr *)&sa.ss;
+
+	if (sock_addr_parse(&sa, addr, NULL) != 0)
+		return false;
+	if (s->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)s)->sin_addr.s_addr) >> 24) == 127;
+	if (s->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)s)->sin6_addr);
+	return false;
+}
+
+/* The mesh listener (from the supervisor, or bound here), the keyring, the
+ * membership feed and the forwarding ports. Returns 0 or -1. */
+static int
+acceptor_mesh_start(struct acceptor *a)
+{
+	static const struct mesh_callbacks cb = {
+		.on_open = fwd_accept,
+		.stream = &sholder_mux_cb,
+		.splice_in = sholder_splice_in,
+	};
+	struct mesh_callbacks mcb = cb;
+	struct mesh_conf mc;
+	struct mux_conf mux = a->mux_conf;
+	struct sock_addr bind, bound;
+	char url[4200], text[80];
+	unsigned bad = 0;
+	int fd, rc;
+
+	if (a->conf.cluster_key_file[0] != '\0' &&
+	    (rc = keyring_load(&a->kr, a->conf.cluster_key_file, &bad)) != 0) {
+		log_error("mesh.keys", "file=%s line=%u error=\"%s\"",
+		    a->conf.cluster_key_file, bad, rc == -EINVAL ?
+		    "not base64 of 32 bytes" : strerror(-rc));
+		return -1;
+	}
+	fd = acceptor_listener("mesh", "WARREN_FD_MESH", a->conf.mesh_listen);
+	if (fd < 0)
+		log_warn("mesh.listen", "error=\"no mesh listener: other nodes cannot "
+		    "forward here\"");
+	bound.len = sizeof(bound.ss);
+	snprintf(text, sizeof(text), "-");
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&bound.ss, &bound.len) == 0)
+		sock_addr_format(&bound, text, sizeof(text));
+	if (a->kr == NULL && fd >= 0 && !acceptor_loopback(text)) {
+		log_error("mesh.keys", "addr=%s error=\"mesh links off loopback need "
+		    "--cluster-key-file\"", text);
+		close(fd);
+		return -1;
+	}
+	if (a->kr == NULL)
+		log_warn("mesh.plaintext", "addr=%s note=\"no --cluster-key-file: mesh "
+		    "links use the all-zero key (loopback only)\"", text);
+	mux.max_streams = 16384;
+	memset(&mc, 0, sizeof(mc));
+	mc.self = a->conf.name;
+	mc.listen_fd = fd;
+	mc.kr = a->kr;
+	mc.mux = &mux;
+	mc.handshake_timeout = 5.0;
+	mc.ping_interval = (double)a->conf.ping_interval / 1000.0;
+	mcb.arg = a;
+	if (mesh_new(&a->mesh, a->loop, &mc, &mcb) != 0)
+		return -1;
+	if (ipc_open(&a->members, a->loop, IPC_SUB, ipc_url(url, sizeof(url),
+	    a->conf.data_dir, "members"), false, acceptor_on_members, a) != 0 ||
+	    ipc_open(&a->gossip, a->loop, IPC_REQ, ipc_url(url, sizeof(url),
+	    a->conf.data_dir, "gossip"), false, NULL, NULL) != 0) {
+		log_error("mesh.members", "error=\"cannot subscribe to membership\"");
+		return -1;
+	}
+	acceptor_members_resync(a);
+	if (sock_addr_parse(&bind, a->conf.http_listen, NULL) != 0 ||
+	    fwdport_new(&a->fwdports, a->loop, &bind, acceptor_on_fwdport, a) != 0)
+		return -1;
+	ev_check_init(&a->table_check, acceptor_on_table_check);
+	a->table_check.data = a;
+	ev_check_start(a->loop, &a->table_check);
+	ev_timer_init(&a->ports_timer, acceptor_on_ports_timer, 1., 1.);
+	a->ports_timer.data = a;
+	ev_timer_start(a->loop, &a->ports_timer);
+	log_info("mesh.start", "addr=%s keys=%zu", text,
+	    a->kr ? keyring_count(a->kr) : 0);
+	return 0;
 }
 
 /* The tunnel listener's TLS context: the configured certificate, or the
@@ -412,7 +647,7 @@ main(int argc, char **argv)
 	a.epoch = rnd;
 	/* session ids: random high bits per acceptor start, counter below */
 	a.session_base = rnd & ~0xffffffffULL;
-	if ((a.routes = routes_new()) == NULL || (a.ipcount = ipcount_new()) == NULL ||
+	if ((a.routes = routes_new(a.conf.name)) == NULL || (a.ipcount = ipcount_new()) == NULL ||
 	    (a.tunstats = tunstats_new(0)) == NULL)
 		return 1;
 	{
@@ -480,6 +715,8 @@ main(int argc, char **argv)
 	ev_timer_init(&a.stats_timer, acceptor_on_stats, 1., 1.);
 	a.stats_timer.data = &a;
 	ev_timer_start(a.loop, &a.stats_timer);
+	if (acceptor_mesh_start(&a) != 0)
+		return 1;
 	if (rctl_start(&a) != 0) {
 		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
 		return 1;
@@ -489,8 +726,17 @@ main(int argc, char **argv)
 	ev_run(a.loop, 0);
 
 	session_close_all(&a, "node stopped");
+	/* forwarded connections learn of it through their streams' resets */
+	mesh_free(a.mesh);
+	a.mesh = NULL;
 	pconn_reap(&a);
 	rctl_stop(&a);
+	ev_check_stop(a.loop, &a.table_check);
+	ev_timer_stop(a.loop, &a.ports_timer);
+	fwdport_free(a.fwdports);
+	keyring_free(a.kr);
+	ipc_close(a.members);
+	ipc_close(a.gossip);
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
 	ipcount_free(a.ipcount);

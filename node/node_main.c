@@ -41,7 +41,7 @@ struct node {
 	struct node_conf conf;
 	char **argv;
 	char bindir[PATH_MAX];
-	int http_fd, tunnel_fd, https_fd;
+	int http_fd, tunnel_fd, https_fd, mesh_fd;
 	struct child kids[CHILD_N];
 	ev_signal sigterm, sigint;
 	ev_timer stop_timer;
@@ -142,6 +142,9 @@ child_start(struct child *c)
 			setenv("WARREN_FD_HTTP", fdbuf, 1);
 			snprintf(fdbuf, sizeof(fdbuf), "%d", n->tunnel_fd);
 			setenv("WARREN_FD_TUNNEL", fdbuf, 1);
+			fcntl(n->mesh_fd, F_SETFD, 0);
+			snprintf(fdbuf, sizeof(fdbuf), "%d", n->mesh_fd);
+			setenv("WARREN_FD_MESH", fdbuf, 1);
 		}
 		n->argv[0] = path;
 		execv(path, n->argv);
@@ -199,6 +202,7 @@ node_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	close(n->http_fd);
 	close(n->tunnel_fd);
 	close(n->https_fd);
+	close(n->mesh_fd);
 	if (n->kids[CHILD_ACCEPTOR].pid > 0)
 		kill(n->kids[CHILD_ACCEPTOR].pid, SIGTERM);
 	else
@@ -232,11 +236,40 @@ node_listen(const char *what, const char *text, char *shown, size_t len)
 	return fd;
 }
 
+/* The mesh listener: --mesh-listen, or by default the gossip host's port
+ * 7001, or any port there when 7001 is taken (several nodes on one host):
+ * gossip advertises the port bound. */
+static int
+node_listen_mesh(struct node *n, char *shown, size_t len)
+{
+	struct sock_addr addr;
+	int fd;
+
+	if (sock_addr_parse(&addr, n->conf.mesh_listen, NULL) != 0) {
+		fprintf(stderr, "warren-node: --mesh-listen '%s' is not HOST:PORT\n",
+		    n->conf.mesh_listen);
+		return -1;
+	}
+	fd = sock_listen(&addr, 1024);
+	if (fd == -EADDRINUSE && n->conf.mesh_default) {
+		sock_addr_set_port(&addr, 0);
+		fd = sock_listen(&addr, 1024);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "warren-node: cannot listen on %s for mesh: %s\n",
+		    n->conf.mesh_listen, strerror(-fd));
+		return -1;
+	}
+	sock_addr_format(&addr, shown, len);
+	log_info("listen", "what=mesh addr=%s", shown);
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct node n;
-	char exe[PATH_MAX], http[80], tunnel[80], https[80];
+	char exe[PATH_MAX], http[80], tunnel[80], https[80], mesh[80];
 	ssize_t len;
 	int i;
 
@@ -256,11 +289,13 @@ main(int argc, char **argv)
 	    (n.tunnel_fd = node_listen("tunnel", n.conf.tunnel_listen, tunnel,
 	    sizeof(tunnel))) < 0 ||
 	    (n.https_fd = node_listen("https", n.conf.https_listen, https,
-	    sizeof(https))) < 0)
+	    sizeof(https))) < 0 ||
+	    (n.mesh_fd = node_listen_mesh(&n, mesh, sizeof(mesh))) < 0)
 		return 1;
 	/* gossip tells the cluster where this node's listeners are */
 	setenv("WARREN_BOUND_HTTP", http, 1);
 	setenv("WARREN_BOUND_TUNNEL", tunnel, 1);
+	setenv("WARREN_BOUND_MESH", mesh, 1);
 	if (n.conf.tls_cert[0] == '\0') {
 		char dir[4200], err[600];
 

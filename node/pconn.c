@@ -32,6 +32,9 @@
 #include <strings.h>
 #include "certs.h"
 #include "tunstats.h"
+#include "sholder.h"
+#include "mesh.h"
+#include "meshmsg.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
@@ -51,12 +54,17 @@ enum pconn_state {
 };
 
 struct pconn {
+	struct sholder holder;          /* first: streams find their callbacks */
 	struct acceptor *a;
 	struct tls_io tio;              /* the public socket; TLS when terminated */
 	enum pconn_kind kind;
 	struct sockaddr_storage peer_sa;        /* the client (PROXY header's) */
 	uint64_t sess_id;               /* the stream's tunnel: session ... */
 	uint32_t tunnel_id;             /* ... and tunnel */
+	bool remote;                    /* st is on a mesh link to the holder */
+	uint8_t authz_md[SHA256_DIGEST_LENGTH]; /* remote: SHA-256 of the
+	                                 * Authorization the holder checked */
+	uint16_t port;                  /* tcp: the public port */
 	bool counted;                   /* in a->ipcount */
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
@@ -71,6 +79,7 @@ struct pconn {
 	bool in_body;                   /* between a request's head and its end */
 	struct pconn *next_dead;        /* graveyard link after pconn_close */
 	char *next_host;                /* PC_SWITCH: route this next ... */
+	char *next_authz;               /* ... with this Authorization ... */
 	struct route_claim next_claim;  /* ... to this tunnel ... */
 	int next_status;                /* ... or answer this and close */
 	const char *next_reason;
@@ -230,39 +239,6 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
 	pconn_update_io(pc);
 }
 
-/* True if authz (an Authorization value) carries the tunnel's basic auth
- * credentials, or the tunnel asks for none. */
-static bool
-pconn_basic_ok(const struct tunnel_policy *p, const char *authz, size_t len)
-{
-	unsigned char in[700], out[700], md[SHA256_DIGEST_LENGTH];
-	int n;
-
-	if (!p->basic)
-		return true;
-	if (authz == NULL || len < 7 || strncasecmp(authz, "Basic ", 6) != 0)
-		return false;
-	authz += 6;
-	len -= 6;
-	while (len > 0 && authz[0] == ' ') {
-		authz++;
-		len--;
-	}
-	if (len == 0 || len >= sizeof(in) || len % 4 != 0)
-		return false;
-	memcpy(in, authz, len);
-	if ((n = EVP_DecodeBlock(out, in, (int)len)) < 0)
-		return false;
-	/* EVP_DecodeBlock counts the padding as bytes */
-	if (in[len - 1] == '=')
-		n--;
-	if (in[len - 2] == '=')
-		n--;
-	SHA256(out, (size_t)n, md);
-	OPENSSL_cleanse(out, sizeof(out));
-	return CRYPTO_memcmp(md, p->basic_hash, sizeof(md)) == 0;
-}
-
 /* Finds the tunnel for host and checks the client may use it. Returns 0
  * with *claim set, or an HTTP status with *reason. */
 static int
@@ -279,7 +255,10 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 	case ROUTES_OFFLINE:
 		*reason = "the tunnel for this host is offline";
 		return 503;
+	case ROUTES_REMOTE:
+		return 0;       /* its holder checks the tunnel's protections */
 	case ROUTES_LOCAL:
+		claim->node[0] = '\0';
 		break;
 	}
 	if ((pol = session_policy(a, claim->session, claim->tunnel_id)) == NULL) {
@@ -291,7 +270,7 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 		*reason = "this tunnel does not accept requests from your address";
 		return 403;
 	}
-	if (!pconn_basic_ok(pol, ev->authorization, ev->authorization_len)) {
+	if (!tunnel_policy_basic_ok(pol, ev->authorization, ev->authorization_len)) {
 		*reason = "this tunnel needs a user name and password";
 		return 401;
 	}
@@ -355,16 +334,98 @@ pconn_count_bytes(struct pconn *pc, size_t in, size_t out)
 	}
 }
 
+/* Opens a stream over the mesh to the node holding claim's session, for
+ * a connection from the listener `kind`. Returns 0 or -errno. */
+static int
+pconn_open_remote(struct pconn *pc, uint8_t kind, const char *host,
+    const struct route_claim *claim, const char *authz, size_t authz_len)
+{
+	struct acceptor *a = pc->a;
+	struct meshmsg_fwd *h;
+	uint8_t *hdr;
+	int n, rc;
+
+	if (a->mesh == NULL)
+		return -ENOENT;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	if ((hdr = malloc(MESHMSG_FWD_MAX)) == NULL) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->listener = kind;
+	h->hops = 1;
+	h->session = claim->session;
+	h->tunnel_id = claim->tunnel_id;
+	h->port = pc->port;
+	snprintf(h->client, sizeof(h->client), "%s", pc->peer);
+	snprintf(h->host, sizeof(h->host), "%s", host);
+	snprintf(h->from, sizeof(h->from), "%s", a->conf.name);
+	if (authz_len > MESHMSG_STR_MAX)
+		authz_len = MESHMSG_STR_MAX;
+	if (authz != NULL)
+		memcpy(h->authz, authz, authz_len);
+	h->authz[authz != NULL ? authz_len : 0] = '\0';
+	SHA256((const unsigned char *)h->authz, strlen(h->authz), pc->authz_md);
+	n = meshmsg_fwd_encode(h, hdr, MESHMSG_FWD_MAX);
+	rc = n < 0 ? n : mesh_open(a->mesh, claim->node, hdr, (size_t)n, pc, &pc->st);
+	free(hdr);
+	free(h);
+	if (rc != 0) {
+		a->stats.fwd_unreachable++;
+		log_info("fwd.unreachable", "peer=%s node=%s host=%s error=\"%s\"",
+		    pc->peer, claim->node, host[0] ? host : "-", strerror(-rc));
+		return rc;
+	}
+	a->stats.fwd_forwarded++;
+	pc->remote = true;
+	pc->sess_id = claim->session;
+	pc->tunnel_id = claim->tunnel_id;
+	return 0;
+}
+
+/* True if this head carries the Authorization the holder checked when the
+ * remote stream opened (so it may ride the same stream). */
+static bool
+pconn_authz_same(const struct pconn *pc, const struct http1_ev *ev)
+{
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	size_t len = ev->authorization != NULL ? ev->authorization_len : 0;
+
+	if (len > MESHMSG_STR_MAX)
+		len = MESHMSG_STR_MAX;
+	SHA256((const unsigned char *)(len ? ev->authorization : ""), len, md);
+	return CRYPTO_memcmp(md, pc->authz_md, sizeof(md)) == 0;
+}
+
 /* Opens a stream to the tunnel claim names. Returns 0, or -1 after queueing
  * an error response. */
 static int
-pconn_open(struct pconn *pc, const char *host, const struct route_claim *claim)
+pconn_open(struct pconn *pc, const char *host, const struct route_claim *claim,
+    const char *authz, size_t authz_len)
 {
 	struct acceptor *a = pc->a;
 	struct session *s;
+	char why[300];
 	int rc;
 
 	snprintf(pc->host, sizeof(pc->host), "%s", host);
+	pc->remote = false;
+	if (claim->node[0] != '\0') {
+		rc = pconn_open_remote(pc, pc->tio.ssl != NULL ? MESHMSG_HTTPS :
+		    MESHMSG_HTTP, host, claim, authz, authz_len);
+		if (rc != 0) {
+			snprintf(why, sizeof(why), "the node holding this tunnel (%s) "
+			    "cannot be reached", claim->node);
+			pconn_fail(pc, 502, why);
+			return -1;
+		}
+		pconn_count_tunnel(pc, pc->kind == PK_HTTPS ? "https" : "http", host);
+		pc->resp_started = false;
+		pc->st_fin = pc->fin_sent = false;
+		pc->req_us = 0;
+		return 0;
+	}
 	if ((s = acceptor_session(a, claim->session)) == NULL) {
 		pconn_fail(pc, 503, "the tunnel for this host is offline");
 		return -1;
@@ -476,11 +537,12 @@ pconn_process(struct pconn *pc)
 			pc->head_start = 0;
 			pc->in_body = true;
 			pconn_arm_timer(pc);    /* from the head deadline to idle */
-			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0) {
+			if (pc->st != NULL && strcmp(ev.host, pc->host) == 0 &&
+			    (!pc->remote || pconn_authz_same(pc, &ev))) {
 				const struct tunnel_policy *pol = session_policy(a,
 				    pc->sess_id, pc->tunnel_id);
 
-				if (pol == NULL || pconn_basic_ok(pol,
+				if (pol == NULL || tunnel_policy_basic_ok(pol,
 				    ev.authorization, ev.authorization_len)) {
 					if (pc->ts != NULL)
 						pc->ts->requests++;
@@ -507,7 +569,10 @@ pconn_process(struct pconn *pc)
 				} else {
 					if (buf_append(&pc->pend, ev.head, ev.head_len,
 					    64u * 1024) != 0 ||
-					    (pc->next_host = strdup(ev.host)) == NULL)
+					    (pc->next_host = strdup(ev.host)) == NULL ||
+					    (pc->next_authz = strndup(ev.authorization ?
+					    ev.authorization : "", ev.authorization ?
+					    ev.authorization_len : 0)) == NULL)
 						goto nomem;
 					pc->next_claim = claim;
 					buf_consume(&pc->in, ev.used);
@@ -521,7 +586,8 @@ pconn_process(struct pconn *pc)
 				pconn_fail(pc, status, reason);
 				return pc->dead ? -1 : 0;
 			}
-			if (pconn_open(pc, ev.host, &claim) != 0)
+			if (pconn_open(pc, ev.host, &claim, ev.authorization,
+			    ev.authorization ? ev.authorization_len : 0) != 0)
 				return pc->dead ? -1 : 0;
 			pconn_request_sent(pc);
 			if (pconn_send(pc, ev.head, ev.head_len) != 0)
@@ -593,7 +659,7 @@ nomem:
 static void
 pconn_stream_done(struct pconn *pc)
 {
-	char *host;
+	char *host, *authz;
 
 	switch (pc->state) {
 	case PC_SWITCH:
@@ -607,12 +673,17 @@ pconn_stream_done(struct pconn *pc)
 		}
 		host = pc->next_host;
 		pc->next_host = NULL;
-		if (pconn_open(pc, host, &pc->next_claim) != 0) {
+		authz = pc->next_authz;
+		pc->next_authz = NULL;
+		if (pconn_open(pc, host, &pc->next_claim, authz,
+		    authz ? strlen(authz) : 0) != 0) {
 			free(host);
+			free(authz);
 			return;
 		}
 		free(host);
 		pconn_request_sent(pc);         /* the head waiting in pend */
+		free(authz);
 		if (pconn_process(pc) == 0)
 			pconn_update_io(pc);
 		return;
@@ -810,6 +881,14 @@ pconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	pconn_arm_timer(pc);
 }
 
+static const struct sholder_ops pconn_holder_ops = {
+	.on_data = pconn_on_data,
+	.on_fin = pconn_on_fin,
+	.on_reset = pconn_on_reset,
+	.on_writable = pconn_on_writable,
+	.splice_in = pconn_splice_in,
+};
+
 static struct pconn *
 pconn_new(struct acceptor *a, int fd)
 {
@@ -819,6 +898,7 @@ pconn_new(struct acceptor *a, int fd)
 		close(fd);
 		return NULL;
 	}
+	pc->holder.ops = &pconn_holder_ops;
 	pc->a = a;
 	tls_io_plain(&pc->tio, fd);
 	spipe_init(&pc->pipe);
@@ -860,6 +940,8 @@ pconn_close(struct pconn *pc)
 	buf_fini(&pc->pend);
 	free(pc->next_host);
 	pc->next_host = NULL;
+	free(pc->next_authz);
+	pc->next_authz = NULL;
 	pc->st = NULL;
 	a->nconns--;
 	a->stats.conns_closed++;
@@ -935,6 +1017,21 @@ pconn_begin(struct pconn *pc)
 	case PK_TCP:
 		pc->state = PC_RAW;
 		pc->head_start = 0;
+		if (pc->remote) {
+			struct route_claim c;
+
+			c.session = pc->sess_id;
+			c.tunnel_id = pc->tunnel_id;
+			snprintf(c.node, sizeof(c.node), "%.*s", ROUTES_NODE_MAX, pc->host);
+			pc->host[0] = '\0';
+			if (pconn_open_remote(pc, MESHMSG_TCP, "", &c, NULL, 0) != 0) {
+				pconn_close(pc);
+				return;
+			}
+			pconn_arm_timer(pc);
+			pconn_update_io(pc);
+			return;
+		}
 		s = acceptor_session(a, pc->sess_id);
 		pol = session_policy(a, pc->sess_id, pc->tunnel_id);
 		if (pol != NULL && !tunnel_policy_allows(pol,
@@ -990,7 +1087,7 @@ pconn_proxy(struct pconn *pc)
 
 static void
 pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
-    uint64_t session, uint32_t tunnel_id)
+    uint64_t session, uint32_t tunnel_id, const char *node, unsigned port)
 {
 	struct pconn *pc;
 
@@ -1001,12 +1098,18 @@ pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
 	pc->tunnel_id = tunnel_id;
 	if (kind == PK_TCP) {
 		struct sock_addr la = { .len = sizeof(la.ss) };
-		char port[16];
+		char pname[16];
 
 		if (getsockname(fd, (struct sockaddr *)&la.ss, &la.len) == 0) {
-			snprintf(port, sizeof(port), "%d", sock_addr_port(&la));
-			pconn_count_tunnel(pc, "tcp", port);
+			snprintf(pname, sizeof(pname), "%d", sock_addr_port(&la));
+			pconn_count_tunnel(pc, "tcp", pname);
 		}
+	}
+	pc->port = (uint16_t)port;
+	if (node != NULL) {
+		/* a tcp tunnel held elsewhere: its node, until the stream opens */
+		pc->remote = true;
+		snprintf(pc->host, sizeof(pc->host), "%s", node);
 	}
 	if (a->proxy_from.n > 0 &&
 	    cidr_match(&a->proxy_from, (struct sockaddr *)&pc->peer_sa)) {
@@ -1021,20 +1124,28 @@ pconn_accept(struct acceptor *a, int fd, enum pconn_kind kind,
 void
 pconn_accept_http(struct acceptor *a, int fd)
 {
-	pconn_accept(a, fd, PK_HTTP, 0, 0);
+	pconn_accept(a, fd, PK_HTTP, 0, 0, NULL, 0);
 }
 
 void
 pconn_accept_https(struct acceptor *a, int fd)
 {
-	pconn_accept(a, fd, PK_HTTPS, 0, 0);
+	pconn_accept(a, fd, PK_HTTPS, 0, 0, NULL, 0);
 }
 
 void
 pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
     uint32_t tunnel_id)
 {
-	pconn_accept(a, fd, PK_TCP, session, tunnel_id);
+	pconn_accept(a, fd, PK_TCP, session, tunnel_id, NULL, 0);
+}
+
+void
+pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
+    const struct route_claim *claim)
+{
+	pconn_accept(a, fd, PK_TCP, claim->session, claim->tunnel_id, claim->node,
+	    port);
 }
 
 /* Terminates TLS with the certificate for name and serves HTTP inside. */
@@ -1119,6 +1230,20 @@ pconn_hello(struct pconn *pc)
 			pconn_arm_timer(pc);
 			pconn_update_io(pc);
 			return;
+		case ROUTES_REMOTE:
+			/* passthrough over the mesh: the holder checks the
+			 * addresses; the hello goes on as the first bytes */
+			if (pconn_open_remote(pc, MESHMSG_TLS, h.server_name, &claim,
+			    NULL, 0) != 0) {
+				pconn_close(pc);
+				return;
+			}
+			pconn_count_tunnel(pc, "tls", h.server_name);
+			pc->state = PC_RAW;
+			pc->head_start = 0;
+			pconn_arm_timer(pc);
+			pconn_update_io(pc);
+			return;
 		case ROUTES_OFFLINE:
 			/* its owner holds the keys: nothing to answer with */
 			a->stats.http_503++;
@@ -1186,11 +1311,24 @@ pconn_on_reset(struct mux_stream *st, int code, const char *reason)
 
 	mux_stream_close(st);
 	pc->st = NULL;
+	if (pc->remote && (code == MUX_RST_SESSION_GONE || code == MUX_RST_NO_TUNNEL))
+		pc->a->stats.fwd_upstream_gone++;
+	if (pc->remote)
+		log_info("fwd.reset", "peer=%s host=%s code=%d reason=\"%s\"", pc->peer,
+		    pc->host[0] ? pc->host : "-", code, reason);
 	if (pc->http == NULL || pc->resp_started || pc->state == PC_RAW) {
 		pconn_close(pc);
 		return;
 	}
-	if (code == MUX_RST_REFUSED) {
+	if (code == MUX_RST_FORBIDDEN) {
+		pc->a->stats.refused_policy++;
+		pconn_fail(pc, 403, reason);
+	} else if (code == MUX_RST_AUTH) {
+		pconn_fail(pc, 401, reason);
+	} else if (pc->remote && code == MUX_RST_SESSION_GONE) {
+		snprintf(why, sizeof(why), "forwarded to the tunnel's node: %s", reason);
+		pconn_fail(pc, 502, why);
+	} else if (code == MUX_RST_REFUSED) {
 		snprintf(why, sizeof(why), "%s", reason);
 		pconn_fail(pc, 502, why);
 	} else if (code == MUX_RST_SESSION_GONE) {

@@ -26,6 +26,12 @@ void pconn_accept_https(struct acceptor *a, int fd);
 void pconn_accept_tcp(struct acceptor *a, int fd, uint64_t session,
     uint32_t tunnel_id);
 
+/* A connection to another node's tcp tunnel on `port`: forwarded over the
+ * mesh to the holder claim names. Takes ownership of fd. */
+struct route_claim;
+void pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
+    const struct route_claim *claim);
+
 /* Frees connections closed during this loop iteration (from an ev_check). */
 void pconn_reap(struct acceptor *a);
 

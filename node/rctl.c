@@ -86,7 +86,12 @@ rctl_on_delta(struct ipc_sock *s, nng_msg *msg, void *arg)
 	}
 	nng_msg_free(msg);
 	routes_version(a->routes, &epoch, &version);
-	if (t.epoch != epoch || t.version != version + 1) {
+	if (t.n == 0) {
+		/* the 1 s beacon, at the router's current version (never + 1:
+		 * applying it as a delta would skip a lost one) */
+		if (t.epoch != epoch || t.version != version)
+			rctl_snapshot(a);
+	} else if (t.epoch != epoch || t.version != version + 1) {
 		/* missed something (or the router restarted): start over */
 		if (t.epoch != epoch || t.version > version)
 			rctl_snapshot(a);

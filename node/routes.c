@@ -10,6 +10,7 @@ struct rentry {
 	uint8_t state;                  /* enum route_state */
 	uint64_t session;
 	uint32_t tunnel_id;
+	char *node;                     /* table: the holder's node; NULL = here */
 	char key[];
 };
 
@@ -19,6 +20,7 @@ struct rmap {
 };
 
 struct routes {
+	char self[ROUTES_NODE_MAX + 1];
 	struct rmap table;              /* router's table (http hosts) */
 	struct rmap claims;             /* local claims */
 	uint64_t epoch, version;
@@ -106,6 +108,7 @@ rmap_del(struct rmap *m, const char *key)
 	if (pp == NULL || (e = *pp) == NULL)
 		return;
 	*pp = e->next;
+	free(e->node);
 	free(e);
 	m->n--;
 }
@@ -119,6 +122,7 @@ rmap_clear(struct rmap *m)
 	for (i = 0; i < m->size; i++) {
 		for (e = m->tab[i]; e != NULL; e = n) {
 			n = e->next;
+			free(e->node);
 			free(e);
 		}
 		m->tab[i] = NULL;
@@ -127,9 +131,13 @@ rmap_clear(struct rmap *m)
 }
 
 struct routes *
-routes_new(void)
+routes_new(const char *self)
 {
-	return calloc(1, sizeof(struct routes));
+	struct routes *r = calloc(1, sizeof(struct routes));
+
+	if (r != NULL)
+		snprintf(r->self, sizeof(r->self), "%s", self);
+	return r;
 }
 
 void
@@ -178,6 +186,13 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		e->state = rt->state;
 		e->session = rt->session;
 		e->tunnel_id = rt->tunnel_id;
+		free(e->node);
+		e->node = NULL;
+		if (rt->node != NULL && rt->node[0] != '\0' &&
+		    strcmp(rt->node, r->self) != 0 &&
+		    strlen(rt->node) <= ROUTES_NODE_MAX &&
+		    (e->node = strdup(rt->node)) == NULL)
+			return -ENOMEM;
 	}
 	r->epoch = t->epoch;
 	r->version = t->version;
@@ -231,6 +246,8 @@ routes_unclaim_session(struct routes *r, uint64_t session)
 				 * until the router's table says otherwise,
 				 * even if its delta for the claim was missed */
 				if (t != NULL) {
+					free(t->node);
+					t->node = NULL;
 					t->state = ROUTE_OFFLINE;
 					t->session = e->session;
 					t->tunnel_id = e->tunnel_id;
@@ -255,8 +272,36 @@ routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim
 		claim->tunnel_id = e->tunnel_id;
 		return ROUTES_LOCAL;
 	}
-	if ((e = rmap_get(&r->table, host)) != NULL && e->state != ROUTE_DELETED)
-		return ROUTES_OFFLINE;
-	return ROUTES_UNKNOWN;
+	if ((e = rmap_get(&r->table, host)) == NULL || e->state == ROUTE_DELETED)
+		return ROUTES_UNKNOWN;
+	if (e->state == ROUTE_ONLINE && e->node != NULL) {
+		claim->session = e->session;
+		claim->tunnel_id = e->tunnel_id;
+		snprintf(claim->node, sizeof(claim->node), "%s", e->node);
+		return ROUTES_REMOTE;
+	}
+	return ROUTES_OFFLINE;
+}
+
+void
+routes_each_remote_port(struct routes *r,
+    void (*fn)(void *arg, unsigned port, const struct route_claim *claim),
+    void *arg)
+{
+	struct route_claim c;
+	struct rentry *e;
+	size_t i, plen = strlen(ROUTES_TCP_PREFIX);
+
+	for (i = 0; i < r->table.size; i++) {
+		for (e = r->table.tab[i]; e != NULL; e = e->next) {
+			if (e->state != ROUTE_ONLINE || e->node == NULL ||
+			    strncmp(e->key, ROUTES_TCP_PREFIX, plen) != 0)
+				continue;
+			c.session = e->session;
+			c.tunnel_id = e->tunnel_id;
+			snprintf(c.node, sizeof(c.node), "%s", e->node);
+			fn(arg, (unsigned)atoi(e->key + plen), &c);
+		}
+	}
 }
 

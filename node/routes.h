@@ -23,18 +23,24 @@ struct routes;
 /* TCP tunnels are in the table (only) as "tcp/" + port. */
 #define ROUTES_TCP_PREFIX "tcp/"
 
+#define ROUTES_NODE_MAX 128    /* bytes of a node name kept */
+
 struct route_claim {
 	uint64_t session;
 	uint32_t tunnel_id;
+	char node[ROUTES_NODE_MAX + 1]; /* ROUTES_REMOTE: the holder's node */
 };
 
 enum routes_result {
 	ROUTES_LOCAL = 1,       /* claimed by a session here: *claim is set */
 	ROUTES_OFFLINE,         /* known, but no live session holds it */
 	ROUTES_UNKNOWN,         /* no such tunnel */
+	ROUTES_REMOTE,          /* held by a session on another node: *claim
+	                         * is set, with its node */
 };
 
-struct routes *routes_new(void);
+/* self: this node's name (copied), to tell its routes from other nodes'. */
+struct routes *routes_new(const char *self);
 void routes_free(struct routes *r);
 
 /* Applies a TABLE message (snapshot replaces, delta upserts/deletes); entries
@@ -52,6 +58,12 @@ void routes_unclaim_session(struct routes *r, uint64_t session);
 /* True when the router's table says tcp port `port` is held online by a
  * tunnel anywhere in the cluster. */
 bool routes_port_held(struct routes *r, unsigned port);
+
+/* Calls fn for every tcp port the table says another node's tunnel holds
+ * online (the ports this node forwards). */
+void routes_each_remote_port(struct routes *r,
+    void (*fn)(void *arg, unsigned port, const struct route_claim *claim),
+    void *arg);
 
 /* Looks a hostname up (lowercase, no port). */
 enum routes_result routes_lookup_host(struct routes *r, const char *host,

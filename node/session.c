@@ -15,13 +15,20 @@
 #include "pconn.h"
 #include "rctl.h"
 #include "routes.h"
+#include "fwdport.h"
+#include "sholder.h"
 #include "sock.h"
 #include "tls.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <strings.h>
 
 #define SESSION_MAX_TUNNELS     64
 #define SESSION_READS_PER_EVENT 16
+#define SESSION_PORT_RETRIES    8       /* other ports tried when a picked one
+                                         * turns out held elsewhere */
 
 struct stunnel {
 	uint32_t id;
@@ -30,6 +37,9 @@ struct stunnel {
 	bool ready;
 	int port;                       /* tcp: public port */
 	int lfd;                        /* tcp: listener, -1 if none */
+	bool port_picked;               /* tcp: we chose the port, not the client */
+	uint8_t retries;                /* tcp: picked ports the cluster refused */
+	uint16_t refused[SESSION_PORT_RETRIES];
 	ev_io lio;
 	struct session *s;
 };
@@ -203,6 +213,53 @@ stunnel_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static int session_bind_port(struct session *s, int want, int *port,
+    const uint16_t *skip, size_t nskip);
+static void session_on_registered(struct acceptor *a, uint64_t sid,
+    uint32_t tunnel_id, const struct ipcmsg_registered *r);
+
+static int
+session_register(struct session *s, struct stunnel *t, const char *subdomain,
+    const char *domains)
+{
+	struct ipcmsg_register r;
+
+	memset(&r, 0, sizeof(r));
+	r.session = s->id;
+	r.tunnel_id = t->id;
+	r.kind = t->kind;
+	r.client_id = s->client_id;
+	r.token = s->token ? s->token : "";
+	r.subdomain = (char *)subdomain;
+	r.domains = (char *)domains;
+	r.port = (uint16_t)t->port;
+	return rctl_register(s->a, &r, session_on_registered);
+}
+
+/* The cluster refused a port this node picked (its table had not yet
+ * heard that another node's tunnel holds it): try another. Returns 0 when
+ * a new registration is under way. */
+static int
+session_retry_port(struct session *s, struct stunnel *t)
+{
+	int fd, port;
+
+	if (t->kind != TUNNEL_TCP || !t->port_picked ||
+	    t->retries >= SESSION_PORT_RETRIES)
+		return -1;
+	t->refused[t->retries++] = (uint16_t)t->port;
+	stunnel_close(s, t);
+	if ((fd = session_bind_port(s, 0, &port, t->refused, t->retries)) < 0)
+		return -1;
+	log_info("tunnel.port.retry", "session=%016llx tunnel=%u refused=%d port=%d",
+	    (unsigned long long)s->id, t->id, t->refused[t->retries - 1], port);
+	t->lfd = fd;
+	t->port = port;
+	ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
+	t->lio.data = t;
+	return session_register(s, t, "", "");
+}
+
 static void
 session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
     const struct ipcmsg_registered *r)
@@ -214,6 +271,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 	int port;
 
 	if (s == NULL || s->dead || (t = session_tunnel(s, tunnel_id)) == NULL)
+		return;
+	if (r->status == IPCMSG_S_TAKEN && session_retry_port(s, t) == 0)
 		return;
 	if (r->status != IPCMSG_S_OK) {
 		a->stats.registrations_failed++;
@@ -267,7 +326,8 @@ session_on_registered(struct acceptor *a, uint64_t sid, uint32_t tunnel_id,
 /* Binds the public listener of a tcp tunnel: the wanted port, or a free one
  * from the range. Returns the fd or -errno. */
 static int
-session_bind_port(struct session *s, int want, int *port)
+session_bind_port(struct session *s, int want, int *port, const uint16_t *skip,
+    size_t nskip)
 {
 	struct acceptor *a = s->a;
 	struct sock_addr addr;
@@ -279,12 +339,22 @@ session_bind_port(struct session *s, int want, int *port)
 		if (want < a->conf.tcp_lo || want > a->conf.tcp_hi)
 			return -ERANGE;
 		sock_addr_set_port(&addr, want);
-		if ((fd = sock_listen(&addr, 511)) >= 0)
+		/* this node may be forwarding the port to its previous holder */
+		if ((fd = sock_listen(&addr, 511)) == -EADDRINUSE &&
+		    a->fwdports != NULL && fwdport_release(a->fwdports, (unsigned)want))
+			fd = sock_listen(&addr, 511);
+		if (fd >= 0)
 			*port = want;
 		return fd;
 	}
 	p = a->conf.tcp_lo + (int)(random() % span);
 	for (i = 0; i < span && i < 2000; i++) {
+		size_t k;
+
+		for (k = 0; k < nskip && skip[k] != p; k++)
+			;
+		if (k < nskip)
+			goto next;
 		sock_addr_set_port(&addr, p);
 		/* a port another node's tunnel holds stays its own: ports are
 		 * allocated cluster-wide */
@@ -293,6 +363,7 @@ session_bind_port(struct session *s, int want, int *port)
 			*port = p;
 			return fd;
 		}
+next:
 		if (++p > a->conf.tcp_hi)
 			p = a->conf.tcp_lo;
 	}
@@ -351,11 +422,42 @@ tunnel_policy_allows(const struct tunnel_policy *p, const struct sockaddr *peer)
 	return p->allow.n == 0 || cidr_match(&p->allow, peer);
 }
 
+bool
+tunnel_policy_basic_ok(const struct tunnel_policy *p, const char *authz,
+    size_t len)
+{
+	unsigned char in[700], out[700], md[SHA256_DIGEST_LENGTH];
+	int n;
+
+	if (!p->basic)
+		return true;
+	if (authz == NULL || len < 7 || strncasecmp(authz, "Basic ", 6) != 0)
+		return false;
+	authz += 6;
+	len -= 6;
+	while (len > 0 && authz[0] == ' ') {
+		authz++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(in) || len % 4 != 0)
+		return false;
+	memcpy(in, authz, len);
+	if ((n = EVP_DecodeBlock(out, in, (int)len)) < 0)
+		return false;
+	/* EVP_DecodeBlock counts the padding as bytes */
+	if (in[len - 1] == '=')
+		n--;
+	if (in[len - 2] == '=')
+		n--;
+	SHA256(out, (size_t)n, md);
+	OPENSSL_cleanse(out, sizeof(out));
+	return CRYPTO_memcmp(md, p->basic_hash, sizeof(md)) == 0;
+}
+
 static void
 session_on_register(struct session *s, const struct ctrl_msg *m)
 {
 	struct acceptor *a = s->a;
-	struct ipcmsg_register r;
 	struct tunnel_policy pol;
 	struct stunnel *t, **nt;
 	char err[256];
@@ -390,7 +492,7 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 		return;
 	}
 	if (m->kind == TUNNEL_TCP) {
-		fd = session_bind_port(s, m->port, &port);
+		fd = session_bind_port(s, m->port, &port, NULL, 0);
 		if (fd < 0) {
 			if (fd == -ERANGE)
 				snprintf(err, sizeof(err),
@@ -429,21 +531,14 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 	t->kind = m->kind;
 	t->lfd = fd;
 	t->port = port;
+	t->port_picked = m->kind == TUNNEL_TCP && m->port == 0;
 	t->s = s;
 	if (fd != -1) {
 		ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
 		t->lio.data = t;
 	}
-	memset(&r, 0, sizeof(r));
-	r.session = s->id;
-	r.tunnel_id = m->tunnel_id;
-	r.kind = m->kind;
-	r.client_id = s->client_id;
-	r.token = s->token ? s->token : "";
-	r.subdomain = m->subdomain ? m->subdomain : "";
-	r.domains = m->domains ? m->domains : "";
-	r.port = (uint16_t)port;
-	if (rctl_register(a, &r, session_on_registered) != 0) {
+	if (session_register(s, t, m->subdomain ? m->subdomain : "",
+	    m->domains ? m->domains : "") != 0) {
 		stunnel_remove(s, t);
 		session_registered(s, m->tunnel_id, IPCMSG_S_INTERNAL, 0, "",
 		    "out of memory");
@@ -553,10 +648,11 @@ session_on_pong(struct mux *mux, uint64_t sent_us)
 
 static const struct mux_callbacks session_mux_cb = {
 	.on_open = session_on_open,
-	.on_data = pconn_on_data,
-	.on_fin = pconn_on_fin,
-	.on_reset = pconn_on_reset,
-	.on_writable = pconn_on_writable,
+	/* stream events go to whoever holds the stream (sholder.h) */
+	.on_data = sholder_on_data,
+	.on_fin = sholder_on_fin,
+	.on_reset = sholder_on_reset,
+	.on_writable = sholder_on_writable,
 	.on_control = session_on_control,
 	.on_pong = session_on_pong,
 	.on_goaway = session_on_goaway,
@@ -613,7 +709,7 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 			 * its connection, no copy */
 			if (s->tio.ssl == NULL &&
 			    (st = mux_rpayload(s->mux, &left)) != NULL) {
-				n = pconn_splice_in(st, s->tio.fd, left);
+				n = sholder_splice_in(st, s->tio.fd, left);
 				if (n > 0) {
 					mux_rskip(s->mux, (size_t)n);
 					s->last_input = ev_now(loop);

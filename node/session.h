@@ -4,6 +4,7 @@
 #define WARREN_SESSION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cidr.h"
@@ -27,6 +28,11 @@ const struct tunnel_policy *session_policy(struct acceptor *a, uint64_t session,
 /* True if the address may use the tunnel (deny wins over allow). */
 bool tunnel_policy_allows(const struct tunnel_policy *p,
     const struct sockaddr *peer);
+
+/* True if authz[0..len) (an Authorization header value) carries the
+ * tunnel's basic auth credentials, or the tunnel asks for none. */
+bool tunnel_policy_basic_ok(const struct tunnel_policy *p, const char *authz,
+    size_t len);
 
 /* Takes ownership of an accepted, non-blocking fd. Returns 0 or -errno (the
  * fd is closed on failure). */

@@ -42,6 +42,8 @@ enum mux_rst {
 	MUX_RST_SESSION_GONE = 5,       /* the session closed under the stream */
 	MUX_RST_TIMEOUT = 6,
 	MUX_RST_LIMIT = 7,              /* too many streams */
+	MUX_RST_FORBIDDEN = 8,          /* the tunnel refuses the client's address */
+	MUX_RST_AUTH = 9,               /* the tunnel wants HTTP basic auth */
 };
 
 enum mux_role { MUX_CLIENT = 1, MUX_SERVER = 2 };

@@ -40,6 +40,7 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "tls-cert", CONF_STR, O(tls_cert), "", "certificate chain (PEM) of the tunnel listener (default: a development CA's, made under DATA/tls)" },
 	{ "tls-key", CONF_STR, O(tls_key), "", "private key (PEM) for --tls-cert" },
 	{ "gossip-listen", CONF_STR, O(gossip_listen), "127.0.0.1:7946", "gossip UDP+TCP address; it is the node's mesh address (port 0: the kernel picks)" },
+	{ "mesh-listen", CONF_STR, O(mesh_listen), "", "address other nodes forward public connections to (in production a WireGuard address; default: the gossip address's host, port 7001, or a port the kernel picks if that one is busy)" },
 	{ "join", CONF_STR, O(join), "", "cluster members to join: ADDR[,ADDR...] (host names may resolve to several)" },
 	{ "cluster-key-file", CONF_STR, O(cluster_key_file), "", "file of base64 32-byte keys, one per line: the first seals, all open (required unless gossip is on loopback)" },
 	{ "gossip-profile", CONF_STR, O(gossip_profile), "lan", "gossip timing: lan or wan" },
@@ -159,6 +160,18 @@ nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
 	}
 	if ((rc = nodeconf_lb(c)) != 0)
 		return -1;
+	if (c->mesh_listen[0] == '\0') {
+		/* the gossip host, port 7001 (port 0 when gossip's is 0) */
+		const char *colon = strrchr(c->gossip_listen, ':');
+		size_t hl = colon ? (size_t)(colon - c->gossip_listen) : 0;
+		char mesh[300];
+
+		snprintf(mesh, sizeof(mesh), "%.*s:%s", (int)(hl < 256 ? hl : 0),
+		    c->gossip_listen, colon && strcmp(colon + 1, "0") == 0 ? "0" : "7001");
+		free(c->mesh_listen);
+		c->mesh_listen = strdup(mesh);
+		c->mesh_default = true;
+	}
 	if ((rc = nodeconf_mkdir(c->data_dir)) != 0) {
 		fprintf(stderr, "warren-node: cannot create data dir %s: %s\n",
 		    c->data_dir, strerror(-rc));

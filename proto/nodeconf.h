@@ -36,6 +36,7 @@ struct node_conf {
 	bool tunnel_tls;        /* TLS on the tunnel listener */
 	char *tls_cert, *tls_key;       /* "" = the development CA's */
 	char *gossip_listen;    /* UDP+TCP gossip address = the mesh address */
+	char *mesh_listen;      /* forwarding links from other nodes */
 	char *join;             /* seeds: ADDR[,ADDR...], names allowed */
 	char *cluster_key_file; /* keyring: base64 keys, one per line */
 	char *gossip_profile;   /* "lan" or "wan" */
@@ -56,6 +57,7 @@ struct node_conf {
 	long long binding_ttl;  /* ms a client stays bound to its backend */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
+	bool mesh_default;      /* mesh_listen derived from gossip_listen */
 };
 
 extern const struct conf_opt nodeconf_opts[];

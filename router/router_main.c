@@ -981,14 +981,14 @@ router_admin_members(struct router *rt, struct admin_resp *resp)
 		changed[0] = '\0';
 		if (m->changed_ms != 0 && gmtime_r(&t, &tm) != NULL)
 			strftime(changed, sizeof(changed), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:s, s:I, s:s, s:s, s:s, s:b}",
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:s, s:I, s:s, s:s, s:s, s:s, s:b}",
 		    "name", m->name, "addr", m->addr, "region", m->region,
 		    "state", router_member_states[m->state & 3],
 		    "incarnation", (json_int_t)m->incarnation,
 		    "rtt_ms", m->rtt_us ? json_real(m->rtt_us / 1000.0) : json_null(),
 		    "changed", changed, "changed_ms", (json_int_t)m->changed_ms,
 		    "http", m->http, "tunnel", m->tunnel, "version", m->version,
-		    "self", m->self != 0);
+		    "mesh", m->mesh ? m->mesh : "", "self", m->self != 0);
 		if (o == NULL || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			resp->status = 500;

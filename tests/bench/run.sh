@@ -20,4 +20,7 @@ timeout -k 10 400 "$PY" tests/bench/inspect.py $Q || rc=$?
 timeout -k 10 170 "$PY" tests/bench/members.py $Q || rc=$?
 # routing.db replication: propagation, bulk catch-up, partition (about 4 min)
 timeout -k 10 400 "$PY" tests/bench/repl.py $Q || rc=$?
+# forwarding over the mesh: via a node that does not hold the tunnel vs at
+# its owner (about 1 min)
+timeout -k 10 150 "$PY" tests/bench/forward.py $Q || rc=$?
 exit $rc

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gossip/keyring.h"
+#include "keyring.h"
 
 /* base64 of 32 bytes 0x00..0x1f, of 32 x 0x41 ('A'), of 32 x 0xff */
 #define K0 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #define KEYRING_FILE_MAX        (64 * 1024)
@@ -282,4 +283,24 @@ keyring_open(struct keyring *kr, const void *in, size_t len, uint8_t *out,
 	}
 	kr->stats.auth_failed++;
 	return -EBADMSG;
+}
+
+int
+keyring_mac(const struct keyring *kr, size_t i, const char *purpose,
+    const void *msg, size_t len, uint8_t out[KEYRING_MAC_LEN])
+{
+	uint8_t sub[EVP_MAX_MD_SIZE];
+	unsigned sublen = 0, outlen = 0;
+
+	if (kr == NULL || i >= kr->n)
+		return -ENOKEY;
+	/* a subkey per purpose: the sealing key itself never keys a MAC */
+	if (HMAC(EVP_sha256(), kr->keys[i].key, KEYRING_KEY_LEN,
+	    (const unsigned char *)purpose, strlen(purpose), sub, &sublen) == NULL ||
+	    HMAC(EVP_sha256(), sub, (int)sublen, msg, len, out, &outlen) == NULL) {
+		OPENSSL_cleanse(sub, sizeof(sub));
+		return -EIO;
+	}
+	OPENSSL_cleanse(sub, sizeof(sub));
+	return 0;
 }

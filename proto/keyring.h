@@ -66,4 +66,11 @@ int keyring_open(struct keyring *kr, const void *in, size_t len,
     uint8_t *out, size_t cap);
 const struct keyring_stats *keyring_stats(const struct keyring *kr);
 
+#define KEYRING_MAC_LEN         32
+/* HMAC-SHA256 of msg[0..len) under a key derived from key i (0 = the one
+ * that seals) for `purpose` (a label that keeps MACs for one use from
+ * serving another). Returns 0, or -ENOKEY when there is no key i. */
+int keyring_mac(const struct keyring *kr, size_t i, const char *purpose,
+    const void *msg, size_t len, uint8_t out[KEYRING_MAC_LEN]);
+
 #endif

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""Forwarding over the mesh: a tunnel reached through a node that does not
+hold it, against the same tunnel reached at its owner, in the same run.
+
+    WARREN_BIN=build /usr/bin/python3 tests/bench/forward.py [--quick]
+
+Two nodes on 127.0.0.1 and 127.0.0.2 joined by an authenticated mesh link,
+the client's tunnel on node 1 (plain tunnel link, as the loopback rows of
+bench.py). iperf3 single stream through the TCP tunnel's port on each node;
+wrk 1 KiB through the HTTP tunnel on each node; node 2's RSS with 1,000 idle
+keep-alive connections forwarded to node 1.
+Targets: single stream >= 0.8x the owner, 1 KiB req/s >= 0.8x, p99 added
+<= 1 ms, idle cost on the forwarding node <= 4 KiB per connection.
+"""
+import base64
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integ"))
+sys.path.insert(0, HERE)
+import harness  # noqa: E402
+import bench  # noqa: E402
+
+FAST = ["--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms",
+        "--gossip-interval", "100ms"]
+
+
+def iperf_at(ip, port):
+    rc, out, err = bench.run(["iperf3", "-c", ip, "-p", str(port), "-t",
+                              str(bench.IPERF_SECONDS), "-P", "1", "-J"],
+                             bench.IPERF_SECONDS + 30)
+    j = json.loads(out)
+    if "error" in j:
+        raise RuntimeError("iperf3: %s" % j["error"])
+    return j["end"]["sum_received"]["bits_per_second"] / 1e9
+
+
+def wait_ok(fn, what, timeout=15):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if fn():
+                return
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError("%s: not within %ds (%r)" % (what, timeout, last))
+
+
+def main():
+    bench.raise_nofile()
+    for tool in ("iperf3", "wrk", "nginx"):
+        if not shutil.which(tool):
+            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
+            return 1
+    workdir = tempfile.mkdtemp(prefix="warren-bench-fwd-")
+    env = harness.Env("bench-forward", workdir)
+    table = bench.Table()
+    t0 = time.monotonic()
+    ok = False
+    try:
+        keys = env.path("cluster.keys")
+        with open(keys, "w") as f:
+            f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
+        nodes = []
+        for i in (1, 2):
+            args = ["--tunnel-tls=false", "--max-conns-per-ip", "0", "--gossip-listen",
+                    "127.0.0.%d:0" % i, "--mesh-listen", "127.0.0.%d:0" % i,
+                    "--cluster-key-file", keys] + FAST
+            if nodes:
+                args += ["--join", nodes[0].gossip]
+            n = env.node(args=args, http="127.0.0.%d:0" % i)
+            n.ip = "127.0.0.%d" % i
+            for _ in range(200):
+                g = [e for e in n.events() if e.get("ev") == "gossip.listen"]
+                if g:
+                    n.gossip = g[0]["addr"]
+                    break
+                time.sleep(0.05)
+            nodes.append(n)
+        n1, n2 = nodes
+
+        # iperf3 through the TCP tunnel: at its owner, and through node 2
+        ip_port = harness.free_port()
+        env.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", str(ip_port)], "iperf3")
+        c = env.client(["tcp", str(ip_port), "--server", "127.0.0.1:%d" % n1.tunnel_port,
+                        "--tls=false"], name="client-tcp")
+        tport = c.wait_urls(1, 15)[0]["port"]
+        wait_ok(lambda: harness.socket.create_connection((n2.ip, tport), 1).close() or True,
+                "node 2 listening on port %d" % tport)
+        try:
+            d = iperf_at("127.0.0.1", tport)
+            t = iperf_at(n2.ip, tport)
+            print("bench: forward iperf3 -P 1: owner %.2f Gbit/s, via node 2 %.2f Gbit/s"
+                  % (d, t), flush=True)
+            table.add("fwd: iperf3 1 stream (Gbit/s, owner / via node 2)", d, t,
+                      lambda v: "%.2f" % v, ">= 0.80x", t >= 0.8 * d)
+        except Exception as e:
+            table.error("fwd iperf3", str(e))
+
+        # wrk 1 KiB through the HTTP tunnel
+        nginx_port = bench.start_nginx(env)
+        client, url = env.http_tunnel(n1, nginx_port, "fwd", extra=["--tls=false"],
+                                      name="client-http")
+        host = url["host"]
+        wait_ok(lambda: harness.curl(["-o", "/dev/null", "-w", "%{http_code}", "-H",
+                                      "Host: " + host, "http://%s:%d/1k.bin"
+                                      % (n2.ip, n2.http_port)]).stdout == b"200",
+                "node 2 forwarding %s" % host)
+        try:
+            d = bench.wrk("http://127.0.0.1:%d/1k.bin" % n1.http_port, host)
+            t = bench.wrk("http://%s:%d/1k.bin" % (n2.ip, n2.http_port), host)
+            print("bench: forward wrk 1 KiB: owner %.0f req/s p99 %.2f ms, via node 2 %.0f "
+                  "req/s p99 %.2f ms %s" % (d["rps"], d["p99"], t["rps"], t["p99"],
+                                            t["errors"]), flush=True)
+            table.add("fwd: wrk 1 KiB req/s (owner / via node 2)", d["rps"], t["rps"],
+                      lambda v: "%.0f" % v, ">= 0.80x",
+                      t["rps"] >= 0.8 * d["rps"] and not t["errors"])
+            table.add("fwd: wrk 1 KiB p99 ms (owner / via node 2)", d["p99"], t["p99"],
+                      lambda v: "%.2f" % v, "+<= 1 ms", t["p99"] - d["p99"] <= 1.0)
+        except Exception as e:
+            table.error("fwd wrk", str(e))
+
+        # idle keep-alive connections held through node 2
+        try:
+            time.sleep(2)
+            before = n2.rss_kib()
+            socks = []
+            import socket as so
+            req = b"GET /1k.bin HTTP/1.1\r\nHost: %s\r\n\r\n" % host.encode()
+            for _ in range(bench.IDLE_CONNS):
+                s = so.create_connection((n2.ip, n2.http_port), timeout=10)
+                s.sendall(req)
+                socks.append(s)
+            for s in socks:
+                got = b""
+                while b"\r\n\r\n" not in got or len(got) < 1024:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    got += b
+            time.sleep(2)
+            after = n2.rss_kib()
+            per = (after - before) / bench.IDLE_CONNS
+            print("bench: forward idle: node 2 RSS %d -> %d KiB" % (before, after), flush=True)
+            table.add("fwd: KiB per idle conn on the forwarding node", None, per,
+                      lambda v: "%.2f" % v, "<= 4 KiB", per <= 4)
+            for s in socks:
+                s.close()
+        except Exception as e:
+            table.error("fwd idle", str(e))
+        ok = True
+    except Exception as e:
+        table.error("setup", str(e))
+        print(env.diagnostics(), file=sys.stderr)
+    finally:
+        env.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print("warren bench: forwarding over the mesh (loopback, %d s%s)"
+          % (time.monotonic() - t0, ", --quick" if bench.QUICK else ""))
+    table.print()
+    print()
+    print("bench: %d targets missed, %d measurements failed" % (table.missed, table.broken))
+    if table.broken or not ok:
+        return 1
+    if table.missed and os.environ.get("BENCH_STRICT") == "1":
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
