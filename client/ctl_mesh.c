@@ -24,6 +24,8 @@
 #define CTL_MESH_HOST_MAX       256
 #define CTL_MESH_PATH_MAX       4096
 
+#define CTL_MESH_FORWARD_PORT   7001    /* warren-node's --mesh-listen default */
+
 static const char ctl_mesh_usage[] =
     "usage: clusterctl mesh init DIR NODE... [--range CIDR] [--port N]\n"
     "           [--gossip-port N] [--interface NAME] [--etc-dir DIR]\n"
@@ -642,10 +644,11 @@ ctl_mesh_render_node(const struct ctl_mesh *m, const struct ctl_mesh_node *nd,
 	ctl_mesh_ntoa(nd->addr, a);
 	fprintf(f, "# warren-node configuration of node %s (region %s), written "
 	    "by clusterctl mesh.\n# Install as %s/node.conf; gossip runs on the "
-	    "WireGuard interface %s.\n"
-	    "name = %s\nregion = %s\ndata-dir = %s\ngossip-listen = %s:%d\n",
+	    "WireGuard interface %s, and so do the forwarding links.\n"
+	    "name = %s\nregion = %s\ndata-dir = %s\ngossip-listen = %s:%d\n"
+	    "mesh-listen = %s:%d\n",
 	    nd->name, nd->region, m->etc_dir, m->iface, nd->name, nd->region,
-	    m->data_dir, a, m->gossip_port);
+	    m->data_dir, a, m->gossip_port, a, CTL_MESH_FORWARD_PORT);
 	fprintf(f, "join = ");
 	for (i = 0; i < m->n; i++) {
 		ctl_mesh_ntoa(m->nodes[i].addr, a);

@@ -19,7 +19,8 @@ there, used as they are. In it:
                                                  short gossip timings)
 
 Then every node's `clusterctl members` shows the three alive at their mesh
-addresses, and a tunnel registered on sa answers there. Namespaces,
+addresses, and a tunnel registered on sa answers there and through the
+other two nodes (forwarded over the mesh links on the WireGuard addresses). Namespaces,
 mounts and processes go away even when a step fails. Also run by
 tests/integ/test_meshgen.py, which skips (saying why) when not root or a
 tool is missing.
@@ -245,6 +246,26 @@ def run(env):
               "GET demo.mesh.test/whoami on sa: %r (want 'demo %d')\n%s"
               % (body, port, harness.tail(c.log)))
         env.note("tunnel demo.mesh.test registered on sa answers on sa")
+        # and through the other regions, forwarded over the generated mesh
+        # (mesh-listen on each node's WireGuard address)
+        for n, _ in NODES:
+            if n == "sa":
+                continue
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 20:
+                r = subprocess.run(["ip", "netns", "exec", mc.ns[n], "curl", "-s",
+                                    "-m", "5", "-H", "Host: demo.mesh.test",
+                                    "http://127.0.0.1:8080/whoami"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                body = r.stdout.decode()
+                if body == "demo %d" % port:
+                    break
+                time.sleep(0.3)
+            check(body == "demo %d" % port,
+                  "GET demo.mesh.test/whoami through %s: %r (want 'demo %d')"
+                  % (n, body, port))
+            env.note("the tunnel on sa answers through %s after %.1fs"
+                     % (n, time.monotonic() - t0))
     finally:
         mc.teardown()
 

@@ -98,8 +98,8 @@ def check_mesh(env, d, names, endpoints):
             check(p["AllowedIPs"] == addrs[x] + "/32" and p["Endpoint"] == endpoints[x],
                   "%s: peer %s is %r (want %s/32 at %s)" % (n, x, p, addrs[x], endpoints[x]))
         c = conf_lines(read(os.path.join(nd, "node.conf")))
-        check(c["name"] == n and c["gossip-listen"] == addrs[n] + ":7946",
-              "%s: node.conf %r" % (n, c))
+        check(c["name"] == n and c["gossip-listen"] == addrs[n] + ":7946" and
+              c["mesh-listen"] == addrs[n] + ":7001", "%s: node.conf %r" % (n, c))
         check(sorted(c["join"].split(",")) == sorted(a + ":7946" for a in addrs.values()),
               "%s: join %r" % (n, c["join"]))
         check(c["cluster-key-file"] == "/etc/warren/cluster.keys", "%s: %r" % (n, c))
@@ -111,7 +111,8 @@ def check_mesh(env, d, names, endpoints):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
         check(r.returncode == 0, "warren-node refuses %s/node.conf: %s" % (n, r.stderr.decode()))
         pc = conf_lines(r.stdout.decode())
-        check(pc["gossip-listen"] == addrs[n] + ":7946" and pc["region"] == c["region"]
+        check(pc["gossip-listen"] == addrs[n] + ":7946" and
+              pc["mesh-listen"] == addrs[n] + ":7001" and pc["region"] == c["region"]
               and pc["domain"] == "edge.example.com",
               "warren-node --print-config for %s: %r" % (n, pc))
     return keys, pubs, addrs
