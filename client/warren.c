@@ -88,7 +88,10 @@ struct warren_session {
 struct warren_client {
 	struct ev_loop *loop;
 	struct sock_addr server;
-	char server_text[300];          /* as given: host:port */
+	char server_text[300];          /* the node dialled now: host:port */
+	char servers[WARREN_SERVERS_MAX][300];  /* --server, split at ',' */
+	unsigned nservers, server_i;    /* which one now */
+	unsigned addr_i, addr_n;        /* which of its name's addresses */
 	char server_host[256];          /* the name TLS verifies */
 	SSL_CTX *tls_ctx;               /* NULL: plain TCP */
 	char *token, *client_id, *agent;
@@ -108,6 +111,7 @@ struct warren_client {
 };
 
 static void warren_session_start(struct warren_client *c);
+static void warren_next_server(struct warren_client *c);
 static void warren_session_fail(struct warren_session *s, const char *why);
 static void warren_session_flush(struct warren_session *s);
 static void warren_session_want(struct warren_session *s, int events);
@@ -620,6 +624,8 @@ warren_on_goaway(struct mux *mx, int code, const char *reason)
 		c->cur = NULL;
 		c->last_uptime = s->ready_at ? ev_now(c->loop) - s->ready_at : 0;
 		warren_tunnels_detach(c, s);
+		/* the node is going away: another one takes the tunnels */
+		warren_next_server(c);
 		warren_schedule_reconnect(c, true);
 	}
 	if (mux_nstreams(mx) == 0)
@@ -1006,6 +1012,21 @@ warren_reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		warren_session_start(c);
 }
 
+/* The next node to try after losing (or being sent away from) this one:
+ * the next address of the same name, then the next --server. */
+static void
+warren_next_server(struct warren_client *c)
+{
+	if (c->nservers <= 1 && c->addr_n <= 1)
+		return;
+	if (++c->addr_i >= c->addr_n) {
+		c->addr_i = 0;
+		c->server_i = (c->server_i + 1) % c->nservers;
+	}
+	snprintf(c->server_text, sizeof(c->server_text), "%s",
+	    c->servers[c->server_i]);
+}
+
 static void
 warren_schedule_reconnect(struct warren_client *c, bool quick)
 {
@@ -1043,6 +1064,7 @@ warren_session_fail(struct warren_session *s, const char *why)
 		c->cur = NULL;
 		c->last_uptime = s->ready_at ? ev_now(c->loop) - s->ready_at : 0;
 		warren_tunnels_detach(c, s);
+		warren_next_server(c);
 		if (c->started)
 			warren_schedule_reconnect(c, false);
 	}
@@ -1106,8 +1128,8 @@ warren_session_start(struct warren_client *c)
 			warren_session_fail(s, why);
 			return;
 		}
-	} else if (sock_addr_resolve(&c->server, c->server_text, c->server_host,
-	    sizeof(c->server_host)) != 0) {
+	} else if (sock_addr_resolve_nth(&c->server, c->server_text,
+	    c->server_host, sizeof(c->server_host), c->addr_i, &c->addr_n) != 0) {
 		snprintf(why, sizeof(why), "cannot resolve %s", c->server_text);
 		warren_session_fail(s, why);
 		return;
@@ -1180,18 +1202,40 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 		c->opt.ping_interval_ms = 10000;
 	if (c->opt.dead_timeout_ms == 0)
 		c->opt.dead_timeout_ms = 30000;
-	snprintf(c->server_text, sizeof(c->server_text), "%s",
-	    opt->server ? opt->server : "127.0.0.1:7000");
+	/* "a:7000,b:7000": nodes to try in turn (a name may also resolve to
+	 * several); each host:port */
 	{
-		const char *colon = strrchr(c->server_text, ':');
-		char *end;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		char list[WARREN_SERVERS_MAX * 300], *tok, *save;
 
-		if (colon == NULL || colon[1] == '\0' || *end != '\0' ||
-		    port < 1 || port > 65535) {
+		snprintf(list, sizeof(list), "%s", opt->server != NULL &&
+		    opt->server[0] != '\0' ? opt->server : "127.0.0.1:7000");
+		for (tok = strtok_r(list, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			const char *colon;
+			char *end;
+			long port;
+
+			while (*tok == ' ')
+				tok++;
+			if (*tok == '\0')
+				continue;
+			colon = strrchr(tok, ':');
+			port = colon ? strtol(colon + 1, &end, 10) : 0;
+			if (colon == NULL || colon[1] == '\0' || *end != '\0' ||
+			    port < 1 || port > 65535 || strlen(tok) >= 300 ||
+			    c->nservers >= WARREN_SERVERS_MAX) {
+				rc = -EINVAL;
+				goto fail;
+			}
+			snprintf(c->servers[c->nservers++], sizeof(c->servers[0]),
+			    "%s", tok);
+		}
+		if (c->nservers == 0) {
 			rc = -EINVAL;
 			goto fail;
 		}
+		snprintf(c->server_text, sizeof(c->server_text), "%s",
+		    c->servers[0]);
 	}
 	if (opt->proxy != NULL && opt->proxy[0] != '\0') {
 		char err[400];

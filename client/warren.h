@@ -100,9 +100,15 @@ typedef void warren_request_cb(struct warren_client *c,
 typedef void warren_error_cb(struct warren_client *c,
     const struct warren_error *e, void *data);
 
+#define WARREN_SERVERS_MAX      16      /* entries of options.server */
+
 struct warren_options {
 	const char *server;             /* node "host:port" (a name is resolved
-	                                   at each connect); default 127.0.0.1:7000 */
+	                                   at each connect); default 127.0.0.1:7000.
+	                                   "a:7000,b:7000" lists several: on
+	                                   losing its node (or a GOAWAY) the
+	                                   client moves to the next address of
+	                                   the name, then to the next entry */
 	bool tls;                       /* TLS to the node (default true) */
 	const char *ca_file;            /* CA bundle to verify the node (NULL:
 	                                   the system's) */

@@ -57,7 +57,9 @@ struct warren_cli_conf {
 #define O(f) offsetof(struct warren_cli_conf, f)
 static const struct conf_opt warren_cli_opts[] = {
 	{ "server", CONF_STR, O(server), NULL,
-	    "node's tunnel listener HOST:PORT [default: 127.0.0.1:7000; "
+	    "node's tunnel listener HOST:PORT, or several separated by ',' "
+	    "(a name with several addresses counts as several): on losing its "
+	    "node the client moves to the next [default: 127.0.0.1:7000; "
 	    "start: the file's server_addr:server_port]" },
 	{ "token", CONF_STR, O(token), NULL,
 	    "credential sent to the node (empty = anonymous)" },

@@ -181,7 +181,15 @@ int
 sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
     size_t hostlen)
 {
-	struct addrinfo hints, *res = NULL;
+	return sock_addr_resolve_nth(out, text, host, hostlen, 0, NULL);
+}
+
+int
+sock_addr_resolve_nth(struct sock_addr *out, const char *text, char *host,
+    size_t hostlen, unsigned nth, unsigned *count)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	unsigned n = 0;
 	const char *colon;
 	size_t hl;
 
@@ -201,6 +209,8 @@ sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
 	}
 	if (host[0] == '\0')
 		snprintf(host, hostlen, "127.0.0.1");
+	if (count != NULL)
+		*count = 1;
 	if (sock_addr_parse(out, text, "127.0.0.1") == 0)
 		return 0;
 	colon = strrchr(text, ':');
@@ -211,9 +221,16 @@ sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
 	hints.ai_flags = AI_ADDRCONFIG;
 	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
 		return -ENOENT;
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		n++;
+	/* the nth address, round and round */
+	for (ai = res, nth %= n; nth > 0; nth--)
+		ai = ai->ai_next;
 	memset(out, 0, sizeof(*out));
-	memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
-	out->len = res->ai_addrlen;
+	memcpy(&out->ss, ai->ai_addr, ai->ai_addrlen);
+	out->len = ai->ai_addrlen;
 	freeaddrinfo(res);
+	if (count != NULL)
+		*count = n;
 	return 0;
 }

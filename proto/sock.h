@@ -19,6 +19,10 @@ int sock_addr_parse(struct sock_addr *out, const char *text, const char *defhost
  * as given (for TLS name checks). Returns 0, -EINVAL or -ENOENT. */
 int sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
     size_t hostlen);
+/* As sock_addr_resolve, taking the name's nth address (modulo how many it
+ * has; *count, if not NULL, gets that number: 1 for a literal). */
+int sock_addr_resolve_nth(struct sock_addr *out, const char *text, char *host,
+    size_t hostlen, unsigned nth, unsigned *count);
 /* Formats as "1.2.3.4:80" / "[::1]:80" into out (>= 64 bytes); returns out. */
 char *sock_addr_format(const struct sock_addr *a, char *out, size_t len);
 /* Port of an address in host order. */
