@@ -707,6 +707,11 @@ warren_session_flush(struct warren_session *s)
 		}
 		mux_wconsume(s->mux, (size_t)n);
 	}
+	if ((n = tls_io_flush(&s->tio)) != 0 && n != -EAGAIN) {
+		s->flushing = false;
+		warren_session_fail(s, strerror((int)-n));
+		return;
+	}
 	s->flushing = false;
 	if (s->state != SESSION_CLOSING)
 		warren_session_want(s, tls_io_events(&s->tio, true,
@@ -751,8 +756,8 @@ warren_session_read(struct warren_session *s)
 			warren_session_fail(s, "out of memory");
 			return;
 		}
-		if (io.iov_len > mux_rwant(s->mux))
-			io.iov_len = mux_rwant(s->mux);
+		if (s->tio.ssl == NULL && io.iov_len > mux_rwant(s->mux))
+			io.iov_len = mux_rwant(s->mux);         /* splice next */
 		n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 		if (n < 0) {
 			if (n != -EAGAIN)
@@ -790,8 +795,9 @@ static void
 warren_session_connected(struct warren_session *s)
 {
 	s->state = SESSION_HELLO;
-	if (s->c->tls_ctx != NULL && tls_io_client(&s->tio, s->tio.fd,
-	    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0) {
+	if (s->c->tls_ctx != NULL && (tls_io_client(&s->tio, s->tio.fd,
+	    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0 ||
+	    tls_io_batch(&s->tio) != 0)) {
 		warren_session_fail(s, "out of memory");
 		return;
 	}
@@ -1216,6 +1222,7 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 			rc = -EINVAL;
 			goto fail;
 		}
+		tls_ctx_link(c->tls_ctx);
 	}
 	if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng))
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

@@ -687,7 +687,9 @@ session_flush(struct session *s)
 			return (int)n;
 		mux_wconsume(s->mux, (size_t)n);
 	}
-	return 0;
+	/* TLS records staged by the last write, if the socket was full */
+	n = tls_io_flush(&s->tio);
+	return n == -EAGAIN ? 0 : (int)n;
 }
 
 static void
@@ -729,7 +731,9 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				session_close(s, "out of memory");
 				break;
 			}
-			if (io.iov_len > mux_rwant(s->mux))
+			/* a plain link stops at the next frame header so the
+			 * payload may be spliced; TLS decrypts a whole block */
+			if (s->tio.ssl == NULL && io.iov_len > mux_rwant(s->mux))
 				io.iov_len = mux_rwant(s->mux);
 			n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 			if (n == 0) {
@@ -803,7 +807,9 @@ session_accept(struct acceptor *a, int fd)
 	}
 	s->a = a;
 	if (a->tunnel_ctx != NULL) {
-		if (tls_io_server(&s->tio, fd, a->tunnel_ctx) != 0) {
+		if (tls_io_server(&s->tio, fd, a->tunnel_ctx) != 0 ||
+		    tls_io_batch(&s->tio) != 0) {
+			tls_io_fini(&s->tio);
 			close(fd);
 			free(s);
 			return -ENOMEM;
