@@ -779,10 +779,9 @@ warren_session_read(struct warren_session *s)
 		}
 		if (s->state == SESSION_CLOSING)
 			return;
-		/* TLS: a record may be decrypted only in part; keep going
-		 * while OpenSSL holds bytes libev will not signal */
-		if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0 &&
-		    s->tio.ssl == NULL)
+		/* a short read drained the socket; TLS: keep going while
+		 * OpenSSL holds bytes libev will not signal */
+		if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0)
 			return;
 	}
 	if (tls_io_pending(&s->tio) > 0)
@@ -936,6 +935,7 @@ warren_session_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->state == SESSION_CLOSING || s->state == SESSION_CONNECTING ||
 	    s->state == SESSION_PROXY)
 		return;
+	tls_io_trim(&s->tio);           /* a quiet link gives its buffers back */
 	if (mux_ping(s->mux, (uint64_t)(ev_now(loop) * 1e6)) != 0)
 		return;         /* output full: the link is busy, not dead */
 	warren_session_flush(s);

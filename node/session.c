@@ -755,9 +755,9 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				session_close(s, "protocol error");
 				break;
 			}
-			/* plain TCP: a short read drained the socket; TLS:
-			 * read on until OpenSSL says it would block */
-			if ((size_t)n < io.iov_len && s->tio.ssl == NULL)
+			/* a short read drained the socket (TLS: unless
+			 * OpenSSL still holds bytes or an error came after) */
+			if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0)
 				break;
 		}
 		if (!s->dead && tls_io_pending(&s->tio) > 0)
@@ -788,6 +788,7 @@ session_on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	mux_ping(s->mux, acceptor_now_us(s->a));
+	tls_io_trim(&s->tio);           /* a quiet link gives its buffers back */
 	if (session_flush(s) != 0) {
 		session_close(s, "write failed");
 		return;

@@ -176,7 +176,7 @@ tls_client_ctx(const char *ca_file, bool insecure, char *err, size_t errlen)
 	return ctx;
 }
 
-/* --- batched writes ------------------------------------------------------ */
+/* --- batched reads and writes ---------------------------------------------- */
 
 /* Writes staged ciphertext with one write(2). Returns 0 when all left,
  * -EAGAIN when some is still staged, or -errno. */
@@ -225,6 +225,46 @@ tls_bio_write(BIO *b, const char *p, int len)
 	return len;
 }
 
+/* The BIO OpenSSL reads records from: one read(2) of up to TLS_IO_BATCH
+ * into io->in, then the bytes OpenSSL asks for (with read-ahead off: a
+ * header, then the rest of the record). OpenSSL's own read-ahead would
+ * read into its buffer directly, but moves what is left in it to the front
+ * before every record, and reads at most that buffer. */
+static int
+tls_bio_read(BIO *b, char *p, int len)
+{
+	struct tls_io *io = BIO_get_data(b);
+	struct iovec room;
+	size_t k;
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (buf_len(&io->in) == 0) {
+		room = buf_reserve(&io->in, TLS_IO_BATCH, TLS_IO_BATCH);
+		if (room.iov_base == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		do
+			n = read(io->fd, room.iov_base, room.iov_len);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			if (errno == EAGAIN)
+				BIO_set_retry_read(b);
+			return -1;
+		}
+		if (n == 0)
+			return 0;               /* EOF */
+		buf_commit(&io->in, (size_t)n);
+	}
+	k = buf_len(&io->in) < (size_t)len ? buf_len(&io->in) : (size_t)len;
+	memcpy(p, buf_data(&io->in), k);
+	buf_consume(&io->in, k);
+	return (int)k;
+}
+
 static long
 tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
@@ -239,7 +279,11 @@ tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_WPENDING:
 		return (long)buf_len(&io->out);
 	case BIO_CTRL_PENDING:
-		return 0;
+		return (long)buf_len(&io->in);
+	case BIO_C_GET_FD:
+		if (ptr != NULL)
+			*(int *)ptr = io->fd;
+		return io->fd;
 	default:
 		return 0;
 	}
@@ -270,6 +314,7 @@ tls_bio_init(void)
 	if (m == NULL)
 		return;
 	if (!BIO_meth_set_write(m, tls_bio_write) ||
+	    !BIO_meth_set_read(m, tls_bio_read) ||
 	    !BIO_meth_set_ctrl(m, tls_bio_ctrl) ||
 	    !BIO_meth_set_create(m, tls_bio_create)) {
 		BIO_meth_free(m);
@@ -293,7 +338,8 @@ tls_io_batch(struct tls_io *io)
 	if (tls_bio.meth == NULL || (b = BIO_new(tls_bio.meth)) == NULL)
 		return -ENOMEM;
 	BIO_set_data(b, io);
-	SSL_set0_wbio(io->ssl, b);      /* the socket BIO stays the rbio */
+	SSL_set_bio(io->ssl, b, b);     /* one reference for both */
+	SSL_set_read_ahead(io->ssl, 0);
 	io->batch = true;
 	return 0;
 }
@@ -308,6 +354,15 @@ size_t
 tls_io_staged(const struct tls_io *io)
 {
 	return buf_len(&io->out);
+}
+
+void
+tls_io_trim(struct tls_io *io)
+{
+	buf_release(&io->in);
+	buf_release(&io->out);
+	if (io->batch && SSL_is_init_finished(io->ssl))
+		SSL_free_buffers(io->ssl);      /* refuses while it holds bytes */
 }
 
 void
@@ -384,6 +439,9 @@ tls_io_result(struct tls_io *io, int rc, bool reading)
 	}
 }
 
+/* io->rerr for an EOF that came after some bytes */
+#define TLS_IO_EOF      1
+
 /* Plain TCP: one read(2) or write(2). */
 static ssize_t
 tls_io_raw(struct tls_io *io, void *buf, size_t len, bool reading)
@@ -418,9 +476,10 @@ tls_io_ssl(struct tls_io *io, void *buf, size_t len, bool reading)
 	return tls_io_result(io, rc, reading);
 }
 
-/* Decrypts records into buf while OpenSSL holds more of them: one record
- * per call would hand the plaintext on 16 KiB at a time. A read(2) happens
- * only for the first record, or to complete one already begun. */
+/* Decrypts records into buf until it is full or the socket has no more:
+ * one record per call would hand the plaintext on 16 KiB at a time. So a
+ * short count means the socket is drained (or an error or EOF came after
+ * some bytes: kept for the next call, and tls_io_pending says so). */
 ssize_t
 tls_io_read(struct tls_io *io, void *buf, size_t len)
 {
@@ -429,22 +488,30 @@ tls_io_read(struct tls_io *io, void *buf, size_t len)
 
 	if (io->ssl == NULL)
 		return tls_io_raw(io, buf, len, true);
+	if (io->rerr != 0) {
+		n = io->rerr == TLS_IO_EOF ? 0 : io->rerr;
+		io->rerr = 0;
+		return n;
+	}
 	ERR_clear_error();
 	do {
 		n = tls_io_ssl(io, (char *)buf + got, len - got, true);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
-	} while (got < len && SSL_has_pending(io->ssl));
+	} while (got < len);
 	/* handshake messages, key updates or alerts written while reading */
 	if (io->batch && buf_len(&io->out) > 0) {
 		int rc = tls_io_out(io);
 
-		if (rc != 0 && rc != -EAGAIN && got == 0)
-			return rc;
+		if (rc != 0 && rc != -EAGAIN)
+			n = rc;
 	}
-	/* an error or EOF after some bytes comes back on the next call */
-	return got > 0 ? (ssize_t)got : n;
+	if (got == 0)
+		return n;
+	if (n <= 0 && n != -EAGAIN)
+		io->rerr = n == 0 ? TLS_IO_EOF : (int)n;
+	return (ssize_t)got;
 }
 
 /* Batch mode: encrypts up to TLS_IO_BATCH bytes of records into io->out,
@@ -489,7 +556,8 @@ tls_io_pending(const struct tls_io *io)
 	 * which SSL_pending does not count and libev will not signal */
 	if (io->ssl == NULL)
 		return 0;
-	return SSL_pending(io->ssl) > 0 || SSL_has_pending(io->ssl) ? 1 : 0;
+	return io->rerr != 0 || buf_len(&io->in) > 0 ||
+	    SSL_pending(io->ssl) > 0 || SSL_has_pending(io->ssl) ? 1 : 0;
 }
 
 int
@@ -536,6 +604,7 @@ tls_io_fini(struct tls_io *io)
 		ERR_clear_error();
 		io->ssl = NULL;
 	}
+	buf_fini(&io->in);
 	buf_fini(&io->out);
 	io->batch = false;
 }

@@ -13,8 +13,9 @@
  * leave with one write(2) per tls_io_write call (up to TLS_IO_BATCH bytes);
  * what the socket did not take stays staged, tls_io_events() asks for
  * EV_WRITE until it is gone, and the owner calls tls_io_flush() when it has
- * nothing more to write. Reads decrypt as many records as fit the caller's
- * buffer, so the plaintext moves on in one piece. */
+ * nothing more to write. Reads take up to TLS_IO_BATCH bytes of records
+ * per read(2) and decrypt as many as fit the caller's buffer, so the
+ * plaintext moves on in one piece. */
 #ifndef WARREN_TLS_H
 #define WARREN_TLS_H
 
@@ -25,8 +26,8 @@
 
 #include "buf.h"
 
-/* Ciphertext staged for one write(2) in batch mode (a little more: the
- * record that crosses it). */
+/* Batch mode: ciphertext staged for one write(2) (a little more: the
+ * record that crosses it), and read with one read(2). */
 #define TLS_IO_BATCH    (256u * 1024)
 
 struct tls_io {
@@ -34,7 +35,9 @@ struct tls_io {
 	SSL *ssl;               /* NULL: plain TCP */
 	bool read_wants_write, write_wants_read;
 	bool shut;              /* close_notify sent or received */
+	int rerr;               /* EOF or -errno that came after bytes: next read */
 	bool batch;             /* records staged in out, written together */
+	struct buf in;          /* batch mode: ciphertext read, not yet decrypted */
 	struct buf out;         /* batch mode: ciphertext not yet written */
 };
 
@@ -64,7 +67,9 @@ void tls_io_plain(struct tls_io *io, int fd);
 int tls_io_batch(struct tls_io *io);
 
 /* Return bytes moved (> 0), 0 on EOF (read), -EAGAIN, or -EPROTO/-errno on
- * a broken connection (tls_io_error() says why). */
+ * a broken connection (tls_io_error() says why). A TLS read fills buf with
+ * as many records as it can: fewer bytes than asked mean the socket had no
+ * more, unless tls_io_pending() says otherwise. */
 ssize_t tls_io_read(struct tls_io *io, void *buf, size_t len);
 ssize_t tls_io_write(struct tls_io *io, const void *buf, size_t len);
 /* Batch mode: writes what is staged. Returns 0 when nothing is left,
@@ -72,6 +77,9 @@ ssize_t tls_io_write(struct tls_io *io, const void *buf, size_t len);
 int tls_io_flush(struct tls_io *io);
 /* Staged ciphertext bytes (0 outside batch mode). */
 size_t tls_io_staged(const struct tls_io *io);
+/* Gives back the batch buffers, and OpenSSL's, if they hold nothing: for a
+ * periodic timer, so a link that went quiet costs little again. */
+void tls_io_trim(struct tls_io *io);
 /* Non-zero while OpenSSL holds bytes (decrypted, or records read ahead)
  * that libev will not signal: read again without waiting for the socket. */
 size_t tls_io_pending(const struct tls_io *io);

@@ -3,8 +3,9 @@
  * Bulk data arrives intact and in order; records leave in batches (several
  * per write(2), counted by wrapping write) and arrive in batches (several
  * per tls_io_read); a full socket keeps the staged ciphertext bounded, asks
- * for EV_WRITE and lets tls_io_flush finish the job; close_notify is a
- * clean EOF; a connection without batch mode still writes a record a call. */
+ * for EV_WRITE and lets tls_io_flush finish the job; tls_io_trim gives the
+ * buffers of a quiet link back; close_notify is a clean EOF; a connection
+ * without batch mode still writes a record a call. */
 #include <errno.h>
 #include <ev.h>
 #include <setjmp.h>
@@ -200,6 +201,13 @@ test_batched_bulk(void **state)
 	assert_true(wcount.bytes / wcount.calls >= 4 * RECORD);
 	/* several records decrypted per read */
 	assert_true(biggest > 2 * RECORD);
+	/* a quiet link gives its buffers back, and works on */
+	assert_non_null(pp.srv.in.base);
+	tls_io_trim(&pp.cli);
+	tls_io_trim(&pp.srv);
+	assert_null(pp.cli.out.base);
+	assert_null(pp.srv.in.base);
+	(void)transfer(&pp, 1u << 20, 300000);
 	pair_close(&pp);
 }
 
