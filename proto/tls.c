@@ -87,10 +87,8 @@ tls_kernel_offers_ktls(void)
 
 /* The tunnel link is one busy connection: keep OpenSSL's buffers instead
  * of freeing them after every record (public connections, many and mostly
- * idle, keep releasing theirs). Its read-ahead stays at 64 KiB, four
- * records: OpenSSL moves what is left in that buffer to its front before
- * each record, so a larger one costs more in copies than it saves in
- * read(2) calls. The link never resumes a session: no tickets. */
+ * idle, keep releasing theirs; a quiet link gives them back through
+ * tls_io_trim). The link never resumes a session: no tickets. */
 void
 tls_ctx_link(SSL_CTX *ctx)
 {
@@ -255,8 +253,11 @@ tls_bio_read(BIO *b, char *p, int len)
 				BIO_set_retry_read(b);
 			return -1;
 		}
-		if (n == 0)
-			return 0;               /* EOF */
+		if (n == 0) {
+			io->in_eof = true;      /* BIO_eof(): OpenSSL tells a
+						 * truncation from close_notify */
+			return 0;
+		}
 		buf_commit(&io->in, (size_t)n);
 	}
 	k = buf_len(&io->in) < (size_t)len ? buf_len(&io->in) : (size_t)len;
@@ -280,6 +281,8 @@ tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 		return (long)buf_len(&io->out);
 	case BIO_CTRL_PENDING:
 		return (long)buf_len(&io->in);
+	case BIO_CTRL_EOF:
+		return io->in_eof && buf_len(&io->in) == 0;
 	case BIO_C_GET_FD:
 		if (ptr != NULL)
 			*(int *)ptr = io->fd;
@@ -309,7 +312,7 @@ static void
 tls_bio_init(void)
 {
 	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-	    "warren batched writes");
+	    "warren batched records");
 
 	if (m == NULL)
 		return;

@@ -37,6 +37,7 @@ struct tls_io {
 	bool shut;              /* close_notify sent or received */
 	int rerr;               /* EOF or -errno that came after bytes: next read */
 	bool batch;             /* records staged in out, written together */
+	bool in_eof;            /* batch mode: read(2) saw the peer's FIN */
 	struct buf in;          /* batch mode: ciphertext read, not yet decrypted */
 	struct buf out;         /* batch mode: ciphertext not yet written */
 };

@@ -4,11 +4,13 @@
  * per write(2), counted by wrapping write) and arrive in batches (several
  * per tls_io_read); a full socket keeps the staged ciphertext bounded, asks
  * for EV_WRITE and lets tls_io_flush finish the job; tls_io_trim gives the
- * buffers of a quiet link back; close_notify is a clean EOF; a connection
+ * buffers of a quiet link back; close_notify is a clean EOF and a bare FIN
+ * a truncation error, each after every byte sent before it; a connection
  * without batch mode still writes a record a call. */
 #include <errno.h>
 #include <ev.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -292,6 +294,37 @@ test_shutdown_after_data(void **state)
 	pair_close(&pp);
 }
 
+/* The peer's socket closes without close_notify: the bytes before it
+ * arrive, then OpenSSL's truncation error, not a clean EOF. */
+static void
+test_abrupt_close(void **state)
+{
+	struct pair pp;
+	uint8_t src[50000], dst[sizeof(src) + 1];
+	char why[256];
+	size_t got = 0;
+	ssize_t n;
+	int i;
+
+	pattern(src, sizeof(src), 3);
+	pair_open(&pp, true, 0);
+	assert_int_equal(tls_io_write(&pp.cli, src, sizeof(src)), sizeof(src));
+	assert_int_equal(tls_io_staged(&pp.cli), 0);
+	shutdown(pp.fds[1], SHUT_WR);
+	for (i = 0; i < 100; i++) {
+		n = tls_io_read(&pp.srv, dst + got, sizeof(dst) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_int_equal(got, sizeof(src));
+	assert_memory_equal(src, dst, sizeof(src));
+	assert_int_equal(n, -EPROTO);
+	assert_non_null(strstr(tls_io_error(why, sizeof(why)), "unexpected eof"));
+	assert_false(pp.srv.shut);
+	pair_close(&pp);
+}
+
 int
 main(void)
 {
@@ -300,7 +333,9 @@ main(void)
 		cmocka_unit_test(test_unbatched_writes_per_record),
 		cmocka_unit_test(test_full_socket),
 		cmocka_unit_test(test_shutdown_after_data),
+		cmocka_unit_test(test_abrupt_close),
 	};
 
+	signal(SIGPIPE, SIG_IGN);       /* as in the daemons */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
