@@ -223,6 +223,9 @@ tls_bio_write(BIO *b, const char *p, int len)
 	return len;
 }
 
+/* A full record with its header and tag */
+#define TLS_IO_READ_MIN (16u * 1024 + 256 + 5)
+
 /* The BIO OpenSSL reads records from: one read(2) of up to TLS_IO_BATCH
  * into io->in, then the bytes OpenSSL asks for (with read-ahead off: a
  * header, then the rest of the record). OpenSSL's own read-ahead would
@@ -240,7 +243,13 @@ tls_bio_read(BIO *b, char *p, int len)
 	if (len <= 0)
 		return 0;
 	if (buf_len(&io->in) == 0) {
-		room = buf_reserve(&io->in, TLS_IO_BATCH, TLS_IO_BATCH);
+		/* one record's room to begin with (handshakes, pings: many
+		 * links are quiet), doubled after each read that filled it */
+		size_t want = io->in.cap ? io->in.cap : TLS_IO_READ_MIN;
+
+		if (io->in_full && want < TLS_IO_BATCH)
+			want *= 2;
+		room = buf_reserve(&io->in, want, TLS_IO_BATCH);
 		if (room.iov_base == NULL) {
 			errno = ENOMEM;
 			return -1;
@@ -258,6 +267,7 @@ tls_bio_read(BIO *b, char *p, int len)
 						 * truncation from close_notify */
 			return 0;
 		}
+		io->in_full = (size_t)n == room.iov_len;
 		buf_commit(&io->in, (size_t)n);
 	}
 	k = buf_len(&io->in) < (size_t)len ? buf_len(&io->in) : (size_t)len;
@@ -342,7 +352,9 @@ tls_io_batch(struct tls_io *io)
 		return -ENOMEM;
 	BIO_set_data(b, io);
 	SSL_set_bio(io->ssl, b, b);     /* one reference for both */
+	/* records come whole from io->in: OpenSSL needs room for one */
 	SSL_set_read_ahead(io->ssl, 0);
+	SSL_set_default_read_buffer_len(io->ssl, 0);
 	io->batch = true;
 	return 0;
 }
@@ -362,6 +374,8 @@ tls_io_staged(const struct tls_io *io)
 void
 tls_io_trim(struct tls_io *io)
 {
+	if (buf_len(&io->in) == 0)
+		io->in_full = false;
 	buf_release(&io->in);
 	buf_release(&io->out);
 	if (io->batch && SSL_is_init_finished(io->ssl))

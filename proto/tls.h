@@ -38,6 +38,7 @@ struct tls_io {
 	int rerr;               /* EOF or -errno that came after bytes: next read */
 	bool batch;             /* records staged in out, written together */
 	bool in_eof;            /* batch mode: read(2) saw the peer's FIN */
+	bool in_full;           /* batch mode: the last read(2) filled in */
 	struct buf in;          /* batch mode: ciphertext read, not yet decrypted */
 	struct buf out;         /* batch mode: ciphertext not yet written */
 };

@@ -194,9 +194,13 @@ test_batched_bulk(void **state)
 	size_t total = 8u << 20, biggest;
 
 	pair_open(&pp, true, 0);
+	/* a handshake needs no more than a record's room */
+	assert_true(pp.srv.in.cap <= 32u * 1024 && pp.cli.in.cap <= 32u * 1024);
 	wcount.fd = pp.fds[1];
 	wcount.calls = wcount.bytes = 0;
 	biggest = transfer(&pp, total, 512u * 1024);
+	/* bulk grew the read buffer to its bound */
+	assert_int_equal(pp.srv.in.cap, TLS_IO_BATCH);
 	wcount.fd = -1;
 	assert_true(wcount.bytes > total);
 	/* one record per write(2) would be about 16 KiB a call */
