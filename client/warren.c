@@ -713,6 +713,11 @@ warren_session_flush(struct warren_session *s)
 		}
 		mux_wconsume(s->mux, (size_t)n);
 	}
+	if ((n = tls_io_flush(&s->tio)) != 0 && n != -EAGAIN) {
+		s->flushing = false;
+		warren_session_fail(s, strerror((int)-n));
+		return;
+	}
 	s->flushing = false;
 	if (s->state != SESSION_CLOSING)
 		warren_session_want(s, tls_io_events(&s->tio, true,
@@ -757,8 +762,8 @@ warren_session_read(struct warren_session *s)
 			warren_session_fail(s, "out of memory");
 			return;
 		}
-		if (io.iov_len > mux_rwant(s->mux))
-			io.iov_len = mux_rwant(s->mux);
+		if (s->tio.ssl == NULL && io.iov_len > mux_rwant(s->mux))
+			io.iov_len = mux_rwant(s->mux);         /* splice next */
 		n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 		if (n < 0) {
 			if (n != -EAGAIN)
@@ -780,10 +785,9 @@ warren_session_read(struct warren_session *s)
 		}
 		if (s->state == SESSION_CLOSING)
 			return;
-		/* TLS: a record may be decrypted only in part; keep going
-		 * while OpenSSL holds bytes libev will not signal */
-		if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0 &&
-		    s->tio.ssl == NULL)
+		/* a short read drained the socket; TLS: keep going while
+		 * OpenSSL holds bytes libev will not signal */
+		if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0)
 			return;
 	}
 	if (tls_io_pending(&s->tio) > 0)
@@ -796,8 +800,9 @@ static void
 warren_session_connected(struct warren_session *s)
 {
 	s->state = SESSION_HELLO;
-	if (s->c->tls_ctx != NULL && tls_io_client(&s->tio, s->tio.fd,
-	    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0) {
+	if (s->c->tls_ctx != NULL && (tls_io_client(&s->tio, s->tio.fd,
+	    s->c->tls_ctx, s->c->server_host, !s->c->opt.insecure) != 0 ||
+	    tls_io_batch(&s->tio) != 0)) {
 		warren_session_fail(s, "out of memory");
 		return;
 	}
@@ -936,6 +941,7 @@ warren_session_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->state == SESSION_CLOSING || s->state == SESSION_CONNECTING ||
 	    s->state == SESSION_PROXY)
 		return;
+	tls_io_trim(&s->tio);           /* a quiet link gives its buffers back */
 	if (mux_ping(s->mux, (uint64_t)(ev_now(loop) * 1e6)) != 0)
 		return;         /* output full: the link is busy, not dead */
 	warren_session_flush(s);
@@ -1260,6 +1266,7 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 			rc = -EINVAL;
 			goto fail;
 		}
+		tls_ctx_link(c->tls_ctx);
 	}
 	if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng))
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

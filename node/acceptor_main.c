@@ -585,7 +585,7 @@ acceptor_tls(struct acceptor *a)
 		log_error("tls.setup", "error=\"%s\"", err);
 		return -1;
 	}
-	tls_ctx_keep_buffers(a->tunnel_ctx);
+	tls_ctx_link(a->tunnel_ctx);
 	return 0;
 }
 

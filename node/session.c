@@ -687,7 +687,9 @@ session_flush(struct session *s)
 			return (int)n;
 		mux_wconsume(s->mux, (size_t)n);
 	}
-	return 0;
+	/* TLS records staged by the last write, if the socket was full */
+	n = tls_io_flush(&s->tio);
+	return n == -EAGAIN ? 0 : (int)n;
 }
 
 static void
@@ -729,7 +731,9 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				session_close(s, "out of memory");
 				break;
 			}
-			if (io.iov_len > mux_rwant(s->mux))
+			/* a plain link stops at the next frame header so the
+			 * payload may be spliced; TLS decrypts a whole block */
+			if (s->tio.ssl == NULL && io.iov_len > mux_rwant(s->mux))
 				io.iov_len = mux_rwant(s->mux);
 			n = tls_io_read(&s->tio, io.iov_base, io.iov_len);
 			if (n == 0) {
@@ -751,9 +755,9 @@ session_on_io(struct ev_loop *loop, ev_io *w, int revents)
 				session_close(s, "protocol error");
 				break;
 			}
-			/* plain TCP: a short read drained the socket; TLS:
-			 * read on until OpenSSL says it would block */
-			if ((size_t)n < io.iov_len && s->tio.ssl == NULL)
+			/* a short read drained the socket (TLS: unless
+			 * OpenSSL still holds bytes or an error came after) */
+			if ((size_t)n < io.iov_len && tls_io_pending(&s->tio) == 0)
 				break;
 		}
 		if (!s->dead && tls_io_pending(&s->tio) > 0)
@@ -784,6 +788,7 @@ session_on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	mux_ping(s->mux, acceptor_now_us(s->a));
+	tls_io_trim(&s->tio);           /* a quiet link gives its buffers back */
 	if (session_flush(s) != 0) {
 		session_close(s, "write failed");
 		return;
@@ -803,7 +808,9 @@ session_accept(struct acceptor *a, int fd)
 	}
 	s->a = a;
 	if (a->tunnel_ctx != NULL) {
-		if (tls_io_server(&s->tio, fd, a->tunnel_ctx) != 0) {
+		if (tls_io_server(&s->tio, fd, a->tunnel_ctx) != 0 ||
+		    tls_io_batch(&s->tio) != 0) {
+			tls_io_fini(&s->tio);
 			close(fd);
 			free(s);
 			return -ENOMEM;
