@@ -106,7 +106,8 @@ $(B)/tests/fuzz/replay.o: tests/fuzz/replay.inc
 deps:
 	sh tests/deps.sh
 
-unit: $(UNITS)
+# test_router drives the real router and gossip processes
+unit: $(UNITS) $(B)/warren-router $(B)/warren-gossip
 	$(Q)WARREN_BIN=$(B) sh tests/run_unit.sh $(UNITS)
 
 replay: $(REPLAYS)

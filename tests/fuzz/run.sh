@@ -46,7 +46,11 @@ for t in $targets; do
 	seeds=tests/fuzz/corpus/$t
 	work=$OUT/corpus/$t
 	crashes=$OUT/crashes/$t
-	mkdir -p "$seeds" "$work" "$crashes"
+	if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
+		echo "fuzz: $t has no seed corpus in $seeds (add a few valid inputs)" >&2
+		fail=1; continue
+	fi
+	mkdir -p "$work" "$crashes"
 	echo "fuzz: $t for ${SECS}s"
 	if ! "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix="$crashes/" "$work" "$seeds" >"$OUT/$t.log" 2>&1; then
