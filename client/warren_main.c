@@ -232,7 +232,8 @@ warren_cli_command(int argc, char **argv)
 			i++;
 			continue;
 		}
-		if ((o = warren_cli_opt(a + 2)) != NULL && o->type != CONF_BOOL)
+		if ((o = warren_cli_opt(a + 2)) != NULL && (o->type != CONF_BOOL ||
+		    (i + 1 < argc && conf_bool_word(argv[i + 1]))))
 			i++;
 	}
 	return 0;

@@ -35,15 +35,32 @@ conf_parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+bool
+conf_bool_word(const char *s)
+{
+	static const char *const words[] = { "true", "false", "yes", "no", "on",
+	    "off" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
 int
 conf_parse_size(const char *s, size_t *out)
 {
 	unsigned long long v, mul = 1;
 	char *end;
 
+	/* strtoull takes leading blanks and a sign (" -1" wraps around):
+	 * only digits may start a size */
+	if (!isdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
+	if (errno || end == s)
 		return -1;
 	while (*end == ' ')
 		end++;
@@ -188,7 +205,7 @@ conf_usage(const struct conf_opt *opts, const char *usage)
 	for (; opts->name != NULL; opts++) {
 		conf_env_name(opts->name, env, sizeof(env));
 		snprintf(flag, sizeof(flag), "--%s%s", opts->name,
-		    opts->type == CONF_BOOL ? "" : " VALUE");
+		    opts->type == CONF_BOOL ? " [BOOL]" : " VALUE");
 		printf("  %-28s %s", flag, opts->help);
 		if (opts->def != NULL && opts->def[0] != '\0')
 			printf(" [default: %s]", opts->def);
@@ -304,6 +321,12 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 			continue;
 		}
 		o = &opts[idx];
+		/* a boolean takes "--flag", "--flag=VALUE" and "--flag WORD"
+		 * (true/false/yes/no/on/off: a word, so a positional number
+		 * after a bare flag stays positional) */
+		if (o->type == CONF_BOOL && optarg == NULL && optind < argc &&
+		    conf_bool_word(argv[optind]))
+			optarg = argv[optind++];
 		if (o->type == CONF_BOOL && optarg == NULL)
 			*(bool *)((char *)cfg + o->offset) = true;
 		else if (conf_apply(o, cfg, optarg, "command line") != 0)

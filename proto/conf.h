@@ -14,7 +14,9 @@
 enum conf_type {
 	CONF_STR,       /* char *, strdup'ed, owned by the config struct */
 	CONF_INT,       /* long long */
-	CONF_BOOL,      /* bool: true/false/yes/no/1/0; a bare flag sets true */
+	CONF_BOOL,      /* bool: true/false/yes/no/on/off/1/0; a bare flag sets
+	                 * true; "--flag=VALUE" or "--flag WORD" (a word, not
+	                 * 1/0) sets VALUE */
 	CONF_SIZE,      /* size_t: 4096, 64KiB, 1MiB, 2GiB */
 	CONF_MS,        /* long long milliseconds: 250ms, 10s, 5m, 24h (bare = ms) */
 };
@@ -47,5 +49,8 @@ void conf_fini(const struct conf_opt *opts, void *cfg);
 int conf_parse_size(const char *s, size_t *out);
 int conf_parse_ms(const char *s, long long *out);
 int conf_parse_bool(const char *s, bool *out);
+/* True for the words a boolean flag takes as its next argument
+ * ("--tunnel-tls false"): true, false, yes, no, on, off. */
+bool conf_bool_word(const char *s);
 
 #endif
