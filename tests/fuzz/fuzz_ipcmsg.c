@@ -1,4 +1,5 @@
-/* Fuzz target for every ipcmsg decoder, chosen by the type byte.
+/* Fuzz target for every ipcmsg decoder (STATS included), chosen by the type
+ * byte.
  *
  * The encoding is canonical (fixed-width integers, exact string lengths, no
  * trailing bytes), so whatever decodes must re-encode to the same bytes.
@@ -40,6 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ipcmsg_write wr;
 	struct ipcmsg_kick kick;
 	struct ipcmsg_members mem;
+	struct ipcmsg_stats stats;
 	char *text;
 	uint64_t v;
 
@@ -104,6 +106,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(text);
 		}
 		break;
+	case IPCMSG_STATS:
+		if (ipcmsg_stats_decode(&stats, data, size) == 0) {
+			if (stats.n > IPCMSG_STATS_MAX)
+				abort();
+			fuzz_same(ipcmsg_stats_encode(&stats), data, size);
+			ipcmsg_stats_fini(&stats);
+		}
+		break;
 	case IPCMSG_MEMBERS_REQ:
 	case IPCMSG_LEAVE:
 	case IPCMSG_KEYS_RELOAD:
@@ -163,6 +173,12 @@ main(int argc, char **argv)
 	};
 	struct ipcmsg_members mems = { MEMBERS_SNAPSHOT, 0, 0x1122334455667788ull,
 	    42, { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 2, mv };
+	struct ipcmsg_stat st[3] = {
+		{ "http_errors_total{status=\"404\"}", 7 },
+		{ "conns_refused_total{reason=\"policy\"}", 0 },
+		{ "session_protocol_errors_total", 0xffffffffffull },
+	};
+	struct ipcmsg_stats stats = { 3, st };
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -199,6 +215,9 @@ main(int argc, char **argv)
 	seed(argv[1], "members_req", ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ));
 	seed(argv[1], "leave", ipcmsg_empty_encode(IPCMSG_LEAVE));
 	seed(argv[1], "keys_reload", ipcmsg_empty_encode(IPCMSG_KEYS_RELOAD));
+	seed(argv[1], "stats", ipcmsg_stats_encode(&stats));
+	stats.n = 0;
+	seed(argv[1], "stats_empty", ipcmsg_stats_encode(&stats));
 	return 0;
 }
 #endif

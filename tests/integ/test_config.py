@@ -74,3 +74,25 @@ def test_client_env_and_help(env):
                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        timeout=10).stdout.decode(errors="replace"),
           "warren http --help does not mention --server")
+
+
+def test_bool_and_equals_forms(env):
+    """Every option takes `--opt VALUE` and `--opt=VALUE`, booleans included
+    (the README's table shows `--tunnel-tls BOOL`)."""
+    node = env.node(["--tunnel-tls", "false", "--window=256KiB"])
+    port = env.http_service("plain")
+    c = env.client(["http", str(port), "--tls", "false", "--server=127.0.0.1:%d" % node.tunnel_port,
+                    "--subdomain=plain"], name="client-plain")
+    u = c.wait_urls(1, 15)[0]
+    check(u["url"] == "http://plain.localhost:%d" % node.http_port, "URL %r" % u["line"])
+    st, _, body = request(node.http_port, u["host"], path="/whoami")
+    check(st == 200 and body == b"plain %d" % port, "through the plain link: %d %r" % (st, body))
+    out = subprocess.run([os.path.join(harness.bin_dir(), "warren-node"), "--tunnel-tls", "off",
+                          "--head-max=4KiB", "--print-config"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, timeout=10).stdout.decode()
+    check("tunnel-tls = false" in out and "head-max = 4096" in out, "--print-config: %s" % out)
+    r = subprocess.run([os.path.join(harness.bin_dir(), "warren-node"), "--window", " -1",
+                        "--print-config"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=10)
+    check(r.returncode != 0 and b"bad value ' -1' for window" in r.stdout,
+          "--window ' -1': rc=%d %r" % (r.returncode, r.stdout[:300]))
