@@ -11,6 +11,7 @@
 #define MUX_IN_READ     (256u * 1024)            /* read granularity */
 #define MUX_CTRL_SLACK  (256u * 1024)           /* output room kept for control frames */
 #define MUX_SPLICE_MIN  (32u * 1024)            /* DATA worth moving without a copy */
+#define MUX_MUST_SLACK  (256u * 1024)           /* room past the cap for FIN and RST */
 
 struct mux_link {
 	struct mux_link *prev, *next;
@@ -45,6 +46,7 @@ struct mux {
 	uint32_t data_id;                       /* its stream (0: discard it) */
 	bool big_data;                          /* the last DATA frame was large */
 	bool got_settings, peer_goaway, dead, freeing;
+	bool broken;                            /* a FIN or RST found no room */
 	bool window_owed;                       /* a WINDOW found no room */
 	char err[160];
 };
@@ -108,6 +110,41 @@ mux_emit(struct mux *m, enum frame_type type, uint32_t id, const void *p,
 	if (was_empty && m->cb->on_output != NULL)
 		m->cb->on_output(m);
 	return 0;
+}
+
+/* FIN and RST must never be dropped: a stream whose end is lost hangs on
+ * the other side for good. They may go past the hard cap by MUX_MUST_SLACK
+ * (each stream sends at most one of each, so this is plenty while the peer
+ * reads at all); past that the peer has stopped reading, and the session is
+ * marked broken: mux_rcommit() and mux_ping() fail from then on, so the
+ * owner closes it with mux_error()'s reason. */
+static void
+mux_emit_must(struct mux *m, enum frame_type type, uint32_t id,
+    const void *p, size_t len)
+{
+	struct iovec io;
+	bool was_empty = buf_len(&m->out) == 0;
+
+	if (m->broken)
+		return;
+	if (mux_emit(m, type, id, p, len) == 0)
+		return;
+	io = buf_reserve(&m->out, FRAME_HDR_LEN + len, m->out_cap +
+	    MUX_MUST_SLACK);
+	if (io.iov_base == NULL) {
+		m->broken = true;
+		snprintf(m->err, sizeof(m->err), "the peer stopped reading: %s "
+		    "for stream %u found the output over its cap (%zu bytes "
+		    "unsent)", type == FRAME_FIN ? "FIN" : "RST", id,
+		    buf_len(&m->out));
+		return;
+	}
+	frame_header(io.iov_base, type, id, (uint32_t)len);
+	if (len)
+		memcpy((uint8_t *)io.iov_base + FRAME_HDR_LEN, p, len);
+	buf_commit(&m->out, FRAME_HDR_LEN + len);
+	if (was_empty && m->cb->on_output != NULL)
+		m->cb->on_output(m);
 }
 
 struct mux *
@@ -296,12 +333,12 @@ mux_on_open(struct mux *m, const struct frame *f)
 		return mux_fail(m, "bad stream id in OPEN", f->stream);
 	m->last_peer_id = f->stream;
 	if (m->npeer >= m->conf.max_streams || m->dead) {
-		mux_emit(m, FRAME_RST, f->stream, p,
+		mux_emit_must(m, FRAME_RST, f->stream, p,
 		    frame_reason_encode(p, MUX_RST_LIMIT, "too many streams"));
 		return 0;
 	}
 	if ((s = mux_stream_new(m, f->stream)) == NULL) {
-		mux_emit(m, FRAME_RST, f->stream, p,
+		mux_emit_must(m, FRAME_RST, f->stream, p,
 		    frame_reason_encode(p, MUX_RST_LIMIT, "out of memory"));
 		return 0;
 	}
@@ -514,6 +551,8 @@ mux_rcommit(struct mux *m, size_t n)
 
 	buf_commit(&m->in, n);
 	while ((len = buf_len(&m->in)) > 0) {
+		if (m->broken)
+			return -EPROTO;
 		if (m->data_left > 0) {
 			k = len < m->data_left ? len : m->data_left;
 			m->data_left -= (uint32_t)k;
@@ -541,7 +580,7 @@ mux_rcommit(struct mux *m, size_t n)
 			return -EPROTO;
 		buf_consume(&m->in, FRAME_HDR_LEN + f.len);
 	}
-	return 0;
+	return m->broken ? -EPROTO : 0;
 }
 
 /* --- output ------------------------------------------------------------ */
@@ -635,6 +674,8 @@ mux_ping(struct mux *m, uint64_t now_us)
 {
 	uint8_t p[8];
 
+	if (m->broken)
+		return -EPIPE;
 	frame_put32(p, (uint32_t)(now_us >> 32));
 	frame_put32(p + 4, (uint32_t)now_us);
 	return mux_emit(m, FRAME_PING, 0, p, 8);
@@ -752,7 +793,7 @@ mux_stream_fin(struct mux_stream *s)
 	s->fin_sent = 1;
 	if (link_linked(&s->blk))
 		link_remove(&s->blk);
-	mux_emit(s->m, FRAME_FIN, s->id, NULL, 0);
+	mux_emit_must(s->m, FRAME_FIN, s->id, NULL, 0);
 }
 
 void
@@ -766,7 +807,7 @@ mux_stream_reset(struct mux_stream *s, int code, const char *reason)
 	if (link_linked(&s->blk))
 		link_remove(&s->blk);
 	if (!s->m->dead)
-		mux_emit(s->m, FRAME_RST, s->id, p,
+		mux_emit_must(s->m, FRAME_RST, s->id, p,
 		    frame_reason_encode(p, (uint16_t)code, reason));
 }
 

@@ -99,7 +99,9 @@ void *mux_data(const struct mux *m);
 
 /* Input: room to read transport bytes into (at least 4 KiB, NULL base on
  * ENOMEM), then the count read. mux_rcommit returns 0, or -EPROTO after which
- * the owner must close the session (mux_error() says why). */
+ * the owner must close the session (mux_error() says why): a protocol error,
+ * or a peer that stopped reading so long that a FIN or RST found no room
+ * (mux_ping() then fails with -EPIPE too). */
 struct iovec mux_rbuf(struct mux *m);
 int mux_rcommit(struct mux *m, size_t n);
 const char *mux_error(const struct mux *m);
@@ -148,7 +150,9 @@ void mux_stream_data_commit(struct mux_stream *s, size_t n);
 /* Copying write: sends up to len bytes; returns how many were taken (0 means
  * wait for on_writable()). */
 size_t mux_stream_write(struct mux_stream *s, const void *p, size_t len);
-/* Half-closes our side (FIN). Idempotent. */
+/* Half-closes our side (FIN). Idempotent. FIN and RST are queued even past
+ * the output's hard cap (by a bounded slack), never dropped; see
+ * mux_rcommit() for a peer that reads nothing at all. */
 void mux_stream_fin(struct mux_stream *s);
 /* Resets the stream with a reason; no more callbacks come for it. */
 void mux_stream_reset(struct mux_stream *s, int code, const char *reason);

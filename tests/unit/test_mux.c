@@ -1160,21 +1160,149 @@ test_free_with_streams(void **state)
 	}
 }
 
-/* mux_free with no streams, and with every handle closed first */
+/* mux_free with no streams, and with every handle closed first: closing an
+ * unfinished stream sends RST(CANCEL) that the peer sees, the stream count
+ * drops to zero, and the sessions free (ASan checks nothing leaks). */
 static void
 test_free_simple(void **state)
 {
 	struct pair p;
 	struct st *t;
+	size_t before;
 
 	(void)state;
 	rng_seed(17);
 	pair_init(&p, NULL, NULL);
 	mux_free(NULL);
+	pump(&p);
+	assert_int_equal(mux_nstreams(p.c.m), 0);
 	t = open_stream(&p.c, "x");
+	assert_int_equal(mux_nstreams(p.c.m), 1);
+	pump(&p);
+	assert_int_equal(p.s.opens, 1);
+	assert_int_equal(mux_nstreams(p.s.m), 1);
+	before = mux_wpending(p.c.m);
 	mux_stream_close(t->s);
 	p.c.handles[0] = NULL;
+	assert_int_equal(mux_nstreams(p.c.m), 0);
+	assert_true(mux_wpending(p.c.m) > before);      /* the RST */
+	pump(&p);
+	assert_int_equal(p.s.acc[0]->resets, 1);
+	assert_int_equal(p.s.acc[0]->reset_code, MUX_RST_CANCEL);
+	assert_string_equal(p.s.acc[0]->reset_reason, "closed");
+	assert_int_equal(p.c.resets, 0);        /* a local close calls nothing */
 	free(t);
+	pair_fini(&p);
+	assert_int_equal(p.c.session_gone + p.s.session_gone, 0);
+}
+
+/* Fills a's output with control messages until the hard cap refuses one. */
+static void
+fill_to_cap(struct side *a)
+{
+	static uint8_t junk[60000];
+	static const size_t sizes[] = { sizeof(junk), 4096, 64, 0 };
+	size_t k;
+	int i;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (i = 0; i < 100000; i++)
+			if (mux_control(a->m, junk, sizes[k]) != 0)
+				break;
+		assert_true(i < 100000);
+	}
+	/* not even a frame header fits now */
+}
+
+/* FIN and RST are never lost at the output's hard cap: with the output
+ * full (DATA over out_high, control frames up to the cap), a FIN and an
+ * RST still go out and reach the peer once it reads again. */
+static void
+test_fin_rst_at_cap(void **state)
+{
+	struct pair p;
+	struct st *a, *b, *c;
+	size_t before;
+
+	(void)state;
+	rng_seed(18);
+	pair_init(&p, NULL, NULL);
+	pump(&p);
+	a = open_stream(&p.c, "a");
+	b = open_stream(&p.c, "b");
+	c = open_stream(&p.c, "c");
+	pump(&p);
+	a->tx_goal = 1 << 20;
+	st_send(a, false, 1 << 20);
+	assert_true(a->waiting);
+	fill_to_cap(&p.c);
+	assert_int_not_equal(mux_ping(p.c.m, 1), 0);    /* full, not broken */
+	before = mux_wpending(p.c.m);
+	mux_stream_fin(a->s);
+	mux_stream_reset(b->s, MUX_RST_TIMEOUT, "idle");
+	mux_stream_close(c->s);
+	p.c.handles[2] = NULL;
+	assert_true(mux_wpending(p.c.m) >= before + 3 * FRAME_HDR_LEN);
+	pump(&p);
+	assert_int_equal(p.s.acc[0]->fins, 1);
+	assert_int_equal(p.s.acc[0]->rx, a->tx);
+	assert_int_equal(p.s.acc[1]->resets, 1);
+	assert_int_equal(p.s.acc[1]->reset_code, MUX_RST_TIMEOUT);
+	assert_int_equal(p.s.acc[2]->resets, 1);
+	assert_int_equal(p.s.acc[2]->reset_code, MUX_RST_CANCEL);
+	/* the session goes on */
+	assert_int_equal(mux_ping(p.c.m, 2), 0);
+	pump(&p);
+	assert_int_equal(p.c.pongs, 1);
+	free(a);
+	free(b);
+	free(c);
+	pair_fini(&p);
+}
+
+/* A peer that reads nothing while FIN and RST pile up past the cap's slack:
+ * the session is marked broken with a reason instead of dropping one, and
+ * the owner learns it from mux_rcommit() and mux_ping(). */
+static void
+test_fin_rst_broken(void **state)
+{
+	enum { N = 1500 };
+	struct pair p;
+	struct st *t[N];
+	char reason[FRAME_REASON_MAX + 1];
+	struct iovec r;
+	uint8_t ping[FRAME_HDR_LEN + 8];
+	int i;
+
+	(void)state;
+	rng_seed(19);
+	pair_init(&p, NULL, NULL);
+	pump(&p);
+	for (i = 0; i < N; i++)
+		t[i] = open_stream(&p.c, "z");
+	pump(&p);
+	assert_int_equal(p.s.nacc, N);
+	fill_to_cap(&p.c);
+	memset(reason, 'r', FRAME_REASON_MAX);
+	reason[FRAME_REASON_MAX] = '\0';
+	for (i = 0; i < N; i++)
+		mux_stream_reset(t[i]->s, MUX_RST_TIMEOUT, reason);
+	assert_string_not_equal(mux_error(p.c.m), "no error");
+	assert_non_null(strstr(mux_error(p.c.m), "the peer stopped reading"));
+	assert_int_equal(mux_ping(p.c.m, 3), -EPIPE);
+	/* the next input fails: the owner closes the session */
+	frame_header(ping, FRAME_PING, 0, 8);
+	memset(ping + FRAME_HDR_LEN, 0, 8);
+	r = mux_rbuf(p.c.m);
+	memcpy(r.iov_base, ping, sizeof(ping));
+	assert_int_equal(mux_rcommit(p.c.m, sizeof(ping)), -EPROTO);
+	for (i = 0; i < N; i++)
+		free(t[i]);
+	/* both sides' handles close as usual */
+	for (i = 0; i < p.s.nhandles; i++)
+		if (p.s.handles[i] != NULL)
+			mux_stream_close(p.s.handles[i]);
+	p.s.nhandles = 0;
 	pair_fini(&p);
 }
 
@@ -1754,6 +1882,8 @@ main(void)
 		cmocka_unit_test(test_ping_goaway),
 		cmocka_unit_test(test_free_with_streams),
 		cmocka_unit_test(test_free_simple),
+		cmocka_unit_test(test_fin_rst_at_cap),
+		cmocka_unit_test(test_fin_rst_broken),
 		cmocka_unit_test(test_version_mismatch),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_window_exceeded),
