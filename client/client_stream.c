@@ -24,6 +24,8 @@ struct client_stream {
 	struct ev_loop *loop;
 	struct mux_stream *ms;
 	ev_io io;
+	ev_timer connect_timer;         /* runs while connecting */
+	uint32_t connect_timeout_ms;
 	int events;                     /* interest currently set on io */
 	struct buf out;                 /* tunnel bytes the local socket has
 	                                   not taken yet */
@@ -228,10 +230,29 @@ client_stream_connected(struct client_stream *cs)
 		return;
 	}
 	cs->connecting = false;
+	ev_timer_stop(cs->loop, &cs->connect_timer);
 	sock_nodelay(cs->io.fd);
 	if (client_stream_flush(cs) != 0)
 		return;
 	client_stream_interest(cs);
+}
+
+/* The local service neither accepted nor refused in time (a full backlog,
+ * a firewall dropping SYNs): the public client gets the reason. */
+static void
+client_stream_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client_stream *cs = w->data;
+	char reason[200];
+
+	snprintf(reason, sizeof(reason), "local service did not answer: "
+	    "connect %s timed out after %.1fs", cs->local_text,
+	    cs->connect_timeout_ms / 1000.0);
+	log_warn("stream.connect_timeout", "stream=%u local=%s timeout_ms=%u",
+	    mux_stream_id(cs->ms), cs->local_text, cs->connect_timeout_ms);
+	mux_stream_reset(cs->ms, MUX_RST_TIMEOUT, reason);
+	cs->ow->flush(cs->owner);
+	client_stream_free(cs);
 }
 
 static void
@@ -342,6 +363,12 @@ client_stream_new(struct client_stream **out, struct ev_loop *loop,
 	}
 	ev_io_init(&cs->io, client_stream_io, fd, 0);
 	cs->io.data = cs;
+	cs->connect_timeout_ms = conf->connect_timeout_ms ?
+	    conf->connect_timeout_ms : 10000;
+	ev_timer_init(&cs->connect_timer, client_stream_connect_timeout,
+	    cs->connect_timeout_ms / 1000.0, 0.);
+	cs->connect_timer.data = cs;
+	ev_timer_start(loop, &cs->connect_timer);
 	mux_stream_set_data(ms, cs);
 	client_stream_interest(cs);
 	*out = cs;
@@ -425,6 +452,8 @@ client_stream_free(struct client_stream *cs)
 	owner = cs->owner;
 	ev_io_stop(cs->loop, &cs->io);
 	ev_clear_pending(cs->loop, &cs->io);
+	ev_timer_stop(cs->loop, &cs->connect_timer);
+	ev_clear_pending(cs->loop, &cs->connect_timer);
 	close(cs->io.fd);
 	spipe_fini(&cs->pipe);
 	buf_fini(&cs->out);

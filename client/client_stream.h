@@ -48,6 +48,8 @@ struct client_stream_conf {
 	size_t window;                  /* receive window: cap of the buffer */
 	int proxy_protocol;             /* 1 or 2: PROXY header to the local
 	                                   service first (0: none) */
+	uint32_t connect_timeout_ms;    /* local connect; then RST(TIMEOUT) with
+	                                   a reason (0: 10 s) */
 };
 
 /* Starts the local connect for mux stream `ms` and takes the handle: the

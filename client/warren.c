@@ -76,6 +76,7 @@ struct warren_session {
 	int events;
 	ev_timer ping;
 	ev_timer dead;                  /* no bytes from the node for too long */
+	ev_timer welcome;               /* no WELCOME since connecting */
 	ev_timer reap;                  /* deferred teardown */
 	bool flush_pending;             /* output queued this loop iteration */
 	struct mux *mux;
@@ -412,6 +413,7 @@ warren_on_control(struct mux *mx, const uint8_t *p, size_t len)
 		}
 		s->state = SESSION_READY;
 		s->ready_at = ev_now(c->loop);
+		ev_timer_stop(c->loop, &s->welcome);
 		c->welcomed = true;
 		snprintf(s->node, sizeof(s->node), "%s", m.agent ? m.agent : "");
 		log_info("session.ready", "server=%s node=%s version=%u",
@@ -541,6 +543,7 @@ warren_on_open(struct mux *mx, struct mux_stream *ms, const uint8_t *hdr,
 	sc.tunnel = t->name;
 	sc.proxy_protocol = t->proxy_protocol;
 	sc.window = c->mux_conf.window;
+	sc.connect_timeout_ms = c->opt.local_connect_timeout_ms;
 	if (client_stream_new(&cs, c->loop, ms, &sc, &warren_stream_owner, s,
 	    reason, sizeof(reason)) != 0) {
 		log_warn("stream.refused", "tunnel=%s peer=%s msg=\"%s\"", t->name,
@@ -971,6 +974,23 @@ warren_session_dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	warren_session_fail(s, why);
 }
 
+/* Connected (or still connecting) but the node never said WELCOME: the
+ * address is not a warren node's tunnel port, or TLS does not match. */
+static void
+warren_session_welcome_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct warren_session *s = w->data;
+	char why[800];
+
+	if (s->state != SESSION_CONNECTING && s->state != SESSION_HELLO)
+		return;
+	snprintf(why, sizeof(why), "no WELCOME from the node within %.1fs of "
+	    "connecting: is %s a warren node's tunnel port, and does --tls "
+	    "match its --tunnel-tls?", s->c->opt.welcome_timeout_ms / 1000.0,
+	    s->c->server_text);
+	warren_session_fail(s, why);
+}
+
 static void
 warren_session_free(struct warren_session *s)
 {
@@ -981,6 +1001,7 @@ warren_session_free(struct warren_session *s)
 	ev_clear_pending(c->loop, &s->io);
 	ev_timer_stop(c->loop, &s->ping);
 	ev_timer_stop(c->loop, &s->dead);
+	ev_timer_stop(c->loop, &s->welcome);
 	ev_timer_stop(c->loop, &s->reap);
 	ev_clear_pending(c->loop, &s->reap);
 	s->state = SESSION_CLOSING;
@@ -1078,6 +1099,7 @@ warren_session_fail(struct warren_session *s, const char *why)
 	ev_io_stop(c->loop, &s->io);
 	ev_timer_stop(c->loop, &s->ping);
 	ev_timer_stop(c->loop, &s->dead);
+	ev_timer_stop(c->loop, &s->welcome);
 	ev_timer_set(&s->reap, 0., 0.);
 	ev_timer_start(c->loop, &s->reap);
 	if (why != NULL)
@@ -1104,7 +1126,10 @@ warren_session_start(struct warren_client *c)
 	ev_timer_init(&s->dead, warren_session_dead_cb,
 	    c->opt.dead_timeout_ms / 1000.0, 0.);
 	ev_timer_init(&s->reap, warren_session_reap_cb, 0., 0.);
+	ev_timer_init(&s->welcome, warren_session_welcome_cb,
+	    c->opt.welcome_timeout_ms / 1000.0, 0.);
 	s->io.data = s->ping.data = s->dead.data = s->reap.data = s;
+	s->welcome.data = s;
 	s->next = c->sessions;
 	c->sessions = s;
 	c->cur = s;
@@ -1153,6 +1178,7 @@ warren_session_start(struct warren_client *c)
 	warren_session_want(s, EV_WRITE);
 	ev_timer_start(c->loop, &s->ping);
 	ev_timer_start(c->loop, &s->dead);
+	ev_timer_start(c->loop, &s->welcome);
 }
 
 static void
@@ -1181,6 +1207,8 @@ warren_options_default(struct warren_options *o)
 	o->agent = WARREN_AGENT;
 	o->ping_interval_ms = 10000;
 	o->dead_timeout_ms = 30000;
+	o->welcome_timeout_ms = 10000;
+	o->local_connect_timeout_ms = 10000;
 	o->backoff_min_ms = 200;
 	o->backoff_max_ms = 30000;
 	o->backoff_reset_ms = 10000;
@@ -1208,6 +1236,10 @@ warren_client_new(struct ev_loop *loop, const struct warren_options *opt)
 		c->opt.ping_interval_ms = 10000;
 	if (c->opt.dead_timeout_ms == 0)
 		c->opt.dead_timeout_ms = 30000;
+	if (c->opt.welcome_timeout_ms == 0)
+		c->opt.welcome_timeout_ms = 10000;
+	if (c->opt.local_connect_timeout_ms == 0)
+		c->opt.local_connect_timeout_ms = 10000;
 	/* "a:7000,b:7000": nodes to try in turn (a name may also resolve to
 	 * several); each host:port */
 	{

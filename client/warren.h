@@ -122,6 +122,10 @@ struct warren_options {
 	const char *agent;              /* default "warren/0.1" */
 	uint32_t ping_interval_ms;      /* PING period, default 10000 */
 	uint32_t dead_timeout_ms;       /* silence that kills a session, 30000 */
+	uint32_t welcome_timeout_ms;    /* connect to WELCOME, 10000 */
+	uint32_t local_connect_timeout_ms; /* connect to the local service,
+	                                   10000 (then the public client gets
+	                                   502 with the reason) */
 	uint32_t backoff_min_ms;        /* first reconnect delay, 200 */
 	uint32_t backoff_max_ms;        /* reconnect delay cap, 30000 */
 	uint32_t backoff_reset_ms;      /* uptime that resets backoff, 10000 */

@@ -36,6 +36,8 @@ struct warren_cli_conf {
 	char *log_level;
 	long long ping_interval;
 	long long dead_timeout;
+	long long welcome_timeout;
+	long long local_timeout;
 	long long backoff_max;
 	bool tls;
 	char *ca;
@@ -80,6 +82,10 @@ static const struct conf_opt warren_cli_opts[] = {
 	    "keepalive PING period" },
 	{ "dead-timeout", CONF_MS, O(dead_timeout), "30s",
 	    "silence from the node after which the session is dropped" },
+	{ "welcome-timeout", CONF_MS, O(welcome_timeout), "10s",
+	    "time from connecting to the node's WELCOME before trying again" },
+	{ "local-timeout", CONF_MS, O(local_timeout), "10s",
+	    "time to connect to the local service (then the public client gets 502)" },
 	{ "backoff-max", CONF_MS, O(backoff_max), "30s",
 	    "longest wait between reconnect attempts" },
 	{ "basic-auth", CONF_STR, O(basic_auth), NULL,
@@ -535,6 +541,8 @@ main(int argc, char **argv)
 	o.client_id = cfg.client_id;
 	o.ping_interval_ms = (uint32_t)cfg.ping_interval;
 	o.dead_timeout_ms = (uint32_t)cfg.dead_timeout;
+	o.welcome_timeout_ms = (uint32_t)cfg.welcome_timeout;
+	o.local_connect_timeout_ms = (uint32_t)cfg.local_timeout;
 	o.backoff_max_ms = (uint32_t)cfg.backoff_max;
 	o.tls = cfg.tls;
 	o.ca_file = cfg.ca;

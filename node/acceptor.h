@@ -26,8 +26,8 @@ struct fwdport;
 struct acceptor_stats {
 	uint64_t sessions_opened, sessions_closed, session_proto_errors;
 	uint64_t conns_opened, conns_closed;
-	uint64_t http_requests, http_404, http_502, http_503, http_400, http_408,
-	    http_431;
+	uint64_t http_requests, http_404, http_502, http_503, http_504, http_400,
+	    http_408, http_431;
 	uint64_t registrations_ok, registrations_failed;
 	uint64_t accept_errors;
 	uint64_t tls_bad_hello;

@@ -152,6 +152,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "http_errors_total{status=\"431\"}", st->http_431 },
 		{ "http_errors_total{status=\"502\"}", st->http_502 },
 		{ "http_errors_total{status=\"503\"}", st->http_503 },
+		{ "http_errors_total{status=\"504\"}", st->http_504 },
 		{ "registrations_total{result=\"ok\"}", st->registrations_ok },
 		{ "registrations_total{result=\"failed\"}", st->registrations_failed },
 		{ "accept_errors_total", st->accept_errors },

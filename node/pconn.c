@@ -210,6 +210,7 @@ pconn_count_status(struct acceptor *a, int status)
 	case 431: a->stats.http_431++; break;
 	case 502: a->stats.http_502++; break;
 	case 503: a->stats.http_503++; break;
+	case 504: a->stats.http_504++; break;
 	default: break;
 	}
 }
@@ -1331,6 +1332,10 @@ pconn_on_reset(struct mux_stream *st, int code, const char *reason)
 	} else if (code == MUX_RST_REFUSED) {
 		snprintf(why, sizeof(why), "%s", reason);
 		pconn_fail(pc, 502, why);
+	} else if (code == MUX_RST_TIMEOUT) {
+		/* the client's connect to the local service timed out */
+		snprintf(why, sizeof(why), "%s", reason);
+		pconn_fail(pc, 504, why);
 	} else if (code == MUX_RST_SESSION_GONE) {
 		pconn_fail(pc, 503, "the tunnel for this host went offline");
 	} else {

@@ -2,6 +2,7 @@
 import socket
 import time
 
+import harness
 from harness import check, free_port, raw_exchange, request, status_of
 
 TIMEOUT = 45
@@ -117,3 +118,89 @@ def test_400_smuggling(env):
     for name, data in cases.items():
         raw = raw_exchange(node.http_port, data)
         env.expect(status_of(raw) == 400, "%s: want 400, got %r" % (name, raw[:200]))
+
+
+def test_504_local_connect_timeout(env):
+    """A local service that neither accepts nor refuses (its backlog is full,
+    SYNs are dropped): the client gives up after --local-timeout and the
+    public client gets 504 with the client's reason."""
+    node = env.node()
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    port = lst.getsockname()[1]
+    held = []
+    for _ in range(2):       # fill the accept queue; later SYNs are dropped
+        s = socket.socket()
+        s.settimeout(0.5)
+        try:
+            s.connect(("127.0.0.1", port))
+        except OSError:
+            pass
+        held.append(s)
+    client, url = env.http_tunnel(node, port, "stuck", extra=["--local-timeout", "1s"])
+    t0 = time.monotonic()
+    st, _, body = request(node.http_port, url["host"], path="/", timeout=15)
+    dt = time.monotonic() - t0
+    env.note("504 after %.2fs" % dt)
+    check(st == 504 and b"timed out after 1.0s" in body and (b"127.0.0.1:%d" % port) in body,
+          "local connect timeout: want 504 naming the service, got %d %r" % (st, body[:300]))
+    check(dt < 5, "504 took %.1fs with --local-timeout 1s" % dt)
+    for s in held:
+        s.close()
+    lst.close()
+
+
+def test_client_welcome_timeout(env):
+    """A server that speaks the frame layer (SETTINGS, then PINGs that keep
+    the link alive) but never says WELCOME: the client gives up after
+    --welcome-timeout with a sentence and connects again."""
+    import struct
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(20)
+    accepted = []
+    stop = threading.Event()
+
+    def frame(ftype, payload):
+        return struct.pack("!IBBHI", len(payload), ftype, 0, 0, 0) + payload
+
+    def serve(c):
+        try:
+            c.sendall(frame(9, struct.pack("!III", 1, 1 << 20, 256 << 10)))
+            while not stop.is_set():
+                c.sendall(frame(5, b"\0" * 8))
+                stop.wait(0.2)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def run():
+        try:
+            while not stop.is_set():
+                c, _ = srv.accept()
+                accepted.append(time.monotonic())
+                threading.Thread(target=serve, args=(c,), daemon=True).start()
+        except OSError:
+            pass
+    threading.Thread(target=run, daemon=True).start()
+    t0 = time.monotonic()
+    c = env.client(["http", "9", "--tls", "false", "--server",
+                    "127.0.0.1:%d" % srv.getsockname()[1], "--welcome-timeout", "1s",
+                    "--subdomain", "never"], name="client-nowelcome")
+    want = "no WELCOME from the node within 1.0s of connecting"
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline:
+        log = harness.tail(c.log, 50)
+        if want in log and len(accepted) >= 2:
+            break
+        time.sleep(0.1)
+    stop.set()
+    srv.close()
+    check(want in log, "client log lacks %r:\n%s" % (want, log))
+    check(len(accepted) >= 2, "the client did not connect again (%d connections)" % len(accepted))
+    env.note("gave up on the first session after %.2fs" % (accepted[1] - t0))
