@@ -310,6 +310,12 @@ auth_host_allowed(const struct auth_id *id, const char *host, const char *label)
 	return false;
 }
 
+void
+auth_count_not_allowed(struct auth *a)
+{
+	a->stats.not_allowed++;
+}
+
 bool
 auth_port_allowed(const struct auth_id *id, unsigned port)
 {

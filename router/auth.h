@@ -97,6 +97,9 @@ bool auth_host_allowed(const struct auth_id *id, const char *host,
     const char *label);
 /* True when id may claim tcp port `port`. */
 bool auth_port_allowed(const struct auth_id *id, unsigned port);
+/* Counts a registration refused because its name or port is outside the
+ * token (auth_refused_total{reason="not_allowed"}). */
+void auth_count_not_allowed(struct auth *a);
 
 /* Reservation check for a name (the tunnels/reservations row id, e.g.
  * "http:alice.example.com" or "tcp:20001") that the caller found held

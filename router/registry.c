@@ -239,6 +239,8 @@ registry_auth_name(const struct registry *r, const struct ipcmsg_register *req,
 		allowed = auth_host_allowed(id, host, first ? label : NULL);
 	}
 	if (!allowed)
+		auth_count_not_allowed(r->auth);
+	if (!allowed)
 		return registry_fail(reply, IPCMSG_S_DENIED, "%s is not allowed "
 		    "by token %s (it may claim %s: %s)%s", what, id->token_id,
 		    req->kind == TUNNEL_TCP ? "ports" : "names",

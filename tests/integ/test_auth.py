@@ -32,15 +32,58 @@ def make_token(node, *allow):
     return token
 
 
-def refused(env, node, port, args, want, name, timeout=15):
-    """Starts a client that must be refused with `want` in its log."""
+REASONS = ("no_token", "bad_token", "revoked", "jwt", "not_allowed", "reserved",
+           "rate_limited", "session_cap")
+
+
+def refusals(node):
+    """warren_router_auth_refused_total by reason, from /metrics."""
+    st, _, body = request(node.admin_port, "127.0.0.1", path="/metrics")
+    check(st == 200, "/metrics: %d" % st)
+    out = {}
+    for line in body.decode().splitlines():
+        for r in REASONS:
+            if line.startswith('warren_router_auth_refused_total{reason="%s"} ' % r):
+                out[r] = int(line.split()[-1])
+    check(set(out) == set(REASONS), "/metrics lacks auth reasons: has %r" % sorted(out))
+    return out
+
+
+class Refusals:
+    """Counts the refusals a test causes, by reason, and checks that
+    /metrics rose by exactly those (and nothing else)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.before = refusals(node)
+        self.caused = dict.fromkeys(REASONS, 0)
+
+    def add(self, reason, n=1):
+        self.caused[reason] += n
+
+    def check(self):
+        now = refusals(self.node)
+        rose = {r: now[r] - self.before[r] for r in REASONS}
+        check(rose == self.caused, "auth_refused_total rose by %r; the test caused %r"
+              % ({k: v for k, v in rose.items() if v}, {k: v for k, v in self.caused.items() if v}))
+
+
+def refused(env, node, port, args, want, name, timeout=15, counts=None, reason=None):
+    """Starts a client that must be refused with `want` in its log; returns
+    how many times it was (a client retries some refusals), and adds that
+    to counts[reason]."""
     c = env.client(["http", str(port), "--server", "127.0.0.1:%d" % node.tunnel_port]
                    + list(args), name=name)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if want in tail(c.log, 50):
             c.kill()
-            return
+            with open(c.log, errors="replace") as f:
+                n = sum(1 for line in f if want in line and
+                        ("ev=tunnel.refused " in line or "ev=session.error " in line))
+            if counts is not None:
+                counts.add(reason, n)
+            return n
         if c.proc.p.poll() is not None:
             break
         time.sleep(0.1)
@@ -50,14 +93,15 @@ def refused(env, node, port, args, want, name, timeout=15):
 def test_token_required(env):
     node = env.node(auth=True)
     port = env.http_service("alice")
-    refused(env, node, port, ["--subdomain", "alice"], REQUIRED, "anon")
+    counts = Refusals(node)
+    refused(env, node, port, ["--subdomain", "alice"], REQUIRED, "anon",
+            counts=counts, reason="no_token")
     refused(env, node, port, ["--subdomain", "alice", "--token", "nope"],
-            "the token is not valid", "garbage")
+            "the token is not valid", "garbage", counts=counts, reason="bad_token")
     refused(env, node, port, ["--subdomain", "alice", "--token", "wrn_" + "A" * 43],
-            "the token is not known to this node", "unknown")
-    st, _, body = request(node.admin_port, "127.0.0.1", path="/metrics")
-    check(b'warren_router_auth_refused_total{reason="no_token"}' in body,
-          "metrics lack the auth counters")
+            "the token is not known to this node", "unknown", counts=counts,
+            reason="bad_token")
+    counts.check()
 
 
 def test_tokens_admin(env):
@@ -79,8 +123,10 @@ def test_tokens_admin(env):
     st, _, body = request(node.admin_port, "127.0.0.1", path="/v1/tokens")
     check(json.loads(body)[0]["revoked"] > 0, "not revoked: %r" % body)
     port = env.http_service("alice")
+    counts = Refusals(node)
     refused(env, node, port, ["--subdomain", "alice", "--token", tok],
-            "was revoked", "revoked")
+            "was revoked", "revoked", counts=counts, reason="revoked")
+    counts.check()
 
 
 def test_token_claims_and_reservations(env):
@@ -91,14 +137,19 @@ def test_token_claims_and_reservations(env):
     c1, u = env.http_tunnel(node, port, "alice", extra=["--token", ta], name="a1")
     st, _, body = request(node.http_port, "alice.localhost", path="/whoami")
     check(st == 200, "through the tunnel: %d %r" % (st, body[:100]))
+    counts = Refusals(node)
     refused(env, node, port, ["--subdomain", "bob", "--token", ta],
-            "subdomain bob is not allowed by token", "outside")
+            "subdomain bob is not allowed by token", "outside", counts=counts,
+            reason="not_allowed")
     refused(env, node, port, ["--subdomain", "alice", "--token", tb],
-            "subdomain alice is reserved by another token", "other-online")
+            "subdomain alice is reserved by another token", "other-online",
+            counts=counts, reason="reserved")
     c1.kill()
     time.sleep(1.0)
     refused(env, node, port, ["--subdomain", "alice", "--token", tb],
-            "subdomain alice is reserved by another token until", "other-offline")
+            "subdomain alice is reserved by another token until", "other-offline",
+            counts=counts, reason="reserved")
+    counts.check()
     # the holder reclaims from another client id
     env.http_tunnel(node, port, "alice", extra=["--token", ta], name="a2")
     # the other token may use its own names
@@ -168,10 +219,49 @@ def test_jwt(env):
             "exp": now + 600, "warren_allow": ["carol.*"]}
     expired = dict(good, exp=now - 3600)
     wrong_aud = dict(good, aud="someone-else")
+    counts = Refusals(node)
     refused(env, node, port, ["--subdomain", "carol", "--token", _jwt(env, key, expired)],
-            "the JWT expired", "expired")
+            "the JWT expired", "expired", counts=counts, reason="jwt")
     refused(env, node, port, ["--subdomain", "carol", "--token", _jwt(env, key, wrong_aud)],
-            "the JWT audience does not include warren", "aud")
+            "the JWT audience does not include warren", "aud", counts=counts, reason="jwt")
+    counts.check()
     env.http_tunnel(node, port, "carol", extra=["--token", _jwt(env, key, good)], name="jwt")
     st, _, body = request(node.http_port, "carol.localhost", path="/whoami")
     check(st == 200, "through the JWT tunnel: %d %r" % (st, body[:100]))
+
+
+def test_session_cap(env):
+    """--max-sessions-per-token: the session beyond N live ones of a token is
+    refused with the reason, and counted."""
+    node = env.node(["--max-sessions-per-token", "2"], auth=True)
+    port = env.http_service("capped")
+    tok = make_token(node, "*")
+    counts = Refusals(node)
+    env.http_tunnel(node, port, "cap1", extra=["--token", tok], name="cap1")
+    env.http_tunnel(node, port, "cap2", extra=["--token", tok], name="cap2")
+    refused(env, node, port, ["--subdomain", "cap3", "--token", tok],
+            "already has 2 live sessions on this node", "cap3", counts=counts,
+            reason="session_cap")
+    counts.check()
+    # another token is not affected
+    other = make_token(node, "*")
+    env.http_tunnel(node, port, "cap4", extra=["--token", other], name="cap4")
+
+
+def test_rate_limit(env):
+    """--max-registrations-per-minute: registrations beyond N a minute of a
+    token are refused (the client retries later), and each is counted."""
+    node = env.node(["--max-registrations-per-minute", "3"], auth=True)
+    port = env.http_service("rated")
+    tok = make_token(node, "*")
+    counts = Refusals(node)
+    for i in range(3):
+        env.http_tunnel(node, port, "rate%d" % i, extra=["--token", tok], name="rate%d" % i)
+    n = refused(env, node, port, ["--subdomain", "rate3", "--token", tok],
+                "too many registrations", "rate3", counts=counts, reason="rate_limited")
+    env.note("the fourth registration was refused %d time(s) before the test stopped it" % n)
+    time.sleep(0.3)
+    counts.check()
+    # the limit is per token
+    other = make_token(node, "*")
+    env.http_tunnel(node, port, "rate4", extra=["--token", other], name="rate4")
