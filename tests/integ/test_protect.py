@@ -82,10 +82,16 @@ def test_basic_auth(env):
           "tcp tunnel with basic auth: rc=%s\n%s" % (c.proc.p.returncode, harness.tail(c.log)))
 
 
+POLICY = 'warren_acceptor_conns_refused_total{reason="policy"}'
+
+
 def test_allow_deny(env):
     node = env.node()
     port = env.http_service("alice")
     env.http_tunnel(node, port, "alice", extra=["--allow-ip", "127.0.0.2/32,127.0.0.3"])
+    time.sleep(1.2)             # the acceptor's first counters are published
+    policy0 = metric(node, POLICY)
+    check(policy0 is not None, "/metrics lacks %s" % POLICY)
     raw = get(node.http_port, "alice.localhost", source="127.0.0.1")
     check(status_of(raw) == 403, "not on the allow list: want 403, got %r" % raw[:200])
     raw = get(node.http_port, "alice.localhost", source="127.0.0.2")
@@ -114,6 +120,11 @@ def test_allow_deny(env):
     got = s.recv(100)
     s.close()
     check(got == b"hello", "tcp from an allowed address got %r" % got)
+    # three refusals so far: 403 for alice, 403 for bob, the closed tcp one
+    got = wait_metric(node, POLICY, policy0 + 3)
+    time.sleep(1.2)
+    check(got == policy0 + 3 and metric(node, POLICY) == policy0 + 3,
+          "%s went from %s to %s; the test made 3 refusals" % (POLICY, policy0, metric(node, POLICY)))
     # a bad list is refused at registration with the entry named
     c = env.client(["http", str(port), "--server", "127.0.0.1:%d" % node.tunnel_port,
                     "--subdomain", "carol", "--allow-ip", "10.0.0.0/99"], name="client-bad")
