@@ -171,6 +171,41 @@ def closed_by_node(s, timeout=5):
         return False
 
 
+def frames_until_close(s, timeout=5):
+    """Reads the node's frames until it closes -> (list of (type, stream,
+    payload), closed)."""
+    s.settimeout(timeout)
+    data = b""
+    closed = False
+    try:
+        while len(data) < (1 << 20):
+            b = s.recv(65536)
+            if not b:
+                closed = True
+                break
+            data += b
+    except (ConnectionResetError, ssl.SSLError, OSError):
+        closed = True
+    except socket.timeout:
+        pass
+    frames = []
+    while len(data) >= 12:
+        n, ftype, _, _, stream = struct.unpack("!IBBHI", data[:12])
+        if len(data) < 12 + n:
+            break
+        frames.append((ftype, stream, data[12:12 + n]))
+        data = data[12 + n:]
+    return frames, closed
+
+
+def ctrl_error(payload):
+    """(status, sentence) of a control ERROR message, else None."""
+    if len(payload) < 4 or payload[0] != 6:
+        return None
+    n = struct.unpack("!H", payload[2:4])[0]
+    return payload[1], payload[4:4 + n].decode("utf-8", "replace")
+
+
 def test_tunnel_link_rows(env):
     node = env.node(["--ping-interval", "1s"])
     # a frame of an unknown type
@@ -191,7 +226,18 @@ def test_tunnel_link_rows(env):
     before = counter(node, "session_protocol_errors_total")
     s = tunnel_link(node)
     s.sendall(SETTINGS + frame(8, 0, b"\x01\xff"))
-    check(closed_by_node(s), "malformed HELLO: session not closed")
+    frames, closed = frames_until_close(s)
+    check(closed, "malformed HELLO: session not closed")
+    check(frames and frames[0][0] == 9, "malformed HELLO: the node's first frame is not "
+          "SETTINGS: %r" % frames[:2])
+    errs = [ctrl_error(p) for t, sid, p in frames if t == 8 and sid == 0]
+    check(errs and errs[-1] is not None and errs[-1][1],
+          "malformed HELLO: no ERROR message before the close (frames: %r)"
+          % [(t, sid, p[:40]) for t, sid, p in frames])
+    check(frames[-1][0] == 8 and ctrl_error(frames[-1][2]) is not None,
+          "malformed HELLO: the ERROR is not the last frame before the close: %r"
+          % [(t, sid, p[:40]) for t, sid, p in frames])
+    env.note("ERROR before the close: status %d %r" % errs[-1])
     check(wait_rise(node, "session_protocol_errors_total", before) > before,
           "session_protocol_errors_total did not rise (control)")
     # silence after the handshake: closed at the first keepalive check
