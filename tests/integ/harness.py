@@ -40,6 +40,17 @@ class TestFailure(AssertionError):
     pass
 
 
+class TestSkipped(Exception):
+    """Raised by a test that cannot run on this machine (the message says
+    why). The runner reports it as SKIP and counts it apart; with
+    WARREN_NO_SKIP=1 (CI) a skip fails the run."""
+    pass
+
+
+def skip(why):
+    raise TestSkipped(why)
+
+
 def check(cond, msg):
     if not cond:
         raise TestFailure(msg)
