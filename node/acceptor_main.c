@@ -561,6 +561,16 @@ acceptor_load_certs(struct acceptor *a)
 		    a->conf.tls_cert_dir[0] ? a->conf.tls_cert_dir : "-", err);
 		return -1;
 	}
+	/* with the development CA, served names get their own certificates */
+	if (a->conf.tls_cert[0] == '\0') {
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "%s/tls", a->conf.data_dir);
+		if (certs_issuer(c, dir) != 0) {
+			certs_free(c);
+			return -1;
+		}
+	}
 	certs_free(a->certs);
 	a->certs = c;
 	log_info("tls.certs", "dir=%s certificates=%zu",

@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "tls.h"
 
 #define CERTS_MAX       4096            /* names indexed */
+#define CERTS_ISSUED_MAX 1024           /* names issued by the development CA */
 
 static const unsigned char certs_alpn[] = "\x08http/1.1";
 
@@ -24,6 +26,8 @@ struct certs {
 	SSL_CTX *def;
 	struct certs_name *names;
 	size_t n, cap, nctx;
+	char *issuer_dir;               /* development CA, or NULL */
+	size_t nissued;
 };
 
 static int
@@ -173,6 +177,7 @@ certs_free(struct certs *c)
 	}
 	free(c->names);
 	SSL_CTX_free(c->def);
+	free(c->issuer_dir);
 	free(c);
 }
 
@@ -195,6 +200,42 @@ certs_find(const struct certs *c, const char *name)
 		}
 	}
 	return c->def;
+}
+
+int
+certs_issuer(struct certs *c, const char *ca_dir)
+{
+	char *d = strdup(ca_dir);
+
+	if (d == NULL)
+		return -ENOMEM;
+	free(c->issuer_dir);
+	c->issuer_dir = d;
+	return 0;
+}
+
+SSL_CTX *
+certs_for(struct certs *c, const char *name, bool served)
+{
+	SSL_CTX *ctx = certs_find(c, name);
+	char cert[4300], key[4300], err[600];
+
+	if (ctx != c->def || !served || c->issuer_dir == NULL ||
+	    c->nissued >= CERTS_ISSUED_MAX)
+		return ctx;
+	if (tls_dev_issue(c->issuer_dir, name, cert, sizeof(cert), err,
+	    sizeof(err)) != 0) {
+		log_warn("tls.issue", "name=%s error=\"%s\"", name, err);
+		return ctx;
+	}
+	snprintf(key, sizeof(key), "%s/node.key", c->issuer_dir);
+	if (certs_load_file(c, cert, key, err, sizeof(err)) != 0) {
+		log_warn("tls.issue", "name=%s error=\"%s\"", name, err);
+		return ctx;
+	}
+	c->nissued++;
+	log_info("tls.issue", "name=%s cert=%s", name, cert);
+	return certs_find(c, name);
 }
 
 SSL_CTX *

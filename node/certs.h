@@ -10,6 +10,7 @@
 #define WARREN_CERTS_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct certs;
@@ -22,6 +23,15 @@ void certs_free(struct certs *c);
 
 /* The context for a name (lowercase), or the default one. */
 SSL_CTX *certs_find(const struct certs *c, const char *name);
+/* Lets the store issue certificates from the development CA under ca_dir
+ * (tls_dev_issue) for names no loaded certificate covers. Returns 0 or
+ * -ENOMEM. */
+int certs_issuer(struct certs *c, const char *ca_dir);
+/* certs_find(), but when only the default would answer, the name is one
+ * the node serves (`served`, from the route table) and an issuer is set,
+ * a certificate for exactly that name is issued (or loaded from an earlier
+ * run) and kept, up to CERTS_ISSUED_MAX names. */
+SSL_CTX *certs_for(struct certs *c, const char *name, bool served);
 SSL_CTX *certs_default(const struct certs *c);
 /* Number of certificates loaded (default included). */
 size_t certs_count(const struct certs *c);

@@ -1154,14 +1154,20 @@ static void
 pconn_terminate(struct pconn *pc, const char *name)
 {
 	struct acceptor *a = pc->a;
+	SSL_CTX *ctx = certs_default(a->certs);
+	struct route_claim cl;
 	struct http1_conf hc;
 	char ip[64];
 
 	http1_conf_default(&hc);
 	hc.max_head = a->conf.head_max;
 	pconn_sa_ip(&pc->peer_sa, ip, sizeof(ip));
-	if (tls_io_server(&pc->tio, pc->tio.fd, name[0] ?
-	    certs_find(a->certs, name) : certs_default(a->certs)) != 0 ||
+	/* a name the node serves gets its own certificate (issued by the
+	 * development CA when no loaded certificate covers it) */
+	if (name[0] != '\0')
+		ctx = certs_for(a->certs, name, routes_lookup_host(a->routes, name,
+		    &cl) != ROUTES_UNKNOWN);
+	if (tls_io_server(&pc->tio, pc->tio.fd, ctx) != 0 ||
 	    http1_req_new(&pc->http, &hc, ip, true) != 0) {
 		pconn_close(pc);
 		return;

@@ -754,3 +754,76 @@ out:
 	ERR_clear_error();
 	return rc;
 }
+
+static void *
+tls_dev_read(const char *dir, const char *name, bool key)
+{
+	char path[4200];
+	void *v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	v = key ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL) :
+	    (void *)PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return v;
+}
+
+int
+tls_dev_issue(const char *dir, const char *name, char *path, size_t len,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *cakey = NULL, *key = NULL;
+	X509 *ca = NULL, *cert = NULL;
+	char sub[4200], san[300];
+	size_t i, n = strlen(name);
+	int rc = -1;
+
+	if (n == 0 || n > 253 || name[0] == '.' || name[0] == '-' ||
+	    strstr(name, "..") != NULL) {
+		snprintf(err, errlen, "not a DNS name");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '-' ||
+		    name[i] == '.')) {
+			snprintf(err, errlen, "not a DNS name");
+			return -1;
+		}
+	snprintf(sub, sizeof(sub), "%s/issued", dir);
+	snprintf(path, len, "%s/%s.pem", sub, name);
+	if (access(path, R_OK) == 0)
+		return 0;
+	if (mkdir(sub, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", sub, strerror(errno));
+		return -1;
+	}
+	snprintf(san, sizeof(san), "DNS:%s", name);
+	if ((ca = tls_dev_read(dir, "ca.pem", false)) == NULL ||
+	    (cakey = tls_dev_read(dir, "ca.key", true)) == NULL ||
+	    (key = tls_dev_read(dir, "node.key", true)) == NULL) {
+		snprintf(err, errlen, "cannot read the development CA under %s",
+		    dir);
+		goto out;
+	}
+	if ((cert = tls_dev_cert(key, name, ca, cakey, false, san)) == NULL) {
+		snprintf(err, errlen, "cannot make a certificate for %s", name);
+		goto out;
+	}
+	snprintf(san, sizeof(san), "%s.pem", name);
+	if (tls_dev_write(sub, san, cert, NULL) != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return rc;
+}

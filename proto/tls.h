@@ -99,5 +99,13 @@ void tls_io_shutdown_write(struct tls_io *io);
  * under dir (ca.pem, ca.key, node.pem, node.key), valid for localhost,
  * 127.0.0.1, ::1, domain and *.domain. Returns 0 or -1 with err set. */
 int tls_dev_ca(const char *dir, const char *domain, char *err, size_t errlen);
+/* Issues a certificate for exactly one DNS name (letters, digits, '-' and
+ * '.'), signed by the development CA under dir, for the key dir/node.key,
+ * and writes it to dir/issued/NAME.pem (once: an existing file is kept).
+ * So a name under a one-label domain ("demo.localhost") gets a certificate
+ * that clients accept, which a wildcard over one label is not. Returns 0
+ * with the file's path in path[len], or -1 with err set. */
+int tls_dev_issue(const char *dir, const char *name, char *path, size_t len,
+    char *err, size_t errlen);
 
 #endif

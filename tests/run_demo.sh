@@ -3,15 +3,18 @@
 #
 #   sh tests/run_demo.sh [BUILD_DIR]
 #
-# Uses ./demo-data for the node's data dir, the demo page and the logs. Listens
-# on 127.0.0.1:8080 (public HTTP) and 127.0.0.1:7000 (tunnels) when those are
-# free, else on ports the kernel picks. Prints the public URL and a curl command
-# that goes through the tunnel, then runs until Ctrl-C and stops everything.
+# Uses ./demo-data (or $WARREN_DEMO_DATA) for the node's data dir, the demo
+# page and the logs. Listens on 127.0.0.1:8080 (public HTTP) and
+# 127.0.0.1:7000 (tunnels) when those are free, else on ports the kernel
+# picks. Prints the public URL and curl commands (plain and HTTPS) that go
+# through the tunnel, each of which works as printed from this directory
+# (tests/integ/test_demo.py runs them), then runs until Ctrl-C and stops
+# everything.
 set -u
 B=${1:-build}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-sh tests/deps.sh || exit 1
+sh "$(dirname "$0")/deps.sh" || exit 1
 for p in warren-node warren; do
 	if [ ! -x "$B/$p" ]; then
 		echo "run_demo: $B/$p is missing (run make first)" >&2
@@ -19,7 +22,7 @@ for p in warren-node warren; do
 	fi
 done
 
-DATA=./demo-data
+DATA=${WARREN_DEMO_DATA:-./demo-data}
 mkdir -p "$DATA/www" || exit 1
 NODE_PID= SVC_PID= CLIENT_PID=
 
@@ -156,11 +159,15 @@ HOSTNAME_=$(echo "$URL" | sed 's|^http://||; s|:.*||')
 
 CURL="curl -H 'Host: $HOSTNAME_' http://127.0.0.1:$HTTP_PORT/"
 CURL2="curl --resolve $HOSTNAME_:$HTTP_PORT:127.0.0.1 $URL/"
+# the node issues demo.localhost its own certificate from the development
+# CA on the first handshake (a wildcard over the one label "localhost" is
+# refused by curl)
+CURL3="curl --cacert $DATA/node/tls/ca.pem --resolve $HOSTNAME_:$HTTPS_PORT:127.0.0.1 https://$HOSTNAME_:$HTTPS_PORT/"
 echo
 echo "  warren demo"
 echo "  public URL : $URL  ->  http://127.0.0.1:$SVC_PORT (demo page)"
 echo "  try        : $CURL"
-echo "      https: curl --cacert $DATA/node/tls/ca.pem --resolve $HOSTNAME_:$HTTPS_PORT:127.0.0.1 https://$HOSTNAME_:$HTTPS_PORT/"
+echo "        https: $CURL3"
 echo "           or: $CURL2"
 echo "  tunnels    : 127.0.0.1:$TUNNEL_PORT (TLS, development CA $DATA/node/tls/ca.pem)"
 echo "               warren http PORT --server 127.0.0.1:$TUNNEL_PORT --ca $DATA/node/tls/ca.pem --token \$TOKEN"
@@ -169,7 +176,9 @@ echo "  logs       : $DATA/node.log, $DATA/client.log"
 echo
 if command -v curl >/dev/null 2>&1; then
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $HOSTNAME_" "http://127.0.0.1:$HTTP_PORT/")
-	echo "  self-check : GET $URL/ -> $code"
+	scode=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$DATA/node/tls/ca.pem" \
+		--resolve "$HOSTNAME_:$HTTPS_PORT:127.0.0.1" "https://$HOSTNAME_:$HTTPS_PORT/")
+	echo "  self-check : GET $URL/ -> $code, over HTTPS -> $scode"
 fi
 echo "  Ctrl-C stops the node, the service and the client."
 echo

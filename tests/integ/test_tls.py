@@ -106,6 +106,29 @@ def test_https_terminated(env):
     check(raw == b"", "plain HTTP on the HTTPS port got %r" % raw[:100])
 
 
+def test_https_issued_for_served_names(env):
+    """Under a one-label domain (localhost) the wildcard of the node's own
+    certificate does not satisfy clients: with the development CA the node
+    issues each served name its own certificate; names it does not serve
+    get none (the default answers)."""
+    node = env.node()
+    port = env.http_service("alice")
+    env.http_tunnel(node, port, "alice")
+    host = "alice.localhost"
+    r = curl(["--cacert", node_ca(node), "--resolve", "%s:%d:127.0.0.1" % (host, node.https_port),
+              "https://%s:%d/whoami" % (host, node.https_port)], timeout=20)
+    check(r.returncode == 0 and r.stdout == b"alice %d" % port,
+          "curl https://%s: rc=%d %r %s" % (host, r.returncode, r.stdout[:100], r.stderr[-500:]))
+    check(peer_cert_subject(node.https_port, host).endswith("CN = %s" % host),
+          "certificate for %s: %s" % (host, peer_cert_subject(node.https_port, host)))
+    issued = os.path.join(node.data_dir, "tls", "issued")
+    check(os.listdir(issued) == [host + ".pem"], "issued: %r" % os.listdir(issued))
+    # a name nobody serves: the node's own certificate, nothing issued
+    subj = peer_cert_subject(node.https_port, "nobody.localhost")
+    check(subj.endswith("CN = localhost"), "nobody.localhost got %s" % subj)
+    check(os.listdir(issued) == [host + ".pem"], "issued: %r" % os.listdir(issued))
+
+
 def test_https_sni_cert_dir_and_reload(env):
     certs = env.path("certs")
     make_cert(env, "shop.test", certs)
