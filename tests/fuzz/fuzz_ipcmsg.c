@@ -1,5 +1,5 @@
-/* Fuzz target for every ipcmsg decoder (STATS included), chosen by the type
- * byte.
+/* Fuzz target for every ipcmsg decoder (STATS and REPL_INFO included),
+ * chosen by the type byte.
  *
  * The encoding is canonical (fixed-width integers, exact string lengths, no
  * trailing bytes), so whatever decodes must re-encode to the same bytes.
@@ -167,7 +167,8 @@ main(int argc, char **argv)
 	struct ipcmsg_kick kick = { "tok_0123456789ab", "the token was revoked" };
 	struct ipcmsg_member mv[2] = {
 		{ MEMBER_ALIVE, 1, "node-a", "eu", "10.0.0.1:7946", "10.0.0.1:8080",
-		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250 },
+		    "10.0.0.1:7000", "0.1.0", 1700000000123ull, 1700000000000ull, 250,
+		    "10.0.0.1:7001", "node-a:12:0123456789abcdef:40" },
 		{ MEMBER_SUSPECT, 0, "node-b", "us", "[fd00::2]:7946", "", "", "",
 		    1700000000456ull, 0, 0 },
 	};
@@ -215,6 +216,12 @@ main(int argc, char **argv)
 	seed(argv[1], "members_req", ipcmsg_empty_encode(IPCMSG_MEMBERS_REQ));
 	seed(argv[1], "leave", ipcmsg_empty_encode(IPCMSG_LEAVE));
 	seed(argv[1], "keys_reload", ipcmsg_empty_encode(IPCMSG_KEYS_RELOAD));
+	seed(argv[1], "repl_info_req", ipcmsg_empty_encode(IPCMSG_REPL_INFO_REQ));
+	seed(argv[1], "repl_info_json", ipcmsg_text_encode(IPCMSG_REPL_INFO,
+	    "{\"actor\":\"node-a\",\"version\":12,\"peers\":[]}"));
+	kick.token_id = "";
+	kick.session = 0x1122334455667788ull;
+	seed(argv[1], "kick_session", ipcmsg_kick_encode(&kick));
 	seed(argv[1], "stats", ipcmsg_stats_encode(&stats));
 	stats.n = 0;
 	seed(argv[1], "stats_empty", ipcmsg_stats_encode(&stats));
