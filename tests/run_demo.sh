@@ -134,6 +134,19 @@ SVC_PORT=$(pick 8000)
 "$PY" -m http.server "$SVC_PORT" --bind 127.0.0.1 --directory "$DATA/www" \
 	>"$DATA/service.log" 2>&1 &
 SVC_PID=$!
+# the page must be served before the tunnel leads there (else the first
+# requests get 502)
+i=0
+until "$PY" -c 'import socket,sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$SVC_PORT" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -ge 100 ] || ! kill -0 $SVC_PID 2>/dev/null; then
+		echo "run_demo: the demo service did not start; its log:" >&2
+		tail -n 20 "$DATA/service.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
 
 CLIENT_OUT=$DATA/client.out
 : >"$CLIENT_OUT"
