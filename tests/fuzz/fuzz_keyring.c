@@ -7,7 +7,7 @@
  * The seed corpus in tests/fuzz/corpus/fuzz_keyring/ is written by this
  * file built with -DFUZZ_KEYRING_SEEDS (a main() that takes the output dir):
  *   cc -std=c11 -D_GNU_SOURCE -DFUZZ_KEYRING_SEEDS -Iproto -I. \
- *       tests/fuzz/fuzz_keyring.c gossip/keyring.c -lcrypto -o /tmp/seeds
+ *       tests/fuzz/fuzz_keyring.c proto/keyring.c -lcrypto -o /tmp/seeds
  *   /tmp/seeds tests/fuzz/corpus/fuzz_keyring
  */
 #include <stdint.h>
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gossip/keyring.h"
+#include "keyring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
