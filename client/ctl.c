@@ -210,14 +210,14 @@ ctl_print_error(const struct ctl *c, const char *what, const struct ctl_resp *r)
 }
 
 int
-ctl_get_array(const struct ctl *c, const char *path, const char *what,
-    int argc, char **argv, json_t **arr)
+ctl_get_json(const struct ctl *c, const char *path, const char *what,
+    int argc, char **argv, bool array, json_t **out)
 {
 	struct ctl_resp r;
 	json_error_t je;
 	char err[512];
 
-	*arr = NULL;
+	*out = NULL;
 	if (ctl_http(c, "GET", path, NULL, 0, &r, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", c->prog, err);
 		return -1;
@@ -232,15 +232,38 @@ ctl_get_array(const struct ctl *c, const char *path, const char *what,
 		ctl_resp_fini(&r);
 		return 1;
 	}
-	if ((*arr = json_loadb(r.body, r.len, 0, &je)) == NULL ||
-	    !json_is_array(*arr)) {
+	if ((*out = json_loadb(r.body, r.len, 0, &je)) == NULL ||
+	    (array ? !json_is_array(*out) : !json_is_object(*out))) {
 		fprintf(stderr, "%s: %s: the node answered %s with something that "
-		    "is not a JSON array (%s)\n", c->prog, what, path, je.text);
-		json_decref(*arr);
-		*arr = NULL;
+		    "is not a JSON %s (%s)\n", c->prog, what, path,
+		    array ? "array" : "object", je.text);
+		json_decref(*out);
+		*out = NULL;
 		ctl_resp_fini(&r);
 		return -1;
 	}
 	ctl_resp_fini(&r);
 	return 0;
+}
+
+int
+ctl_get_array(const struct ctl *c, const char *path, const char *what,
+    int argc, char **argv, json_t **arr)
+{
+	return ctl_get_json(c, path, what, argc, argv, true, arr);
+}
+
+void
+ctl_ago(char *out, size_t len, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, len, "%llds", s);
+	else if (s < 7200)
+		snprintf(out, len, "%lldm", s / 60);
+	else if (s < 172800)
+		snprintf(out, len, "%lldh", s / 3600);
+	else
+		snprintf(out, len, "%lldd", s / 86400);
 }

@@ -49,6 +49,11 @@ void ctl_print_error(const struct ctl *c, const char *what,
  * (json_decref it), or -1 after printing why (`what` names the command). */
 int ctl_get_array(const struct ctl *c, const char *path, const char *what,
     int argc, char **argv, json_t **arr);
+/* The same for an answer that is a JSON object (array false) or array. */
+int ctl_get_json(const struct ctl *c, const char *path, const char *what,
+    int argc, char **argv, bool array, json_t **out);
+/* A duration of s seconds, short: "42s", "7m", "3h", "2d". */
+void ctl_ago(char *out, size_t len, long long s);
 
 typedef int ctl_cmd_fn(struct ctl *c, int argc, char **argv);
 

@@ -14,28 +14,6 @@ ctl_str(json_t *o, const char *key)
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
-static void
-ctl_ago(char *out, size_t len, long long changed_ms)
-{
-	long long s;
-
-	if (changed_ms <= 0) {
-		snprintf(out, len, "-");
-		return;
-	}
-	s = (long long)time(NULL) - changed_ms / 1000;
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(out, len, "%llds ago", s);
-	else if (s < 7200)
-		snprintf(out, len, "%lldm ago", s / 60);
-	else if (s < 172800)
-		snprintf(out, len, "%lldh ago", s / 3600);
-	else
-		snprintf(out, len, "%lldd ago", s / 86400);
-}
-
 int
 ctl_members_main(struct ctl *c, int argc, char **argv)
 {
@@ -55,8 +33,18 @@ ctl_members_main(struct ctl *c, int argc, char **argv)
 			snprintf(rtt, sizeof(rtt), "%.2fms", json_number_value(rj));
 		else
 			snprintf(rtt, sizeof(rtt), "-");
-		ctl_ago(ago, sizeof(ago),
-		    json_integer_value(json_object_get(o, "changed_ms")));
+		{
+			long long ms = json_integer_value(json_object_get(o,
+			    "changed_ms"));
+
+			if (ms <= 0)
+				snprintf(ago, sizeof(ago), "-");
+			else {
+				ctl_ago(ago, sizeof(ago), (long long)time(NULL) -
+				    ms / 1000);
+				strncat(ago, " ago", sizeof(ago) - strlen(ago) - 1);
+			}
+		}
 		snprintf(name, sizeof(name), "%s%s", ctl_str(o, "name"),
 		    json_is_true(json_object_get(o, "self")) ? " *" : "");
 		printf("%-20s %-22s %-10s %-8s %-14lld %-9s %s\n", name,

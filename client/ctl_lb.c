@@ -42,10 +42,10 @@ ctl_lb_explain(struct ctl *c, int argc, char **argv)
 	const char *ip = ctl_lb_opt(argc, argv, "--client-ip");
 	static const char *const tiers[] = { "country", "region", "this node's",
 	    "other" };
-	struct ctl_resp r;
-	char path[512], err[512];
+	char path[512];
 	json_t *j, *arr, *o;
 	size_t i;
+	int rc;
 
 	if (app == NULL || ip == NULL || strchr(app, '/') != NULL ||
 	    strchr(ip, '/') != NULL) {
@@ -54,27 +54,8 @@ ctl_lb_explain(struct ctl *c, int argc, char **argv)
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/v1/lb/explain/%s/%s", app, ip);
-	if (ctl_http(c, "GET", path, NULL, 0, &r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, "lb explain", &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	if (ctl_flag(argc, argv, "--json")) {
-		fwrite(r.body, 1, r.len, stdout);
-		ctl_resp_fini(&r);
-		return 0;
-	}
-	j = json_loadb(r.body, r.len, 0, NULL);
-	ctl_resp_fini(&r);
-	if (j == NULL) {
-		fprintf(stderr, "%s: lb explain: the node sent malformed JSON\n",
-		    c->prog);
-		return 1;
-	}
+	if ((rc = ctl_get_json(c, path, "lb explain", argc, argv, false, &j)) != 0)
+		return rc < 0 ? 1 : 0;
 	printf("client %s: country %s, region %s (GeoIP: %s); this node's region %s\n",
 	    ctl_lb_s(j, "client_ip"), ctl_lb_s(j, "client_country"),
 	    ctl_lb_s(j, "client_region"), ctl_lb_s(j, "geoip"),

@@ -22,20 +22,6 @@ ctl_i(json_t *o, const char *key)
 	return (long long)json_integer_value(json_object_get(o, key));
 }
 
-static void
-ctl_age(char *out, size_t len, long long s)
-{
-	if (s < 0)
-		s = 0;
-	if (s < 120)
-		snprintf(out, len, "%llds", s);
-	else if (s < 7200)
-		snprintf(out, len, "%lldm", s / 60);
-	else if (s < 172800)
-		snprintf(out, len, "%lldh", s / 3600);
-	else
-		snprintf(out, len, "%lldd", s / 86400);
-}
 
 int
 ctl_routes_main(struct ctl *c, int argc, char **argv)
@@ -57,7 +43,7 @@ ctl_routes_main(struct ctl *c, int argc, char **argv)
 		snprintf(state, sizeof(state), "%s%s", ctl_s(o, "state"),
 		    json_is_true(json_object_get(o, "holder")) ? " *" :
 		    !json_is_true(json_object_get(o, "node_alive")) ? " (down)" : "");
-		ctl_age(age, sizeof(age), ctl_i(o, "age_s"));
+		ctl_ago(age, sizeof(age), ctl_i(o, "age_s"));
 		printf("%-36s %-5s %-14s %-8s %-18.18s %-18s %-16s %-16s %s\n", name,
 		    ctl_s(o, "kind"), ctl_s(o, "node"), ctl_s(o, "region"),
 		    ctl_s(o, "client_id"), ctl_s(o, "token_id"), state,
@@ -72,32 +58,12 @@ ctl_routes_main(struct ctl *c, int argc, char **argv)
 int
 ctl_sync_main(struct ctl *c, int argc, char **argv)
 {
-	struct ctl_resp r;
 	json_t *j, *nodes, *o, *self;
-	char err[512];
 	size_t i;
-	int ok = 1;
+	int ok = 1, rc;
 
-	if (ctl_http(c, "GET", "/v1/sync", NULL, 0, &r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, "sync", &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	if (ctl_flag(argc, argv, "--json")) {
-		fwrite(r.body, 1, r.len, stdout);
-		ctl_resp_fini(&r);
-		return 0;
-	}
-	if ((j = json_loadb(r.body, r.len, 0, NULL)) == NULL) {
-		fprintf(stderr, "%s: sync: the node sent malformed JSON\n", c->prog);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	ctl_resp_fini(&r);
+	if ((rc = ctl_get_json(c, "/v1/sync", "sync", argc, argv, false, &j)) != 0)
+		return rc < 0 ? 1 : 0;
 	self = json_object_get(j, "self");
 	nodes = json_object_get(j, "nodes");
 	printf("%-20s %-8s %-18s %-9s %-18s %-8s %-7s %s\n", "NODE", "STATE",
