@@ -78,6 +78,10 @@ struct warren_session {
 	ev_timer dead;                  /* no bytes from the node for too long */
 	ev_timer welcome;               /* no WELCOME since connecting */
 	ev_timer reap;                  /* deferred teardown */
+	ev_timer linger;                /* DRAINING: kept until the tunnels are
+	                                   registered elsewhere */
+	ev_tstamp linger_since;
+	bool lingering;
 	bool flush_pending;             /* output queued this loop iteration */
 	struct mux *mux;
 	ev_tstamp started, ready_at, last_rx;
@@ -113,6 +117,10 @@ struct warren_client {
 
 static void warren_session_start(struct warren_client *c);
 static void warren_next_server(struct warren_client *c);
+
+#define WARREN_LINGER_SETTLE    1.0     /* s after moving, before the old
+                                           session may close */
+#define WARREN_LINGER_MAX       10.0    /* s a draining session waits at most */
 static void warren_session_fail(struct warren_session *s, const char *why);
 static void warren_session_flush(struct warren_session *s);
 static void warren_session_want(struct warren_session *s, int events);
@@ -471,7 +479,8 @@ warren_stream_gone(void *owner)
 {
 	struct warren_session *s = owner;
 
-	if (s->state == SESSION_DRAINING && mux_nstreams(s->mux) == 0)
+	if (s->state == SESSION_DRAINING && !s->lingering &&
+	    mux_nstreams(s->mux) == 0)
 		warren_session_fail(s, NULL);
 }
 
@@ -631,7 +640,46 @@ warren_on_goaway(struct mux *mx, int code, const char *reason)
 		warren_next_server(c);
 		warren_schedule_reconnect(c, true);
 	}
-	if (mux_nstreams(mx) == 0)
+	/* make before break: the node still opens streams here (other nodes
+	 * forward to it) until our tunnels are registered on another node
+	 * and that has had time to spread */
+	s->lingering = true;
+	s->linger_since = ev_now(c->loop);
+	ev_timer_start(c->loop, &s->linger);
+}
+
+/* Is every tunnel registered on the current session? */
+static bool
+warren_moved(struct warren_client *c)
+{
+	int i;
+
+	if (c->cur == NULL || c->cur->state != SESSION_READY)
+		return false;
+	for (i = 0; i < c->ntunnels; i++)
+		if (c->tunnels[i]->state != TUNNEL_FAILED &&
+		    (c->tunnels[i]->state != TUNNEL_READY ||
+		    c->tunnels[i]->sess != c->cur))
+			return false;
+	return true;
+}
+
+static void
+warren_session_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct warren_session *s = w->data;
+
+	if (s->state != SESSION_DRAINING)
+		return;
+	/* moved (and a second for the new claim to reach every node), or
+	 * given up waiting */
+	if (!(warren_moved(s->c) && ev_now(loop) - s->c->cur->ready_at >=
+	    WARREN_LINGER_SETTLE) &&
+	    ev_now(loop) - s->linger_since < WARREN_LINGER_MAX)
+		return;
+	ev_timer_stop(loop, w);
+	s->lingering = false;
+	if (mux_nstreams(s->mux) == 0)
 		warren_session_fail(s, NULL);
 }
 
@@ -1004,6 +1052,7 @@ warren_session_free(struct warren_session *s)
 	ev_timer_stop(c->loop, &s->welcome);
 	ev_timer_stop(c->loop, &s->reap);
 	ev_clear_pending(c->loop, &s->reap);
+	ev_timer_stop(c->loop, &s->linger);
 	s->state = SESSION_CLOSING;
 	/* resets every stream: each closes its local side and handle */
 	mux_free(s->mux);
@@ -1099,6 +1148,7 @@ warren_session_fail(struct warren_session *s, const char *why)
 	ev_io_stop(c->loop, &s->io);
 	ev_timer_stop(c->loop, &s->ping);
 	ev_timer_stop(c->loop, &s->dead);
+	ev_timer_stop(c->loop, &s->linger);
 	ev_timer_stop(c->loop, &s->welcome);
 	ev_timer_set(&s->reap, 0., 0.);
 	ev_timer_start(c->loop, &s->reap);
@@ -1126,6 +1176,8 @@ warren_session_start(struct warren_client *c)
 	ev_timer_init(&s->dead, warren_session_dead_cb,
 	    c->opt.dead_timeout_ms / 1000.0, 0.);
 	ev_timer_init(&s->reap, warren_session_reap_cb, 0., 0.);
+	ev_timer_init(&s->linger, warren_session_linger_cb, 0.1, 0.1);
+	s->linger.data = s;
 	ev_timer_init(&s->welcome, warren_session_welcome_cb,
 	    c->opt.welcome_timeout_ms / 1000.0, 0.);
 	s->io.data = s->ping.data = s->dead.data = s->reap.data = s;

@@ -853,7 +853,11 @@ session_open_stream(struct session *s, uint32_t tunnel_id, const char *peer,
 
 	if (t == NULL || !t->ready)
 		return -ENOENT;
-	if (s->dead || s->goaway || mux_nstreams(s->mux) >= (size_t)s->a->conf.max_streams)
+	/* after our GOAWAY (a drain) streams still open here: the client
+	 * keeps this session until its tunnels are registered on another
+	 * node (make before break), and requests forwarded meanwhile must
+	 * not fail */
+	if (s->dead || mux_nstreams(s->mux) >= (size_t)s->a->conf.max_streams)
 		return -EAGAIN;
 	if ((n = ctrl_open_encode(&o, hdr, sizeof(hdr))) < 0)
 		return -EINVAL;
