@@ -46,7 +46,7 @@ enum {
 };
 
 static const char *const repldb_sql[RQ_COUNT] = {
-	[RQ_CLOCK_GET] = "SELECT val, hlc, actor FROM __warren_clock"
+	[RQ_CLOCK_GET] = "SELECT val FROM __warren_clock"
 	    " WHERE tbl = ?1 AND pk = ?2 AND col = ?3",
 	[RQ_CLOCK_ROW] = "SELECT col, val FROM __warren_clock"
 	    " WHERE tbl = ?1 AND pk = ?2",
@@ -786,8 +786,7 @@ repldb_pending(struct repldb *r)
  * RQ_CLOCK_GET step), 0 when never stamped, -EIO. */
 static int
 repldb_clock_get(struct repldb *r, const char *tbl,
-    const struct replmsg_value *pk, const char *col, struct replmsg_value *v,
-    uint64_t *hlc, char *actor, size_t alen)
+    const struct replmsg_value *pk, const char *col, struct replmsg_value *v)
 {
 	sqlite3_stmt *s = r->q[RQ_CLOCK_GET];
 	int rc;
@@ -802,10 +801,6 @@ repldb_clock_get(struct repldb *r, const char *tbl,
 	if (rc != SQLITE_ROW)
 		return -EIO;
 	repldb_value_of(sqlite3_column_value(s, 0), v);
-	if (hlc != NULL)
-		*hlc = (uint64_t)sqlite3_column_int64(s, 1);
-	if (actor != NULL)
-		snprintf(actor, alen, "%s", (const char *)sqlite3_column_text(s, 2));
 	return 1;
 }
 
@@ -836,7 +831,7 @@ repldb_stamp(struct repldb *r, struct repldb_table *t,
 	struct replmsg_value old;
 	int rc;
 
-	rc = repldb_clock_get(r, t->name, pk, col, &old, NULL, NULL, 0);
+	rc = repldb_clock_get(r, t->name, pk, col, &old);
 	if (rc < 0)
 		return rc;
 	if (rc == 1 && repldb_value_eq(&old, now)) {
@@ -864,7 +859,7 @@ repldb_keep_revoked(struct repldb *r, struct repldb_table *t,
 
 	if (strcmp(t->name, "tokens") != 0 || repldb_value_int(now) != 0)
 		return 0;
-	rc = repldb_clock_get(r, t->name, pk, "revoked", &old, NULL, NULL, 0);
+	rc = repldb_clock_get(r, t->name, pk, "revoked", &old);
 	if (rc <= 0 || repldb_value_int(&old) == 0) {
 		sqlite3_reset(r->q[RQ_CLOCK_GET]);
 		return rc < 0 ? rc : 0;
@@ -907,7 +902,7 @@ repldb_capture_row(struct repldb *r, struct repldb_table *t,
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
 		/* gone: a tombstone if it was alive */
-		rc = repldb_clock_get(r, t->name, pk, "", &old, NULL, NULL, 0);
+		rc = repldb_clock_get(r, t->name, pk, "", &old);
 		sqlite3_reset(r->q[RQ_CLOCK_GET]);
 		if (rc <= 0)
 			return rc;
@@ -1286,7 +1281,7 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 	sqlite3_stmt *s = r->q[RQ_RANGE];
 	struct replmsg_value pk, val;
 	uint64_t have, theirs, through, ver, last_ver;
-	size_t i, at_version_start;
+	size_t i;
 	int rc = 0;
 
 	repldb_set_init(out);
@@ -1307,7 +1302,6 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 		}
 		through = have;
 		last_ver = theirs;
-		at_version_start = out->msg.nchanges;
 		sqlite3_bind_text(s, 1, a->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, (int64_t)theirs);
 		sqlite3_bind_int64(s, 3, INT64_MAX);
@@ -1327,8 +1321,7 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 					break;
 				}
 				last_ver = ver;
-				at_version_start = out->msg.nchanges;
-			}
+					}
 			repldb_value_of(sqlite3_column_value(s, 1), &pk);
 			repldb_value_of(sqlite3_column_value(s, 3), &val);
 			if ((rc = repldb_set_add(out, (const char *)sqlite3_column_text(s, 0),
@@ -1336,7 +1329,6 @@ repldb_sync_answer(struct repldb *r, const struct replmsg *req, size_t budget,
 			    (uint64_t)sqlite3_column_int64(s, 4), a->id, ver)) != 0)
 				break;
 		}
-		(void)at_version_start;
 		sqlite3_reset(s);
 		sqlite3_clear_bindings(s);
 		if (rc < 0 || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
