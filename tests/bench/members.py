@@ -91,19 +91,23 @@ class Gossip:
                 state[ev.get("name")] = ev.get("state")
         return sum(1 for s in state.values() if s == "alive")
 
-    def stats(self):
-        """Sends SIGUSR1 and returns the tx bytes of the gossip.stats line
-        that it printed."""
+    def stats_line(self):
+        """Sends SIGUSR1 and returns the gossip.stats line it printed, as a
+        dict."""
         seen = sum(1 for l in self.lines() if "ev=gossip.stats" in l)
         os.kill(self.p.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             st = [l for l in self.lines() if "ev=gossip.stats" in l]
             if len(st) > seen:
-                ev = harness.logfmt(st[seen])
-                return int(ev["udp_tx_bytes"]) + int(ev["tcp_tx_bytes"])
+                return harness.logfmt(st[seen])
             time.sleep(0.02)
         raise RuntimeError("%s printed no stats" % self.name)
+
+    def stats(self):
+        """tx bytes (sealed UDP + TCP) of a fresh gossip.stats line."""
+        ev = self.stats_line()
+        return int(ev["udp_tx_bytes"]) + int(ev["tcp_tx_bytes"])
 
     def stop(self):
         if self.p.poll() is None:

@@ -29,7 +29,6 @@ import random
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integ"))
 import harness  # noqa: E402
+import members  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 WRITES = 20 if QUICK else 50
@@ -47,39 +47,14 @@ PARTITION_S = 10 if QUICK else 60
 IDLE_S = 5 if QUICK else 15
 
 
-class Gossip:
+class Gossip(members.Gossip):
+    """members.py's warren-gossip process, with its routing.db at hand and
+    the replication counters of its stats line."""
+
     def __init__(self, root, i, keyfile, join):
-        self.name = "g%02d" % i
-        self.data = os.path.join(root, self.name)
-        self.log = os.path.join(root, self.name + ".log")
-        self.keyfile, self.join = keyfile, join
-        self.addr = None
+        self.keyfile = keyfile
         self.db = None
-        self.start()
-
-    def start(self):
-        argv = [os.path.join(harness.bin_dir(), "warren-gossip"), "--data-dir", self.data,
-                "--name", self.name, "--gossip-listen", self.addr or "127.0.0.1:0",
-                "--cluster-key-file", self.keyfile, "--log-level", "info"]
-        if self.join:
-            argv += ["--join", self.join]
-        self.logf = open(self.log, "ab")
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.logf,
-                                  stderr=self.logf, start_new_session=True)
-
-    def lines(self):
-        with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read().splitlines()
-
-    def wait_addr(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for l in self.lines():
-                if "ev=gossip.listen" in l:
-                    self.addr = harness.logfmt(l)["addr"]
-                    return self.addr
-            time.sleep(0.05)
-        raise RuntimeError("%s did not listen" % self.name)
+        super().__init__(root, i, keyfile, join)
 
     def conn(self):
         if self.db is None:
@@ -96,40 +71,22 @@ class Gossip:
         return self.conn().execute(sql, args).fetchone()[0]
 
     def alive(self):
-        state = {}
-        for l in self.lines():
-            if "ev=member." in l:
-                ev = harness.logfmt(l)
-                state[ev.get("name")] = ev.get("state")
-        return sum(1 for s in state.values() if s == "alive")
+        return self.alive_members()
 
     def downs(self):
         return sum(1 for l in self.lines() if "ev=member.down" in l)
 
     def stats(self):
-        seen = sum(1 for l in self.lines() if "ev=gossip.stats" in l)
-        os.kill(self.p.pid, signal.SIGUSR1)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            st = [l for l in self.lines() if "ev=gossip.stats" in l]
-            if len(st) > seen:
-                ev = harness.logfmt(st[seen])
-                return int(ev["repl_tx_bytes"]) + int(ev["repl_sync_tx_bytes"])
-            time.sleep(0.02)
-        raise RuntimeError("%s printed no stats" % self.name)
+        """Replication bytes sent (datagrams and pulls) from the stats
+        line SIGUSR1 prints."""
+        ev = self.stats_line()
+        return int(ev["repl_tx_bytes"]) + int(ev["repl_sync_tx_bytes"])
 
     def stop(self):
         if self.db is not None:
             self.db.close()
             self.db = None
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.p.pid, signal.SIGKILL)
-                self.p.wait(5)
-        self.logf.close()
+        super().stop()
 
 
 def keyfile(root, name, *keys):
