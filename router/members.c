@@ -64,6 +64,15 @@ members_find(const struct members *ms, const char *name, bool *found)
 	return lo;
 }
 
+const struct ipcmsg_member *
+members_get(const struct members *ms, const char *name)
+{
+	bool found;
+	size_t i = members_find(ms, name, &found);
+
+	return found ? &ms->v[i] : NULL;
+}
+
 static int
 members_upsert(struct members *ms, const struct ipcmsg_member *m)
 {

@@ -31,6 +31,9 @@ bool members_synced(const struct members *ms);
  * next members_apply(). */
 size_t members_count(const struct members *ms);
 const struct ipcmsg_member *members_at(const struct members *ms, size_t i);
+/* The member called name, or NULL (valid until the next members_apply). */
+const struct ipcmsg_member *members_get(const struct members *ms,
+    const char *name);
 /* Members in a state (enum member_state). */
 size_t members_count_state(const struct members *ms, uint8_t state);
 /* gossip's counters from its last message. */

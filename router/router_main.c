@@ -191,16 +191,10 @@ router_publish(struct router *rt, struct ipcmsg_table *d)
 static bool
 router_live(void *arg, const char *node)
 {
-	struct router *rt = arg;
-	const struct ipcmsg_member *m;
-	size_t i, n = members_count(rt->members);
+	const struct ipcmsg_member *m = members_get(((struct router *)arg)->members,
+	    node);
 
-	for (i = 0; i < n; i++) {
-		m = members_at(rt->members, i);
-		if (strcmp(m->name, node) == 0)
-			return m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT;
-	}
-	return false;
+	return m != NULL && (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT);
 }
 
 static void router_kick(void *arg, const char *token_id);

@@ -11,7 +11,8 @@ import time
 
 import harness
 from harness import check, request, tail
-from test_replication import FAST, SLOW, cjson, gossip_addr, holders, wait_until
+from test_replication import FAST, SLOW, cjson, digests_equal, gossip_addr, holders, \
+    wait_until
 
 TIMEOUT = 90
 
@@ -70,6 +71,7 @@ def test_client_moves_when_its_node_dies_or_drains(env):
           "after the failover: %r" % holders(n3))
     check("session.lost" in tail(c.log, 80) and "server=127.0.0.1:%d" % n2.tunnel_port
           in tail(c.log, 80), "the client's log:\n" + tail(c.log))
+    digests_equal(env, [n2, n3])
 
     # SIGTERM drains n2: GOAWAY sends the client to n3; a request loop
     # through n3 meanwhile counts its failures
