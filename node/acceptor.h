@@ -66,6 +66,7 @@ struct acceptor {
 	uint64_t session_base, session_seq;
 	uint64_t epoch;
 	size_t nconns;                  /* public connections open */
+	size_t nfwd;                    /* streams other nodes forwarded here, open */
 	struct pconn *graveyard;        /* closed, freed by pconn_reap() */
 	struct session *flushq;         /* sessions with output to write */
 	ev_prepare flusher;

@@ -276,7 +276,13 @@ acceptor_drain_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct acceptor *a = w->data;
 
-	if (a->nconns == 0) {
+	/* done when nothing is in flight here, and the clients told to move
+	 * have moved: each closes its session here once its tunnels are
+	 * registered on another node (make before break), and until then
+	 * other nodes forward to it through this one. With no other node to
+	 * move to, the sessions stay until the end. */
+	if (a->nconns == 0 && a->nfwd == 0 && (a->nsessions == 0 ||
+	    a->mesh == NULL || mesh_peers_reachable(a->mesh) == 0)) {
 		log_info("drain.done", "sessions=%zu", a->nsessions);
 		ev_break(loop, EVBREAK_ALL);
 	}

@@ -38,6 +38,7 @@ fwd_free(struct fwd *f)
 		mux_stream_close(f->sst);
 	buf_fini(&f->to_sess);
 	buf_fini(&f->to_mesh);
+	f->a->nfwd--;
 	free(f);
 }
 
@@ -285,6 +286,7 @@ fwd_accept(void *arg, const char *peer, struct mux_stream *st,
 	f->mst = st;
 	mux_stream_set_data(st, &f->mesh_h);
 	a->stats.fwd_served++;
+	a->nfwd++;
 	log_debug("fwd.open", "from=%s session=%016llx tunnel=%u host=%s client=%s",
 	    peer, (unsigned long long)h->session, h->tunnel_id,
 	    h->host[0] ? h->host : "-", h->client);

@@ -859,6 +859,18 @@ mesh_links_up(const struct mesh *m)
 	return n;
 }
 
+size_t
+mesh_peers_reachable(const struct mesh *m)
+{
+	const struct mpeer *p;
+	size_t n = 0;
+
+	for (p = m->peers; p != NULL; p = p->next)
+		if (p->has_addr)
+			n++;
+	return n;
+}
+
 const struct mesh_stats *
 mesh_stats(const struct mesh *m)
 {

@@ -90,6 +90,8 @@ int mesh_open(struct mesh *m, const char *peer, const void *hdr, size_t len,
 
 /* Links that completed the handshake and are open now. */
 size_t mesh_links_up(const struct mesh *m);
+/* Peers that membership says are alive or suspect (they have an address). */
+size_t mesh_peers_reachable(const struct mesh *m);
 const struct mesh_stats *mesh_stats(const struct mesh *m);
 
 #endif

@@ -97,6 +97,111 @@ def test_client_moves_when_its_node_dies_or_drains(env):
     env.note("drain of the holding node: the client re-registered on n3 after "
              "%.2fs; %d of %d requests through n3 failed meanwhile"
              % (took, failed, len(results)))
+    check(failed == 0, "%d requests through n3 failed while n2 drained" % failed)
     check(answers(n3, "mover.localhost"), "the URL does not answer through n3")
     check("session.goaway" in tail(c.log, 80), "no GOAWAY in the client's log:\n"
           + tail(c.log))
+
+
+@harness.timeout(150)
+def test_rolling_restart_loses_no_request(env):
+    """A rolling restart of all three nodes, one by one, while a load
+    balancer that health-checks sends requests only to the nodes in its
+    rotation: a node leaves the rotation before its SIGTERM and comes back
+    once it answers again. Not one request may fail, and the tunnel is held
+    by a running node all along."""
+    nodes = cluster3(env)
+    for i, n in enumerate(nodes):
+        # a restarted node comes back on the same addresses, and joins
+        # through one of the others
+        n.args = [a if not a.endswith(":0") or not a.startswith("127.0.0.") else n.gossip
+                  for a in n.args]
+        n.args += ["--drain-timeout", "10s"]
+        if "--join" not in n.args:
+            n.args += ["--join", nodes[1].gossip]
+    port = env.http_service("roller")
+    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
+    c = env.client(["http", str(port), "--server", servers, "--subdomain", "roller"],
+                   name="roller", extra_env={"WARREN_CA": os.path.join(
+                       nodes[0].data_dir, "tls", "ca.pem")})
+    c.wait_urls(1, 15 * SLOW)
+    host = "roller.localhost"
+    for n in nodes:
+        wait_until("roller through %s" % n.name, lambda: answers(n, host), 5 * SLOW)
+
+    lock = threading.Lock()
+    rotation = list(nodes)
+    running = set(n.name for n in nodes)
+    stop = threading.Event()
+    sent, failures, held = [0], [], []
+
+    def load():
+        i = 0
+        deadline = time.monotonic() + 120 * SLOW
+        while not stop.is_set() and time.monotonic() < deadline and sent[0] < 20000:
+            with lock:
+                n = rotation[i % len(rotation)] if rotation else None
+            i += 1
+            if n is None:
+                time.sleep(0.01)
+                continue
+            try:
+                st, _, _ = request(n.http_port, host, path="/whoami", timeout=5)
+                ok, why = st == 200, "status %d" % st
+            except Exception as e:
+                ok, why = False, repr(e)
+            sent[0] += 1
+            if not ok:
+                failures.append((round(time.monotonic() - t0, 2), n.name, why))
+            time.sleep(0.005)
+
+    def watch():
+        while not stop.is_set():
+            with lock:
+                live = [n for n in rotation]
+                up = set(running)
+            for n in live[:1]:
+                try:
+                    h = holders(n).get(host)
+                except Exception:
+                    continue
+                if h is not None:
+                    held.append((h, h[0] in up))
+            time.sleep(0.05)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=load), threading.Thread(target=watch)]
+    for th in threads:
+        th.start()
+    try:
+        for n in nodes:
+            with lock:
+                rotation.remove(n)      # the load balancer drains it first
+            time.sleep(0.2)
+            ts = time.monotonic()
+            rc = n.stop(timeout=20 * SLOW)
+            took = time.monotonic() - ts
+            with lock:
+                running.discard(n.name)
+            check(rc == 0, "%s: exit %r after SIGTERM\n%s" % (n.name, rc, tail(n.log)))
+            env.note("%s drained and stopped in %.2fs" % (n.name, took))
+            n.start(same_ports=True)
+            with lock:
+                running.add(n.name)
+            # the load balancer's health check: three answers in a row
+            wait_until("%s answers after its restart" % n.name,
+                       lambda: all(answers(n, host) for _ in range(3)), 20 * SLOW)
+            with lock:
+                rotation.append(n)
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+    env.note("rolling restart of 3 nodes: %d requests in %.1fs, %d failed %r"
+             % (sent[0], time.monotonic() - t0, len(failures), failures[:10]))
+    check(sent[0] > 100, "only %d requests were sent" % sent[0])
+    check(not failures, "%d of %d requests failed: %r" % (len(failures), sent[0], failures[:20]))
+    bad = [h for h, up in held if not up or h[1] != "online"]
+    check(held and not bad, "the tunnel was held by a node that was not running, or "
+          "offline: %r (of %d samples)" % (bad[:10], len(held)))
