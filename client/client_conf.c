@@ -170,6 +170,18 @@ client_conf_common(struct client_conf *cc, const char *name, const char *value)
 		return client_conf_str(&cc->token, value);
 	if (strcmp(name, "http_proxy") == 0)
 		return client_conf_str(&cc->proxy, value);
+	if (strcmp(name, "ha") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			cc->ha = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			cc->ha = false;
+		else {
+			client_conf_fail(cc, "[common] ha '%s' is not true or "
+			    "false", value);
+			return -1;
+		}
+		return 0;
+	}
 	client_conf_ignore(cc, "common", name);
 	return 0;
 }

@@ -30,6 +30,7 @@
 #ifndef WARREN_CLIENT_CONF_H
 #define WARREN_CLIENT_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CLIENT_CONF_MAX_TUNNELS 256
@@ -55,6 +56,7 @@ struct client_conf {
 	int server_port;        /* [common]; 0 if unset */
 	char *token;            /* [common]; NULL if unset */
 	char *proxy;            /* [common] http_proxy (TOML: transport.proxyURL) */
+	bool ha;                /* [common] ha: sessions to two nodes (--ha) */
 	struct client_conf_tunnel *tunnels;
 	size_t ntunnels;
 	char ignored[2048];     /* "section.key ..." the client skipped;

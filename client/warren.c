@@ -112,6 +112,10 @@ struct warren_client {
 	uint64_t rng;
 	ev_tstamp last_uptime;          /* of the session that just ended */
 	struct client_proxy_conf *proxy;/* reach the node through it, or NULL */
+	struct warren_client *twin;     /* --ha: the other client; its node is
+	                                   avoided while it has one */
+	bool follower;                  /* --ha: the twin that asks for the
+	                                   names the other one got */
 	bool started, welcomed;
 };
 
@@ -209,6 +213,25 @@ warren_tunnel_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	warren_session_flush(s);
 }
 
+/* --ha: the follower asks for the name and port its twin's tunnel got.
+ * Returns 0, or -1 while the twin has none yet. */
+static int
+warren_tunnel_follow(struct warren_tunnel *t)
+{
+	struct warren_tunnel *p = warren_tunnel_find(t->c->twin, (uint32_t)t->id);
+
+	if (p == NULL)
+		return 0;
+	if (!p->ever_ok)
+		return -1;
+	if (!t->user_subdomain && p->subdomain != NULL &&
+	    warren_strset(&t->subdomain, p->subdomain) != 0)
+		return -1;
+	if (t->kind == WARREN_TCP && t->remote_port == 0)
+		t->remote_port = p->remote_port;
+	return 0;
+}
+
 static void
 warren_tunnel_register(struct warren_tunnel *t)
 {
@@ -219,6 +242,8 @@ warren_tunnel_register(struct warren_tunnel *t)
 
 	if (s == NULL || s->state != SESSION_READY || t->state == TUNNEL_FAILED)
 		return;
+	if (t->c->follower && warren_tunnel_follow(t) != 0)
+		return;         /* registered once the leader has its name */
 	memset(&m, 0, sizeof(m));
 	m.type = CTRL_REGISTER;
 	m.tunnel_id = (uint32_t)t->id;
@@ -365,6 +390,13 @@ warren_on_registered(struct warren_session *s, const struct ctrl_msg *m)
 	}
 	log_info("tunnel.ready", "tunnel=%s url=%s local=%s", t->name, t->url,
 	    t->local_text);
+	if (c->twin != NULL && c->twin->follower) {
+		struct warren_tunnel *f = warren_tunnel_find(c->twin,
+		    (uint32_t)t->id);
+
+		if (f != NULL && f->state == TUNNEL_IDLE)
+			warren_tunnel_register(f);
+	}
 	if (c->opt.on_ready != NULL) {
 		r.tunnel = t->id;
 		r.name = t->name;
@@ -1156,6 +1188,34 @@ warren_session_fail(struct warren_session *s, const char *why)
 		warren_report(c, WARREN_E_SESSION, NULL, -ECONNRESET, false, msg);
 }
 
+static bool
+warren_twin_there(const struct warren_client *c)
+{
+	const struct warren_client *t = c->twin;
+
+	return t != NULL && t->cur != NULL && t->server.len == c->server.len &&
+	    memcmp(&t->server.ss, &c->server.ss, c->server.len) == 0;
+}
+
+/* The address of the node to dial now; with a twin (--ha), not the one the
+ * twin is on while there is another to try. Returns 0 or -1. */
+static int
+warren_resolve(struct warren_client *c)
+{
+	unsigned tries = 0, max = c->nservers * 8;
+
+	for (;;) {
+		if (sock_addr_resolve_nth(&c->server, c->server_text,
+		    c->server_host, sizeof(c->server_host), c->addr_i,
+		    &c->addr_n) != 0)
+			return -1;
+		if (!warren_twin_there(c) || (c->nservers <= 1 && c->addr_n <= 1) ||
+		    ++tries > max)
+			return 0;
+		warren_next_server(c);
+	}
+}
+
 static void
 warren_session_start(struct warren_client *c)
 {
@@ -1185,8 +1245,6 @@ warren_session_start(struct warren_client *c)
 	s->next = c->sessions;
 	c->sessions = s;
 	c->cur = s;
-	log_info("session.connect", "server=%s client_id=%s", c->server_text,
-	    c->client_id);
 	if ((s->mux = mux_new(MUX_CLIENT, &c->mux_conf, &warren_mux_cb, s)) == NULL) {
 		warren_session_fail(s, "out of memory");
 		return;
@@ -1211,12 +1269,13 @@ warren_session_start(struct warren_client *c)
 			warren_session_fail(s, why);
 			return;
 		}
-	} else if (sock_addr_resolve_nth(&c->server, c->server_text,
-	    c->server_host, sizeof(c->server_host), c->addr_i, &c->addr_n) != 0) {
+	} else if (warren_resolve(c) != 0) {
 		snprintf(why, sizeof(why), "cannot resolve %s", c->server_text);
 		warren_session_fail(s, why);
 		return;
 	}
+	log_info("session.connect", "server=%s client_id=%s", c->server_text,
+	    c->client_id);
 	if ((fd = sock_connect(&c->server)) < 0) {
 		snprintf(why, sizeof(why), "connect: %s", strerror(-fd));
 		warren_session_fail(s, why);
@@ -1499,6 +1558,14 @@ warren_client_start(struct warren_client *c)
 	return 0;
 }
 
+void
+warren_client_pair(struct warren_client *a, struct warren_client *b)
+{
+	a->twin = b;
+	b->twin = a;
+	b->follower = true;
+}
+
 const char *
 warren_client_id(const struct warren_client *c)
 {
@@ -1530,6 +1597,8 @@ warren_client_free(struct warren_client *c)
 {
 	if (c == NULL)
 		return;
+	if (c->twin != NULL)
+		c->twin->twin = NULL;
 	c->started = false;
 	ev_timer_stop(c->loop, &c->reconnect);
 	ev_prepare_stop(c->loop, &c->flusher);

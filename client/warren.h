@@ -186,6 +186,14 @@ int warren_client_add_tcp(struct warren_client *c, const char *local,
 /* Starts connecting (and reconnecting, until free). Returns 0 or -EALREADY. */
 int warren_client_start(struct warren_client *c);
 
+/* High availability: two clients with the same client id, token and
+ * tunnels each hold a session to a different node (each avoids the node
+ * the other is on while another address is there to try), so the cluster
+ * has two routes to every tunnel. b registers each tunnel once a has, asking
+ * for the name and port a got. Add the same tunnels to both in the same
+ * order; pair before starting them; free both. */
+void warren_client_pair(struct warren_client *a, struct warren_client *b);
+
 /* The client id sent in HELLO (generated if none was given). */
 const char *warren_client_id(const struct warren_client *c);
 /* Tunnels registered on the live session right now. */

@@ -54,6 +54,7 @@ struct warren_cli_conf {
 	size_t inspect_mem_max;
 	bool log_requests;
 	char *proxy;
+	bool ha;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -112,6 +113,10 @@ static const struct conf_opt warren_cli_opts[] = {
 	{ "log-requests", CONF_BOOL, O(log_requests), "true",
 	    "print one line per HTTP request (false with --inspect=false: the "
 	    "bytes are not parsed at all)" },
+	{ "ha", CONF_BOOL, O(ha), "false",
+	    "hold sessions to two different nodes of --server at once and "
+	    "register every tunnel on both: losing one node loses no new "
+	    "request" },
 	{ "proxy", CONF_STR, O(proxy), NULL,
 	    "reach the node through http://[USER:PASS@]HOST:PORT (HTTP CONNECT) "
 	    "or socks5://...; default: $HTTPS_PROXY or $ALL_PROXY (either case), "
@@ -146,6 +151,7 @@ static const char warren_cli_usage[] =
 struct warren_cli {
 	struct ev_loop *loop;
 	struct warren_client *client;
+	struct warren_client *twin;     /* --ha: the session to a second node */
 	struct inspect_store *store;    /* NULL with --inspect=false */
 	struct inspect_http *inspector;
 	bool multi;                     /* prefix lines with [name] */
@@ -160,6 +166,8 @@ warren_cli_ready(struct warren_client *c, const struct warren_ready *r,
 
 	if (!r->first && !r->changed)
 		return;
+	if (c == cli->twin)
+		return;         /* the same URL, logged as tunnel.ready */
 	if (cli->multi)
 		printf("[%s] ", r->name);
 	if (r->kind == WARREN_HTTP)
@@ -420,6 +428,37 @@ warren_cli_add_file(struct warren_client *c, const struct client_conf *cc)
 	return 0;
 }
 
+/* The tunnels of the config file (cc), or the one of the command line. */
+static int
+warren_cli_add(struct warren_client *c, const struct warren_cli_conf *cfg,
+    const struct client_conf *cc, const char *cmd, const char *local)
+{
+	struct warren_tunnel_conf tc = { NULL,
+	    strcmp(cmd, "tls") == 0 ? WARREN_TLS :
+	    strcmp(cmd, "http") == 0 ? WARREN_HTTP : WARREN_TCP,
+	    local, cfg->subdomain, cfg->domains, (int)cfg->remote_port,
+	    cfg->basic_auth, cfg->allow_ip, cfg->deny_ip, 0 };
+
+	if (cc != NULL)
+		return warren_cli_add_file(c, cc);
+	if (cfg->proxy_protocol != NULL && cfg->proxy_protocol[0] != '\0') {
+		if (strcmp(cfg->proxy_protocol, "v1") == 0)
+			tc.proxy_protocol = 1;
+		else if (strcmp(cfg->proxy_protocol, "v2") == 0)
+			tc.proxy_protocol = 2;
+		else {
+			fprintf(stderr, "warren: --proxy-protocol takes v1 or v2\n");
+			return -1;
+		}
+	}
+	if (warren_client_add(c, &tc) < 0) {
+		fprintf(stderr, "warren: bad local address '%s' (the host "
+		    "must be numeric or localhost)\n", local);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -430,7 +469,7 @@ main(int argc, char **argv)
 	ev_signal sigint, sigterm;
 	const char *cmd, *file = NULL;
 	char server[300], local[300];
-	int ind = 0, ci, rc;
+	int ind = 0, ci;
 	bool start;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -575,44 +614,34 @@ main(int argc, char **argv)
 			fprintf(stderr, "warren: %s\n", strerror(errno));
 		goto usage_fail;
 	}
-	if (start) {
-		if (warren_cli_add_file(cli.client, &cc) != 0)
-			goto fail;
-	} else {
-		struct warren_tunnel_conf tc = { NULL,
-		    strcmp(cmd, "tls") == 0 ? WARREN_TLS :
-		    strcmp(cmd, "http") == 0 ? WARREN_HTTP : WARREN_TCP,
-		    local, cfg.subdomain, cfg.domains, (int)cfg.remote_port,
-		    cfg.basic_auth, cfg.allow_ip, cfg.deny_ip, 0 };
-
-		if (cfg.proxy_protocol != NULL && cfg.proxy_protocol[0] != '\0') {
-			if (strcmp(cfg.proxy_protocol, "v1") == 0)
-				tc.proxy_protocol = 1;
-			else if (strcmp(cfg.proxy_protocol, "v2") == 0)
-				tc.proxy_protocol = 2;
-			else {
-				fprintf(stderr, "warren: --proxy-protocol takes v1 or v2\n");
-				goto fail;
-			}
-		}
-		rc = warren_client_add(cli.client, &tc);
-		if (rc < 0) {
-			fprintf(stderr, "warren: bad local address '%s' (the host "
-			    "must be numeric or localhost)\n", local);
+	if (cfg.ha || (start && cc.ha)) {
+		/* the twin is the same client (same id) on another node */
+		o.client_id = warren_client_id(cli.client);
+		if ((cli.twin = warren_client_new(cli.loop, &o)) == NULL) {
+			fprintf(stderr, "warren: %s\n", strerror(errno));
 			goto fail;
 		}
+		warren_client_pair(cli.client, cli.twin);
 	}
+	if (warren_cli_add(cli.client, &cfg, start ? &cc : NULL, cmd, local) != 0 ||
+	    (cli.twin != NULL && warren_cli_add(cli.twin, &cfg, start ? &cc : NULL,
+	    cmd, local) != 0))
+		goto fail;
 
 	ev_signal_init(&sigint, warren_cli_signal, SIGINT);
 	ev_signal_init(&sigterm, warren_cli_signal, SIGTERM);
 	sigint.data = sigterm.data = &cli;
 	ev_signal_start(cli.loop, &sigint);
 	ev_signal_start(cli.loop, &sigterm);
-	log_info("client.start", "server=%s client_id=%s tunnels=%zu",
-	    o.server, warren_client_id(cli.client), start ? cc.ntunnels : 1);
+	log_info("client.start", "server=%s client_id=%s tunnels=%zu ha=%s",
+	    o.server, warren_client_id(cli.client), start ? cc.ntunnels : 1,
+	    cli.twin != NULL ? "true" : "false");
 	warren_client_start(cli.client);
+	if (cli.twin != NULL)
+		warren_client_start(cli.twin);
 	ev_run(cli.loop, 0);
 
+	warren_client_free(cli.twin);
 	warren_client_free(cli.client);
 	inspect_http_free(cli.inspector);
 	inspect_store_free(cli.store);
@@ -620,6 +649,7 @@ main(int argc, char **argv)
 	conf_fini(warren_cli_opts, &cfg);
 	return cli.exit_code;
 fail:
+	warren_client_free(cli.twin);
 	warren_client_free(cli.client);
 usage_fail:
 	inspect_http_free(cli.inspector);

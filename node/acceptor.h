@@ -44,6 +44,7 @@ struct acceptor_stats {
 	/* forwarding over the mesh; here as the node the client hit: */
 	uint64_t fwd_forwarded;         /* streams sent to the holder's node */
 	uint64_t fwd_unreachable;       /* the holder's node could not be reached */
+	uint64_t fwd_alternate;         /* --ha: sent to the client's other session */
 	uint64_t fwd_upstream_gone;     /* the holder said the session is gone */
 	/* ... and as the node holding the tunnel: */
 	uint64_t fwd_served;            /* forwarded streams relayed to a session */

@@ -171,6 +171,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "forward_streams_total{role=\"entry\",result=\"forwarded\"}", st->fwd_forwarded },
 		{ "forward_streams_total{role=\"entry\",result=\"unreachable\"}", st->fwd_unreachable },
 		{ "forward_streams_total{role=\"entry\",result=\"session_gone\"}", st->fwd_upstream_gone },
+		{ "forward_streams_total{role=\"entry\",result=\"alternate\"}", st->fwd_alternate },
 		{ "forward_streams_total{role=\"holder\",result=\"served\"}", st->fwd_served },
 		{ "forward_streams_total{role=\"holder\",result=\"not_here\"}", st->fwd_gone },
 		{ "forward_streams_total{role=\"holder\",result=\"refused\"}", st->fwd_refused },

@@ -29,6 +29,8 @@ struct mpeer {
 	struct mlink *link;             /* carries new streams, or NULL */
 	struct sock_addr addr;
 	bool has_addr;
+	bool failing;                   /* its link broke or a dial failed, and
+	                                   none has come up since */
 	double backoff;                 /* s; 0 after a link came up */
 	ev_tstamp retry_at;             /* no dial before this */
 	char name[MESHMSG_NAME_MAX + 1];
@@ -214,6 +216,7 @@ mlink_up(struct mlink *l)
 	m->stats.links_up++;
 	l->peer->backoff = 0;
 	l->peer->retry_at = 0;
+	l->peer->failing = false;
 	ev_timer_stop(m->loop, &l->timer);
 	ev_timer_set(&l->timer, ival, ival);
 	ev_timer_start(m->loop, &l->timer);
@@ -611,8 +614,10 @@ mlink_close(struct mlink *l, const char *why)
 	if (l->dead)
 		return;
 	l->dead = true;
-	if (p != NULL && p->link == l)
+	if (p != NULL && p->link == l) {
 		p->link = NULL;
+		p->failing = true;
+	}
 	if (l->outbound && l->state != ML_UP && p != NULL) {
 		/* the dial failed: back off before the next */
 		m->stats.dial_failed++;
@@ -664,6 +669,7 @@ mesh_dial(struct mesh *m, struct mpeer *p)
 	m->stats.dials++;
 	if ((fd = sock_connect(&p->addr)) < 0) {
 		m->stats.dial_failed++;
+		p->failing = true;
 		p->backoff = p->backoff < MESH_BACKOFF_MIN ? MESH_BACKOFF_MIN :
 		    p->backoff * 2;
 		if (p->backoff > MESH_BACKOFF_MAX)
@@ -857,6 +863,24 @@ mesh_links_up(const struct mesh *m)
 		if (l->state == ML_UP && !l->dead)
 			n++;
 	return n;
+}
+
+enum mesh_link_state
+mesh_link_state(const struct mesh *m, const char *peer)
+{
+	const struct mpeer *p;
+
+	for (p = m->peers; p != NULL; p = p->next) {
+		if (strcmp(p->name, peer) != 0)
+			continue;
+		if (!p->has_addr)
+			return MESH_LINK_FAILING;
+		if (p->link != NULL && p->link->state == ML_UP && !p->link->dead &&
+		    !p->link->retiring && !mux_peer_goaway(p->link->mux))
+			return MESH_LINK_READY;
+		return p->failing ? MESH_LINK_FAILING : MESH_LINK_UNKNOWN;
+	}
+	return MESH_LINK_FAILING;
 }
 
 size_t

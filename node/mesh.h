@@ -90,6 +90,15 @@ int mesh_open(struct mesh *m, const char *peer, const void *hdr, size_t len,
 
 /* Links that completed the handshake and are open now. */
 size_t mesh_links_up(const struct mesh *m);
+/* How a stream to peer would fare now: a link is up and takes streams;
+ * none yet (one would be dialled); or the last link broke, or a dial
+ * failed, and none has come up since (or membership has no address). */
+enum mesh_link_state {
+	MESH_LINK_FAILING = 0,
+	MESH_LINK_UNKNOWN = 1,
+	MESH_LINK_READY = 2,
+};
+enum mesh_link_state mesh_link_state(const struct mesh *m, const char *peer);
 /* Peers that membership says are alive or suspect (they have an address). */
 size_t mesh_peers_reachable(const struct mesh *m);
 const struct mesh_stats *mesh_stats(const struct mesh *m);

@@ -335,10 +335,48 @@ pconn_count_bytes(struct pconn *pc, size_t in, size_t out)
 	}
 }
 
+static int pconn_open_remote_one(struct pconn *pc, uint8_t kind,
+    const char *host, const struct route_claim *claim, const char *authz,
+    size_t authz_len);
+
 /* Opens a stream over the mesh to the node holding claim's session, for
- * a connection from the listener `kind`. Returns 0 or -errno. */
+ * a connection from the listener `kind`; with --ha, to the same client's
+ * session on another node when the link to the holder's broke (and the
+ * failure detector has not spoken yet) while the other's did not, or when
+ * the holder's node cannot be dialled. Returns 0 or -errno. */
 static int
 pconn_open_remote(struct pconn *pc, uint8_t kind, const char *host,
+    const struct route_claim *claim, const char *authz, size_t authz_len)
+{
+	struct route_claim alt;
+	const struct route_claim *first = claim, *second = NULL;
+	struct mesh *m = pc->a->mesh;
+	int rc;
+
+	if (claim->alt_node[0] != '\0' && m != NULL) {
+		memset(&alt, 0, sizeof(alt));
+		alt.session = claim->alt_session;
+		alt.tunnel_id = claim->alt_tunnel_id;
+		snprintf(alt.node, sizeof(alt.node), "%s", claim->alt_node);
+		second = &alt;
+		if (mesh_link_state(m, claim->node) == MESH_LINK_FAILING &&
+		    mesh_link_state(m, alt.node) != MESH_LINK_FAILING) {
+			first = &alt;
+			second = claim;
+		}
+	}
+	rc = pconn_open_remote_one(pc, kind, host, first, authz, authz_len);
+	if (rc != 0 && second != NULL) {
+		pc->a->stats.fwd_alternate++;
+		rc = pconn_open_remote_one(pc, kind, host, second, authz, authz_len);
+	} else if (rc == 0 && first != claim) {
+		pc->a->stats.fwd_alternate++;
+	}
+	return rc;
+}
+
+static int
+pconn_open_remote_one(struct pconn *pc, uint8_t kind, const char *host,
     const struct route_claim *claim, const char *authz, size_t authz_len)
 {
 	struct acceptor *a = pc->a;
@@ -1020,10 +1058,19 @@ pconn_begin(struct pconn *pc)
 		pc->head_start = 0;
 		if (pc->remote) {
 			struct route_claim c;
+			char key[32];
 
-			c.session = pc->sess_id;
-			c.tunnel_id = pc->tunnel_id;
-			snprintf(c.node, sizeof(c.node), "%.*s", ROUTES_NODE_MAX, pc->host);
+			/* the table now (its --ha alternate too), else the
+			 * holder the port's listener knew */
+			snprintf(key, sizeof(key), "%s%u", ROUTES_TCP_PREFIX,
+			    pc->port);
+			if (routes_lookup_host(a->routes, key, &c) != ROUTES_REMOTE) {
+				memset(&c, 0, sizeof(c));
+				c.session = pc->sess_id;
+				c.tunnel_id = pc->tunnel_id;
+				snprintf(c.node, sizeof(c.node), "%.*s",
+				    ROUTES_NODE_MAX, pc->host);
+			}
 			pc->host[0] = '\0';
 			if (pconn_open_remote(pc, MESHMSG_TCP, "", &c, NULL, 0) != 0) {
 				pconn_close(pc);

@@ -11,6 +11,9 @@ struct rentry {
 	uint64_t session;
 	uint32_t tunnel_id;
 	char *node;                     /* table: the holder's node; NULL = here */
+	char *alt;                      /* table: --ha, the other node, or NULL */
+	uint64_t alt_session;
+	uint32_t alt_tunnel_id;
 	char key[];
 };
 
@@ -109,6 +112,7 @@ rmap_del(struct rmap *m, const char *key)
 		return;
 	*pp = e->next;
 	free(e->node);
+	free(e->alt);
 	free(e);
 	m->n--;
 }
@@ -123,6 +127,7 @@ rmap_clear(struct rmap *m)
 		for (e = m->tab[i]; e != NULL; e = n) {
 			n = e->next;
 			free(e->node);
+			free(e->alt);
 			free(e);
 		}
 		m->tab[i] = NULL;
@@ -193,6 +198,15 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		    strlen(rt->node) <= ROUTES_NODE_MAX &&
 		    (e->node = strdup(rt->node)) == NULL)
 			return -ENOMEM;
+		free(e->alt);
+		e->alt = NULL;
+		e->alt_session = rt->alt_session;
+		e->alt_tunnel_id = rt->alt_tunnel_id;
+		if (rt->alt_node != NULL && rt->alt_node[0] != '\0' &&
+		    strcmp(rt->alt_node, r->self) != 0 &&
+		    strlen(rt->alt_node) <= ROUTES_NODE_MAX &&
+		    (e->alt = strdup(rt->alt_node)) == NULL)
+			return -ENOMEM;
 	}
 	r->epoch = t->epoch;
 	r->version = t->version;
@@ -262,6 +276,16 @@ routes_unclaim_session(struct routes *r, uint64_t session)
 	}
 }
 
+static void
+routes_alt(const struct rentry *e, struct route_claim *claim)
+{
+	if (e->alt == NULL)
+		return;
+	snprintf(claim->alt_node, sizeof(claim->alt_node), "%s", e->alt);
+	claim->alt_session = e->alt_session;
+	claim->alt_tunnel_id = e->alt_tunnel_id;
+}
+
 enum routes_result
 routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim)
 {
@@ -274,10 +298,20 @@ routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim
 	}
 	if ((e = rmap_get(&r->table, host)) == NULL || e->state == ROUTE_DELETED)
 		return ROUTES_UNKNOWN;
+	claim->alt_node[0] = '\0';
 	if (e->state == ROUTE_ONLINE && e->node != NULL) {
 		claim->session = e->session;
 		claim->tunnel_id = e->tunnel_id;
 		snprintf(claim->node, sizeof(claim->node), "%s", e->node);
+		routes_alt(e, claim);
+		return ROUTES_REMOTE;
+	}
+	if (e->alt != NULL) {
+		/* the holder's session was here and is gone: the same client's
+		 * other session (--ha) still serves */
+		claim->session = e->alt_session;
+		claim->tunnel_id = e->alt_tunnel_id;
+		snprintf(claim->node, sizeof(claim->node), "%s", e->alt);
 		return ROUTES_REMOTE;
 	}
 	return ROUTES_OFFLINE;
@@ -300,6 +334,8 @@ routes_each_remote_port(struct routes *r,
 			c.session = e->session;
 			c.tunnel_id = e->tunnel_id;
 			snprintf(c.node, sizeof(c.node), "%s", e->node);
+			c.alt_node[0] = '\0';
+			routes_alt(e, &c);
 			fn(arg, (unsigned)atoi(e->key + plen), &c);
 		}
 	}

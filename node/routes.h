@@ -29,6 +29,11 @@ struct route_claim {
 	uint64_t session;
 	uint32_t tunnel_id;
 	char node[ROUTES_NODE_MAX + 1]; /* ROUTES_REMOTE: the holder's node */
+	/* ROUTES_REMOTE: the same client's session on another node (--ha),
+	 * used when the holder's node cannot be reached; "" = none */
+	char alt_node[ROUTES_NODE_MAX + 1];
+	uint64_t alt_session;
+	uint32_t alt_tunnel_id;
 };
 
 enum routes_result {

@@ -9,7 +9,7 @@
 /* Smallest encoded route: kind, state, two empty strings, port, session,
  * tunnel_id. Bounds the entry count of a TABLE against its length before
  * anything is allocated for it. */
-#define IPCMSG_ROUTE_MIN        (1 + 1 + 2 + 2 + 2 + 8 + 4)
+#define IPCMSG_ROUTE_MIN        (1 + 1 + 2 + 2 + 2 + 8 + 4 + 2 + 8 + 4)
 
 /* Reader over untrusted bytes. The first failure sticks in `err`, so the
  * decoders read every field and check once at the end. */
@@ -456,6 +456,9 @@ ipcmsg_put_route(struct ipcmsg_wr *w, const struct ipcmsg_route *r)
 	ipcmsg_put_str(w, r->node);
 	ipcmsg_put_u64(w, r->session);
 	ipcmsg_put_u32(w, r->tunnel_id);
+	ipcmsg_put_str(w, r->alt_node);
+	ipcmsg_put_u64(w, r->alt_session);
+	ipcmsg_put_u32(w, r->alt_tunnel_id);
 }
 
 static void
@@ -468,6 +471,9 @@ ipcmsg_get_route(struct ipcmsg_rd *r, struct ipcmsg_route *rt)
 	rt->node = ipcmsg_get_str(r);
 	rt->session = ipcmsg_get_u64(r);
 	rt->tunnel_id = ipcmsg_get_u32(r);
+	rt->alt_node = ipcmsg_get_str(r);
+	rt->alt_session = ipcmsg_get_u64(r);
+	rt->alt_tunnel_id = ipcmsg_get_u32(r);
 }
 
 void
@@ -477,6 +483,7 @@ ipcmsg_route_fini(struct ipcmsg_route *r)
 		return;
 	free(r->host);
 	free(r->node);
+	free(r->alt_node);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -648,7 +655,8 @@ ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src)
 	*dst = *src;
 	dst->host = ipcmsg_strdup(src->host);
 	dst->node = ipcmsg_strdup(src->node);
-	if (dst->host == NULL || dst->node == NULL) {
+	dst->alt_node = ipcmsg_strdup(src->alt_node);
+	if (dst->host == NULL || dst->node == NULL || dst->alt_node == NULL) {
 		ipcmsg_route_fini(dst);
 		return -ENOMEM;
 	}

@@ -106,6 +106,12 @@ struct ipcmsg_route {
 	char *node;                     /* owner node name */
 	uint64_t session;               /* owner's session id */
 	uint32_t tunnel_id;
+	/* --ha: the same client's session on another node, which forwarding
+	 * nodes use when the holder's cannot be reached; alt_node "" or NULL
+	 * = none */
+	char *alt_node;
+	uint64_t alt_session;
+	uint32_t alt_tunnel_id;
 };
 
 struct ipcmsg_table {

@@ -111,6 +111,27 @@ routedb_pick(const struct routedb_row *rows, size_t n, const char *self,
 	return route;
 }
 
+int
+routedb_alternate(const struct routedb_row *rows, size_t n, size_t route,
+    const char *self, routedb_live_fn *live, void *arg)
+{
+	const struct routedb_row *w = &rows[route];
+	size_t i;
+	int alt = -1;
+
+	/* the same client's newest claim on another node (--ha) */
+	for (i = 0; i < n; i++) {
+		if (i == route || strcmp(rows[i].node, w->node) == 0 ||
+		    !routedb_same_client(&rows[i], w) ||
+		    rows[i].kind != w->kind ||
+		    !routedb_counts(&rows[i], self, live, arg))
+			continue;
+		if (alt < 0 || routedb_claim_cmp(&rows[i], &rows[alt]) > 0)
+			alt = (int)i;
+	}
+	return alt;
+}
+
 /* ---- the database ---- */
 
 static const char *
@@ -277,7 +298,7 @@ routedb_group_flush(struct routedb_group *g, const char *self,
 	struct ipcmsg_route route;
 	const struct routedb_row *w;
 	size_t i, last = 0;
-	int k;
+	int k, a;
 
 	if (g->n == 0)
 		return 0;
@@ -299,6 +320,12 @@ routedb_group_flush(struct routedb_group *g, const char *self,
 	route.node = (char *)w->node;
 	route.session = w->session;
 	route.tunnel_id = w->tunnel_id;
+	if (k >= 0 && (a = routedb_alternate(g->rows, g->n, (size_t)k, self,
+	    live, arg)) >= 0) {
+		route.alt_node = (char *)g->rows[a].node;
+		route.alt_session = g->rows[a].session;
+		route.alt_tunnel_id = g->rows[a].tunnel_id;
+	}
 	if (table_put(out, &route, w->client_id, NULL) != 0)
 		return -ENOMEM;
 	for (i = 0; k >= 0 && losers != NULL && i < g->n; i++) {

@@ -43,6 +43,12 @@ struct routedb_row {
 /* Is `node` a live member (alive or suspect)? */
 typedef bool routedb_live_fn(void *arg, const char *node);
 
+/* The claim forwarding nodes fall back on when rows[route]'s node cannot
+ * be reached: the same client's newest counted claim on another node (a
+ * client with sessions to two nodes, --ha). Returns its index or -1. */
+int routedb_alternate(const struct routedb_row *rows, size_t n, size_t route,
+    const char *self, routedb_live_fn *live, void *arg);
+
 /* A claim of this node that lost its name to another client. */
 struct routedb_loser {
 	uint64_t session;

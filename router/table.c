@@ -166,7 +166,11 @@ table_route_equal(const struct ipcmsg_route *a, const struct ipcmsg_route *b)
 	return a->kind == b->kind && a->state == b->state &&
 	    a->port == b->port && a->session == b->session &&
 	    a->tunnel_id == b->tunnel_id && strcmp(a->host, b->host) == 0 &&
-	    strcmp(a->node, b->node) == 0;
+	    strcmp(a->node, b->node) == 0 &&
+	    a->alt_session == b->alt_session &&
+	    a->alt_tunnel_id == b->alt_tunnel_id &&
+	    strcmp(a->alt_node != NULL ? a->alt_node : "",
+	    b->alt_node != NULL ? b->alt_node : "") == 0;
 }
 
 int

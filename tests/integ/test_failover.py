@@ -205,3 +205,72 @@ def test_rolling_restart_loses_no_request(env):
     bad = [h for h, up in held if not up or h[1] != "online"]
     check(held and not bad, "the tunnel was held by a node that was not running, or "
           "offline: %r (of %d samples)" % (bad[:10], len(held)))
+
+
+@harness.timeout(90)
+def test_ha_client_loses_no_request_when_a_node_dies(env):
+    """`warren http --ha`: sessions to two nodes, the tunnel registered on
+    both. kill -9 of the node holding the route: a request loop through the
+    two survivors fails at most the one request in flight at the kill (the
+    forwarding node falls back on the client's other session at once, without
+    waiting for the failure detector); the client then takes a session on
+    the third node, so it has two again."""
+    nodes = cluster3(env)
+    port = env.http_service("twin")
+    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
+    c = env.client(["http", str(port), "--ha", "--server", servers, "--subdomain",
+                    "twin"], name="twin", extra_env={"WARREN_CA": os.path.join(
+                        nodes[0].data_dir, "tls", "ca.pem")})
+    c.wait_urls(1, 15 * SLOW)
+    host = "twin.localhost"
+
+    def online_claims(node):
+        return sorted(r["node"] for r in cjson(node, "routes")
+                      if r.get("host") == host and r.get("state") == "online")
+    wait_until("two online claims of twin", lambda: len(online_claims(nodes[2])) == 2,
+               10 * SLOW)
+    claims = online_claims(nodes[2])
+    check(len(set(claims)) == 2, "the two sessions are on one node: %r" % claims)
+    wait_until("n3 routes twin", lambda: holders(nodes[2]).get(host, ("", ""))[1]
+               == "online", 5 * SLOW)
+    holder = holders(nodes[2])[host][0]
+    victim = [n for n in nodes if n.name == holder][0]
+    survivors = [n for n in nodes if n is not victim]
+    for n in survivors:
+        wait_until("twin through %s" % n.name, lambda: answers(n, host), 5 * SLOW)
+
+    stop, results = threading.Event(), []
+
+    def loop():
+        i = 0
+        while not stop.is_set():
+            n = survivors[i % 2]
+            i += 1
+            try:
+                st, _, _ = request(n.http_port, host, path="/whoami", timeout=5)
+                results.append((time.monotonic(), n.name, st))
+            except Exception as e:
+                results.append((time.monotonic(), n.name, repr(e)))
+            time.sleep(0.005)
+    th = threading.Thread(target=loop)
+    th.start()
+    try:
+        time.sleep(0.5)
+        t_kill = time.monotonic()
+        victim.proc.kill_tree()
+        time.sleep(2.0 * SLOW)
+        wait_until("online claims on both survivors", lambda: set(
+            n.name for n in survivors) <= set(online_claims(survivors[0])), 15 * SLOW)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        th.join()
+    failed = [(round(t - t_kill, 3), n, st) for t, n, st in results if st != 200]
+    after = [r for r in results if r[0] > t_kill]
+    env.note("--ha, kill -9 of the holder %s: %d requests through %s after the kill, "
+             "%d failed %r" % (victim.name, len(after), "+".join(n.name for n in survivors),
+                               len(failed), failed[:5]))
+    check(len(after) > 50, "only %d requests after the kill" % len(after))
+    check(len(failed) <= 1, "%d requests failed: %r" % (len(failed), failed[:10]))
+    check("ha=true" in tail(c.log, 200) or "ha=true" in open(c.log).read(),
+          "the client did not start with --ha")
