@@ -18,6 +18,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "RTT, last change" },
 	{ "leave", ctl_leave_main, "leave",
 	    "make the node leave the cluster gracefully" },
+	{ "drain", ctl_drain_main, "drain NODE [--wait]",
+	    "drain a node (any member, asked from any node): its clients move to "
+	    "other nodes, in-flight requests finish, it leaves the cluster and "
+	    "stops; --wait returns once the others see it gone" },
 	{ "keys", ctl_keys_main, "keys reload",
 	    "reread the node's --cluster-key-file (rotation)" },
 	{ "routes", ctl_routes_main, "routes [--json]",

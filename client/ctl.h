@@ -67,6 +67,7 @@ struct ctl_cmd {
 /* subcommands, one family per file */
 int ctl_members_main(struct ctl *c, int argc, char **argv);
 int ctl_leave_main(struct ctl *c, int argc, char **argv);
+int ctl_drain_main(struct ctl *c, int argc, char **argv);
 int ctl_keys_main(struct ctl *c, int argc, char **argv);
 int ctl_routes_main(struct ctl *c, int argc, char **argv);
 int ctl_sync_main(struct ctl *c, int argc, char **argv);

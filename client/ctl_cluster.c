@@ -90,6 +90,76 @@ ctl_leave_main(struct ctl *c, int argc, char **argv)
 	    "others will see this node as left; restart it to join again)");
 }
 
+/* The state of member `name` in /v1/members ("" if it is not listed), or
+ * NULL when the node cannot be asked. */
+static const char *
+ctl_member_state(struct ctl *c, const char *name, char *out, size_t len)
+{
+	struct ctl_resp r;
+	json_t *j, *o;
+	char err[512];
+	size_t i;
+
+	if (ctl_http(c, "GET", "/v1/members", NULL, 0, &r, err, sizeof(err)) != 0)
+		return NULL;
+	j = r.status == 200 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+	ctl_resp_fini(&r);
+	if (j == NULL)
+		return NULL;
+	out[0] = '\0';
+	json_array_foreach(j, i, o) {
+		const char *n = json_string_value(json_object_get(o, "name"));
+		const char *s = json_string_value(json_object_get(o, "state"));
+
+		if (n != NULL && s != NULL && strcmp(n, name) == 0)
+			snprintf(out, len, "%s", s);
+	}
+	json_decref(j);
+	return out;
+}
+
+int
+ctl_drain_main(struct ctl *c, int argc, char **argv)
+{
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	char path[300], state[32];
+	const char *node = NULL;
+	bool wait = false;
+	int i, rc, left;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") == 0)
+			wait = true;
+		else if (node == NULL && argv[i][0] != '-')
+			node = argv[i];
+		else {
+			node = NULL;    /* a second name, or an unknown flag */
+			break;
+		}
+	}
+	if (node == NULL || strlen(node) > 200) {
+		fprintf(stderr, "%s: usage: %s drain NODE [--wait]\n", c->prog,
+		    c->prog);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/v1/drain/%s", node);
+	if ((rc = ctl_post(c, "drain", path, node)) != 0 || !wait)
+		return rc;
+	/* --wait: until the others see it leave (bounded: 10 minutes) */
+	for (left = 3000; left > 0; left--) {
+		if (ctl_member_state(c, node, state, sizeof(state)) != NULL &&
+		    (state[0] == '\0' || strcmp(state, "left") == 0 ||
+		    strcmp(state, "dead") == 0)) {
+			printf("%s: %s\n", node, state[0] ? state : "gone");
+			return 0;
+		}
+		nanosleep(&tick, NULL);
+	}
+	fprintf(stderr, "%s: %s is still a member after 10 minutes\n", c->prog,
+	    node);
+	return 1;
+}
+
 int
 ctl_keys_main(struct ctl *c, int argc, char **argv)
 {

@@ -16,7 +16,7 @@
 #define REPLDB_COLS_MAX         64
 
 static const char *const repldb_tables[] = {
-	"backends", "domains", "reservations", "tokens", "tunnels",
+	"backends", "domains", "drains", "reservations", "tokens", "tunnels",
 };
 #define REPLDB_NTABLES  (sizeof(repldb_tables) / sizeof(repldb_tables[0]))
 

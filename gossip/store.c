@@ -60,7 +60,13 @@ static const char store_schema[] =
     " domain TEXT PRIMARY KEY,"
     " app TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL DEFAULT 0,"
-    " deleted INTEGER NOT NULL DEFAULT 0);";
+    " deleted INTEGER NOT NULL DEFAULT 0);"
+    /* `clusterctl drain NODE` from any node: the named node drains when
+     * a request newer than its router's start arrives */
+    "CREATE TABLE IF NOT EXISTS drains ("
+    " node TEXT PRIMARY KEY,"
+    " requested_ms INTEGER NOT NULL DEFAULT 0,"
+    " by TEXT NOT NULL DEFAULT '');";
 
 /* One row per (name, node, session): only the node holding the session
  * writes it. The same session registering again keeps its claim time. */
@@ -387,6 +393,7 @@ static const struct {
 } store_rows[] = {
 	{ "backends", "id" },
 	{ "domains", "domain" },
+	{ "drains", "node" },
 };
 
 static bool

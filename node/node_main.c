@@ -269,7 +269,7 @@ int
 main(int argc, char **argv)
 {
 	struct node n;
-	char exe[PATH_MAX], http[80], tunnel[80], https[80], mesh[80];
+	char exe[PATH_MAX], http[80], tunnel[80], https[80], mesh[80], pidbuf[24];
 	ssize_t len;
 	int i;
 
@@ -296,6 +296,9 @@ main(int argc, char **argv)
 	setenv("WARREN_BOUND_HTTP", http, 1);
 	setenv("WARREN_BOUND_TUNNEL", tunnel, 1);
 	setenv("WARREN_BOUND_MESH", mesh, 1);
+	/* the router stops the node this way on `clusterctl drain` */
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+	setenv("WARREN_SUPERVISOR_PID", pidbuf, 1);
 	if (n.conf.tls_cert[0] == '\0') {
 		char dir[4200], err[600];
 

@@ -24,9 +24,12 @@ static const char routedb_sql[] =
 static const char routedb_sql_revoked[] =
     "SELECT revoked FROM tokens WHERE id = ?1";
 
+static const char routedb_sql_drain[] =
+    "SELECT requested_ms, by FROM drains WHERE node = ?1";
+
 struct routedb {
 	sqlite3 *db;
-	sqlite3_stmt *all, *revoked, *version;
+	sqlite3_stmt *all, *revoked, *version, *drain;
 	int64_t data_version;
 };
 
@@ -161,12 +164,15 @@ routedb_try(struct routedb *db, const char *path)
 	    sqlite3_prepare_v3(db->db, routedb_sql_revoked, -1,
 	    SQLITE_PREPARE_PERSISTENT, &db->revoked, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->db, "PRAGMA data_version", -1,
-	    SQLITE_PREPARE_PERSISTENT, &db->version, NULL) != SQLITE_OK) {
+	    SQLITE_PREPARE_PERSISTENT, &db->version, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db->db, routedb_sql_drain, -1,
+	    SQLITE_PREPARE_PERSISTENT, &db->drain, NULL) != SQLITE_OK) {
 		/* the schema is not there yet: gossip is still creating it */
 		sqlite3_finalize(db->all);
 		sqlite3_finalize(db->revoked);
 		sqlite3_finalize(db->version);
-		db->all = db->revoked = db->version = NULL;
+		sqlite3_finalize(db->drain);
+		db->all = db->revoked = db->version = db->drain = NULL;
 		sqlite3_close(db->db);
 		db->db = NULL;
 		return -ENOENT;
@@ -206,6 +212,7 @@ routedb_close(struct routedb *db)
 	sqlite3_finalize(db->all);
 	sqlite3_finalize(db->revoked);
 	sqlite3_finalize(db->version);
+	sqlite3_finalize(db->drain);
 	sqlite3_close(db->db);
 	free(db);
 }
@@ -433,4 +440,21 @@ routedb_revoked(struct routedb *db, const char *const *ids, size_t n,
 			return -EIO;
 	}
 	return 0;
+}
+
+int64_t
+routedb_drain_requested(struct routedb *db, const char *node, char *by,
+    size_t bylen)
+{
+	sqlite3_stmt *s = db->drain;
+	int64_t ms = 0;
+
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		ms = sqlite3_column_int64(s, 0);
+		snprintf(by, bylen, "%s", routedb_text(s, 1));
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return ms;
 }

@@ -86,4 +86,9 @@ int routedb_compile(struct routedb *db, const char *self, routedb_live_fn *live,
 int routedb_revoked(struct routedb *db, const char *const *ids, size_t n,
     void (*fn)(void *arg, const char *id), void *arg);
 
+/* When `clusterctl drain` last asked node to drain (ms since the epoch, by
+ * the asking node's clock; 0: never), and which node asked (into by). */
+int64_t routedb_drain_requested(struct routedb *db, const char *node, char *by,
+    size_t bylen);
+
 #endif

@@ -90,6 +90,8 @@ struct router {
 	ev_timer beacon;                /* current version, every second */
 	ev_signal sigterm, sigint;
 	struct router_stats stats;
+	int64_t started_ms;             /* wall clock: older drain requests */
+	bool drain_asked;               /* ... are not for this run */
 };
 
 /* ---- gossip (synchronous writes) ---- */
@@ -280,14 +282,50 @@ router_recompile(struct router *rt)
 	}
 }
 
+static int64_t
+router_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* `clusterctl drain` named this node (on any node, after this router
+ * started): the supervisor drains the node as on SIGTERM. */
+static void
+router_check_drain(struct router *rt)
+{
+	const char *sup = getenv("WARREN_SUPERVISOR_PID");
+	char by[IPCMSG_STR_MAX + 1] = "";
+	int64_t ms;
+
+	if (rt->drain_asked)
+		return;
+	if ((ms = routedb_drain_requested(rt->db, rt->conf.name, by,
+	    sizeof(by))) <= rt->started_ms)
+		return;
+	rt->drain_asked = true;
+	if (sup == NULL || atoi(sup) <= 1 || atoi(sup) != (int)getppid()) {
+		log_warn("drain.requested", "by=%s err=\"not run by warren-node: "
+		    "nothing to drain\"", by);
+		return;
+	}
+	log_info("drain.requested", "by=%s", by);
+	kill((pid_t)atoi(sup), SIGTERM);
+}
+
 static void
 router_on_dbpoll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct router *rt = w->data;
 
-	if (routedb_changed(rt->db) || rt->recompile)
+	if (routedb_changed(rt->db) || rt->recompile) {
 		router_recompile(rt);
+		router_check_drain(rt);
+	}
 }
+
 
 /* ---- auth: revocations, setup ---- */
 
@@ -1195,6 +1233,52 @@ router_admin_repl_metrics(struct router *rt, struct admin_resp *resp)
 	resp->len += len;
 }
 
+/* POST /v1/drain/NODE: a drain request for NODE, replicated to it. */
+static void
+router_admin_drain(struct router *rt, const char *node, struct admin_resp *resp)
+{
+	const struct ipcmsg_member *m = members_get(rt->members, node);
+	struct ipcmsg_write w;
+	char row[512], err[512];
+	json_t *j;
+	size_t n;
+	int st;
+
+	if (strcmp(node, rt->conf.name) != 0 && (m == NULL ||
+	    (m->state != MEMBER_ALIVE && m->state != MEMBER_SUSPECT))) {
+		router_json(resp, json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "no live member has that name (see clusterctl members)"));
+		resp->status = 404;
+		return;
+	}
+	j = json_pack("{s:s, s:I, s:s}", "node", node, "requested_ms",
+	    (json_int_t)router_wall_ms(), "by", rt->conf.name);
+	n = j != NULL ? json_dumpb(j, row, sizeof(row) - 1, JSON_COMPACT) : 0;
+	json_decref(j);
+	if (n == 0 || n >= sizeof(row)) {
+		resp->status = 500;
+		return;
+	}
+	row[n] = '\0';
+	memset(&w, 0, sizeof(w));
+	w.op = WRITE_ROW_PUT;
+	w.route.node = rt->conf.name;
+	w.route.host = "";
+	w.client_id = "";
+	w.table = "drains";
+	w.row = row;
+	st = router_gossip_write(rt, &w, err, sizeof(err));
+	log_info("admin.drain", "node=%s status=%d", node, st);
+	if (st != IPCMSG_S_OK) {
+		router_json(resp, json_pack("{s:b, s:s}", "ok", 0, "error", err));
+		resp->status = st == IPCMSG_S_UNAVAILABLE ? 503 : 400;
+		return;
+	}
+	router_json(resp, json_pack("{s:b, s:s}", "ok", 1, "message",
+	    "drain requested: the node's clients move to other nodes, its "
+	    "in-flight requests finish, then it leaves the cluster and stops"));
+}
+
 /* /v1/members, /v1/leave, /v1/keys/reload and the membership part of
  * /metrics; returns false for any other path. */
 static bool
@@ -1215,7 +1299,12 @@ router_admin_cluster(struct router *rt, const char *method, const char *path,
 		router_admin_sync(rt, resp);
 		return true;
 	}
-	if (strcmp(path, "/v1/members") == 0) {
+	if (strncmp(path, "/v1/drain/", 10) == 0 && path[10] != '\0') {
+		if (post) {
+			router_admin_drain(rt, path + 10, resp);
+			return true;
+		}
+	} else if (strcmp(path, "/v1/members") == 0) {
 		if (get) {
 			router_admin_members(rt, resp);
 			return true;
@@ -1411,6 +1500,7 @@ router_setup(struct router *rt)
 		return rc;
 	}
 	routedb_changed(rt->db);
+	rt->started_ms = router_wall_ms();
 	log_info("routedb.loaded", "db=%s names=%d", path, rc);
 	if ((rc = clusterapi_open(&rt->api, path)) != 0)
 		return rc;

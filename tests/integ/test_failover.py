@@ -11,8 +11,8 @@ import time
 
 import harness
 from harness import check, request, tail
-from test_replication import FAST, SLOW, cjson, digests_equal, gossip_addr, holders, \
-    wait_until
+from test_replication import FAST, SLOW, cjson, clusterctl, digests_equal, gossip_addr, \
+    holders, wait_until
 
 TIMEOUT = 90
 
@@ -274,3 +274,55 @@ def test_ha_client_loses_no_request_when_a_node_dies(env):
     check(len(failed) <= 1, "%d requests failed: %r" % (len(failed), failed[:10]))
     check("ha=true" in tail(c.log, 200) or "ha=true" in open(c.log).read(),
           "the client did not start with --ha")
+
+
+@harness.timeout(90)
+def test_clusterctl_drain_another_node(env):
+    """`clusterctl drain n1` asked on n3: the request replicates to n1, which
+    drains as on SIGTERM (its client moves, then it leaves and stops, exit
+    0) while requests through n2 and n3 keep answering; an unknown name is
+    refused."""
+    n1, n2, n3 = cluster3(env)
+    port = env.http_service("drained")
+    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in (n1, n2, n3))
+    c = env.client(["http", str(port), "--server", servers, "--subdomain", "drained"],
+                   name="drained", extra_env={"WARREN_CA": os.path.join(
+                       n1.data_dir, "tls", "ca.pem")})
+    c.wait_urls(1, 15 * SLOW)
+    host = "drained.localhost"
+    for n in (n2, n3):
+        wait_until("drained through %s" % n.name, lambda: answers(n, host), 5 * SLOW)
+    rc, out, err = clusterctl(n3, "drain", "ghost", check_rc=False)
+    check(rc == 1 and "no live member" in err + out, "drain ghost: %d %s%s" % (rc, out, err))
+
+    stop, results = threading.Event(), []
+
+    def loop():
+        i = 0
+        while not stop.is_set():
+            n = (n2, n3)[i % 2]
+            i += 1
+            results.append((n.name, answers(n, host)))
+            time.sleep(0.01)
+    th = threading.Thread(target=loop)
+    th.start()
+    try:
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        rc, out, err = clusterctl(n3, "drain", "n1", "--wait", check_rc=False)
+        took = time.monotonic() - t0
+        check(rc == 0 and "drain requested" in out and "n1: left" in out,
+              "clusterctl drain n1 --wait: %d\n%s%s" % (rc, out, err))
+        exit_rc = n1.proc.wait(15 * SLOW)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        th.join()
+    failed = [r for r in results if not r[1]]
+    env.note("clusterctl drain n1 (asked on n3): left after %.2fs; %d of %d requests "
+             "through n2 and n3 failed" % (took, len(failed), len(results)))
+    check(exit_rc == 0, "n1 exit code %r\n%s" % (exit_rc, tail(n1.log)))
+    check("drain.requested by=n3" in open(n1.log).read(), "n1's log:\n" + tail(n1.log))
+    check(not failed, "%d requests failed" % len(failed))
+    check(holders(n3)[host] in (("n2", "online"), ("n3", "online")),
+          "held by %r after the drain" % (holders(n3)[host],))
