@@ -432,6 +432,46 @@ def test_protections_hold_on_every_node(env):
     k.close()
 
 
+def test_proxy_headers_hold_through_forwarding(env):
+    """The client address survives the hop: a TCP tunnel on n1 with
+    --proxy-protocol v1 gets the public client's address and port in its
+    PROXY line when the connection landed on n2; an HTTP request that came
+    to n3 from a trusted load balancer with a PROXY header shows the address
+    the header named in X-Forwarded-For at n1's client."""
+    from test_protect import line_server
+    nodes = cluster(env, extra=["--proxy-protocol-from", "127.0.0.7"])
+    n1, n2, n3 = nodes
+    srv = line_server(env)
+    c, u = tunnel(env, n1, "tcp", srv.getsockname()[1], ["--proxy-protocol", "v1"])
+    port = u["port"]
+    held_everywhere(nodes, ":%d" % port, "n1")
+    logged(n2, "fwdport.open", port=str(port), node="n1")
+    s = socket.create_connection((n2.ip, port), timeout=10, source_address=("127.0.0.4", 0))
+    src = s.getsockname()[1]
+    line = s.recv(300)
+    s.close()
+    check(line.startswith(b"PROXY TCP4 127.0.0.4 ") and b" %d " % src in line,
+          "the local service behind n1 got %r for a connection from 127.0.0.4:%d via n2"
+          % (line, src))
+
+    svc = env.http_service("lbfwd")
+    tunnel(env, n1, "http", svc, ["--subdomain", "lbfwd"])
+    held_everywhere(nodes, "lbfwd.localhost", "n1")
+    s = socket.create_connection((n3.ip, n3.http_port), timeout=10,
+                                 source_address=("127.0.0.7", 0))
+    s.sendall(b"PROXY TCP4 203.0.113.9 127.0.0.3 5555 80\r\n"
+              b"GET /headers HTTP/1.1\r\nHost: lbfwd.localhost\r\nConnection: close\r\n\r\n")
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    check(out.startswith(b"HTTP/1.1 200") and b"203.0.113.9" in out,
+          "X-Forwarded-For through n3 to n1: %r" % out[-400:])
+
+
 # --- a peer speaking the mesh protocol by hand ---------------------------
 
 def _mac(key, msg):
