@@ -51,6 +51,22 @@ client_conf_port(const char *v, int lo, int *out)
 	return 0;
 }
 
+#define CLIENT_CONF_COUNT_MAX   (1 << 24)
+
+static int
+client_conf_count(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0' || n < 0 || n > CLIENT_CONF_COUNT_MAX)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
 static int
 client_conf_str(char **dst, const char *v)
 {
@@ -243,6 +259,20 @@ client_conf_line(void *user, const char *section, const char *name,
 	} else if (strcmp(name, "http_pwd") == 0 ||
 	    strcmp(name, "http_password") == 0) {
 		rc = client_conf_str(&t->http_pwd, value);
+	} else if (strcmp(name, "group") == 0) {
+		rc = client_conf_str(&t->group, value);
+	} else if (strcmp(name, "region") == 0) {
+		rc = client_conf_str(&t->region, value);
+	} else if (strcmp(name, "weight") == 0 || strcmp(name, "soft_limit") == 0 ||
+	    strcmp(name, "hard_limit") == 0) {
+		int *v = name[0] == 'w' ? &t->weight : name[0] == 's' ?
+		    &t->soft_limit : &t->hard_limit;
+
+		if (client_conf_count(value, v) != 0) {
+			client_conf_fail(cc, "tunnel [%s]: %s '%s' is not a whole "
+			    "number (0-%d)", section, name, value, CLIENT_CONF_COUNT_MAX);
+			goto fail;
+		}
 	} else if (strcmp(name, "allow_ips") == 0) {
 		rc = client_conf_str(&t->allow_ips, value);
 	} else if (strcmp(name, "deny_ips") == 0) {
@@ -641,6 +671,8 @@ client_conf_fini(struct client_conf *cc)
 		}
 		free(cc->tunnels[i].allow_ips);
 		free(cc->tunnels[i].deny_ips);
+		free(cc->tunnels[i].group);
+		free(cc->tunnels[i].region);
 	}
 	free(cc->tunnels);
 	free(cc->server_addr);

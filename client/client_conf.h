@@ -49,6 +49,9 @@ struct client_conf_tunnel {
 	char *allow_ips;        /* CIDR lists; NULL if unset */
 	char *deny_ips;
 	int proxy_protocol;     /* proxy_protocol_version = v1|v2: 1, 2; 0 */
+	char *group;            /* replicas (frp's group); NULL if unset */
+	char *region;           /* the replica's region; NULL if unset */
+	int weight, soft_limit, hard_limit;     /* 0 if unset */
 };
 
 struct client_conf {

@@ -57,6 +57,8 @@ struct warren_tunnel {
 	int remote_port;                /* asked for; then the one we got */
 	char *basic_auth, *allow_ips, *deny_ips;
 	int proxy_protocol;
+	char *group, *region;           /* --group replica, or NULL */
+	unsigned weight, soft_limit, hard_limit;
 	char *url;                      /* last successful registration */
 	int public_port;
 	enum warren_tunnel_state state;
@@ -255,6 +257,11 @@ warren_tunnel_register(struct warren_tunnel *t)
 	m.basic_auth = t->basic_auth ? t->basic_auth : "";
 	m.allow_ips = t->allow_ips ? t->allow_ips : "";
 	m.deny_ips = t->deny_ips ? t->deny_ips : "";
+	m.group = t->group;
+	m.region = t->region ? t->region : "";
+	m.weight = t->weight;
+	m.soft_limit = t->soft_limit;
+	m.hard_limit = t->hard_limit;
 	if ((n = ctrl_msg_encode(&m, buf, sizeof(buf))) < 0 ||
 	    mux_control(s->mux, buf, (size_t)n) != 0) {
 		warren_session_fail(s, "cannot queue a REGISTER message");
@@ -1500,9 +1507,16 @@ warren_client_add(struct warren_client *c, const struct warren_tunnel_conf *tc)
 	    (tc->allow_ips && tc->allow_ips[0] &&
 	    warren_strset(&t->allow_ips, tc->allow_ips) != 0) ||
 	    (tc->deny_ips && tc->deny_ips[0] &&
-	    warren_strset(&t->deny_ips, tc->deny_ips) != 0))
+	    warren_strset(&t->deny_ips, tc->deny_ips) != 0) ||
+	    (tc->group && tc->group[0] &&
+	    warren_strset(&t->group, tc->group) != 0) ||
+	    (tc->region && tc->region[0] &&
+	    warren_strset(&t->region, tc->region) != 0))
 		goto nomem;
 	t->proxy_protocol = tc->proxy_protocol;
+	t->weight = tc->weight;
+	t->soft_limit = tc->soft_limit;
+	t->hard_limit = tc->hard_limit;
 	if ((nt = realloc(c->tunnels, (size_t)(c->ntunnels + 1) * sizeof(*nt))) == NULL)
 		goto nomem;
 	c->tunnels = nt;
@@ -1524,6 +1538,8 @@ nomem:
 	free(t->basic_auth);
 	free(t->allow_ips);
 	free(t->deny_ips);
+	free(t->group);
+	free(t->region);
 	free(t);
 	return -ENOMEM;
 }
@@ -1532,8 +1548,13 @@ int
 warren_client_add_http(struct warren_client *c, const char *local,
     const char *subdomain, const char *domains)
 {
-	struct warren_tunnel_conf tc = { NULL, WARREN_HTTP, local, subdomain,
-	    domains, 0, NULL, NULL, NULL, 0 };
+	struct warren_tunnel_conf tc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.kind = WARREN_HTTP;
+	tc.local = local;
+	tc.subdomain = subdomain;
+	tc.domains = domains;
 
 	return warren_client_add(c, &tc);
 }
@@ -1542,8 +1563,12 @@ int
 warren_client_add_tcp(struct warren_client *c, const char *local,
     int remote_port)
 {
-	struct warren_tunnel_conf tc = { NULL, WARREN_TCP, local, NULL, NULL,
-	    remote_port, NULL, NULL, NULL, 0 };
+	struct warren_tunnel_conf tc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.kind = WARREN_TCP;
+	tc.local = local;
+	tc.remote_port = remote_port;
 
 	return warren_client_add(c, &tc);
 }
@@ -1615,6 +1640,8 @@ warren_client_free(struct warren_client *c)
 		free(t->basic_auth);
 		free(t->allow_ips);
 		free(t->deny_ips);
+		free(t->group);
+		free(t->region);
 		free(t->url);
 		free(t);
 	}

@@ -161,6 +161,14 @@ struct warren_tunnel_conf {
 	const char *deny_ips;           /* CIDR list: never these */
 	int proxy_protocol;             /* 1 or 2: the local service gets a PROXY
 	                                   header with the public client's address */
+	/* http/tls: a replica of a group (NULL/"" = the name is this client's
+	 * alone): clients with the same group and token serve one name
+	 * together, and the edge balances them by region, weight and limits */
+	const char *group;
+	const char *region;             /* NULL/"" = the region of the node */
+	unsigned weight;                /* 0 counts as 1 */
+	unsigned soft_limit;            /* 0 counts as 1 */
+	unsigned hard_limit;            /* connections per node; 0 = none */
 };
 
 /* Fills the defaults above, with no callbacks. */

@@ -55,6 +55,9 @@ struct warren_cli_conf {
 	bool log_requests;
 	char *proxy;
 	bool ha;
+	char *group;
+	char *region;
+	long long weight, soft_limit, hard_limit;
 };
 
 #define O(f) offsetof(struct warren_cli_conf, f)
@@ -113,6 +116,20 @@ static const struct conf_opt warren_cli_opts[] = {
 	{ "log-requests", CONF_BOOL, O(log_requests), "true",
 	    "print one line per HTTP request (false with --inspect=false: the "
 	    "bytes are not parsed at all)" },
+	{ "group", CONF_STR, O(group), NULL,
+	    "http/tls: serve the name together with the other clients of this "
+	    "group that use the same token (replicas, balanced by region, "
+	    "weight and limits)" },
+	{ "region", CONF_STR, O(region), NULL,
+	    "--group: the region this replica serves from (default: its node's)" },
+	{ "weight", CONF_INT, O(weight), "1",
+	    "--group: this replica's share at equal load (higher takes more)" },
+	{ "soft-limit", CONF_INT, O(soft_limit), "0",
+	    "--group: connections per node at which this replica counts as "
+	    "fully loaded (0 = 1)" },
+	{ "hard-limit", CONF_INT, O(hard_limit), "0",
+	    "--group: connections per node this replica never exceeds (0 = no "
+	    "limit)" },
 	{ "ha", CONF_BOOL, O(ha), "false",
 	    "hold sessions to two different nodes of --server at once and "
 	    "register every tunnel on both: losing one node loses no new "
@@ -401,7 +418,9 @@ warren_cli_add_file(struct warren_client *c, const struct client_conf *cc)
 		const struct client_conf_tunnel *ct = &cc->tunnels[i];
 		struct warren_tunnel_conf tc = { ct->name, ct->kind, local,
 		    ct->subdomain, ct->domains, ct->remote_port, NULL,
-		    ct->allow_ips, ct->deny_ips, ct->proxy_protocol };
+		    ct->allow_ips, ct->deny_ips, ct->proxy_protocol, ct->group,
+		    ct->region, (unsigned)ct->weight, (unsigned)ct->soft_limit,
+		    (unsigned)ct->hard_limit };
 		char basic[600];
 
 		if (ct->http_user != NULL || ct->http_pwd != NULL) {
@@ -437,7 +456,9 @@ warren_cli_add(struct warren_client *c, const struct warren_cli_conf *cfg,
 	    strcmp(cmd, "tls") == 0 ? WARREN_TLS :
 	    strcmp(cmd, "http") == 0 ? WARREN_HTTP : WARREN_TCP,
 	    local, cfg->subdomain, cfg->domains, (int)cfg->remote_port,
-	    cfg->basic_auth, cfg->allow_ip, cfg->deny_ip, 0 };
+	    cfg->basic_auth, cfg->allow_ip, cfg->deny_ip, 0, cfg->group,
+	    cfg->region, (unsigned)cfg->weight, (unsigned)cfg->soft_limit,
+	    (unsigned)cfg->hard_limit };
 
 	if (cc != NULL)
 		return warren_cli_add_file(c, cc);

@@ -34,7 +34,11 @@ static const char store_schema[] =
     " claimed INTEGER NOT NULL DEFAULT 0,"
     " started_at INTEGER NOT NULL DEFAULT 0,"
     " updated_at INTEGER NOT NULL DEFAULT 0,"
-    " deleted INTEGER NOT NULL DEFAULT 0);"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " grp TEXT NOT NULL DEFAULT '',"
+    " weight INTEGER NOT NULL DEFAULT 0,"
+    " soft_limit INTEGER NOT NULL DEFAULT 0,"
+    " hard_limit INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS tunnels_node_session ON tunnels(node, session);"
     "CREATE INDEX IF NOT EXISTS tunnels_name ON tunnels(name);"
     "CREATE TABLE IF NOT EXISTS reservations ("
@@ -73,11 +77,14 @@ static const char store_schema[] =
 static const char store_sql_upsert[] =
     "INSERT INTO tunnels (id, name, kind, host, port, node, region, session,"
     " tunnel_id, client_id, token_id, state, claimed, started_at, updated_at,"
-    " deleted) VALUES (?1, ?12, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'online',"
-    " ?13, ?10, ?10, 0)"
+    " deleted, grp, weight, soft_limit, hard_limit) VALUES (?1, ?12, ?2, ?3,"
+    " ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'online', ?13, ?10, ?10, 0, ?14, ?15, ?16,"
+    " ?17)"
     " ON CONFLICT(id) DO UPDATE SET region = excluded.region,"
     " tunnel_id = excluded.tunnel_id, client_id = excluded.client_id,"
-    " token_id = excluded.token_id, deleted = 0,"
+    " token_id = excluded.token_id, deleted = 0, grp = excluded.grp,"
+    " weight = excluded.weight, soft_limit = excluded.soft_limit,"
+    " hard_limit = excluded.hard_limit,"
     " claimed = CASE WHEN tunnels.state = 'online' THEN tunnels.claimed"
     "  ELSE excluded.claimed END,"
     " started_at = CASE WHEN tunnels.state = 'online' THEN tunnels.started_at"
@@ -202,6 +209,12 @@ store_open(struct store **out, const char *path, const char *region)
 	 * harmlessly when the table is new or already has it) */
 	sqlite3_exec(st->db, "ALTER TABLE tokens ADD COLUMN note TEXT NOT NULL "
 	    "DEFAULT ''", NULL, NULL, NULL);
+	/* ... and before tunnels had replicas (--group) */
+	sqlite3_exec(st->db, "ALTER TABLE tunnels ADD COLUMN grp TEXT NOT NULL "
+	    "DEFAULT ''; ALTER TABLE tunnels ADD COLUMN weight INTEGER NOT NULL "
+	    "DEFAULT 0; ALTER TABLE tunnels ADD COLUMN soft_limit INTEGER NOT "
+	    "NULL DEFAULT 0; ALTER TABLE tunnels ADD COLUMN hard_limit INTEGER "
+	    "NOT NULL DEFAULT 0", NULL, NULL, NULL);
 	if (sqlite3_exec(st->db, store_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, buf, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -298,7 +311,14 @@ store_upsert(struct store *st, const struct ipcmsg_write *w, int64_t now,
 	sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, port);
 	sqlite3_bind_text(s, 5, r->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, st->region, -1, SQLITE_STATIC);
+	/* a replica's region: the client's --region, else this node's */
+	sqlite3_bind_text(s, 6, r->grp.region != NULL && r->grp.region[0] != '\0' ?
+	    r->grp.region : st->region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 14, r->grp.name != NULL ? r->grp.name : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 15, r->grp.weight);
+	sqlite3_bind_int64(s, 16, r->grp.soft_limit);
+	sqlite3_bind_int64(s, 17, r->grp.hard_limit);
 	sqlite3_bind_int64(s, 7, (int64_t)r->session);
 	sqlite3_bind_int64(s, 8, r->tunnel_id);
 	sqlite3_bind_text(s, 9, w->client_id, -1, SQLITE_STATIC);

@@ -45,6 +45,7 @@ struct acceptor_stats {
 	uint64_t fwd_forwarded;         /* streams sent to the holder's node */
 	uint64_t fwd_unreachable;       /* the holder's node could not be reached */
 	uint64_t fwd_alternate;         /* --ha: sent to the client's other session */
+	uint64_t replica_picks;         /* --group: connections given a replica */
 	uint64_t fwd_upstream_gone;     /* the holder said the session is gone */
 	/* ... and as the node holding the tunnel: */
 	uint64_t fwd_served;            /* forwarded streams relayed to a session */
@@ -92,6 +93,7 @@ struct acceptor {
 	ev_timer stats_timer;
 	bool snapshot_pending;
 	struct mesh *mesh;              /* links to the other nodes, or NULL */
+	struct replica *replica;        /* --group: picks replicas */
 	struct keyring *kr;             /* cluster keys, or NULL */
 	struct fwdport *fwdports;       /* listeners of other nodes' tcp tunnels */
 	struct ipc_sock *members;       /* sub: membership (mesh addresses) */

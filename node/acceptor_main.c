@@ -17,6 +17,7 @@
 #include "pconn.h"
 #include "rctl.h"
 #include "routes.h"
+#include "replica.h"
 #include "session.h"
 #include "sock.h"
 #include "tls.h"
@@ -172,6 +173,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "forward_streams_total{role=\"entry\",result=\"unreachable\"}", st->fwd_unreachable },
 		{ "forward_streams_total{role=\"entry\",result=\"session_gone\"}", st->fwd_upstream_gone },
 		{ "forward_streams_total{role=\"entry\",result=\"alternate\"}", st->fwd_alternate },
+		{ "replica_picks_total", st->replica_picks },
 		{ "forward_streams_total{role=\"holder\",result=\"served\"}", st->fwd_served },
 		{ "forward_streams_total{role=\"holder\",result=\"not_here\"}", st->fwd_gone },
 		{ "forward_streams_total{role=\"holder\",result=\"refused\"}", st->fwd_refused },
@@ -678,6 +680,15 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	{
+		char err[600];
+
+		if (replica_new(&a.replica, a.conf.geoip_db, a.conf.region_map,
+		    a.conf.region, err, sizeof(err)) != 0) {
+			log_error("conf.replica", "error=\"%s\"", err);
+			return 1;
+		}
+	}
 	if (a.conf.tunnel_tls && acceptor_tls(&a) != 0)
 		return 1;
 	if (acceptor_load_certs(&a) != 0)
@@ -757,6 +768,7 @@ main(int argc, char **argv)
 	ipc_close(a.gossip);
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
+	replica_free(a.replica);
 	ipcount_free(a.ipcount);
 	tunstats_free(a.tunstats);
 	cidr_fini(&a.proxy_from);

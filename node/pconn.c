@@ -35,6 +35,7 @@
 #include "sholder.h"
 #include "mesh.h"
 #include "meshmsg.h"
+#include "replica.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
@@ -66,6 +67,8 @@ struct pconn {
 	                                 * Authorization the holder checked */
 	uint16_t port;                  /* tcp: the public port */
 	bool counted;                   /* in a->ipcount */
+	uint64_t rep_sid;               /* --group: the replica (session) this
+	                                 * connection is counted against, or 0 */
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
 	ev_timer timer;
@@ -240,6 +243,55 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
 	pconn_update_io(pc);
 }
 
+/* A grouped name (--group): the replica this connection gets, by the
+ * edge's decision (node/replica.h), skipping one whose node's link broke
+ * or whose local session is gone. Returns ROUTES_LOCAL or ROUTES_REMOTE
+ * with *claim set, or ROUTES_OFFLINE when none can take it. */
+static enum routes_result
+pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim)
+{
+	struct acceptor *a = pc->a;
+	struct routes_replica *v;
+	size_t n = routes_group(a->routes, key, &v);
+	long k = -1, skip = -1;
+	int tries;
+
+	if (a->replica == NULL || n == 0)
+		return ROUTES_OFFLINE;
+	for (tries = 0; tries < 2; tries++) {
+		k = replica_pick(a->replica, (struct sockaddr *)&pc->peer_sa, v, n,
+		    skip);
+		if (k < 0)
+			return ROUTES_OFFLINE;
+		if (v[k].node == NULL ? acceptor_session(a, v[k].session) != NULL :
+		    a->mesh == NULL ||
+		    mesh_link_state(a->mesh, v[k].node) != MESH_LINK_FAILING)
+			break;
+		skip = k;
+	}
+	memset(claim, 0, sizeof(*claim));
+	claim->session = v[k].session;
+	claim->tunnel_id = v[k].tunnel_id;
+	if (pc->rep_sid != v[k].session) {
+		replica_release(a->replica, pc->rep_sid);
+		pc->rep_sid = v[k].session;
+		replica_hold(a->replica, pc->rep_sid);
+	}
+	a->stats.replica_picks++;
+	if (v[k].node == NULL)
+		return ROUTES_LOCAL;
+	snprintf(claim->node, sizeof(claim->node), "%s", v[k].node);
+	return ROUTES_REMOTE;
+}
+
+static enum routes_result
+pconn_lookup(struct pconn *pc, const char *key, struct route_claim *claim)
+{
+	enum routes_result r = routes_lookup_host(pc->a->routes, key, claim);
+
+	return r == ROUTES_GROUP ? pconn_pick_replica(pc, key, claim) : r;
+}
+
 /* Finds the tunnel for host and checks the client may use it. Returns 0
  * with *claim set, or an HTTP status with *reason. */
 static int
@@ -249,11 +301,12 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 	struct acceptor *a = pc->a;
 	const struct tunnel_policy *pol;
 
-	switch (routes_lookup_host(a->routes, host, claim)) {
+	switch (pconn_lookup(pc, host, claim)) {
 	case ROUTES_UNKNOWN:
 		*reason = "no tunnel is registered for this host";
 		return 404;
 	case ROUTES_OFFLINE:
+	case ROUTES_GROUP:
 		*reason = "the tunnel for this host is offline";
 		return 503;
 	case ROUTES_REMOTE:
@@ -973,6 +1026,8 @@ pconn_close(struct pconn *pc)
 	spipe_fini(&pc->pipe);
 	if (pc->counted)
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
+	if (pc->rep_sid != 0 && a->replica != NULL)
+		replica_release(a->replica, pc->rep_sid);
 	http1_req_free(pc->http);
 	buf_fini(&pc->in);
 	buf_fini(&pc->out);
@@ -1260,7 +1315,7 @@ pconn_hello(struct pconn *pc)
 	snprintf(key, sizeof(key), "%s%s", ROUTES_TLS_PREFIX, h.server_name);
 	snprintf(pc->host, sizeof(pc->host), "%s", h.server_name);
 	if (h.server_name[0] != '\0') {
-		switch (routes_lookup_host(a->routes, key, &claim)) {
+		switch (pconn_lookup(pc, key, &claim)) {
 		case ROUTES_LOCAL:
 			pol = session_policy(a, claim.session, claim.tunnel_id);
 			if (pol != NULL && !tunnel_policy_allows(pol,
@@ -1299,6 +1354,7 @@ pconn_hello(struct pconn *pc)
 			pconn_update_io(pc);
 			return;
 		case ROUTES_OFFLINE:
+		case ROUTES_GROUP:
 			/* its owner holds the keys: nothing to answer with */
 			a->stats.http_503++;
 			pconn_close(pc);

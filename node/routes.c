@@ -14,6 +14,8 @@ struct rentry {
 	char *alt;                      /* table: --ha, the other node, or NULL */
 	uint64_t alt_session;
 	uint32_t alt_tunnel_id;
+	struct routes_replica *reps;    /* table: --group, or NULL */
+	uint32_t nreps;
 	char key[];
 };
 
@@ -104,6 +106,88 @@ rmap_put(struct rmap *m, const char *key)
 }
 
 static void
+rentry_reps_free(struct rentry *e)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->nreps; i++)
+		free(e->reps[i].node);
+	free(e->reps);
+	e->reps = NULL;
+	e->nreps = 0;
+}
+
+static void
+rentry_free(struct rentry *e)
+{
+	free(e->node);
+	free(e->alt);
+	rentry_reps_free(e);
+	free(e);
+}
+
+static int
+routes_replica_cmp(const void *pa, const void *pb)
+{
+	const struct routes_replica *a = pa, *b = pb;
+	int c = memcmp(&a->cand.region, &b->cand.region, sizeof(a->cand.region));
+
+	if (c != 0)
+		return c;
+	return a->cand.id < b->cand.id ? -1 : a->cand.id > b->cand.id;
+}
+
+/* The replicas of a grouped route, sorted and prepared for lbpick. */
+static int
+rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
+    const char *self)
+{
+	struct routes_replica *v;
+	uint32_t i;
+	char id[ROUTES_NODE_MAX + 40];
+
+	rentry_reps_free(e);
+	if (rt->nreplicas == 0)
+		return 0;
+	if ((v = calloc(rt->nreplicas, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	e->reps = v;
+	for (i = 0; i < rt->nreplicas; i++) {
+		const struct ipcmsg_route *p = &rt->replicas[i];
+		const char *node = p->node != NULL ? p->node : "";
+		const char *reg = p->grp.region != NULL ? p->grp.region : "";
+
+		e->nreps = i + 1;
+		if (node[0] != '\0' && strcmp(node, self) != 0 &&
+		    (strlen(node) > ROUTES_NODE_MAX ||
+		    (v[i].node = strdup(node)) == NULL))
+			return -ENOMEM;
+		v[i].session = p->session;
+		v[i].tunnel_id = p->tunnel_id;
+		snprintf(id, sizeof(id), "%s/%016llx", node,
+		    (unsigned long long)p->session);
+		v[i].cand.id = lbpick_id(id, strlen(id));
+		lbpick_region(&v[i].cand.region, reg, strlen(reg));
+		v[i].cand.weight = p->grp.weight;
+		v[i].cand.soft_limit = p->grp.soft_limit;
+		v[i].cand.hard_limit = p->grp.hard_limit;
+	}
+	qsort(v, e->nreps, sizeof(*v), routes_replica_cmp);
+	/* lbpick_prepare works on the candidates in place: gather, prepare,
+	 * scatter back */
+	{
+		struct lbpick_cand c[IPCMSG_REPLICAS_MAX];
+
+		for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
+			c[i] = v[i].cand;
+		lbpick_prepare(c, i);
+		for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
+			v[i].cand = c[i];
+	}
+	return 0;
+}
+
+static void
 rmap_del(struct rmap *m, const char *key)
 {
 	struct rentry **pp = rmap_slot(m, key), *e;
@@ -111,9 +195,7 @@ rmap_del(struct rmap *m, const char *key)
 	if (pp == NULL || (e = *pp) == NULL)
 		return;
 	*pp = e->next;
-	free(e->node);
-	free(e->alt);
-	free(e);
+	rentry_free(e);
 	m->n--;
 }
 
@@ -126,9 +208,7 @@ rmap_clear(struct rmap *m)
 	for (i = 0; i < m->size; i++) {
 		for (e = m->tab[i]; e != NULL; e = n) {
 			n = e->next;
-			free(e->node);
-			free(e->alt);
-			free(e);
+			rentry_free(e);
 		}
 		m->tab[i] = NULL;
 	}
@@ -197,6 +277,8 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		    strcmp(rt->node, r->self) != 0 &&
 		    strlen(rt->node) <= ROUTES_NODE_MAX &&
 		    (e->node = strdup(rt->node)) == NULL)
+			return -ENOMEM;
+		if (rentry_reps_set(e, rt, r->self) != 0)
 			return -ENOMEM;
 		free(e->alt);
 		e->alt = NULL;
@@ -286,10 +368,26 @@ routes_alt(const struct rentry *e, struct route_claim *claim)
 	claim->alt_tunnel_id = e->alt_tunnel_id;
 }
 
+size_t
+routes_group(struct routes *r, const char *host, struct routes_replica **v)
+{
+	struct rentry *e = rmap_get(&r->table, host);
+
+	if (e == NULL || e->state != ROUTE_ONLINE || e->nreps == 0)
+		return 0;
+	*v = e->reps;
+	return e->nreps;
+}
+
 enum routes_result
 routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim)
 {
 	struct rentry *e;
+
+	/* a grouped name: the load balancer picks among its replicas */
+	if ((e = rmap_get(&r->table, host)) != NULL && e->state == ROUTE_ONLINE &&
+	    e->nreps > 0)
+		return ROUTES_GROUP;
 
 	if ((e = rmap_get(&r->claims, host)) != NULL) {
 		claim->session = e->session;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "ipcmsg.h"
+#include "lbpick.h"
 
 struct routes;
 
@@ -36,7 +37,16 @@ struct route_claim {
 	uint32_t alt_tunnel_id;
 };
 
+/* One replica of a grouped name (--group), as the load balancer sees it. */
+struct routes_replica {
+	char *node;                     /* holder's node; NULL = here */
+	uint64_t session;
+	uint32_t tunnel_id;
+	struct lbpick_cand cand;        /* region, weight, limits (prepared) */
+};
+
 enum routes_result {
+	ROUTES_GROUP = 5,       /* served by replicas: see routes_group() */
 	ROUTES_LOCAL = 1,       /* claimed by a session here: *claim is set */
 	ROUTES_OFFLINE,         /* known, but no live session holds it */
 	ROUTES_UNKNOWN,         /* no such tunnel */
@@ -71,6 +81,10 @@ void routes_each_remote_port(struct routes *r,
     void *arg);
 
 /* Looks a hostname up (lowercase, no port). */
+/* The replicas of a name routes_lookup_host() said is ROUTES_GROUP (valid
+ * until the next routes_apply). Returns their count (0: not a group). */
+size_t routes_group(struct routes *r, const char *host,
+    struct routes_replica **v);
 enum routes_result routes_lookup_host(struct routes *r, const char *host,
     struct route_claim *claim);
 

@@ -30,6 +30,10 @@
 #define SESSION_PORT_RETRIES    8       /* other ports tried when a picked one
                                          * turns out held elsewhere */
 
+#define SESSION_GROUP_MAX       63      /* bytes of a --group name */
+#define SESSION_REGION_MAX      16      /* bytes of a --region (lbpick's) */
+#define SESSION_LIMIT_MAX       (1u << 24) /* weight and limits */
+
 struct stunnel {
 	uint32_t id;
 	uint8_t kind;
@@ -42,6 +46,10 @@ struct stunnel {
 	uint16_t refused[SESSION_PORT_RETRIES];
 	ev_io lio;
 	struct session *s;
+	/* --group: a replica; group[0] == '\0' = exclusive */
+	char group[SESSION_GROUP_MAX + 1];
+	char region[SESSION_REGION_MAX + 1];
+	uint32_t weight, soft_limit, hard_limit;
 };
 
 struct session {
@@ -233,6 +241,11 @@ session_register(struct session *s, struct stunnel *t, const char *subdomain,
 	r.subdomain = (char *)subdomain;
 	r.domains = (char *)domains;
 	r.port = (uint16_t)t->port;
+	r.grp.name = t->group;
+	r.grp.region = t->region;
+	r.grp.weight = t->weight;
+	r.grp.soft_limit = t->soft_limit;
+	r.grp.hard_limit = t->hard_limit;
 	return rctl_register(s->a, &r, session_on_registered);
 }
 
@@ -454,6 +467,46 @@ tunnel_policy_basic_ok(const struct tunnel_policy *p, const char *authz,
 	return CRYPTO_memcmp(md, p->basic_hash, sizeof(md)) == 0;
 }
 
+/* A --group name of letters, digits, '-', '_' and '.', a --region as the
+ * load balancer takes it, and limits it can compare. Returns 0, or -1 with
+ * a sentence in err. */
+static int
+session_check_group(const struct ctrl_msg *m, char *err, size_t errlen)
+{
+	const char *g = m->group != NULL ? m->group : "";
+	const char *r = m->region != NULL ? m->region : "";
+	size_t i;
+
+	if (g[0] == '\0')
+		return 0;
+	if (m->kind == TUNNEL_TCP) {
+		snprintf(err, errlen, "groups are for http and tls tunnels; a tcp "
+		    "port has one holder");
+		return -1;
+	}
+	if (strlen(g) > SESSION_GROUP_MAX || strspn(g, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(g)) {
+		snprintf(err, errlen, "group '%.80s' is not valid: use 1 to %d "
+		    "letters, digits, '-', '_' or '.'", g, SESSION_GROUP_MAX);
+		return -1;
+	}
+	for (i = 0; r[i] != '\0'; i++)
+		if (r[i] <= ' ' || r[i] > '~')
+			break;
+	if (r[i] != '\0' || i > SESSION_REGION_MAX) {
+		snprintf(err, errlen, "region '%.40s' is not valid: 1 to %d "
+		    "printable characters without spaces", r, SESSION_REGION_MAX);
+		return -1;
+	}
+	if (m->weight > SESSION_LIMIT_MAX || m->soft_limit > SESSION_LIMIT_MAX ||
+	    m->hard_limit > SESSION_LIMIT_MAX) {
+		snprintf(err, errlen, "weight and limits are at most %u",
+		    SESSION_LIMIT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 session_on_register(struct session *s, const struct ctrl_msg *m)
 {
@@ -479,7 +532,8 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 		    "unknown tunnel type");
 		return;
 	}
-	if (session_parse_policy(&pol, m, err, sizeof(err)) != 0) {
+	if (session_check_group(m, err, sizeof(err)) != 0 ||
+	    session_parse_policy(&pol, m, err, sizeof(err)) != 0) {
 		session_registered(s, m->tunnel_id, IPCMSG_S_INVALID, 0, "", err);
 		return;
 	}
@@ -533,6 +587,14 @@ session_on_register(struct session *s, const struct ctrl_msg *m)
 	t->port = port;
 	t->port_picked = m->kind == TUNNEL_TCP && m->port == 0;
 	t->s = s;
+	if (m->group != NULL && m->group[0] != '\0') {
+		snprintf(t->group, sizeof(t->group), "%s", m->group);
+		snprintf(t->region, sizeof(t->region), "%s",
+		    m->region != NULL ? m->region : "");
+		t->weight = m->weight;
+		t->soft_limit = m->soft_limit;
+		t->hard_limit = m->hard_limit;
+	}
 	if (fd != -1) {
 		ev_io_init(&t->lio, stunnel_on_accept, fd, EV_READ);
 		t->lio.data = t;

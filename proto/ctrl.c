@@ -159,6 +159,13 @@ ctrl_msg_encode(const struct ctrl_msg *m, uint8_t *out, size_t cap)
 		w_str(&w, m->basic_auth);
 		w_str(&w, m->allow_ips);
 		w_str(&w, m->deny_ips);
+		if (m->group != NULL && m->group[0] != '\0') {
+			w_str(&w, m->group);
+			w_str(&w, m->region);
+			w_u32(&w, m->weight);
+			w_u32(&w, m->soft_limit);
+			w_u32(&w, m->hard_limit);
+		}
 		break;
 	case CTRL_REGISTERED:
 		w_u32(&w, m->tunnel_id);
@@ -211,6 +218,25 @@ ctrl_msg_decode(struct ctrl_msg *m, const uint8_t *p, size_t len)
 			m->allow_ips = r_str(&r);
 			m->deny_ips = r_str(&r);
 		}
+		if (!r.err && r.n < r.len) {
+			/* read only when whole: what follows may be a later
+			 * version's fields */
+			size_t at = r.n;
+
+			m->group = r_str(&r);
+			m->region = r_str(&r);
+			m->weight = r_u32(&r);
+			m->soft_limit = r_u32(&r);
+			m->hard_limit = r_u32(&r);
+			if (r.err) {
+				free(m->group);
+				free(m->region);
+				m->group = m->region = NULL;
+				m->weight = m->soft_limit = m->hard_limit = 0;
+				r.err = false;
+				r.n = at;
+			}
+		}
 		break;
 	case CTRL_REGISTERED:
 		m->tunnel_id = r_u32(&r);
@@ -250,7 +276,9 @@ ctrl_msg_fini(struct ctrl_msg *m)
 	free(m->basic_auth);
 	free(m->allow_ips);
 	free(m->deny_ips);
-	m->basic_auth = m->allow_ips = m->deny_ips = NULL;
+	free(m->group);
+	free(m->region);
+	m->basic_auth = m->allow_ips = m->deny_ips = m->group = m->region = NULL;
 	m->client_id = m->token = m->agent = m->subdomain = m->domains =
 	    m->url = m->error = NULL;
 }

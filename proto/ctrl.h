@@ -49,6 +49,12 @@ struct ctrl_msg {
 	char *basic_auth;               /* "user:password", "" = none */
 	char *allow_ips;                /* CIDR list; "" = everyone */
 	char *deny_ips;                 /* CIDR list */
+	/* REGISTER, optional (appended after the above): a replica of a
+	 * group (--group): clients with the same group and token serve one
+	 * name together, load-balanced by region, weight and limits */
+	char *group;                    /* "" = the name is exclusive */
+	char *region;                   /* "" = the node's region */
+	uint32_t weight, soft_limit, hard_limit;
 };
 
 /* Stream-open header, the payload of a mux OPEN frame. */

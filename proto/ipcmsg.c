@@ -9,7 +9,9 @@
 /* Smallest encoded route: kind, state, two empty strings, port, session,
  * tunnel_id. Bounds the entry count of a TABLE against its length before
  * anything is allocated for it. */
-#define IPCMSG_ROUTE_MIN        (1 + 1 + 2 + 2 + 2 + 8 + 4 + 2 + 8 + 4)
+#define IPCMSG_ROUTE_MIN        (1 + 1 + 2 + 2 + 2 + 8 + 4 + 2 + 8 + 4 + \
+                                 IPCMSG_GROUP_MIN + 4)
+#define IPCMSG_GROUP_MIN        (2 + 2 + 2 + 4 + 4 + 4)
 
 /* Reader over untrusted bytes. The first failure sticks in `err`, so the
  * decoders read every field and check once at the end. */
@@ -353,6 +355,55 @@ ipcmsg_snapshot_req_decode(const void *buf, size_t len)
 	return ipcmsg_rd_end(&r);
 }
 
+/* ---- groups ---- */
+
+static void
+ipcmsg_put_group(struct ipcmsg_wr *w, const struct ipcmsg_group *g)
+{
+	ipcmsg_put_str(w, g->name);
+	ipcmsg_put_str(w, g->token_id);
+	ipcmsg_put_str(w, g->region);
+	ipcmsg_put_u32(w, g->weight);
+	ipcmsg_put_u32(w, g->soft_limit);
+	ipcmsg_put_u32(w, g->hard_limit);
+}
+
+static void
+ipcmsg_get_group(struct ipcmsg_rd *r, struct ipcmsg_group *g)
+{
+	g->name = ipcmsg_get_str(r);
+	g->token_id = ipcmsg_get_str(r);
+	g->region = ipcmsg_get_str(r);
+	g->weight = ipcmsg_get_u32(r);
+	g->soft_limit = ipcmsg_get_u32(r);
+	g->hard_limit = ipcmsg_get_u32(r);
+}
+
+void
+ipcmsg_group_fini(struct ipcmsg_group *g)
+{
+	free(g->name);
+	free(g->token_id);
+	free(g->region);
+	memset(g, 0, sizeof(*g));
+}
+
+static char *ipcmsg_strdup(const char *s);
+
+int
+ipcmsg_group_copy(struct ipcmsg_group *dst, const struct ipcmsg_group *src)
+{
+	*dst = *src;
+	dst->name = ipcmsg_strdup(src->name);
+	dst->token_id = ipcmsg_strdup(src->token_id);
+	dst->region = ipcmsg_strdup(src->region);
+	if (dst->name == NULL || dst->token_id == NULL || dst->region == NULL) {
+		ipcmsg_group_fini(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- REGISTER ---- */
 
 nng_msg *
@@ -369,6 +420,7 @@ ipcmsg_register_encode(const struct ipcmsg_register *m)
 	ipcmsg_put_str(&w, m->subdomain);
 	ipcmsg_put_str(&w, m->domains);
 	ipcmsg_put_u16(&w, m->port);
+	ipcmsg_put_group(&w, &m->grp);
 	return ipcmsg_wr_end(&w);
 }
 
@@ -387,6 +439,7 @@ ipcmsg_register_decode(struct ipcmsg_register *m, const void *buf, size_t len)
 	m->subdomain = ipcmsg_get_str(&r);
 	m->domains = ipcmsg_get_str(&r);
 	m->port = ipcmsg_get_u16(&r);
+	ipcmsg_get_group(&r, &m->grp);
 	if (ipcmsg_rd_end(&r) != 0)
 		ipcmsg_register_fini(m);
 	return r.err;
@@ -399,6 +452,7 @@ ipcmsg_register_fini(struct ipcmsg_register *m)
 	free(m->token);
 	free(m->subdomain);
 	free(m->domains);
+	ipcmsg_group_fini(&m->grp);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -459,11 +513,29 @@ ipcmsg_put_route(struct ipcmsg_wr *w, const struct ipcmsg_route *r)
 	ipcmsg_put_str(w, r->alt_node);
 	ipcmsg_put_u64(w, r->alt_session);
 	ipcmsg_put_u32(w, r->alt_tunnel_id);
+	ipcmsg_put_group(w, &r->grp);
+	if (r->nreplicas > IPCMSG_REPLICAS_MAX ||
+	    (r->nreplicas > 0 && r->replicas == NULL)) {
+		w->err = -EINVAL;
+		return;
+	}
+	ipcmsg_put_u32(w, r->nreplicas);
+	for (uint32_t i = 0; i < r->nreplicas; i++) {
+		const struct ipcmsg_route *p = &r->replicas[i];
+
+		/* a replica: where it is and its group fields */
+		ipcmsg_put_str(w, p->node);
+		ipcmsg_put_u64(w, p->session);
+		ipcmsg_put_u32(w, p->tunnel_id);
+		ipcmsg_put_group(w, &p->grp);
+	}
 }
 
 static void
 ipcmsg_get_route(struct ipcmsg_rd *r, struct ipcmsg_route *rt)
 {
+	uint32_t i, n;
+
 	rt->kind = ipcmsg_get_u8(r);
 	rt->state = ipcmsg_get_u8(r);
 	rt->host = ipcmsg_get_str(r);
@@ -474,6 +546,23 @@ ipcmsg_get_route(struct ipcmsg_rd *r, struct ipcmsg_route *rt)
 	rt->alt_node = ipcmsg_get_str(r);
 	rt->alt_session = ipcmsg_get_u64(r);
 	rt->alt_tunnel_id = ipcmsg_get_u32(r);
+	ipcmsg_get_group(r, &rt->grp);
+	n = ipcmsg_get_u32(r);
+	if (r->err == 0 && (n > IPCMSG_REPLICAS_MAX ||
+	    (size_t)n > (r->len - r->off) / (2 + 8 + 4 + IPCMSG_GROUP_MIN)))
+		r->err = -EINVAL;
+	if (r->err == 0 && n > 0 &&
+	    (rt->replicas = calloc(n, sizeof(*rt->replicas))) == NULL)
+		r->err = -ENOMEM;
+	for (i = 0; i < n && r->err == 0; i++) {
+		struct ipcmsg_route *p = &rt->replicas[i];
+
+		rt->nreplicas = i + 1;          /* to free if a later one fails */
+		p->node = ipcmsg_get_str(r);
+		p->session = ipcmsg_get_u64(r);
+		p->tunnel_id = ipcmsg_get_u32(r);
+		ipcmsg_get_group(r, &p->grp);
+	}
 }
 
 void
@@ -484,6 +573,11 @@ ipcmsg_route_fini(struct ipcmsg_route *r)
 	free(r->host);
 	free(r->node);
 	free(r->alt_node);
+	ipcmsg_group_fini(&r->grp);
+	if (r->replicas != NULL)
+		for (uint32_t i = 0; i < r->nreplicas; i++)
+			ipcmsg_route_fini(&r->replicas[i]);
+	free(r->replicas);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -656,11 +750,27 @@ ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src)
 	dst->host = ipcmsg_strdup(src->host);
 	dst->node = ipcmsg_strdup(src->node);
 	dst->alt_node = ipcmsg_strdup(src->alt_node);
-	if (dst->host == NULL || dst->node == NULL || dst->alt_node == NULL) {
-		ipcmsg_route_fini(dst);
-		return -ENOMEM;
+	dst->nreplicas = 0;
+	dst->replicas = NULL;
+	memset(&dst->grp, 0, sizeof(dst->grp));
+	if (dst->host == NULL || dst->node == NULL || dst->alt_node == NULL ||
+	    ipcmsg_group_copy(&dst->grp, &src->grp) != 0)
+		goto fail;
+	if (src->nreplicas > 0) {
+		if ((dst->replicas = calloc(src->nreplicas,
+		    sizeof(*dst->replicas))) == NULL)
+			goto fail;
+		for (uint32_t i = 0; i < src->nreplicas; i++) {
+			dst->nreplicas = i + 1;
+			if (ipcmsg_route_copy(&dst->replicas[i],
+			    &src->replicas[i]) != 0)
+				goto fail;
+		}
 	}
 	return 0;
+fail:
+	ipcmsg_route_fini(dst);
+	return -ENOMEM;
 }
 
 /* ---- MEMBERS, MEMBERS_REQ, LEAVE, KEYS_RELOAD ---- */

@@ -74,6 +74,22 @@ struct ipcmsg_ok {
 	char *error;                    /* "" when ok */
 };
 
+/* Tunnel replicas (`warren http --group NAME`): clients with the same
+ * group name and token serve one name together; each replica is a
+ * load-balancing candidate with its region, weight and limits. */
+#define IPCMSG_REPLICAS_MAX     256     /* replicas of one name in a route */
+
+struct ipcmsg_group {
+	char *name;                     /* "" or NULL = exclusive (no group) */
+	char *token_id;                 /* routes: the token the group shares
+	                                 * (its key, as frp's group_key); "" =
+	                                 * anonymous */
+	char *region;                   /* the client's --region, "" = its node's */
+	uint32_t weight;                /* 0 counts as 1 */
+	uint32_t soft_limit;            /* 0 counts as 1 */
+	uint32_t hard_limit;            /* 0 = no limit */
+};
+
 struct ipcmsg_register {
 	uint64_t session;               /* acceptor's session id (unique per node epoch) */
 	uint32_t tunnel_id;             /* client's id of the tunnel within the session */
@@ -83,6 +99,7 @@ struct ipcmsg_register {
 	char *subdomain;                /* http: wanted label, "" = pick one */
 	char *domains;                  /* http: comma-separated custom domains, "" */
 	uint16_t port;                  /* tcp: the port the acceptor bound */
+	struct ipcmsg_group grp;
 };
 
 struct ipcmsg_registered {
@@ -112,6 +129,13 @@ struct ipcmsg_route {
 	char *alt_node;
 	uint64_t alt_session;
 	uint32_t alt_tunnel_id;
+	/* a replica's own group fields (UPSERT, and in replicas[]); a grouped
+	 * name's route lists every replica (node, session, tunnel_id, grp;
+	 * region filled from the node when the client gave none), and the
+	 * fields above name the first of them */
+	struct ipcmsg_group grp;
+	uint32_t nreplicas;
+	struct ipcmsg_route *replicas;
 };
 
 struct ipcmsg_table {
@@ -194,6 +218,8 @@ void ipcmsg_table_fini(struct ipcmsg_table *m);
 void ipcmsg_route_fini(struct ipcmsg_route *r);
 /* Deep copy of src into dst (NULL strings become ""); returns 0 or -ENOMEM
  * (dst zeroed). dst owns its strings afterwards. */
+void ipcmsg_group_fini(struct ipcmsg_group *g);
+int ipcmsg_group_copy(struct ipcmsg_group *dst, const struct ipcmsg_group *src);
 int ipcmsg_route_copy(struct ipcmsg_route *dst, const struct ipcmsg_route *src);
 
 struct nng_msg *ipcmsg_write_encode(const struct ipcmsg_write *m);

@@ -106,16 +106,22 @@ registry_pick_label(const struct registry *r, char *out, size_t len)
 	return -EAGAIN;
 }
 
-/* True when the name is held ONLINE by someone who is not this claimant. */
+/* True when the name is held ONLINE by someone who is not this claimant,
+ * nor a group it joins (same group name and token: a replica). */
 static bool
 registry_taken(const struct registry *r, const struct ipcmsg_register *req,
-    const char *host, uint16_t port)
+    const char *token_id, const char *host, uint16_t port)
 {
 	const struct ipcmsg_route *cur;
 	const char *holder = "";
 
 	cur = table_find(r->table, req->kind, host, port, &holder);
 	if (cur == NULL || cur->state != ROUTE_ONLINE)
+		return false;
+	if (req->grp.name != NULL && req->grp.name[0] != '\0' &&
+	    cur->grp.name != NULL && strcmp(cur->grp.name, req->grp.name) == 0 &&
+	    strcmp(cur->grp.token_id != NULL ? cur->grp.token_id : "",
+	    token_id) == 0)
 		return false;
 	if (req->client_id != NULL && req->client_id[0] != '\0' &&
 	    strcmp(holder, req->client_id) == 0)
@@ -308,7 +314,7 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 			    reply) != IPCMSG_S_OK)
 				return reply->status;
 		for (i = 0; i < nh; i++) {
-			if (!registry_taken(r, req, hosts[i], 0))
+			if (!registry_taken(r, req, id.token_id, hosts[i], 0))
 				continue;
 			if (i == 0)
 				return registry_fail(reply, IPCMSG_S_TAKEN,
@@ -326,7 +332,7 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 		if (r->auth != NULL && registry_auth_name(r, req, &id, "",
 		    req->port, true, reply) != IPCMSG_S_OK)
 			return reply->status;
-		if (registry_taken(r, req, "", req->port))
+		if (registry_taken(r, req, id.token_id, "", req->port))
 			return registry_fail(reply, IPCMSG_S_TAKEN,
 			    "port %u is in use by another client",
 			    (unsigned)req->port);
@@ -353,12 +359,17 @@ registry_register(const struct registry *r, const struct ipcmsg_register *req,
 	w.route.node = (char *)r->node;
 	w.route.session = req->session;
 	w.route.tunnel_id = req->tunnel_id;
+	w.route.grp = req->grp;
+	w.route.grp.token_id = id.token_id;
 	for (i = 0; i < nh; i++) {
 		w.route.host = hosts[i];
 		err[0] = '\0';
 		if ((st = r->write(r->write_arg, &w, err, sizeof(err))) != IPCMSG_S_OK)
 			return registry_fail(reply, st, "%s", err);
-		if (table_put(r->table, &w.route, w.client_id, delta) != 0)
+		/* a replica's route (all of its group's) comes from the next
+		 * compile of routing.db; the acceptor has its local claim */
+		if ((req->grp.name == NULL || req->grp.name[0] == '\0') &&
+		    table_put(r->table, &w.route, w.client_id, delta) != 0)
 			return registry_fail(reply, IPCMSG_S_INTERNAL,
 			    "the router is out of memory; try again later");
 		total += strlen(hosts[i]) + 1;

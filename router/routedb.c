@@ -12,13 +12,15 @@
 #include "router/table.h"
 
 #define ROUTEDB_RETRY_MS        100
+#define ROUTEDB_STRS            6       /* strings copied per row */
 
 static const char routedb_sql[] =
     "SELECT t.name, t.kind, t.host, t.port, t.node, t.session, t.tunnel_id,"
     " t.client_id, t.token_id, t.state, t.claimed,"
     " COALESCE((SELECT r.token_id FROM reservations r LEFT JOIN tokens k"
     "  ON k.id = r.token_id WHERE r.id = t.name AND r.deleted = 0"
-    "  AND COALESCE(k.revoked, 0) = 0 AND COALESCE(k.deleted, 0) = 0), '')"
+    "  AND COALESCE(k.revoked, 0) = 0 AND COALESCE(k.deleted, 0) = 0), ''),"
+    " t.grp, t.region, t.weight, t.soft_limit, t.hard_limit"
     " FROM tunnels t WHERE t.deleted = 0 ORDER BY t.name";
 
 static const char routedb_sql_revoked[] =
@@ -46,9 +48,14 @@ routedb_counts(const struct routedb_row *r, const char *self,
 	return live(arg, r->node);
 }
 
+/* One party: the same client (id and token), or replicas of one group
+ * (--group: the same group name and token). */
 static bool
 routedb_same_client(const struct routedb_row *a, const struct routedb_row *b)
 {
+	if (a->grp[0] != '\0' || b->grp[0] != '\0')
+		return strcmp(a->grp, b->grp) == 0 &&
+		    strcmp(a->token_id, b->token_id) == 0;
 	return strcmp(a->client_id, b->client_id) == 0 &&
 	    strcmp(a->token_id, b->token_id) == 0;
 }
@@ -236,7 +243,7 @@ struct routedb_group {
 	char name[IPCMSG_STR_MAX + 16];
 	char resv[IPCMSG_STR_MAX + 1];
 	struct routedb_row *rows;
-	char **strs;                    /* 5 per row */
+	char **strs;                    /* ROUTEDB_STRS per row */
 	size_t n, cap;
 };
 
@@ -245,7 +252,7 @@ routedb_group_clear(struct routedb_group *g)
 {
 	size_t i;
 
-	for (i = 0; i < g->n * 5; i++)
+	for (i = 0; i < g->n * ROUTEDB_STRS; i++)
 		free(g->strs[i]);
 	g->n = 0;
 }
@@ -264,13 +271,14 @@ routedb_group_add(struct routedb_group *g, sqlite3_stmt *s)
 		if ((p = realloc(g->rows, cap * sizeof(*g->rows))) == NULL)
 			return -ENOMEM;
 		g->rows = p;
-		if ((p = realloc(g->strs, cap * 5 * sizeof(*g->strs))) == NULL)
+		if ((p = realloc(g->strs, cap * ROUTEDB_STRS * sizeof(*g->strs))) ==
+		    NULL)
 			return -ENOMEM;
 		g->strs = p;
 		g->cap = cap;
 	}
 	r = &g->rows[g->n];
-	st = &g->strs[g->n * 5];
+	st = &g->strs[g->n * ROUTEDB_STRS];
 	memset(r, 0, sizeof(*r));
 	kind = routedb_text(s, 1);
 	r->kind = strcmp(kind, "tcp") == 0 ? TUNNEL_TCP :
@@ -279,10 +287,17 @@ routedb_group_add(struct routedb_group *g, sqlite3_stmt *s)
 	st[1] = strdup(routedb_text(s, 4));
 	st[2] = strdup(routedb_text(s, 7));
 	st[3] = strdup(routedb_text(s, 8));
-	st[4] = NULL;
+	st[4] = strdup(routedb_text(s, 12));
+	st[5] = strdup(routedb_text(s, 13));
 	g->n++;         /* counted now, so a failure below frees them */
-	if (st[0] == NULL || st[1] == NULL || st[2] == NULL || st[3] == NULL)
+	if (st[0] == NULL || st[1] == NULL || st[2] == NULL || st[3] == NULL ||
+	    st[4] == NULL || st[5] == NULL)
 		return -ENOMEM;
+	r->grp = st[4];
+	r->region = st[5];
+	r->weight = (uint32_t)sqlite3_column_int64(s, 14);
+	r->soft_limit = (uint32_t)sqlite3_column_int64(s, 15);
+	r->hard_limit = (uint32_t)sqlite3_column_int64(s, 16);
 	r->host = st[0];
 	r->node = st[1];
 	r->client_id = st[2];
@@ -292,6 +307,49 @@ routedb_group_add(struct routedb_group *g, sqlite3_stmt *s)
 	r->tunnel_id = (uint32_t)sqlite3_column_int64(s, 6);
 	r->online = strcmp(routedb_text(s, 9), "online") == 0;
 	r->claimed = (uint64_t)sqlite3_column_int64(s, 10);
+	return 0;
+}
+
+/* The replicas of the group that holds the name (rows[route]'s): the
+ * newest counted claim of each of its clients, borrowed strings, into
+ * out->replicas (the caller frees the array). Returns 0 or -ENOMEM. */
+static int
+routedb_replicas(const struct routedb_group *g, size_t route, const char *self,
+    routedb_live_fn *live, void *arg, struct ipcmsg_route *out)
+{
+	const struct routedb_row *w = &g->rows[route], *r;
+	struct ipcmsg_route *v;
+	size_t i, j, n = 0;
+
+	if ((v = calloc(g->n, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < g->n && n < IPCMSG_REPLICAS_MAX; i++) {
+		r = &g->rows[i];
+		if (!routedb_counts(r, self, live, arg) || !routedb_same_client(r, w))
+			continue;
+		for (j = 0; j < g->n; j++)      /* a newer claim of its client? */
+			if (j != i && routedb_same_client(&g->rows[j], w) &&
+			    strcmp(g->rows[j].client_id, r->client_id) == 0 &&
+			    routedb_counts(&g->rows[j], self, live, arg) &&
+			    routedb_claim_cmp(&g->rows[j], r) > 0)
+				break;
+		if (j < g->n)
+			continue;
+		v[n].node = (char *)r->node;
+		v[n].session = r->session;
+		v[n].tunnel_id = r->tunnel_id;
+		v[n].grp.name = (char *)r->grp;
+		v[n].grp.token_id = (char *)r->token_id;
+		v[n].grp.region = (char *)r->region;
+		v[n].grp.weight = r->weight;
+		v[n].grp.soft_limit = r->soft_limit;
+		v[n].grp.hard_limit = r->hard_limit;
+		n++;
+	}
+	out->grp.name = (char *)w->grp;
+	out->grp.token_id = (char *)w->token_id;
+	out->replicas = v;
+	out->nreplicas = (uint32_t)n;
 	return 0;
 }
 
@@ -327,13 +385,18 @@ routedb_group_flush(struct routedb_group *g, const char *self,
 	route.node = (char *)w->node;
 	route.session = w->session;
 	route.tunnel_id = w->tunnel_id;
-	if (k >= 0 && (a = routedb_alternate(g->rows, g->n, (size_t)k, self,
-	    live, arg)) >= 0) {
+	if (k >= 0 && w->grp[0] != '\0') {
+		if (routedb_replicas(g, (size_t)k, self, live, arg, &route) != 0)
+			return -ENOMEM;
+	} else if (k >= 0 && (a = routedb_alternate(g->rows, g->n, (size_t)k,
+	    self, live, arg)) >= 0) {
 		route.alt_node = (char *)g->rows[a].node;
 		route.alt_session = g->rows[a].session;
 		route.alt_tunnel_id = g->rows[a].tunnel_id;
 	}
-	if (table_put(out, &route, w->client_id, NULL) != 0)
+	a = table_put(out, &route, w->client_id, NULL);
+	free(route.replicas);
+	if (a != 0)
 		return -ENOMEM;
 	for (i = 0; k >= 0 && losers != NULL && i < g->n; i++) {
 		const struct routedb_row *r = &g->rows[i];

@@ -38,6 +38,9 @@ struct routedb_row {
 	uint32_t tunnel_id;
 	const char *client_id, *token_id;
 	uint64_t claimed;               /* HLC stamp */
+	const char *grp;                /* --group, "" = exclusive */
+	const char *region;             /* the client's, else its node's */
+	uint32_t weight, soft_limit, hard_limit;
 };
 
 /* Is `node` a live member (alive or suspect)? */

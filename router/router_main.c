@@ -672,6 +672,38 @@ router_json(struct admin_resp *resp, json_t *j)
 	resp->content_type = "application/json";
 }
 
+/* A route's --ha alternate and --group replicas, for /v1/tunnels. */
+static int
+router_tunnel_extra(json_t *o, const struct ipcmsg_route *r)
+{
+	json_t *reps, *x;
+	uint32_t i;
+
+	if (r->alt_node != NULL && r->alt_node[0] != '\0' &&
+	    json_object_set_new(o, "alternate", json_string(r->alt_node)) != 0)
+		return -1;
+	if (r->nreplicas == 0)
+		return 0;
+	if ((reps = json_array()) == NULL ||
+	    json_object_set_new(o, "group", json_string(r->grp.name != NULL ?
+	    r->grp.name : "")) != 0 ||
+	    json_object_set_new(o, "replicas", reps) != 0)
+		return -1;
+	for (i = 0; i < r->nreplicas; i++) {
+		const struct ipcmsg_route *p = &r->replicas[i];
+
+		x = json_pack("{s:s, s:s, s:I, s:I, s:I}", "node",
+		    p->node != NULL ? p->node : "", "region",
+		    p->grp.region != NULL ? p->grp.region : "",
+		    "weight", (json_int_t)p->grp.weight,
+		    "soft_limit", (json_int_t)p->grp.soft_limit,
+		    "hard_limit", (json_int_t)p->grp.hard_limit);
+		if (x == NULL || json_array_append_new(reps, x) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 router_admin_tunnels(struct router *rt, struct admin_resp *resp)
 {
@@ -698,6 +730,10 @@ router_admin_tunnels(struct router *rt, struct admin_resp *resp)
 		    "host", v[i].host, "port", (int)v[i].port,
 		    "kind", router_kind_name(v[i].kind), "node", v[i].node,
 		    "session", session, "state", router_state_name(v[i].state));
+		if (o != NULL && router_tunnel_extra(o, &v[i]) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
 		if (o == NULL || json_array_append_new(arr, o) != 0) {
 			json_decref(arr);
 			free(v);

@@ -161,6 +161,39 @@ table_grow(struct table *t)
 }
 
 static bool
+table_str_equal(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+static bool
+table_group_equal(const struct ipcmsg_group *a, const struct ipcmsg_group *b)
+{
+	return a->weight == b->weight && a->soft_limit == b->soft_limit &&
+	    a->hard_limit == b->hard_limit && table_str_equal(a->name, b->name) &&
+	    table_str_equal(a->token_id, b->token_id) &&
+	    table_str_equal(a->region, b->region);
+}
+
+static bool
+table_replicas_equal(const struct ipcmsg_route *a, const struct ipcmsg_route *b)
+{
+	uint32_t i;
+
+	if (a->nreplicas != b->nreplicas || !table_group_equal(&a->grp, &b->grp))
+		return false;
+	for (i = 0; i < a->nreplicas; i++) {
+		const struct ipcmsg_route *x = &a->replicas[i], *y = &b->replicas[i];
+
+		if (x->session != y->session || x->tunnel_id != y->tunnel_id ||
+		    !table_str_equal(x->node, y->node) ||
+		    !table_group_equal(&x->grp, &y->grp))
+			return false;
+	}
+	return true;
+}
+
+static bool
 table_route_equal(const struct ipcmsg_route *a, const struct ipcmsg_route *b)
 {
 	return a->kind == b->kind && a->state == b->state &&
@@ -169,8 +202,8 @@ table_route_equal(const struct ipcmsg_route *a, const struct ipcmsg_route *b)
 	    strcmp(a->node, b->node) == 0 &&
 	    a->alt_session == b->alt_session &&
 	    a->alt_tunnel_id == b->alt_tunnel_id &&
-	    strcmp(a->alt_node != NULL ? a->alt_node : "",
-	    b->alt_node != NULL ? b->alt_node : "") == 0;
+	    table_str_equal(a->alt_node, b->alt_node) &&
+	    table_replicas_equal(a, b);
 }
 
 int

@@ -1,0 +1,42 @@
+/* replica — which replica of a grouped tunnel (`warren http --group`)
+ * takes a public connection on this node.
+ *
+ * The route of a grouped name lists its replicas (routes.h); each is a
+ * load-balancing candidate with the region of the node holding its session
+ * (or the client's --region), its weight and limits. The decision is the
+ * edge's (proto/lbpick): the public client's country from --geoip-db, its
+ * region from --region-map, the connections this node holds to each
+ * replica, and this node's region for clients without a location. Counts
+ * are kept per replica session, for as long as a connection uses it. */
+#ifndef WARREN_REPLICA_H
+#define WARREN_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lbpick.h"
+
+struct sockaddr;
+struct replica;
+struct routes_replica;
+
+/* geoip_db, region_map: files, or "" for none / edgeProxy's table; region:
+ * this node's. Returns 0 or -errno with a sentence in err. */
+int replica_new(struct replica **out, const char *geoip_db,
+    const char *region_map, const char *region, char *err, size_t errlen);
+void replica_free(struct replica *rp);
+
+/* The replica of v[n] a connection from `client` gets (v sorted and
+ * prepared by routes.c; conns are refreshed here), skipping v[skip] when
+ * skip >= 0 (a dial to it just failed). Returns its index or -1 when none
+ * is eligible (all at their hard limit). */
+long replica_pick(struct replica *rp, const struct sockaddr *client,
+    struct routes_replica *v, size_t n, long skip);
+
+/* A connection starts or stops using the replica whose session is sid. */
+void replica_hold(struct replica *rp, uint64_t sid);
+void replica_release(struct replica *rp, uint64_t sid);
+/* Connections this node holds to the replica whose session is sid. */
+uint32_t replica_conns(const struct replica *rp, uint64_t sid);
+
+#endif
