@@ -40,6 +40,15 @@ assert_msg_equal(const struct ctrl_msg *a, const struct ctrl_msg *b)
 		assert_int_equal(a->port, b->port);
 		assert_string_equal(nz(a->subdomain), b->subdomain);
 		assert_string_equal(nz(a->domains), b->domains);
+		if (a->group != NULL && a->group[0] != '\0') {
+			assert_string_equal(a->group, b->group);
+			assert_string_equal(nz(a->region), b->region);
+			assert_int_equal(a->weight, b->weight);
+			assert_int_equal(a->soft_limit, b->soft_limit);
+			assert_int_equal(a->hard_limit, b->hard_limit);
+		} else {
+			assert_null(b->group);  /* no group block on the wire */
+		}
 		break;
 	case CTRL_REGISTERED:
 		assert_int_equal(a->tunnel_id, b->tunnel_id);
@@ -68,6 +77,10 @@ static struct ctrl_msg samples[] = {
 	{ .type = CTRL_REGISTER, .tunnel_id = 0xdeadbeef, .kind = 2, .port = 20001,
 	  .subdomain = "alice", .domains = "www.example.org,example.net" },
 	{ .type = CTRL_REGISTER, .tunnel_id = 1, .kind = 1, .subdomain = "" },
+	/* a replica: the group block after the protections */
+	{ .type = CTRL_REGISTER, .tunnel_id = 2, .kind = 1, .subdomain = "web",
+	  .basic_auth = "", .allow_ips = "", .deny_ips = "", .group = "web",
+	  .region = "eu", .weight = 3, .soft_limit = 50, .hard_limit = 100 },
 	{ .type = CTRL_REGISTERED, .tunnel_id = 7, .status = 0, .port = 443,
 	  .url = "https://alice.example.com", .error = "" },
 	{ .type = CTRL_REGISTERED, .tunnel_id = 8, .status = 3,
@@ -147,7 +160,7 @@ test_msg_truncated(void **state)
 	for (i = 0; i < NSAMPLES; i++) {
 		int n = ctrl_msg_encode(&samples[i], buf, sizeof(buf));
 
-		size_t opt = 0;
+		size_t opt = 0, gopt = 0;
 
 		assert_true(n > 0);
 		/* REGISTER's protections are optional: a message that ends
@@ -156,10 +169,22 @@ test_msg_truncated(void **state)
 			opt = 6 + (samples[i].basic_auth ? strlen(samples[i].basic_auth) : 0) +
 			    (samples[i].allow_ips ? strlen(samples[i].allow_ips) : 0) +
 			    (samples[i].deny_ips ? strlen(samples[i].deny_ips) : 0);
+		/* ... and so is the group block after them, read only when
+		 * whole (what follows may be a later version's) */
+		if (samples[i].group != NULL)
+			gopt = 4 + 12 + strlen(samples[i].group) +
+			    strlen(samples[i].region ? samples[i].region : "");
 		for (len = 0; len < (size_t)n; len++) {
-			if (opt && len == (size_t)n - opt) {
+			if (opt && len == (size_t)n - gopt - opt) {
 				assert_int_equal(ctrl_msg_decode(&out, buf, len), 0);
 				assert_null(out.basic_auth);
+				ctrl_msg_fini(&out);
+				continue;
+			}
+			if (gopt && len >= (size_t)n - gopt) {
+				assert_int_equal(ctrl_msg_decode(&out, buf, len), 0);
+				assert_non_null(out.basic_auth);
+				assert_null(out.group);
 				ctrl_msg_fini(&out);
 				continue;
 			}

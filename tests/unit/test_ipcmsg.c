@@ -283,6 +283,48 @@ test_table(void **state)
 	check_bounds(msg, dec_table);
 	nng_msg_free(msg);
 
+	/* a grouped name: its replicas (node, session, tunnel, group fields)
+	 * and a --ha alternate round-trip */
+	{
+		struct ipcmsg_route reps[2] = {
+			{ .node = "n1", .session = 5, .tunnel_id = 1,
+			  .grp = { "web", "tok_a", "eu", 1, 10, 0 } },
+			{ .node = "n2", .session = 6, .tunnel_id = 2,
+			  .grp = { "web", "tok_a", "us", 3, 10, 5 } },
+		};
+		struct ipcmsg_route g = { TUNNEL_HTTP, ROUTE_ONLINE, "web.x", 0, "n1",
+		    5, 1, "n9", 77, 8, { "web", "tok_a", NULL, 0, 0, 0 }, 2, reps };
+		struct ipcmsg_table t1 = { 1, 2, 1, 1, &g }, o1;
+
+		msg = ipcmsg_table_encode(&t1);
+		assert_non_null(msg);
+		assert_int_equal(ipcmsg_table_decode(&o1, nng_msg_body(msg),
+		    nng_msg_len(msg)), 0);
+		assert_string_equal(o1.routes[0].alt_node, "n9");
+		assert_true(o1.routes[0].alt_session == 77);
+		assert_int_equal(o1.routes[0].alt_tunnel_id, 8);
+		assert_string_equal(o1.routes[0].grp.name, "web");
+		assert_int_equal(o1.routes[0].nreplicas, 2);
+		for (i = 0; i < 2; i++) {
+			const struct ipcmsg_route *p = &o1.routes[0].replicas[i];
+
+			assert_string_equal(p->node, reps[i].node);
+			assert_true(p->session == reps[i].session);
+			assert_int_equal(p->tunnel_id, reps[i].tunnel_id);
+			assert_string_equal(p->grp.token_id, "tok_a");
+			assert_string_equal(p->grp.region, reps[i].grp.region);
+			assert_int_equal(p->grp.weight, reps[i].grp.weight);
+			assert_int_equal(p->grp.soft_limit, reps[i].grp.soft_limit);
+			assert_int_equal(p->grp.hard_limit, reps[i].grp.hard_limit);
+		}
+		ipcmsg_table_fini(&o1);
+		check_bounds(msg, dec_table);
+		nng_msg_free(msg);
+		/* more replicas than a route may list: the encoder refuses */
+		g.nreplicas = IPCMSG_REPLICAS_MAX + 1;
+		assert_null(ipcmsg_table_encode(&t1));
+	}
+
 	/* empty snapshot */
 	in.n = 0;
 	in.routes = NULL;
