@@ -290,8 +290,8 @@ mlink_tls_mismatch(struct mlink *l, const char *what)
 }
 
 /* TLS first (--mesh-tls), then the binding the PROOFs will cover. A peer
- * that speaks the plain mesh is told apart by its HELLO's first bytes: a
- * listener peeks at them before OpenSSL reads; a dialler sends its
+ * that speaks the plain mesh is told apart by its HELLO's first byte: a
+ * listener peeks at it before OpenSSL reads; a dialler sends its
  * ClientHello first (so a plain listener learns of the mismatch too) and
  * reads the plain HELLO (which a plain node sends at once) as a record
  * without a TLS version. */
@@ -299,17 +299,17 @@ static void
 mlink_tls_step(struct mlink *l)
 {
 	struct mesh *m = l->m;
-	char peek[sizeof(MESH_MAGIC) - 1], why[300];
+	char peek, why[300];
 	ssize_t n;
 	int rc;
 
 	if (!l->outbound && !l->peeked) {
-		n = recv(l->tio.fd, peek, sizeof(peek), MSG_PEEK);
-		if (n > 0 && memcmp(peek, MESH_MAGIC, (size_t)n) == 0) {
+		n = recv(l->tio.fd, &peek, 1, MSG_PEEK);
+		/* one byte says it: 'W' is no TLS record type (and waiting for
+		 * more would spin on the unread bytes) */
+		if (n > 0 && peek == MESH_MAGIC[0]) {
 			uint8_t drop[MESH_HS_MAX];
 
-			if ((size_t)n < sizeof(peek))
-				return;         /* the rest of the magic comes next */
 			/* its HELLO read (so close sends FIN, not RST), our
 			 * refusal written: the plain node learns why */
 			if (read(l->tio.fd, drop, sizeof(drop)) > 0 &&

@@ -170,6 +170,17 @@ def test_mesh_tls_forwards_byte_exact_and_nothing_in_clear(env):
     metric_reaches(n4, "mesh_tls_mismatch_total", 1)
     check(metric(n4, "mesh_links_up_total") == 0, "n4 linked to a TLS node")
 
+    # one byte of a plain HELLO is enough: n1 answers its refusal in clear
+    # and closes at once (it neither waits for more nor spins on it)
+    ip, mport = n1.mesh.rsplit(":", 1)
+    raw = socket.create_connection((ip, int(mport)), timeout=5)
+    t0 = time.monotonic()
+    raw.sendall(b"W")
+    out = harness.recv_all(raw)
+    raw.close()
+    check(out == b"WRNMESH\x00" and time.monotonic() - t0 < 2,
+          "n1's answer to a plain peer: %r after %.2fs" % (out, time.monotonic() - t0))
+
     # the INI form: n5 with `mesh-tls = true` in its file links with n1
     ini = _ini(env, "n5.ini", "[common]\nmesh-tls = true\n")
     n5 = env.node(args=["--config", ini, "--gossip-listen", "127.0.0.5:0",
