@@ -13,6 +13,8 @@ tests/cluster/wgmesh.py (root only).
   public side, holding its name on X; kill -9 of X, time until the URL
   answers 200 through both surviving nodes; X is started again, and the
   next trial kills the next node. Median and max over 10 trials.
+- A machine gone without a word (the holder's veth down): when gossip
+  marks it dead, and when the URL answers through the others again.
 """
 import os
 import shutil
@@ -153,6 +155,39 @@ def failover(mesh, table, env):
               lambda v: "%.3f" % v, "printed", None)
 
 
+def vanish(mesh, table):
+    """The holder's machine gone without a word: its veth down (gossip and
+    the client's session both cross it), nothing closes. The client finds
+    out by its keepalive (--dead-timeout, 30 s by default); the survivors
+    by gossip, after which the name has no live holder until the client
+    is back."""
+    svc = mesh.service("hub", "http", "wgv")
+    host = "wgv.localhost"
+    c = mesh.client("hub", ["http", str(svc), "--server", mesh.servers("ABC"),
+                            "--subdomain", "wgv", "--tls=false"], name="client-wgv")
+    c.wait_urls(1, 15)
+    mesh.wait_status("ABC", host, timeout=20)
+    t0 = time.monotonic()
+    wgmesh.sh("ip", "-n", mesh.ns["A"], "link", "set", "vA", "down")
+    try:
+        dead = mesh.wait("BC", "nodeA", "dead", 30)
+        while not all(mesh.status(y, host, timeout=1) == 200 for y in "BC"):
+            if time.monotonic() - t0 > 90:
+                raise RuntimeError("%s does not answer through B and C" % host)
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+    finally:
+        wgmesh.sh("ip", "-n", mesh.ns["A"], "link", "set", "vA", "up")
+    print("bench: wg holder's link down (no FIN): nodeA dead at B and C after %.2fs, %s "
+          "answers through them after %.2fs (the client's --dead-timeout is 30 s)"
+          % (dead, host, took), flush=True)
+    table.add("wg: failover after the holder's link went down, s (gossip dead)", None, dead,
+              lambda v: "%.2f" % v, "printed", None)
+    table.add("wg: failover after the holder's link went down, s (URL answers)", None, took,
+              lambda v: "%.2f" % v, "printed", None)
+    c.kill()
+
+
 def main():
     why = wgmesh.missing_reason()
     if why is None and not shutil.which("iperf3"):
@@ -178,6 +213,10 @@ def main():
             failover(mesh, table, env)
         except Exception as e:
             table.error("wg failover", str(e))
+        try:
+            vanish(mesh, table)
+        except Exception as e:
+            table.error("wg vanish", str(e))
         ok = True
     except Exception as e:
         table.error("setup", str(e))
