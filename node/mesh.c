@@ -911,8 +911,8 @@ mesh_new(struct mesh **out, struct ev_loop *loop, const struct mesh_conf *conf,
 	if (conf->tls) {
 		char err[512];
 
-		if ((m->tls_srv = meshtls_ctx(1, err, sizeof(err))) == NULL ||
-		    (m->tls_cli = meshtls_ctx(0, err, sizeof(err))) == NULL) {
+		if ((m->tls_srv = meshtls_ctx(true, err, sizeof(err))) == NULL ||
+		    (m->tls_cli = meshtls_ctx(false, err, sizeof(err))) == NULL) {
 			log_error("mesh.tls", "error=\"%s\"", err);
 			SSL_CTX_free(m->tls_srv);
 			keyring_free(m->zero_kr);

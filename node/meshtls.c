@@ -48,7 +48,7 @@ fail:
 }
 
 SSL_CTX *
-meshtls_ctx(int server, char *err, size_t errlen)
+meshtls_ctx(bool server, char *err, size_t errlen)
 {
 	char why[256];
 	EVP_PKEY *key = NULL;

@@ -12,6 +12,7 @@
 #define WARREN_MESHTLS_H
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +22,7 @@
  * AES-128-GCM first, buffers kept between records, no tickets; a server's
  * carries a fresh P-256 key and self-signed certificate. Returns NULL after
  * writing a sentence into err. */
-SSL_CTX *meshtls_ctx(int server, char *err, size_t errlen);
+SSL_CTX *meshtls_ctx(bool server, char *err, size_t errlen);
 
 /* The session's channel binding, once its handshake is done. Returns 0, or
  * -EPROTO (no TLS 1.3 session). */

@@ -364,8 +364,8 @@ mitm_run(void *arg)
 {
 	struct mitm *x = arg;
 	char err[256], buf[16384];
-	SSL_CTX *sctx = meshtls_ctx(1, err, sizeof(err));
-	SSL_CTX *cctx = meshtls_ctx(0, err, sizeof(err));
+	SSL_CTX *sctx = meshtls_ctx(true, err, sizeof(err));
+	SSL_CTX *cctx = meshtls_ctx(false, err, sizeof(err));
 	SSL *in = NULL, *out = NULL;
 	struct sock_addr a;
 	int fa = -1, fb = -1;
