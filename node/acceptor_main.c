@@ -187,6 +187,8 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "mesh_handshake_errors_total", ms ? ms->handshake_bad : 0 },
 		{ "mesh_duplicate_links_total", ms ? ms->duplicates : 0 },
 		{ "mesh_protocol_errors_total", ms ? ms->protocol_errors : 0 },
+		{ "mesh_tls_mismatch_total", ms ? ms->tls_mismatch : 0 },
+		{ "mesh_tls_handshake_errors_total", ms ? ms->tls_failed : 0 },
 		{ "mesh_streams_opened_total", ms ? ms->streams_opened : 0 },
 		{ "mesh_streams_accepted_total", ms ? ms->streams_accepted : 0 },
 		{ "forward_ports", a->fwdports ? fwdport_count(a->fwdports) : 0 },
@@ -508,6 +510,7 @@ acceptor_mesh_start(struct acceptor *a)
 	mc.mux = &mux;
 	mc.handshake_timeout = 5.0;
 	mc.ping_interval = (double)a->conf.ping_interval / 1000.0;
+	mc.tls = a->conf.mesh_tls;
 	mcb.arg = a;
 	if (mesh_new(&a->mesh, a->loop, &mc, &mcb) != 0)
 		return -1;
@@ -528,8 +531,8 @@ acceptor_mesh_start(struct acceptor *a)
 	ev_timer_init(&a->ports_timer, acceptor_on_ports_timer, 1., 1.);
 	a->ports_timer.data = a;
 	ev_timer_start(a->loop, &a->ports_timer);
-	log_info("mesh.start", "addr=%s keys=%zu", text,
-	    a->kr ? keyring_count(a->kr) : 0);
+	log_info("mesh.start", "addr=%s keys=%zu tls=%s", text,
+	    a->kr ? keyring_count(a->kr) : 0, a->conf.mesh_tls ? "on" : "off");
 	return 0;
 }
 

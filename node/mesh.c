@@ -10,19 +10,26 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "keyring.h"
 #include "log.h"
 #include "meshmsg.h"
+#include "meshtls.h"
 #include "sock.h"
+#include "tls.h"
 
 #define MESH_READS_PER_EVENT    16
 #define MESH_BACKOFF_MIN        0.2     /* s before re-dialling a failed peer */
 #define MESH_BACKOFF_MAX        5.0
 #define MESH_HS_MAX             (MESHMSG_HELLO_MAX + MESHMSG_MAC_LEN)
 #define MESH_PURPOSE            "warren mesh link v1"
+#define MESH_MAGIC              "WRNMESH"       /* a HELLO's first bytes */
+/* What a TLS node answers a plain HELLO with, in clear, before it closes:
+ * the magic and version 0, which no HELLO has; the plain node says why. */
+#define MESH_TLS_ONLY           MESH_MAGIC "\0"
 
-enum mlink_state { ML_CONNECTING, ML_HANDSHAKE, ML_UP };
+enum mlink_state { ML_CONNECTING, ML_TLS, ML_HANDSHAKE, ML_UP };
 
 struct mpeer {
 	struct mpeer *next;
@@ -42,7 +49,7 @@ struct mlink {
 	struct mlink *flush_next;
 	struct mpeer *peer;             /* outbound: from the start; inbound: after HELLO */
 	struct mux *mux;
-	int fd;
+	struct tls_io tio;              /* the socket, and its SSL with --mesh-tls */
 	ev_io io;
 	ev_timer timer;                 /* handshake deadline, then keepalive */
 	ev_tstamp last_input;
@@ -50,6 +57,8 @@ struct mlink {
 	bool outbound, dead, in_cb, retiring, flush_queued;
 	bool goaway_sent;               /* retiring: GOAWAY went out */
 	bool got_hello;
+	bool peeked;                    /* TLS: first bytes looked at */
+	uint8_t binding[MESHTLS_BINDING_LEN];   /* TLS: what PROOFs cover */
 	uint8_t nonce[MESHMSG_NONCE_LEN], peer_nonce[MESHMSG_NONCE_LEN];
 	uint8_t hin[MESH_HS_MAX];       /* handshake bytes read */
 	size_t hin_len;
@@ -67,6 +76,8 @@ struct mesh {
 	struct mesh_callbacks cb;
 	struct mux_callbacks mcb;
 	double hs_timeout, ping_ival;
+	SSL_CTX *tls_srv, *tls_cli;     /* --mesh-tls, else NULL */
+	bool tls;
 	int lfd;
 	ev_io lio;
 	ev_timer accept_retry;
@@ -106,7 +117,7 @@ mlink_mac(struct mlink *l, const struct keyring *kr, size_t key, bool ours,
     uint8_t mac[MESHMSG_MAC_LEN])
 {
 	struct mesh *m = l->m;
-	uint8_t in[256];
+	uint8_t in[2 * MESHMSG_HELLO_MAX + MESHTLS_BINDING_LEN];
 	int n;
 
 	/* ours: we prove, in our role; else the peer proves, in its role */
@@ -118,6 +129,13 @@ mlink_mac(struct mlink *l, const struct keyring *kr, size_t key, bool ours,
 		    l->peer_nonce, l->nonce, l->peer->name, m->self, in, sizeof(in));
 	if (n < 0)
 		return n;
+	/* over TLS: bound to this TLS session (meshtls.h) */
+	if (l->tio.ssl != NULL) {
+		if ((size_t)n + sizeof(l->binding) > sizeof(in))
+			return -ENOSPC;
+		memcpy(in + n, l->binding, sizeof(l->binding));
+		n += (int)sizeof(l->binding);
+	}
 	return keyring_mac(kr, key, MESH_PURPOSE, in, (size_t)n, mac);
 }
 
@@ -246,6 +264,87 @@ mlink_verify(struct mlink *l, const uint8_t *proof)
 	return ok;
 }
 
+/* Why a read or write failed, for logs: OpenSSL's reason or errno's. */
+static void
+mlink_io_why(struct mlink *l, ssize_t n, char *why, size_t len)
+{
+	char e[256];
+
+	if (n == -EPROTO && l->tio.ssl != NULL)
+		snprintf(why, len, "TLS: %s", tls_io_error(e, sizeof(e)));
+	else
+		snprintf(why, len, "%s", n == -EPIPE ? "peer closed the link" :
+		    strerror((int)-n));
+}
+
+/* The two ends disagree about --mesh-tls: say so, count it, drop the link
+ * (the dialer backs off as after any failed dial). */
+static void
+mlink_tls_mismatch(struct mlink *l, const char *what)
+{
+	l->m->stats.tls_mismatch++;
+	log_warn("mesh.tls.mismatch", "peer=%s addr=%s dir=%s reason=\"%s: give "
+	    "every node --mesh-tls, or none\"", l->peer != NULL ? l->peer->name : "-",
+	    l->addr, l->outbound ? "out" : "in", what);
+	mlink_close(l, what);
+}
+
+/* TLS first (--mesh-tls), then the binding the PROOFs will cover. A peer
+ * that speaks the plain mesh is told apart by its HELLO's first byte: a
+ * listener peeks at it before OpenSSL reads; a dialler sends its
+ * ClientHello first (so a plain listener learns of the mismatch too) and
+ * reads the plain HELLO (which a plain node sends at once) as a record
+ * without a TLS version. */
+static void
+mlink_tls_step(struct mlink *l)
+{
+	struct mesh *m = l->m;
+	char peek, why[300];
+	ssize_t n;
+	int rc;
+
+	if (!l->outbound && !l->peeked) {
+		n = recv(l->tio.fd, &peek, 1, MSG_PEEK);
+		/* one byte says it: 'W' is no TLS record type (and waiting for
+		 * more would spin on the unread bytes) */
+		if (n > 0 && peek == MESH_MAGIC[0]) {
+			uint8_t drop[MESH_HS_MAX];
+
+			/* its HELLO read (so close sends FIN, not RST), our
+			 * refusal written: the plain node learns why */
+			if (read(l->tio.fd, drop, sizeof(drop)) > 0 &&
+			    write(l->tio.fd, MESH_TLS_ONLY, sizeof(MESH_TLS_ONLY) - 1) < 0)
+				(void)0;
+			mlink_tls_mismatch(l, "the peer speaks the mesh without "
+			    "TLS and this node has --mesh-tls");
+			return;
+		}
+		if (n > 0)
+			l->peeked = true;
+	}
+	if ((rc = tls_io_handshake(&l->tio)) == -EAGAIN)
+		return;
+	if (rc == 0 && meshtls_binding(l->tio.ssl, l->binding) != 0)
+		rc = -EPROTO;
+	if (rc == -EPROTO && !l->peeked &&
+	    ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_WRONG_VERSION_NUMBER) {
+		ERR_clear_error();
+		mlink_tls_mismatch(l, "the peer does not speak TLS (no --mesh-tls) "
+		    "and this node has --mesh-tls");
+		return;
+	}
+	if (rc != 0) {
+		mlink_io_why(l, rc, why, sizeof(why));
+		m->stats.tls_failed++;
+		log_warn("mesh.tls.failed", "peer=%s addr=%s dir=%s error=\"%s\"",
+		    l->peer != NULL ? l->peer->name : "-", l->addr,
+		    l->outbound ? "out" : "in", why);
+		mlink_close(l, "TLS handshake failed");
+		return;
+	}
+	l->state = ML_HANDSHAKE;
+}
+
 /* Reads handshake bytes; once the link is up, any bytes after the PROOF go
  * to the mux. */
 static void
@@ -257,17 +356,37 @@ mlink_read_handshake(struct mlink *l)
 	ssize_t n;
 	int rc;
 
-	n = read(l->fd, l->hin + l->hin_len, sizeof(l->hin) - l->hin_len);
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+	n = tls_io_read(&l->tio, l->hin + l->hin_len, sizeof(l->hin) - l->hin_len);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		char why[300];
+
 		m->stats.handshake_bad++;
-		mlink_close(l, n == 0 ? "closed during the handshake" : strerror(errno));
+		if (n == 0)
+			snprintf(why, sizeof(why), "closed during the handshake%s",
+			    m->tls ? "" : " (a node with --mesh-tls closes plain links)");
+		else
+			mlink_io_why(l, n, why, sizeof(why));
+		mlink_close(l, why);
 		return;
 	}
-	if (n == -1)
-		return;
 	l->hin_len += (size_t)n;
 	if (!l->got_hello) {
 		rc = meshmsg_hello_decode(&h, l->hin, l->hin_len);
+		if (rc < 0 && l->hin[0] == 0x16 && l->hin_len >= 2 &&
+		    l->hin[1] == 0x03) {
+			/* a TLS record: the peer runs with --mesh-tls */
+			mlink_tls_mismatch(l, "the peer speaks TLS (--mesh-tls) and "
+			    "this node does not");
+			return;
+		}
+		if (rc < 0 && l->hin_len >= sizeof(MESH_TLS_ONLY) - 1 &&
+		    memcmp(l->hin, MESH_TLS_ONLY, sizeof(MESH_TLS_ONLY) - 1) == 0) {
+			mlink_tls_mismatch(l, "the peer takes TLS links only "
+			    "(--mesh-tls) and this node has no --mesh-tls");
+			return;
+		}
 		if (rc < 0) {
 			m->stats.handshake_bad++;
 			log_warn("mesh.refused", "addr=%s reason=\"not a warren mesh "
@@ -321,19 +440,19 @@ mlink_read_handshake(struct mlink *l)
 static void
 mlink_update_io(struct mlink *l)
 {
-	int want = EV_READ;
+	int want;
 
 	if (l->dead)
 		return;
-	if (l->state == ML_CONNECTING ||
-	    l->hout_off < l->hout_len ||
-	    (l->state == ML_UP && mux_wpending(l->mux) > 0))
-		want |= EV_WRITE;
 	if (l->state == ML_CONNECTING)
 		want = EV_WRITE;
+	else
+		want = tls_io_events(&l->tio, true, l->state != ML_TLS &&
+		    (l->hout_off < l->hout_len ||
+		    (l->state == ML_UP && mux_wpending(l->mux) > 0)));
 	if ((l->io.events & (EV_READ | EV_WRITE)) != want) {
 		ev_io_stop(l->m->loop, &l->io);
-		ev_io_set(&l->io, l->fd, want);
+		ev_io_set(&l->io, l->tio.fd, want);
 		ev_io_start(l->m->loop, &l->io);
 	}
 }
@@ -345,21 +464,29 @@ mlink_flush(struct mlink *l)
 	struct iovec io;
 	ssize_t n;
 
+	/* nothing of ours goes before the TLS handshake is done */
+	if (l->state == ML_CONNECTING || l->state == ML_TLS)
+		return 0;
 	while (l->hout_off < l->hout_len) {
-		n = write(l->fd, l->hout + l->hout_off, l->hout_len - l->hout_off);
-		if (n == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		n = tls_io_write(&l->tio, l->hout + l->hout_off,
+		    l->hout_len - l->hout_off);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
 		l->hout_off += (size_t)n;
 	}
-	if (l->state != ML_UP)
-		return 0;
-	while ((io = mux_wbuf(l->mux)).iov_len > 0) {
-		n = write(l->fd, io.iov_base, io.iov_len);
-		if (n == -1)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	while (l->state == ML_UP && (io = mux_wbuf(l->mux)).iov_len > 0) {
+		n = tls_io_write(&l->tio, io.iov_base, io.iov_len);
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
 		mux_wconsume(l->mux, (size_t)n);
 	}
-	return 0;
+	/* TLS records staged by the last write, if the socket was full */
+	n = tls_io_flush(&l->tio);
+	return n == -EAGAIN ? 0 : (int)n;
 }
 
 static void
@@ -374,9 +501,9 @@ mlink_read_up(struct mlink *l)
 
 	for (i = 0; i < MESH_READS_PER_EVENT && !l->dead; i++) {
 		/* inside a DATA payload: straight to its destination */
-		if (m->cb.splice_in != NULL &&
+		if (m->cb.splice_in != NULL && l->tio.ssl == NULL &&
 		    (st = mux_rpayload(l->mux, &left)) != NULL) {
-			n = m->cb.splice_in(st, l->fd, left);
+			n = m->cb.splice_in(st, l->tio.fd, left);
 			if (n > 0) {
 				mux_rskip(l->mux, (size_t)n);
 				l->last_input = ev_now(m->loop);
@@ -395,16 +522,22 @@ mlink_read_up(struct mlink *l)
 			mlink_close(l, "out of memory");
 			return;
 		}
-		if (io.iov_len > mux_rwant(l->mux))
+		/* a plain link stops at the next frame header so the payload
+		 * may be spliced; TLS decrypts a whole block */
+		if (l->tio.ssl == NULL && io.iov_len > mux_rwant(l->mux))
 			io.iov_len = mux_rwant(l->mux);
-		n = read(l->fd, io.iov_base, io.iov_len);
+		n = tls_io_read(&l->tio, io.iov_base, io.iov_len);
 		if (n == 0) {
 			mlink_close(l, "peer closed the link");
 			return;
 		}
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR)
-				mlink_close(l, strerror(errno));
+		if (n < 0) {
+			char why[300];
+
+			if (n != -EAGAIN) {
+				mlink_io_why(l, n, why, sizeof(why));
+				mlink_close(l, why);
+			}
 			return;
 		}
 		l->last_input = ev_now(m->loop);
@@ -415,7 +548,9 @@ mlink_read_up(struct mlink *l)
 			mlink_close(l, "protocol error");
 			return;
 		}
-		if ((size_t)n < io.iov_len)
+		/* a short read drained the socket (TLS: unless OpenSSL
+		 * still holds bytes or an error came after) */
+		if ((size_t)n < io.iov_len && tls_io_pending(&l->tio) == 0)
 			return;
 	}
 }
@@ -434,27 +569,36 @@ static void
 mlink_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct mlink *l = w->data;
-	struct mesh *m = l->m;
+	bool rd = (revents & EV_READ) || l->tio.read_wants_write;
+	char why[300];
 	int rc;
 
 	l->in_cb = true;
 	if (l->state == ML_CONNECTING) {
-		if ((rc = sock_connect_result(l->fd)) != 0) {
+		if ((rc = sock_connect_result(l->tio.fd)) != 0) {
 			if (rc != -EINPROGRESS && rc != -EAGAIN)
 				mlink_close(l, strerror(-rc));
 		} else {
-			l->state = ML_HANDSHAKE;
+			l->state = l->tio.ssl != NULL ? ML_TLS : ML_HANDSHAKE;
 			l->last_input = ev_now(loop);
+			rd = l->tio.ssl != NULL;        /* the ClientHello goes now */
 		}
-	} else if (revents & EV_READ) {
-		if (l->state == ML_HANDSHAKE)
-			mlink_read_handshake(l);
-		if (!l->dead && l->state == ML_UP)
-			mlink_read_up(l);
 	}
-	if (!l->dead && (rc = mlink_flush(l)) != 0)
-		mlink_close(l, strerror(-rc));
-	(void)m;
+	if (!l->dead && l->state == ML_TLS) {
+		mlink_tls_step(l);
+		/* the peer's HELLO may have come with the last TLS record */
+		rd = !l->dead && l->state == ML_HANDSHAKE;
+	}
+	if (!l->dead && rd && l->state == ML_HANDSHAKE)
+		mlink_read_handshake(l);
+	if (!l->dead && rd && l->state == ML_UP)
+		mlink_read_up(l);
+	if (!l->dead && l->state >= ML_HANDSHAKE && tls_io_pending(&l->tio) > 0)
+		ev_feed_event(loop, &l->io, EV_READ);
+	if (!l->dead && (rc = mlink_flush(l)) != 0) {
+		mlink_io_why(l, rc, why, sizeof(why));
+		mlink_close(l, why);
+	}
 	if (!l->dead)
 		mlink_check_retire(l);
 	l->in_cb = false;
@@ -488,6 +632,7 @@ mlink_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	mux_ping(l->mux, (uint64_t)(ev_now(loop) * 1e6));
+	tls_io_trim(&l->tio);           /* a quiet link gives its buffers back */
 	if (mlink_flush(l) != 0) {
 		mlink_close(l, "write failed");
 		return;
@@ -582,16 +727,25 @@ mlink_new(struct mesh *m, int fd, bool outbound)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->m = m;
-	l->fd = fd;
 	l->outbound = outbound;
+	tls_io_plain(&l->tio, fd);
+	if (m->tls_srv != NULL && ((outbound ? tls_io_client(&l->tio, fd,
+	    m->tls_cli, "warren-mesh", false) : tls_io_server(&l->tio, fd,
+	    m->tls_srv)) != 0 || tls_io_batch(&l->tio) != 0)) {
+		tls_io_fini(&l->tio);
+		free(l);
+		return NULL;
+	}
 	if (getrandom(l->nonce, sizeof(l->nonce), 0) != sizeof(l->nonce) ||
 	    (l->mux = mux_new(outbound ? MUX_CLIENT : MUX_SERVER, &m->mux_conf,
 	    &m->mcb, l)) == NULL) {
+		tls_io_fini(&l->tio);
 		free(l);
 		return NULL;
 	}
 	sock_nodelay(fd);
-	l->state = outbound ? ML_CONNECTING : ML_HANDSHAKE;
+	l->state = outbound ? ML_CONNECTING : l->tio.ssl != NULL ? ML_TLS :
+	    ML_HANDSHAKE;
 	l->last_input = ev_now(m->loop);
 	mlink_queue_hello(l);
 	ev_io_init(&l->io, mlink_on_io, fd, 0);
@@ -601,6 +755,10 @@ mlink_new(struct mesh *m, int fd, bool outbound)
 	ev_timer_start(m->loop, &l->timer);
 	l->next = m->links;
 	m->links = l;
+	/* a plain listener's HELLO goes at once, before anything is read: a
+	 * TLS dialler tells it from a ServerHello even if we then drop it */
+	if (l->state == ML_HANDSHAKE)
+		(void)mlink_flush(l);
 	mlink_update_io(l);
 	return l;
 }
@@ -653,7 +811,8 @@ mlink_destroy(struct mlink *l)
 	}
 	ev_io_stop(m->loop, &l->io);
 	ev_timer_stop(m->loop, &l->timer);
-	close(l->fd);
+	tls_io_fini(&l->tio);
+	close(l->tio.fd);
 	OPENSSL_cleanse(l->hin, sizeof(l->hin));
 	/* streams learn of it through on_reset and close their handles */
 	mux_free(l->mux);
@@ -749,6 +908,21 @@ mesh_new(struct mesh **out, struct ev_loop *loop, const struct mesh_conf *conf,
 			close(conf->listen_fd);
 		return -ENOMEM;
 	}
+	if (conf->tls) {
+		char err[512];
+
+		if ((m->tls_srv = meshtls_ctx(true, err, sizeof(err))) == NULL ||
+		    (m->tls_cli = meshtls_ctx(false, err, sizeof(err))) == NULL) {
+			log_error("mesh.tls", "error=\"%s\"", err);
+			SSL_CTX_free(m->tls_srv);
+			keyring_free(m->zero_kr);
+			free(m);
+			if (conf->listen_fd >= 0)
+				close(conf->listen_fd);
+			return -EPROTO;
+		}
+		m->tls = true;
+	}
 	m->mux_conf = *conf->mux;
 	m->cb = *cb;
 	m->mcb = *cb->stream;
@@ -796,6 +970,8 @@ mesh_free(struct mesh *m)
 	ev_timer_stop(m->loop, &m->accept_retry);
 	ev_prepare_stop(m->loop, &m->flusher);
 	keyring_free(m->zero_kr);
+	SSL_CTX_free(m->tls_srv);
+	SSL_CTX_free(m->tls_cli);
 	free(m);
 }
 

@@ -13,6 +13,11 @@
  * opened before the link is up wait in its mux (bounded by its output
  * watermark) and go out once it is.
  *
+ * With tls (--mesh-tls, node/meshtls.h) every link is TLS 1.3 from its
+ * first byte, the HELLO and PROOF inside it and bound to it; a peer that
+ * speaks the other way (plain to a TLS node, or TLS to a plain one) is
+ * told apart from a stranger, logged and counted as a mismatch.
+ *
  * Streams: mesh_open() opens one to a peer; a peer's streams arrive through
  * on_open(). Stream events of both kinds go to the `stream` callbacks, which
  * find their owner through the stream's data pointer. Nothing here knows
@@ -21,6 +26,7 @@
 #define WARREN_MESH_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,6 +44,7 @@ struct mesh_conf {
 	const struct mux_conf *mux;     /* per-link mux settings (copied) */
 	double handshake_timeout;       /* s for connect + HELLO + PROOF */
 	double ping_interval;           /* s; a link silent 3x this is dropped */
+	bool tls;                       /* links carry TLS (both ends must) */
 };
 
 struct mesh_callbacks {
@@ -65,10 +72,14 @@ struct mesh_stats {
 	uint64_t streams_opened;        /* by us */
 	uint64_t streams_accepted;      /* by peers, kept */
 	uint64_t protocol_errors;       /* mux errors after the handshake */
+	uint64_t tls_mismatch;          /* peer with TLS where we have none, or
+	                                 * the other way round */
+	uint64_t tls_failed;            /* TLS handshakes that failed otherwise */
 };
 
 /* Starts listening (if listen_fd >= 0). Returns 0 and sets *out, or -errno
- * (conf->listen_fd is closed on failure). */
+ * (conf->listen_fd is closed on failure; -EPROTO: TLS could not be set up,
+ * logged). */
 int mesh_new(struct mesh **out, struct ev_loop *loop, const struct mesh_conf *conf,
     const struct mesh_callbacks *cb);
 /* Closes every link (their streams see MUX_RST_SESSION_GONE) and the

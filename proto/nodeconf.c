@@ -41,6 +41,7 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "tls-key", CONF_STR, O(tls_key), "", "private key (PEM) for --tls-cert" },
 	{ "gossip-listen", CONF_STR, O(gossip_listen), "127.0.0.1:7946", "gossip UDP+TCP address; it is the node's mesh address (port 0: the kernel picks)" },
 	{ "mesh-listen", CONF_STR, O(mesh_listen), "", "address other nodes forward public connections to (in production a WireGuard address; default: the gossip address's host, port 7001, or a port the kernel picks if that one is busy)" },
+	{ "mesh-tls", CONF_BOOL, O(mesh_tls), "false", "TLS on mesh links, for networks without WireGuard (every node needs it; the cluster key still authenticates each link, bound to its TLS session)" },
 	{ "join", CONF_STR, O(join), "", "cluster members to join: ADDR[,ADDR...] (host names may resolve to several)" },
 	{ "cluster-key-file", CONF_STR, O(cluster_key_file), "", "file of base64 32-byte keys, one per line: the first seals, all open (required unless gossip is on loopback)" },
 	{ "gossip-profile", CONF_STR, O(gossip_profile), "lan", "gossip timing: lan or wan" },

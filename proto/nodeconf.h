@@ -37,6 +37,7 @@ struct node_conf {
 	char *tls_cert, *tls_key;       /* "" = the development CA's */
 	char *gossip_listen;    /* UDP+TCP gossip address = the mesh address */
 	char *mesh_listen;      /* forwarding links from other nodes */
+	bool mesh_tls;          /* TLS on mesh links */
 	char *join;             /* seeds: ADDR[,ADDR...], names allowed */
 	char *cluster_key_file; /* keyring: base64 keys, one per line */
 	char *gossip_profile;   /* "lan" or "wan" */

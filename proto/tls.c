@@ -456,6 +456,33 @@ tls_io_result(struct tls_io *io, int rc, bool reading)
 	}
 }
 
+int
+tls_io_handshake(struct tls_io *io)
+{
+	ssize_t rc = 0;
+	int r, out;
+
+	if (io->ssl == NULL || SSL_is_init_finished(io->ssl))
+		return 0;
+	io->read_wants_write = io->write_wants_read = false;
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(io->ssl)) != 1) {
+		rc = tls_io_result(io, r, true);
+		if (rc == 0)
+			rc = -EPIPE;    /* closed during the handshake */
+	}
+	/* what the handshake staged (batch mode) goes now */
+	if (io->batch && buf_len(&io->out) > 0) {
+		out = tls_io_out(io);
+		if (out != 0 && out != -EAGAIN && (rc == 0 || rc == -EAGAIN))
+			rc = out;
+	}
+	if (rc == 0 && !SSL_is_init_finished(io->ssl))
+		rc = -EAGAIN;
+	return (int)rc;
+}
+
 /* io->rerr for an EOF that came after some bytes */
 #define TLS_IO_EOF      1
 

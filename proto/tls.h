@@ -68,6 +68,12 @@ void tls_io_plain(struct tls_io *io, int fd);
  * kernel then frames the records). Returns 0 or -ENOMEM. */
 int tls_io_batch(struct tls_io *io);
 
+/* Runs the TLS handshake on its own (when the owner needs it done before
+ * the first byte, e.g. to read the exporter). Returns 0 once it is done,
+ * -EAGAIN (tls_io_events() says what to wait for), or -EPROTO/-errno;
+ * 0 at once on plain TCP. */
+int tls_io_handshake(struct tls_io *io);
+
 /* Return bytes moved (> 0), 0 on EOF (read), -EAGAIN, or -EPROTO/-errno on
  * a broken connection (tls_io_error() says why). A TLS read fills buf with
  * as many records as it can: fewer bytes than asked mean the socket had no

@@ -6,7 +6,8 @@ hold it, against the same tunnel reached at its owner, in the same run.
 
 Two nodes on 127.0.0.1 and 127.0.0.2 joined by an authenticated mesh link,
 the client's tunnel on node 1 (plain tunnel link, as the loopback rows of
-bench.py). iperf3 single stream through the TCP tunnel's port on each node;
+bench.py). iperf3 single stream through the TCP tunnel's port on each node,
+and the same on a second pair (127.0.0.3-4) whose mesh link has --mesh-tls;
 wrk 1 KiB through the HTTP tunnel on each node; node 2's RSS with 1,000 idle
 keep-alive connections forwarded to node 1.
 Targets: single stream >= 0.8x the owner, 1 KiB req/s >= 0.8x, p99 added
@@ -54,6 +55,28 @@ def wait_ok(fn, what, timeout=15):
     raise RuntimeError("%s: not within %ds (%r)" % (what, timeout, last))
 
 
+def start_pair(env, keys, ids, extra=()):
+    """Nodes on 127.0.0.<id>, the first the seed of the others: a cluster
+    of their own, joined by mesh links. Returns them."""
+    nodes = []
+    for i in ids:
+        args = ["--tunnel-tls=false", "--max-conns-per-ip", "0", "--gossip-listen",
+                "127.0.0.%d:0" % i, "--mesh-listen", "127.0.0.%d:0" % i,
+                "--cluster-key-file", keys] + FAST + list(extra)
+        if nodes:
+            args += ["--join", nodes[0].gossip]
+        n = env.node(args=args, http="127.0.0.%d:0" % i)
+        n.ip = "127.0.0.%d" % i
+        for _ in range(200):
+            g = [e for e in n.events() if e.get("ev") == "gossip.listen"]
+            if g:
+                n.gossip = g[0]["addr"]
+                break
+            time.sleep(0.05)
+        nodes.append(n)
+    return nodes
+
+
 def main():
     bench.raise_nofile()
     for tool in ("iperf3", "wrk", "nginx"):
@@ -69,23 +92,7 @@ def main():
         keys = env.path("cluster.keys")
         with open(keys, "w") as f:
             f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
-        nodes = []
-        for i in (1, 2):
-            args = ["--tunnel-tls=false", "--max-conns-per-ip", "0", "--gossip-listen",
-                    "127.0.0.%d:0" % i, "--mesh-listen", "127.0.0.%d:0" % i,
-                    "--cluster-key-file", keys] + FAST
-            if nodes:
-                args += ["--join", nodes[0].gossip]
-            n = env.node(args=args, http="127.0.0.%d:0" % i)
-            n.ip = "127.0.0.%d" % i
-            for _ in range(200):
-                g = [e for e in n.events() if e.get("ev") == "gossip.listen"]
-                if g:
-                    n.gossip = g[0]["addr"]
-                    break
-                time.sleep(0.05)
-            nodes.append(n)
-        n1, n2 = nodes
+        n1, n2 = start_pair(env, keys, (1, 2))
 
         # iperf3 through the TCP tunnel: at its owner, and through node 2
         ip_port = harness.free_port()
@@ -104,6 +111,31 @@ def main():
                       lambda v: "%.2f" % v, ">= 0.80x", t >= 0.8 * d)
         except Exception as e:
             table.error("fwd iperf3", str(e))
+            t = None
+
+        # the same through a mesh link with --mesh-tls: a second pair of
+        # nodes (127.0.0.3 holds, 127.0.0.4 forwards), the same service
+        try:
+            n3, n4 = start_pair(env, keys, (3, 4), ["--mesh-tls"])
+            c3 = env.client(["tcp", str(ip_port), "--server", "127.0.0.1:%d" % n3.tunnel_port,
+                             "--tls=false"], name="client-tcp-meshtls")
+            tport3 = c3.wait_urls(1, 15)[0]["port"]
+            wait_ok(lambda: harness.socket.create_connection((n4.ip, tport3), 1).close()
+                    or True, "node 4 listening on port %d" % tport3)
+            d3 = iperf_at(n3.ip, tport3)
+            t3 = iperf_at(n4.ip, tport3)
+            print("bench: forward --mesh-tls iperf3 -P 1: owner %.2f Gbit/s, via node 4 "
+                  "%.2f Gbit/s" % (d3, t3), flush=True)
+            table.add("fwd --mesh-tls: iperf3 1 stream (Gbit/s, owner / via node 4)", d3, t3,
+                      lambda v: "%.2f" % v, "printed", None)
+            if t is not None:
+                table.add("fwd: iperf3 via the forwarding node (Gbit/s, plain mesh / "
+                          "--mesh-tls)", t, t3, lambda v: "%.2f" % v, "printed", None)
+            c3.kill()
+            for n in (n4, n3):
+                n.stop()
+        except Exception as e:
+            table.error("fwd --mesh-tls iperf3", str(e))
 
         # wrk 1 KiB through the HTTP tunnel
         nginx_port = bench.start_nginx(env)

@@ -22,5 +22,8 @@ timeout -k 10 170 "$PY" tests/bench/members.py $Q || rc=$?
 timeout -k 10 400 "$PY" tests/bench/repl.py $Q || rc=$?
 # forwarding over the mesh: via a node that does not hold the tunnel vs at
 # its owner (about 1 min)
-timeout -k 10 150 "$PY" tests/bench/forward.py $Q || rc=$?
+timeout -k 10 240 "$PY" tests/bench/forward.py $Q || rc=$?
+# over a WireGuard mesh in network namespaces (root): forwarding against
+# iperf3 across the same namespaces, failover after kill -9 (about 1 min)
+timeout -k 10 300 "$PY" tests/bench/wgforward.py $Q || rc=$?
 exit $rc

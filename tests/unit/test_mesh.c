@@ -1,7 +1,13 @@
 /* mesh: links between two mesh instances on one loop, over loopback TCP.
  * Streams flow both ways; two nodes dialling each other at once end with
  * one link, the one dialled by the name that sorts first; a peer with
- * another key never gets a stream through and is counted on both sides. */
+ * another key never gets a stream through and is counted on both sides.
+ * With TLS: streams flow; a man in the middle that terminates TLS on both
+ * sides and relays the bytes gets no link up (the PROOFs are bound to each
+ * TLS session); a plain node and a TLS node never link, counted. */
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +23,7 @@
 #include "keyring.h"
 #include "log.h"
 #include "node/mesh.h"
+#include "node/meshtls.h"
 #include "mux.h"
 #include "sock.h"
 
@@ -112,8 +119,8 @@ ring(uint8_t fill)
 }
 
 static void
-node_start(struct tnode *n, struct ev_loop *loop, const char *name,
-    const struct keyring *kr)
+node_start_tls(struct tnode *n, struct ev_loop *loop, const char *name,
+    const struct keyring *kr, bool tls)
 {
 	static struct mux_conf mc;
 	struct mesh_callbacks cb = { ts_open, &ts_cb, NULL, n };
@@ -133,7 +140,15 @@ node_start(struct tnode *n, struct ev_loop *loop, const char *name,
 	conf.mux = &mc;
 	conf.handshake_timeout = 2.0;
 	conf.ping_interval = 1.0;
+	conf.tls = tls;
 	assert_int_equal(mesh_new(&n->m, loop, &conf, &cb), 0);
+}
+
+static void
+node_start(struct tnode *n, struct ev_loop *loop, const char *name,
+    const struct keyring *kr)
+{
+	node_start_tls(n, loop, name, kr, false);
 }
 
 static void
@@ -306,12 +321,192 @@ test_wrong_key_refused(void **state)
 	ev_loop_destroy(loop);
 }
 
+static void
+test_tls_link(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct keyring *kr = ring(0x42);
+	struct tnode a, b;
+	struct tstream *t[2];
+
+	node_start_tls(&a, loop, "alpha", kr, true);
+	node_start_tls(&b, loop, "beta", kr, true);
+	assert_int_equal(mesh_peer_set(a.m, "beta", b.addr), 0);
+	assert_int_equal(mesh_peer_set(b.m, "alpha", a.addr), 0);
+	t[0] = open_msg(&a, "beta", "over tls from alpha");
+	t[1] = open_msg(&b, "alpha", "over tls from beta");
+	assert_true(run_until(loop, both_done, t, 5.0));
+	assert_memory_equal(t[0]->got, "over tls from alpha", t[0]->len);
+	assert_memory_equal(t[1]->got, "over tls from beta", t[1]->len);
+	assert_int_equal(mesh_stats(a.m)->auth_failed, 0);
+	assert_int_equal(mesh_stats(a.m)->tls_failed, 0);
+	close_opener(t[0]);
+	close_opener(t[1]);
+	node_stop(&a);
+	node_stop(&b);
+	keyring_free(kr);
+	ev_loop_destroy(loop);
+}
+
+/* The man in the middle: takes one TLS connection (its own certificate,
+ * which the dialler does not check), dials the real listener with TLS, and
+ * relays the plaintext both ways on its own thread. */
+struct mitm {
+	int lfd;
+	char addr[64];
+	const char *to;
+	size_t relayed;
+	pthread_t th;
+};
+
+static void *
+mitm_run(void *arg)
+{
+	struct mitm *x = arg;
+	char err[256], buf[16384];
+	SSL_CTX *sctx = meshtls_ctx(true, err, sizeof(err));
+	SSL_CTX *cctx = meshtls_ctx(false, err, sizeof(err));
+	SSL *in = NULL, *out = NULL;
+	struct sock_addr a;
+	int fa = -1, fb = -1;
+
+	if (sctx == NULL || cctx == NULL)
+		goto done;
+	if ((fa = accept(x->lfd, NULL, NULL)) == -1 ||
+	    sock_addr_parse(&a, x->to, NULL) != 0 ||
+	    (fb = socket(a.ss.ss_family, SOCK_STREAM, 0)) == -1 ||
+	    connect(fb, (struct sockaddr *)&a.ss, a.len) == -1)
+		goto done;
+	in = SSL_new(sctx);
+	out = SSL_new(cctx);
+	SSL_set_fd(in, fa);
+	SSL_set_fd(out, fb);
+	if (SSL_accept(in) != 1 || SSL_connect(out) != 1)
+		goto done;
+	for (;;) {
+		struct pollfd p[2] = { { fa, POLLIN, 0 }, { fb, POLLIN, 0 } };
+		SSL *from[2] = { in, out }, *to[2] = { out, in };
+		int i, n;
+
+		if (!SSL_has_pending(in) && !SSL_has_pending(out) &&
+		    poll(p, 2, 3000) <= 0)
+			goto done;
+		for (i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP)) &&
+			    !SSL_has_pending(from[i]))
+				continue;
+			if ((n = SSL_read(from[i], buf, sizeof(buf))) <= 0 ||
+			    SSL_write(to[i], buf, n) != n)
+				goto done;
+			x->relayed += (size_t)n;
+		}
+	}
+done:
+	SSL_free(in);
+	SSL_free(out);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	if (fa != -1)
+		close(fa);
+	if (fb != -1)
+		close(fb);
+	return NULL;
+}
+
+static bool
+both_auth_failed(void *arg)
+{
+	struct pair *p = arg;
+
+	return mesh_stats(p->a->m)->auth_failed >= 1 &&
+	    mesh_stats(p->b->m)->auth_failed >= 1;
+}
+
+static void
+test_tls_mitm_refused(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct keyring *kr = ring(0x42);
+	struct tnode a, b;
+	struct pair p = { &a, &b };
+	struct sock_addr sa;
+	struct mitm x;
+	struct tstream *t;
+
+	node_start_tls(&a, loop, "alpha", kr, true);
+	node_start_tls(&b, loop, "beta", kr, true);
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(sock_addr_parse(&sa, "127.0.0.1:0", NULL), 0);
+	assert_true((x.lfd = sock_listen(&sa, 4)) >= 0);
+	sock_addr_format(&sa, x.addr, sizeof(x.addr));
+	x.to = b.addr;
+	/* the accepted socket is blocking: the listener's flag is not inherited */
+	assert_int_equal(pthread_create(&x.th, NULL, mitm_run, &x), 0);
+	/* alpha believes beta is where the man in the middle listens */
+	assert_int_equal(mesh_peer_set(a.m, "beta", x.addr), 0);
+	t = open_msg(&a, "beta", "secret");
+	assert_true(run_until(loop, both_auth_failed, &p, 5.0));
+	assert_true(run_until(loop, reset_seen, t, 5.0));
+	pthread_join(x.th, NULL);
+	assert_true(x.relayed > 0);             /* it did relay the handshake */
+	assert_int_equal(b.nin, 0);             /* no stream reached beta */
+	assert_int_equal(mesh_stats(a.m)->links_up, 0);
+	assert_int_equal(mesh_stats(b.m)->links_up, 0);
+	close(x.lfd);
+	close_opener(t);
+	node_stop(&a);
+	node_stop(&b);
+	keyring_free(kr);
+	ev_loop_destroy(loop);
+}
+
+static bool
+mismatch_counted(void *arg)
+{
+	struct pair *p = arg;
+
+	return mesh_stats(p->a->m)->tls_mismatch >= 1 &&
+	    mesh_stats(p->b->m)->tls_mismatch >= 1;
+}
+
+/* plain -> TLS and TLS -> plain: refused, counted on both ends */
+static void
+test_tls_mismatch(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	struct keyring *kr = ring(0x42);
+	struct tnode a, b;
+	struct pair p = { &a, &b };
+	struct tstream *t;
+	int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		node_start_tls(&a, loop, "alpha", kr, dir == 0);
+		node_start_tls(&b, loop, "beta", kr, dir == 1);
+		assert_int_equal(mesh_peer_set(a.m, "beta", b.addr), 0);
+		t = open_msg(&a, "beta", "hello?");
+		assert_true(run_until(loop, mismatch_counted, &p, 5.0));
+		assert_true(run_until(loop, reset_seen, t, 5.0));
+		assert_int_equal(b.nin, 0);
+		assert_int_equal(mesh_stats(a.m)->links_up, 0);
+		assert_int_equal(mesh_stats(b.m)->links_up, 0);
+		close_opener(t);
+		node_stop(&a);
+		node_stop(&b);
+	}
+	keyring_free(kr);
+	ev_loop_destroy(loop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_double_dial_settles),
 		cmocka_unit_test(test_wrong_key_refused),
+		cmocka_unit_test(test_tls_link),
+		cmocka_unit_test(test_tls_mitm_refused),
+		cmocka_unit_test(test_tls_mismatch),
 	};
 
 	log_setup("test", "error");
