@@ -118,6 +118,8 @@ struct warren_client {
 	                                   avoided while it has one */
 	bool follower;                  /* --ha: the twin that asks for the
 	                                   names the other one got */
+	unsigned moves;                 /* other nodes tried since the last
+	                                   session came up (each at once) */
 	bool started, welcomed;
 };
 
@@ -462,6 +464,7 @@ warren_on_control(struct mux *mx, const uint8_t *p, size_t len)
 		s->ready_at = ev_now(c->loop);
 		ev_timer_stop(c->loop, &s->welcome);
 		c->welcomed = true;
+		c->moves = 0;
 		snprintf(s->node, sizeof(s->node), "%s", m.agent ? m.agent : "");
 		log_info("session.ready", "server=%s node=%s version=%u",
 		    c->server_text, warren_q(q, sizeof(q), s->node), m.version);
@@ -1151,6 +1154,16 @@ warren_schedule_reconnect(struct warren_client *c, bool quick)
 	delay = client_backoff_next(&c->backoff, up_ms, warren_rand(c));
 	if (quick && up_ms >= c->opt.backoff_reset_ms)
 		delay = 0;      /* a drain after a good run: move over at once */
+	/* with other nodes to go to, each of them is tried once at the
+	 * first delay before backing off: a node lost a few seconds after
+	 * the last one costs no more than the first */
+	if (c->moves + 1 < c->nservers * (c->addr_n > 1 ? c->addr_n : 1)) {
+		c->moves++;
+		if (delay > c->opt.backoff_min_ms)
+			delay = c->opt.backoff_min_ms;
+	} else {
+		c->moves = 0;
+	}
 	c->last_uptime = 0;
 	ev_timer_stop(c->loop, &c->reconnect);
 	ev_timer_set(&c->reconnect, delay / 1000.0, 0.);
