@@ -15,6 +15,9 @@ tests/cluster/wgmesh.py (root only).
   next trial kills the next node. Median and max over 10 trials.
 - A machine gone without a word (the holder's veth down): when gossip
   marks it dead, and when the URL answers through the others again.
+- With --ha (sessions to two nodes): a request loop through the two nodes
+  that stay, across kill -9 of the holder, counts failed requests over the
+  trials; and the URL's recovery when the holder's link goes down.
 """
 import os
 import shutil
@@ -188,6 +191,74 @@ def vanish(mesh, table):
     c.kill()
 
 
+def ha_failover(mesh, table):
+    """--ha: the client holds sessions on two nodes. A request loop through
+    the two nodes that stay, across kill -9 of the route's holder: failed
+    requests counted over the trials. Then the holder's link down (no FIN):
+    when the URL answers through the others."""
+    import threading
+    svc = mesh.service("hub", "http", "ha")
+    host = "ha.localhost"
+    c = mesh.client("hub", ["http", str(svc), "--server", mesh.servers("ABC"), "--ha",
+                            "--subdomain", "ha", "--tls=false"], name="client-ha")
+    c.wait_urls(1, 15)
+    mesh.wait_status("ABC", host, timeout=20)
+    failed, sent = 0, 0
+    for trial in range(TRIALS):
+        time.sleep(1.0)     # both sessions registered and spread
+        x = wgmesh.holder(mesh, "A", host) or ""
+        x = x[-1:] if x.startswith("node") else "A"
+        survivors = [y for y in wgmesh.NODES if y != x]
+        stop, res = threading.Event(), []
+
+        def loop():
+            i = 0
+            while not stop.is_set():
+                res.append(mesh.status(survivors[i % 2], host, timeout=3))
+                i += 1
+                time.sleep(0.005)
+        th = threading.Thread(target=loop)
+        th.start()
+        try:
+            time.sleep(0.3)
+            mesh.nodes[x].kill_tree()
+            time.sleep(2.0)
+        finally:
+            stop.set()
+            th.join()
+        bad = sum(1 for st in res if st != 200)
+        failed += bad
+        sent += len(res)
+        print("bench: --ha trial %d: kill -9 of node%s, %d of %d requests through node%s "
+              "and node%s failed" % (trial + 1, x, bad, len(res), survivors[0],
+                                     survivors[1]), flush=True)
+        mesh.start_node(x)
+        wgmesh.alive_everywhere(mesh, wgmesh.NODES, timeout=30)
+    print("bench: --ha failover over %d trials: %d of %d requests failed"
+          % (TRIALS, failed, sent), flush=True)
+    table.add("wg: --ha, requests failed across kill -9 of the holder (%d trials, %d sent)"
+              % (TRIALS, sent), None, failed, lambda v: "%d" % v, "printed", None)
+    time.sleep(1.0)
+    x = wgmesh.holder(mesh, "A", host) or "nodeA"
+    x = x[-1:]
+    survivors = [y for y in wgmesh.NODES if y != x]
+    t0 = time.monotonic()
+    wgmesh.sh("ip", "-n", mesh.ns[x], "link", "set", "v" + x, "down")
+    try:
+        while not all(mesh.status(y, host, timeout=1) == 200 for y in survivors):
+            if time.monotonic() - t0 > 60:
+                raise RuntimeError("%s does not answer through %s" % (host, survivors))
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+    finally:
+        wgmesh.sh("ip", "-n", mesh.ns[x], "link", "set", "v" + x, "up")
+    print("bench: --ha, holder's link down (no FIN): %s answers through node%s and node%s "
+          "after %.2fs" % (host, survivors[0], survivors[1], took), flush=True)
+    table.add("wg: --ha, failover after the holder's link went down, s", None, took,
+              lambda v: "%.2f" % v, "printed", None)
+    c.kill()
+
+
 def main():
     why = wgmesh.missing_reason()
     if why is None and not shutil.which("iperf3"):
@@ -217,6 +288,10 @@ def main():
             vanish(mesh, table)
         except Exception as e:
             table.error("wg vanish", str(e))
+        try:
+            ha_failover(mesh, table)
+        except Exception as e:
+            table.error("wg --ha failover", str(e))
         ok = True
     except Exception as e:
         table.error("setup", str(e))
