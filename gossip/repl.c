@@ -202,15 +202,43 @@ repl_fanout(struct repl *r, const uint8_t *pkt, size_t len,
 	}
 }
 
+/* Do changes a and b write the same row (table and key) in one version? */
+static bool
+repl_same_row(const struct replmsg_change *a, const struct replmsg_change *b)
+{
+	if (a->version != b->version || a->actor != b->actor ||
+	    strcmp(a->tbl, b->tbl) != 0 || a->pk.type != b->pk.type)
+		return false;
+	if (a->pk.p != NULL || b->pk.p != NULL)
+		return a->pk.len == b->pk.len && (a->pk.len == 0 ||
+		    memcmp(a->pk.p, b->pk.p, a->pk.len) == 0);
+	return a->pk.i == b->pk.i && a->pk.r == b->pk.r;
+}
+
+/* One past the last change of the row changes[i] writes (a row's changes
+ * are consecutive: capture stamps them together). Parts of a version go
+ * out, and batches of an answer are applied, in whole rows, so a reader
+ * never sees a row half-written (a claim without its group, say). */
+static uint32_t
+repl_row_end(const struct replmsg *m, uint32_t i)
+{
+	uint32_t j = i + 1;
+
+	while (j < m->nchanges && repl_same_row(&m->changes[i], &m->changes[j]))
+		j++;
+	return j;
+}
+
 /* Broadcasts one captured version: whole in one datagram (complete), or
- * in a few partial ones, or not at all when it is large (sync carries it). */
+ * in a few partial ones of whole rows, or not at all when it is large
+ * (sync carries it). */
 static void
 repl_broadcast(struct repl *r, struct repldb_set *set)
 {
 	struct replmsg part;
 	uint8_t *pkt;
 	size_t cap = r->cfg.max_packet, base, size, npk = 0;
-	uint32_t i, start;
+	uint32_t i, j, end, start;
 	int n;
 
 	if (set->msg.nchanges == 0)
@@ -232,14 +260,21 @@ repl_broadcast(struct repl *r, struct repldb_set *set)
 	part.changes = NULL;
 	base = replmsg_size(&part);
 	size = base;
-	for (i = 0; i < set->msg.nchanges; i++) {
-		size_t cs = replmsg_change_size(&set->msg.changes[i]);
+	for (i = 0; i < set->msg.nchanges; i = end) {
+		size_t rs = 0;
 
-		if (size + cs > cap) {
+		end = repl_row_end(&set->msg, i);
+		for (j = i; j < end; j++)
+			rs += replmsg_change_size(&set->msg.changes[j]);
+		if (base + rs > cap) {
+			npk = r->cfg.broadcast_packets + 1;     /* a row too large */
+			break;
+		}
+		if (size + rs > cap) {
 			npk++;
 			size = base;
 		}
-		size += cs;
+		size += rs;
 	}
 	npk++;
 	if (npk > r->cfg.broadcast_packets || base >= cap) {
@@ -249,15 +284,18 @@ repl_broadcast(struct repl *r, struct repldb_set *set)
 	}
 	for (start = 0; start < set->msg.nchanges; ) {
 		size = base;
-		for (i = start; i < set->msg.nchanges; i++) {
-			size_t cs = replmsg_change_size(&set->msg.changes[i]);
+		for (i = start; i < set->msg.nchanges; i = end) {
+			size_t rs = 0;
 
-			if (size + cs > cap)
+			end = repl_row_end(&set->msg, i);
+			for (j = i; j < end; j++)
+				rs += replmsg_change_size(&set->msg.changes[j]);
+			if (size + rs > cap)
 				break;
-			size += cs;
+			size += rs;
 		}
 		if (i == start)
-			break;          /* one change larger than a datagram */
+			break;          /* cannot happen: rows were measured */
 		part.changes = set->msg.changes + start;
 		part.nchanges = i - start;
 		if ((n = replmsg_encode(&part, pkt, cap)) > 0) {
@@ -612,8 +650,11 @@ repl_apply_batch(struct repl *r, uint64_t now, uint64_t wall_ms)
 	bool more;
 	int rc;
 
-	if (n > r->cfg.batch)
+	if (n > r->cfg.batch) {
 		n = r->cfg.batch;
+		/* ... in whole rows */
+		n = repl_row_end(&r->ans, r->ans_next + n - 1) - r->ans_next;
+	}
 	if (n > 0) {
 		rc = repl_apply(r, &r->ans, r->ans_next, n, now, wall_ms);
 		if (rc < 0) {
