@@ -41,7 +41,6 @@
 
 #define ROUTER_GOSSIP_TIMEOUT_MS        2000
 #define ROUTER_DB_WAIT_MS               15000
-#define ROUTER_DB_NAME                  "routing.db"
 #define ROUTER_BEACON_S                 1.0
 #define ROUTER_DBPOLL_S                 0.1     /* routing.db commits noticed */
 #define ROUTER_KICKS                    16      /* revocations being enforced */
@@ -1526,7 +1525,7 @@ router_setup(struct router *rt)
 	}
 	log_info("admin.listen", "addr=%s", bound);
 
-	snprintf(path, sizeof(path), "%s/%s", rt->conf.data_dir, ROUTER_DB_NAME);
+	snprintf(path, sizeof(path), "%s", rt->conf.db_path);
 	if ((rc = routedb_open(&rt->db, path, ROUTER_DB_WAIT_MS)) < 0 ||
 	    (rc = routedb_compile(rt->db, rt->conf.name, NULL, rt, rt->table,
 	    NULL, NULL)) < 0) {
