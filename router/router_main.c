@@ -33,7 +33,9 @@
 #include "router/members.h"
 #include "router/metrics_help.h"
 #include "router/registry.h"
+#include "router/backendapi.h"
 #include "router/clusterapi.h"
+#include "router/dnsserver.h"
 #include "router/lbexplain.h"
 #include "router/routedb.h"
 #include "router/table.h"
@@ -82,6 +84,8 @@ struct router {
 	struct routedb *db;             /* routing.db, read side */
 	struct clusterapi *api;         /* /v1/routes, /v1/backends, /v1/domains */
 	struct lbexplain *lbx;          /* /v1/lb/explain */
+	struct backendapi *bapi;        /* edgeProxy's backend API, or NULL */
+	struct dnsserver *dns;          /* internal DNS, or NULL */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -1482,6 +1486,50 @@ router_open_gossip(struct router *rt)
 	return 0;
 }
 
+/* edgeProxy's backend API and the internal DNS, when configured. */
+static int
+router_open_edge(struct router *rt, const char *path)
+{
+	struct backendapi_conf bc;
+	char bound[128];
+	int rc;
+
+	if (rt->conf.api_listen[0] != '\0') {
+		memset(&bc, 0, sizeof(bc));
+		bc.listen = rt->conf.api_listen;
+		bc.token = rt->conf.api_token;
+		bc.node = rt->conf.name;
+		bc.db_path = path;
+		bc.ttl_ms = rt->conf.heartbeat_ttl;
+		bc.write = router_gossip_write;
+		bc.write_arg = rt;
+		rc = backendapi_open(&rt->bapi, rt->loop, &bc, bound, sizeof(bound));
+		if (rc != 0) {
+			log_error("router.start", "api_listen=%s err=\"the backend API "
+			    "cannot listen: %s\"", rt->conf.api_listen,
+			    rc == -EADDRNOTAVAIL ? "off loopback it needs --api-token" :
+			    rc == -EINVAL ? "not an address:port" : strerror(-rc));
+			return rc;
+		}
+		log_info("backendapi.listen", "addr=%s token=%s ttl_ms=%lld", bound,
+		    rt->conf.api_token[0] != '\0' ? "yes" : "no",
+		    rt->conf.heartbeat_ttl);
+	}
+	if (rt->conf.dns_listen[0] != '\0') {
+		rc = dnsserver_open(&rt->dns, rt->loop, rt->conf.dns_listen,
+		    rt->conf.dns_domain, rt->lbx, bound, sizeof(bound));
+		if (rc != 0) {
+			log_error("router.start", "dns_listen=%s err=\"the internal DNS "
+			    "cannot listen: %s\"", rt->conf.dns_listen,
+			    rc == -EINVAL ? "not an address:port" : strerror(-rc));
+			return rc;
+		}
+		log_info("dns.listen", "addr=%s domain=%s", bound,
+		    rt->conf.dns_domain);
+	}
+	return 0;
+}
+
 static int
 router_setup(struct router *rt)
 {
@@ -1540,6 +1588,8 @@ router_setup(struct router *rt)
 	if ((rc = clusterapi_open(&rt->api, path)) != 0)
 		return rc;
 	if ((rc = lbexplain_start(&rt->lbx, &rt->conf, path)) != 0)
+		return rc;
+	if ((rc = router_open_edge(rt, path)) != 0)
 		return rc;
 	if ((rc = router_open_auth(rt, path)) != 0)
 		return rc;
@@ -1632,6 +1682,8 @@ out:
 	table_free(rt.table);
 	routedb_close(rt.db);
 	clusterapi_close(rt.api);
+	dnsserver_close(rt.dns);
+	backendapi_close(rt.bapi);
 	lbexplain_close(rt.lbx);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
