@@ -287,7 +287,7 @@ dnsserver_open(struct dnsserver **out, struct ev_loop *loop,
 	struct sock_addr sa;
 	struct dnsserver *d;
 	size_t i;
-	int rc, one = 1;
+	int rc = -EADDRINUSE, tries;
 
 	if (sock_addr_parse(&sa, listen, "127.0.0.1") != 0)
 		return -EINVAL;
@@ -303,32 +303,41 @@ dnsserver_open(struct dnsserver **out, struct ev_loop *loop,
 	i = strlen(d->domain);
 	if (i > 0 && d->domain[i - 1] == '.')
 		d->domain[i - 1] = '\0';
-	d->ufd = socket(sa.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (d->ufd == -1) {
+	/* TCP first, then UDP on the port it got; with port 0 the kernel's
+	 * pick may be taken for UDP: another pick, a few times */
+	for (tries = 0; tries < 8; tries++) {
+		struct sock_addr ta = sa;
+
+		if ((d->tfd = sock_listen(&ta, 64)) < 0) {
+			rc = d->tfd;
+			d->tfd = -1;
+			goto fail;
+		}
+		d->ufd = socket(ta.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (d->ufd == -1) {
+			rc = -errno;
+			goto fail;
+		}
+		if (bind(d->ufd, (struct sockaddr *)&ta.ss, ta.len) == 0) {
+			sa = ta;
+			break;
+		}
 		rc = -errno;
+		close(d->ufd);
+		close(d->tfd);
+		d->ufd = d->tfd = -1;
+		if (rc != -EADDRINUSE || sock_addr_port(&sa) != 0)
+			goto fail;
+	}
+	if (d->ufd == -1)
 		goto fail;
-	}
-	setsockopt(d->ufd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(d->ufd, (struct sockaddr *)&sa.ss, sa.len) == -1 ||
-	    getsockname(d->ufd, (struct sockaddr *)&sa.ss, &sa.len) == -1) {
-		rc = -errno;
-		goto fail;
-	}
-	/* TCP on the port UDP got */
-	if ((d->tfd = sock_listen(&sa, 64)) < 0) {
-		log_warn("dns.listen", "addr=%s err=\"no TCP on this port (%s); "
-		    "UDP only\"", listen, strerror(-d->tfd));
-		d->tfd = -1;
-	}
 	ev_io_init(&d->uio, dnsserver_on_udp, d->ufd, EV_READ);
 	d->uio.data = d;
 	ev_io_start(loop, &d->uio);
-	if (d->tfd != -1) {
-		ev_io_init(&d->tio, dnsserver_on_accept, d->tfd, EV_READ);
-		d->tio.data = d;
-		ev_io_start(loop, &d->tio);
-	}
+	ev_io_init(&d->tio, dnsserver_on_accept, d->tfd, EV_READ);
+	d->tio.data = d;
+	ev_io_start(loop, &d->tio);
 	if (bound != NULL)
 		sock_addr_format(&sa, bound, boundlen);
 	*out = d;
@@ -336,6 +345,8 @@ dnsserver_open(struct dnsserver **out, struct ev_loop *loop,
 fail:
 	if (d->ufd != -1)
 		close(d->ufd);
+	if (d->tfd != -1)
+		close(d->tfd);
 	free(d->domain);
 	free(d);
 	return rc;
@@ -349,11 +360,9 @@ dnsserver_close(struct dnsserver *d)
 	while (d->conns != NULL)
 		dnsserver_tcp_close(d->conns);
 	ev_io_stop(d->loop, &d->uio);
+	ev_io_stop(d->loop, &d->tio);
 	close(d->ufd);
-	if (d->tfd != -1) {
-		ev_io_stop(d->loop, &d->tio);
-		close(d->tfd);
-	}
+	close(d->tfd);
 	free(d->domain);
 	free(d);
 }

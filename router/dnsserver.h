@@ -21,8 +21,8 @@
 struct dnsserver;
 struct lbexplain;
 
-/* Listens on `listen` (UDP and TCP, same port; port 0: the kernel picks
- * the UDP one and TCP takes the same). Answers names under `domain` from x
+/* Listens on `listen` (TCP and UDP, same port; port 0: the kernel picks
+ * one free for both). Answers names under `domain` from x
  * (borrowed; it must outlive the server). Returns 0 and sets *out (bound:
  * the address), -EINVAL for a malformed address, or -errno. */
 int dnsserver_open(struct dnsserver **out, struct ev_loop *loop,
