@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -320,9 +319,7 @@ def test_backend_api_across_the_cluster(env):
     check(st == 201, "register sa-1")
     wait_for("sa-1 eligible on node 2", lambda: (cand(explain(n2, "8.8.8.8", "shop"),
                                                       "sa-1") or {}).get("eligible"), 10)
-    n1.proc.signal(signal.SIGKILL)
-    for pid in harness.proc_children(n1.pid):
-        os.kill(pid, signal.SIGKILL)
+    n1.proc.kill_tree()
     wait_for("sa-1 out on node 2 with node 1 dead",
              lambda: not cand(explain(n2, "8.8.8.8", "shop"), "sa-1")["eligible"], ttl + 3)
     wait_for("node 2 to remove sa-1 (two TTLs after expiry)",
