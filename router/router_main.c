@@ -830,6 +830,54 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 	}
 }
 
+/* Appends the backend API's and the DNS's counters, when they run. */
+static void
+router_admin_metrics_edge(struct router *rt, struct admin_resp *resp)
+{
+	struct backendapi_stats b;
+	struct dnsserver_stats d;
+	char *more = NULL, *body;
+	int n = 0;
+
+	if (resp->status != 200 || (rt->bapi == NULL && rt->dns == NULL))
+		return;
+	backendapi_stats(rt->bapi, &b);
+	dnsserver_stats(rt->dns, &d);
+	n = asprintf(&more,
+	    "# HELP warren_router_backendapi_requests_total Backend API requests, and those refused for want of the token.\n"
+	    "# TYPE warren_router_backendapi_requests_total counter\n"
+	    "warren_router_backendapi_requests_total %llu\n"
+	    "warren_router_backendapi_requests_total{result=\"unauthorized\"} %llu\n"
+	    "# HELP warren_router_backendapi_events_total Backends registered, heartbeats taken, expired registrations removed.\n"
+	    "# TYPE warren_router_backendapi_events_total counter\n"
+	    "warren_router_backendapi_events_total{event=\"register\"} %llu\n"
+	    "warren_router_backendapi_events_total{event=\"heartbeat\"} %llu\n"
+	    "warren_router_backendapi_events_total{event=\"expired\"} %llu\n"
+	    "# HELP warren_router_dns_queries_total Internal DNS queries by answer (dropped: none sent).\n"
+	    "# TYPE warren_router_dns_queries_total counter\n"
+	    "warren_router_dns_queries_total{rcode=\"answer\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"nodata\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"nxdomain\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"refused\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"notimp\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"formerr\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"servfail\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"dropped\"} %llu\n",
+	    b.requests, b.unauthorized, b.registered, b.heartbeats, b.removed,
+	    d.answers, d.nodata, d.nxdomain, d.refused, d.notimp, d.formerr,
+	    d.servfail, d.dropped);
+	if (n < 0)
+		return;
+	if ((body = realloc(resp->body, resp->len + (size_t)n)) == NULL) {
+		free(more);
+		return;
+	}
+	memcpy(body + resp->len, more, (size_t)n);
+	resp->body = body;
+	resp->len += (size_t)n;
+	free(more);
+}
+
 /* Appends the auth counters to a /metrics body. */
 static void
 router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
@@ -927,6 +975,7 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	resp->len = (size_t)n;
 	router_admin_metrics_auth(rt, resp);
 	router_admin_metrics_acceptor(rt, resp);
+	router_admin_metrics_edge(rt, resp);
 }
 
 /* ---- cluster membership (gossip's MEMBERS messages, /v1/members) ---- */

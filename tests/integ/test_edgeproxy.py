@@ -100,6 +100,14 @@ def api(port, method, path, body=None, token=None):
         return e.code, json.loads(e.read() or b"null")
 
 
+def metrics(node):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % node.admin_port,
+                                timeout=10) as r:
+        text = r.read().decode()
+    return dict(l.rsplit(" ", 1) for l in text.splitlines()
+                if l and not l.startswith("#"))
+
+
 def dig(port, name, qtype="A", tcp=False):
     """(status, [answer data]) from `dig @127.0.0.1 -p PORT NAME QTYPE`."""
     if not shutil.which("dig"):
@@ -202,8 +210,9 @@ def test_edgeproxy_db_and_environment(env):
     node = edgeproxy_node(env, epenv)
     api_port = int(logged_addr(node, "backendapi.listen").rsplit(":", 1)[1])
     dns_port = int(logged_addr(node, "dns.listen").rsplit(":", 1)[1])
-    members = json.loads(clusterctl(node, "members", "--json"))
-    check([m["name"] for m in members] == ["pop-fra"], "members: %r" % members)
+    wait_for("the node named by EDGEPROXY_REPLICATION_NODE_ID", lambda: [
+        m["name"] for m in json.loads(clusterctl(node, "members", "--json"))] ==
+        ["pop-fra"], 10)
     check(any(ev.get("lvl") == "debug" for ev in node.events()), "DEBUG: no debug lines")
     # the README's backends, chosen by the client's country and this POP's region
     for ip, winner in (("200.160.2.3", "sa-node-1"), ("8.8.8.8", "us-node-1"),
@@ -378,6 +387,10 @@ def test_backend_api_validation_and_token(env):
     check(api(port, "GET", "/api/v1/nothing", token="s3cret-t0ken")[0] == 404, "404")
     check(api(port, "PUT", "/api/v1/register", reg, token="s3cret-t0ken")[0] == 405,
           "405")
+    m = metrics(node)
+    check(m.get('warren_router_backendapi_requests_total{result="unauthorized"}') == "3"
+          and m.get('warren_router_backendapi_events_total{event="register"}') == "1",
+          "metrics: %r" % {k: v for k, v in m.items() if "backendapi" in k})
 
 
 @harness.timeout(TIMEOUT)
@@ -430,3 +443,9 @@ def test_internal_dns(env):
     s.sendto(b"\x00" * 5, ("127.0.0.1", port))
     s.close()
     check(dig(port, "api.svc.edge")[0] == "NOERROR", "still answering")
+    m = metrics(node)
+    check(m.get('warren_router_dns_queries_total{rcode="formerr"}') == "1" and
+          m.get('warren_router_dns_queries_total{rcode="dropped"}') == "1" and
+          m.get('warren_router_dns_queries_total{rcode="nxdomain"}') == "1" and
+          m.get('warren_router_dns_queries_total{rcode="refused"}') == "2",
+          "metrics: %r" % {k: v for k, v in m.items() if "dns" in k})
