@@ -28,7 +28,9 @@ struct admin_conn {
 	bool url_too_long, complete, headers_done, body_too_big;
 	char auth[ADMIN_AUTH_MAX + 1];  /* Authorization header, "" if none */
 	size_t auth_len;
-	bool in_auth, auth_too_long;
+	char field[16];                 /* the header name, while it arrives */
+	size_t field_len;               /* > sizeof(field): a longer name */
+	bool in_value, auth_too_long;
 	char *body;                     /* request body, NUL-terminated */
 	size_t body_len;
 	char *out;                      /* response, being written */
@@ -178,8 +180,14 @@ admin_on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct admin_conn *c = p->data;
 
-	/* http_parser may split a name: only a whole short one matches */
-	c->in_auth = len == 13 && strncasecmp(at, "authorization", 13) == 0;
+	/* a name may arrive in pieces; a new one starts after a value */
+	if (c->in_value) {
+		c->in_value = false;
+		c->field_len = 0;
+	}
+	if (c->field_len + len <= sizeof(c->field))
+		memcpy(c->field + c->field_len, at, len);
+	c->field_len += len;
 	return 0;
 }
 
@@ -188,7 +196,8 @@ admin_on_header_value(http_parser *p, const char *at, size_t len)
 {
 	struct admin_conn *c = p->data;
 
-	if (!c->in_auth)
+	c->in_value = true;
+	if (c->field_len != 13 || strncasecmp(c->field, "authorization", 13) != 0)
 		return 0;
 	if (c->auth_len + len > ADMIN_AUTH_MAX) {
 		c->auth_too_long = true;

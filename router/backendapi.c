@@ -342,6 +342,17 @@ backendapi_heartbeat(struct backendapi *b, const char *id,
 		backendapi_error(resp, 404, id, "backend not registered");
 		return;
 	}
+	/* one replicated write per second at most: a second heartbeat to
+	 * this node within the same second changes nothing */
+	if (json_integer_value(json_object_get(cur, "last_heartbeat_secs")) == 0 &&
+	    json_is_true(json_object_get(cur, "healthy")) &&
+	    strcmp(json_string_value(json_object_get(cur, "node")), b->node) == 0) {
+		json_decref(cur);
+		b->st.heartbeats++;
+		backendapi_send(resp, 200, json_pack("{s:s, s:s}", "id", id,
+		    "status", "ok"));
+		return;
+	}
 	json_decref(cur);
 	row = json_pack("{s:s, s:s, s:I, s:I}", "id", id, "node", b->node,
 	    "heartbeat_at", (json_int_t)now, "expires_at",

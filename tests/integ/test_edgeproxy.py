@@ -387,6 +387,15 @@ def test_backend_api_validation_and_token(env):
     check(api(port, "GET", "/api/v1/nothing", token="s3cret-t0ken")[0] == 404, "404")
     check(api(port, "PUT", "/api/v1/register", reg, token="s3cret-t0ken")[0] == 405,
           "405")
+    # the header's name split across two reads still counts
+    import socket
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"GET /api/v1/backends HTTP/1.1\r\nHost: x\r\nAuthori")
+    time.sleep(0.2)
+    c.sendall(b"zation: Bearer s3cret-t0ken\r\n\r\n")
+    head = c.recv(4096)
+    c.close()
+    check(head.startswith(b"HTTP/1.1 200 "), "split header: %r" % head[:80])
     m = metrics(node)
     check(m.get('warren_router_backendapi_requests_total{result="unauthorized"}') == "3"
           and m.get('warren_router_backendapi_events_total{event="register"}') == "1",
@@ -449,3 +458,31 @@ def test_internal_dns(env):
           m.get('warren_router_dns_queries_total{rcode="nxdomain"}') == "1" and
           m.get('warren_router_dns_queries_total{rcode="refused"}') == "2",
           "metrics: %r" % {k: v for k, v in m.items() if "dns" in k})
+
+
+@harness.timeout(TIMEOUT)
+def test_register_into_a_country_column(env):
+    """edgeProxy's code reads a `country` column its README's schema lacks:
+    a routing.db with one (given by --db-path) gets the registered country
+    in that column, and the decision uses it."""
+    db = env.path("ep", "routing.db")
+    os.makedirs(os.path.dirname(db))
+    sqlite3_shell(db, """CREATE TABLE backends (id TEXT PRIMARY KEY, app TEXT,
+        region TEXT, country TEXT, wg_ip TEXT, port INTEGER, healthy INTEGER,
+        weight INTEGER, soft_limit INTEGER, hard_limit INTEGER,
+        deleted INTEGER DEFAULT 0);
+        INSERT INTO backends VALUES ('sa-2', 'myapp', 'sa', 'AR', '10.50.1.2',
+        8080, 1, 2, 50, 100, 0);""")
+    node = env.node(args=["--region", "us", "--db-path", db, "--geoip-db", geoip_db(),
+                          "--api-listen", "127.0.0.1:0"])
+    port = int(logged_addr(node, "backendapi.listen").rsplit(":", 1)[1])
+    st, body = api(port, "POST", "/api/v1/register",
+                   {"id": "sa-1", "app": "myapp", "region": "sa", "country": "BR",
+                    "ip": "10.50.1.1", "port": 8080})
+    check(st == 201, "register: %d %r" % (st, body))
+    rows = sqlite3_shell(db, "SELECT id, country FROM backends ORDER BY id;").split()
+    check(rows == ["sa-1|BR", "sa-2|AR"], "rows: %r" % rows)
+    # a Brazilian client: the Brazilian backend (tier 0) over the Argentine
+    j = explain(node, "200.160.2.3")
+    check(j["winner"] == "sa-1" and cand(j, "sa-1")["geo"] == 0 and
+          cand(j, "sa-2")["geo"] == 1, "explain: %r" % j)
