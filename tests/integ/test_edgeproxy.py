@@ -185,6 +185,7 @@ def test_edgeproxy_db_and_environment(env):
         "EDGEPROXY_DNS_ENABLED": "true",
         "EDGEPROXY_DNS_LISTEN_ADDR": "127.0.0.1:0",
         "EDGEPROXY_REPLICATION_NODE_ID": "pop-fra",
+        "EDGEPROXY_REPLICATION_GOSSIP_ADDR": "127.0.0.1:0",
         "DEBUG": "1",
     }
     # the effective options, as warren-node reads them
@@ -195,7 +196,8 @@ def test_edgeproxy_db_and_environment(env):
     want = {"db-path": db, "region": "eu", "geoip-db": geoip_db(),
             "binding-ttl": "30000ms", "api-listen": "127.0.0.1:0",
             "heartbeat-ttl": "45000ms", "dns-listen": "127.0.0.1:0",
-            "dns-domain": "internal", "name": "pop-fra", "log-level": "debug"}
+            "dns-domain": "internal", "name": "pop-fra", "log-level": "debug",
+            "gossip-listen": "127.0.0.1:0"}
     for k, v in want.items():
         check(conf.get(k) == v, "--print-config %s = %r, want %r\n%s"
               % (k, conf.get(k), v, r.stdout.decode()))
@@ -352,7 +354,8 @@ def test_backend_api_validation_and_token(env):
         check("not a loopback address" in out and "--api-token" in out,
               "the refusal should say why:\n%s" % out)
     # with a token it listens anywhere and asks for it
-    node = env.node(args=["--api-listen", "0.0.0.0:0", "--api-token", "s3cret-t0ken"])
+    node = env.node(args=["--api-listen", "0.0.0.0:0", "--api-token", "s3cret-t0ken",
+                          "--gossip-listen", "127.0.0.1:0"])
     port = int(logged_addr(node, "backendapi.listen").rsplit(":", 1)[1])
     reg = {"id": "eu-1", "app": "web", "region": "eu", "ip": "fd00::1", "port": 443}
     check(api(port, "POST", "/api/v1/register", reg)[0] == 401, "no token")
@@ -405,7 +408,7 @@ def test_backend_api_validation_and_token(env):
 @harness.timeout(TIMEOUT)
 def test_internal_dns(env):
     node = env.node(args=["--region", "us", "--dns-listen", "127.0.0.1:0",
-                          "--dns-domain", "svc.edge"])
+                          "--dns-domain", "svc.edge", "--gossip-listen", "127.0.0.1:0"])
     port = int(logged_addr(node, "dns.listen").rsplit(":", 1)[1])
     db = os.path.join(node.data_dir, "routing.db")
     wait_for("gossip's tables", lambda: "backends" in sqlite3_shell(db, ".tables"), 10)
@@ -474,7 +477,7 @@ def test_register_into_a_country_column(env):
         INSERT INTO backends VALUES ('sa-2', 'myapp', 'sa', 'AR', '10.50.1.2',
         8080, 1, 2, 50, 100, 0);""")
     node = env.node(args=["--region", "us", "--db-path", db, "--geoip-db", geoip_db(),
-                          "--api-listen", "127.0.0.1:0"])
+                          "--api-listen", "127.0.0.1:0", "--gossip-listen", "127.0.0.1:0"])
     port = int(logged_addr(node, "backendapi.listen").rsplit(":", 1)[1])
     st, body = api(port, "POST", "/api/v1/register",
                    {"id": "sa-1", "app": "myapp", "region": "sa", "country": "BR",
