@@ -481,7 +481,7 @@ backendapi_id(const char *path, const char *prefix)
 	return id;
 }
 
-/* One dispatch function per peer: backends and their agents. */
+/* One dispatch function per peer: the backends that register here. */
 static void
 backendapi_dispatch(void *arg, const char *method, const char *path,
     struct admin_resp *resp)
