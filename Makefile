@@ -18,7 +18,7 @@ B        ?= build
 CC       ?= cc
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
-PKGS     := openssl sqlite3 libmaxminddb inih jansson
+PKGS     := openssl sqlite3 libmaxminddb inih jansson ldns
 CFLAGS   ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes \
             -Wno-unused-parameter -Iproto -I. -MMD -MP \

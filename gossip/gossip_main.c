@@ -607,7 +607,7 @@ main(int argc, char **argv)
 		log_error("gossip.start", "err=\"cannot create the event loop\"");
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/%s", g.conf.data_dir, STORE_DB_NAME);
+	snprintf(path, sizeof(path), "%s", g.conf.db_path);
 	if ((rc = store_open(&g.store, path, g.conf.region)) != 0) {
 		log_error("gossip.start", "db=%s err=\"cannot open routing.db: %s\"",
 		    path, strerror(-rc));

@@ -17,6 +17,7 @@
 
 static const char *const repldb_tables[] = {
 	"backends", "domains", "drains", "reservations", "tokens", "tunnels",
+	"backend_leases",
 };
 #define REPLDB_NTABLES  (sizeof(repldb_tables) / sizeof(repldb_tables[0]))
 

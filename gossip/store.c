@@ -70,7 +70,16 @@ static const char store_schema[] =
     "CREATE TABLE IF NOT EXISTS drains ("
     " node TEXT PRIMARY KEY,"
     " requested_ms INTEGER NOT NULL DEFAULT 0,"
-    " by TEXT NOT NULL DEFAULT '');";
+    " by TEXT NOT NULL DEFAULT '');"
+    /* backends registered through edgeProxy's API: the node that took the
+     * last heartbeat, and when the backend is out without another */
+    "CREATE TABLE IF NOT EXISTS backend_leases ("
+    " id TEXT PRIMARY KEY,"
+    " node TEXT NOT NULL DEFAULT '',"
+    " country TEXT NOT NULL DEFAULT '',"
+    " registered_at INTEGER NOT NULL DEFAULT 0,"
+    " heartbeat_at INTEGER NOT NULL DEFAULT 0,"
+    " expires_at INTEGER NOT NULL DEFAULT 0);";
 
 /* One row per (name, node, session): only the node holding the session
  * writes it. The same session registering again keeps its claim time. */
@@ -414,6 +423,7 @@ static const struct {
 	{ "backends", "id" },
 	{ "domains", "domain" },
 	{ "drains", "node" },
+	{ "backend_leases", "id" },
 };
 
 static bool

@@ -1,6 +1,7 @@
 #include "nodeconf.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,11 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "epenv.h"
 #include "geoip.h"
 #include "log.h"
 #include "regionmap.h"
+#include "sock.h"
 
 #define O(f) offsetof(struct node_conf, f)
 
@@ -61,6 +64,12 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "geoip-db", CONF_STR, O(geoip_db), "", "MaxMind DB file (GeoLite2/GeoIP2 country.iso_code or flat country_code layout) giving each client's country for load balancing" },
 	{ "region-map", CONF_STR, O(region_map), "", "file mapping countries to regions, lines 'REGION = CC CC ...' (default: edgeProxy's sa, us, eu, ap)" },
 	{ "binding-ttl", CONF_MS, O(binding_ttl), "600s", "a client stays bound to the backend it was given this long after its last connection" },
+	{ "db-path", CONF_STR, O(db_path), "", "routing.db (default: DATA-DIR/routing.db)" },
+	{ "api-listen", CONF_STR, O(api_listen), "", "edgeProxy's backend API (/api/v1/register, heartbeat, backends; /health); loopback unless --api-token is given (\"\": off)" },
+	{ "api-token", CONF_STR, O(api_token), "", "bearer token the backend API asks for; required to listen off loopback" },
+	{ "heartbeat-ttl", CONF_MS, O(heartbeat_ttl), "60s", "a backend registered through the API is out this long after its last heartbeat" },
+	{ "dns-listen", CONF_STR, O(dns_listen), "", "internal DNS (UDP and TCP): APP.<dns-domain> answered with the backend the load balancer picks for the asker (\"\": off)" },
+	{ "dns-domain", CONF_STR, O(dns_domain), "internal", "domain of the internal DNS" },
 	CONF_END
 };
 
@@ -103,6 +112,49 @@ nodeconf_lb(const struct node_conf *c)
 	return 0;
 }
 
+/* The backend API and the DNS: addresses that parse, and an API off
+ * loopback only with a token (it writes routing.db for the cluster). */
+static int
+nodeconf_edge(const struct node_conf *c)
+{
+	struct sock_addr sa;
+	bool loop;
+
+	if (c->api_listen[0] != '\0') {
+		if (sock_addr_parse(&sa, c->api_listen, "127.0.0.1") != 0) {
+			fprintf(stderr, "warren-node: --api-listen '%s' is not an "
+			    "address:port\n", c->api_listen);
+			return -1;
+		}
+		loop = sa.ss.ss_family == AF_INET ?
+		    (ntohl(((struct sockaddr_in *)&sa.ss)->sin_addr.s_addr) >> 24) == 127 :
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&sa.ss)->sin6_addr);
+		if (!loop && c->api_token[0] == '\0') {
+			fprintf(stderr, "warren-node: --api-listen %s is not a "
+			    "loopback address and the backend API writes routing.db "
+			    "for the whole cluster: give it --api-token TOKEN "
+			    "(clients send 'Authorization: Bearer TOKEN') or listen on "
+			    "127.0.0.1\n", c->api_listen);
+			return -1;
+		}
+	}
+	if (c->heartbeat_ttl < 1000) {
+		fprintf(stderr, "warren-node: --heartbeat-ttl must be at least 1s\n");
+		return -1;
+	}
+	if (c->dns_listen[0] != '\0' &&
+	    sock_addr_parse(&sa, c->dns_listen, "127.0.0.1") != 0) {
+		fprintf(stderr, "warren-node: --dns-listen '%s' is not an "
+		    "address:port\n", c->dns_listen);
+		return -1;
+	}
+	if (c->dns_domain[0] == '\0' || strlen(c->dns_domain) > 200) {
+		fprintf(stderr, "warren-node: --dns-domain must be a domain name\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 nodeconf_mkdir(const char *dir)
 {
@@ -131,6 +183,9 @@ nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
 	int argind, rc;
 
 	memset(c, 0, sizeof(*c));
+	/* edgeProxy's environment, as the WARREN_* names of the same options */
+	if (epenv_apply_environ(nodeconf_opts, strcmp(proc, "node") == 0) < 0)
+		return -1;
 	if (conf_load(nodeconf_opts, c, argc, argv, nodeconf_usage, &argind) != 0)
 		return -1;
 	if (argind < argc) {
@@ -159,7 +214,7 @@ nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
 		fprintf(stderr, "warren-node: --window must be between 16KiB and 64MiB\n");
 		return -1;
 	}
-	if ((rc = nodeconf_lb(c)) != 0)
+	if ((rc = nodeconf_lb(c)) != 0 || nodeconf_edge(c) != 0)
 		return -1;
 	if (c->mesh_listen[0] == '\0') {
 		/* the gossip host, port 7001 (port 0 when gossip's is 0) */
@@ -181,6 +236,13 @@ nodeconf_load(struct node_conf *c, int argc, char **argv, const char *proc)
 	if ((abs = realpath(c->data_dir, NULL)) != NULL) {
 		free(c->data_dir);
 		c->data_dir = abs;
+	}
+	if (c->db_path[0] == '\0') {
+		free(c->db_path);
+		if (asprintf(&c->db_path, "%s/routing.db", c->data_dir) == -1) {
+			c->db_path = NULL;
+			return -1;
+		}
 	}
 	return 0;
 }

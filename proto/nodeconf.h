@@ -56,6 +56,12 @@ struct node_conf {
 	char *geoip_db;         /* MaxMind DB of client countries, "" = none */
 	char *region_map;       /* country -> region file, "" = edgeProxy's */
 	long long binding_ttl;  /* ms a client stays bound to its backend */
+	char *db_path;          /* routing.db ("" = DATA/routing.db; filled) */
+	char *api_listen;       /* edgeProxy's backend API, "" = off */
+	char *api_token;        /* bearer token it asks for, "" = loopback only */
+	long long heartbeat_ttl;/* ms a registered backend lives unheartbeaten */
+	char *dns_listen;       /* internal DNS (UDP), "" = off */
+	char *dns_domain;       /* APP.<dns_domain> */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 	bool mesh_default;      /* mesh_listen derived from gossip_listen */

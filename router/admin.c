@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,11 @@ struct admin_conn {
 	char url[ADMIN_URL_MAX + 1];
 	size_t url_len;
 	bool url_too_long, complete, headers_done, body_too_big;
+	char auth[ADMIN_AUTH_MAX + 1];  /* Authorization header, "" if none */
+	size_t auth_len;
+	char field[16];                 /* the header name, while it arrives */
+	size_t field_len;               /* > sizeof(field): a longer name */
+	bool in_value, auth_too_long;
 	char *body;                     /* request body, NUL-terminated */
 	size_t body_len;
 	char *out;                      /* response, being written */
@@ -50,6 +56,8 @@ admin_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 401: return "Unauthorized";
 	case 400: return "Bad Request";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -164,6 +172,40 @@ admin_on_url(http_parser *p, const char *at, size_t len)
 	memcpy(c->url + c->url_len, at, len);
 	c->url_len += len;
 	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+static int
+admin_on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct admin_conn *c = p->data;
+
+	/* a name may arrive in pieces; a new one starts after a value */
+	if (c->in_value) {
+		c->in_value = false;
+		c->field_len = 0;
+	}
+	if (c->field_len + len <= sizeof(c->field))
+		memcpy(c->field + c->field_len, at, len);
+	c->field_len += len;
+	return 0;
+}
+
+static int
+admin_on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct admin_conn *c = p->data;
+
+	c->in_value = true;
+	if (c->field_len != 13 || strncasecmp(c->field, "authorization", 13) != 0)
+		return 0;
+	if (c->auth_len + len > ADMIN_AUTH_MAX) {
+		c->auth_too_long = true;
+		return 0;
+	}
+	memcpy(c->auth + c->auth_len, at, len);
+	c->auth_len += len;
+	c->auth[c->auth_len] = '\0';
 	return 0;
 }
 
@@ -369,9 +411,9 @@ admin_is_loopback(const struct sock_addr *sa)
 	return false;
 }
 
-int
-admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
-    admin_handler *handler, void *arg, char *bound, size_t boundlen)
+static int
+admin_open_on(struct admin **out, struct ev_loop *loop, const char *listen,
+    bool any, admin_handler *handler, void *arg, char *bound, size_t boundlen)
 {
 	struct sock_addr sa;
 	struct admin *a;
@@ -379,7 +421,7 @@ admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
 
 	if (sock_addr_parse(&sa, listen, "127.0.0.1") != 0)
 		return -EINVAL;
-	if (!admin_is_loopback(&sa))
+	if (!any && !admin_is_loopback(&sa))
 		return -EADDRNOTAVAIL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -ENOMEM;
@@ -393,6 +435,8 @@ admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
 	a->arg = arg;
 	http_parser_settings_init(&a->settings);
 	a->settings.on_url = admin_on_url;
+	a->settings.on_header_field = admin_on_header_field;
+	a->settings.on_header_value = admin_on_header_value;
 	a->settings.on_headers_complete = admin_on_headers_complete;
 	a->settings.on_body = admin_on_body;
 	a->settings.on_message_complete = admin_on_message_complete;
@@ -405,6 +449,40 @@ admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
 		sock_addr_format(&sa, bound, boundlen);
 	*out = a;
 	return 0;
+}
+
+int
+admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
+    admin_handler *handler, void *arg, char *bound, size_t boundlen)
+{
+	return admin_open_on(out, loop, listen, false, handler, arg, bound,
+	    boundlen);
+}
+
+int
+admin_open_any(struct admin **out, struct ev_loop *loop, const char *listen,
+    admin_handler *handler, void *arg, char *bound, size_t boundlen)
+{
+	return admin_open_on(out, loop, listen, true, handler, arg, bound,
+	    boundlen);
+}
+
+bool
+admin_loopback(const char *listen)
+{
+	struct sock_addr sa;
+
+	return sock_addr_parse(&sa, listen, "127.0.0.1") == 0 &&
+	    admin_is_loopback(&sa);
+}
+
+const char *
+admin_authorization(const struct admin *a)
+{
+	const struct admin_conn *c = a != NULL ? a->cur : NULL;
+
+	/* a value cut short is no credential */
+	return c != NULL && !c->auth_too_long ? c->auth : "";
 }
 
 void

@@ -11,6 +11,7 @@
 #define WARREN_ADMIN_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define ADMIN_CONN_MAX          64
@@ -18,6 +19,7 @@
 #define ADMIN_URL_MAX           1024
 #define ADMIN_BODY_MAX          65536
 #define ADMIN_TIMEOUT           5.0     /* seconds */
+#define ADMIN_AUTH_MAX          512     /* Authorization value kept */
 
 struct admin;
 
@@ -40,12 +42,22 @@ typedef void admin_handler(void *arg, const char *method, const char *path,
  * for a non-loopback address, -EINVAL for a malformed one, or -errno. */
 int admin_open(struct admin **out, struct ev_loop *loop, const char *listen,
     admin_handler *handler, void *arg, char *bound, size_t boundlen);
+/* The same on any address, for a server whose handler authenticates its
+ * requests (admin_authorization()); -EINVAL or -errno. */
+int admin_open_any(struct admin **out, struct ev_loop *loop, const char *listen,
+    admin_handler *handler, void *arg, char *bound, size_t boundlen);
+/* True when `listen` parses to a loopback address. */
+bool admin_loopback(const char *listen);
 /* Closes the listener and every connection; NULL is a no-op. */
 void admin_close(struct admin *a);
 
 /* The body of the request being handled (valid only inside the handler);
  * NUL-terminated, *len (if not NULL) without the NUL. "" when none. */
 const char *admin_body(const struct admin *a, size_t *len);
+
+/* The Authorization header of the request being handled (valid only inside
+ * the handler); "" when none, or when longer than ADMIN_AUTH_MAX. */
+const char *admin_authorization(const struct admin *a);
 
 /* Requests served and connections refused or cut (limit, timeout, too big,
  * malformed), for metrics. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "geoip.h"
 #include "lbpick.h"
@@ -133,10 +134,18 @@ lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
 	struct lbpick_cand *v = NULL, *nv;
 	json_t *rows;
 	size_t cap = 0;
+	int64_t now = (int64_t)time(NULL);
 	int rc, i;
 
 	*n = 0;
-	if (sqlite3_prepare_v2(x->db, "SELECT * FROM backends WHERE app = ?1 "
+	/* backends registered through the API hold a lease (heartbeats); an
+	 * expired one is out. A database without the table (edgeProxy's own,
+	 * before gossip has opened it) has none. */
+	if (sqlite3_prepare_v2(x->db, "SELECT b.*, l.expires_at AS "
+	    "__lease_expires, l.country AS __lease_country FROM backends b "
+	    "LEFT JOIN backend_leases l ON l.id = b.id WHERE b.app = ?1 "
+	    "ORDER BY b.region, b.id", -1, &s, NULL) != SQLITE_OK &&
+	    sqlite3_prepare_v2(x->db, "SELECT * FROM backends WHERE app = ?1 "
 	    "ORDER BY region, id", -1, &s, NULL) != SQLITE_OK)
 		return lbexplain_error(status, 500, sqlite3_errmsg(x->db));
 	sqlite3_bind_text(s, 1, app, -1, SQLITE_STATIC);
@@ -144,6 +153,7 @@ lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < LBEXPLAIN_MAX) {
 		struct lbpick_cand *c;
 		json_t *o = json_object();
+		bool stale = false;
 
 		if (*n == cap) {
 			cap = cap != 0 ? cap * 2 : 16;
@@ -189,8 +199,20 @@ lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
 			} else if (strcmp(col, "hard_limit") == 0) {
 				c->hard_limit = lbexplain_u32(iv);
 				json_object_set_new(o, "hard_limit", json_integer(c->hard_limit));
+			} else if (strcmp(col, "__lease_expires") == 0 && !null) {
+				json_object_set_new(o, "lease_expires_in",
+				    json_integer(iv - now));
+				if (iv <= now) {
+					c->flags |= LBPICK_UNHEALTHY;
+					stale = true;
+				}
+			} else if (strcmp(col, "__lease_country") == 0 && t != NULL &&
+			    c->country == 0 && (c->country = lbpick_country(t)) != 0) {
+				json_object_set_new(o, "country", json_string(t));
 			}
 		}
+		if (stale)
+			json_object_set_new(o, "heartbeat", json_string("stale"));
 		json_array_append_new(rows, o);
 	}
 	sqlite3_finalize(s);
@@ -207,6 +229,22 @@ lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
 	lbpick_prepare(v, *n);
 	*out = v;
 	return rows;
+}
+
+/* Where a client at sa is: its country and region; returns the region
+ * (NULL: none). */
+static const struct lbpick_region *
+lbexplain_where(struct lbexplain *x, const struct sockaddr *sa,
+    struct lbpick_where *client)
+{
+	const struct lbpick_region *r;
+
+	memset(client, 0, sizeof(*client));
+	if (x->geoip != NULL)
+		client->country = geoip_country(x->geoip, sa);
+	if ((r = regionmap_region(&x->map, client->country)) != NULL)
+		client->region = *r;
+	return r;
 }
 
 static json_t *
@@ -232,11 +270,7 @@ lbexplain_run(struct lbexplain *x, const char *app, const char *ip, int *status)
 	else
 		return lbexplain_error(status, 400, "the client IP is not an IPv4 "
 		    "or IPv6 address");
-	memset(&client, 0, sizeof(client));
-	if (x->geoip != NULL)
-		client.country = geoip_country(x->geoip, (struct sockaddr *)&ss);
-	if ((r = regionmap_region(&x->map, client.country)) != NULL)
-		client.region = *r;
+	r = lbexplain_where(x, (struct sockaddr *)&ss, &client);
 	rows = lbexplain_load(x, app, &v, &n, status);
 	if (!json_is_array(rows))
 		return rows;
@@ -250,7 +284,9 @@ lbexplain_run(struct lbexplain *x, const char *app, const char *ip, int *status)
 		json_object_set_new(o, "conns", json_integer(v[i].conns));
 		json_object_set_new(o, "eligible", json_boolean(sc[i].why ==
 		    LBPICK_WHY_SCORED));
-		json_object_set_new(o, "why", json_string(lbexplain_why[sc[i].why]));
+		json_object_set_new(o, "why", json_string(sc[i].why ==
+		    LBPICK_WHY_UNHEALTHY && json_object_get(o, "heartbeat") != NULL ?
+		    "no heartbeat" : lbexplain_why[sc[i].why]));
 		json_object_set_new(o, "geo", json_integer(sc[i].geo));
 		json_object_set_new(o, "load", json_real(sc[i].load));
 		json_object_set_new(o, "score", json_real(sc[i].score));
@@ -299,4 +335,38 @@ lbexplain_handle(struct lbexplain *x, const char *method, const char *path,
 	snprintf(ip, sizeof(ip), "%s", slash + 1);
 	*out = lbexplain_run(x, app, ip, status);
 	return true;
+}
+
+int
+lbexplain_decide(struct lbexplain *x, const char *app,
+    const struct sockaddr *client, char *ip, size_t iplen, unsigned *port)
+{
+	struct lbpick_where where;
+	struct lbpick_cand *v = NULL;
+	const char *wip;
+	json_t *rows, *o;
+	size_t n;
+	long win;
+	int status = 500, rc;
+
+	lbexplain_where(x, client, &where);
+	rows = lbexplain_load(x, app, &v, &n, &status);
+	if (!json_is_array(rows)) {
+		json_decref(rows);
+		return -EIO;
+	}
+	if (n == 0) {
+		rc = -ENOENT;
+	} else if ((win = lbpick_pick(v, n, &where, &x->local, -1)) < 0) {
+		rc = 0;
+	} else {
+		o = json_array_get(rows, (size_t)win);
+		wip = json_string_value(json_object_get(o, "wg_ip"));
+		snprintf(ip, iplen, "%s", wip != NULL ? wip : "");
+		*port = (unsigned)json_integer_value(json_object_get(o, "port"));
+		rc = 1;
+	}
+	free(v);
+	json_decref(rows);
+	return rc;
 }

@@ -5,7 +5,11 @@
  * The client's country (--geoip-db) and region (--region-map), this node's
  * region, and every static backend of APP from the replicated `backends`
  * table with its tier, load and score, computed by the decision the
- * acceptor runs (proto/lbpick.h), and the winner. Connection counts are
+ * acceptor runs (proto/lbpick.h), and the winner. A backend registered
+ * through the backend API (router/backendapi.h) holds a lease in
+ * `backend_leases`; once it expires (no heartbeat for the TTL) the backend
+ * is not eligible ("why": "no heartbeat"), and the lease's country stands
+ * in for a `country` column the table lacks. Connection counts are
  * this node's; the router has none yet, so they show as 0. */
 #ifndef WARREN_LBEXPLAIN_H
 #define WARREN_LBEXPLAIN_H
@@ -33,6 +37,14 @@ void lbexplain_close(struct lbexplain *x);
 struct node_conf;
 int lbexplain_start(struct lbexplain **out, const struct node_conf *nc,
     const char *db_path);
+
+/* The decision for a new client of APP at `client` (its connection counts
+ * as this node's router knows them): 1 and the winner's wg_ip (ip[iplen])
+ * and port; 0 when APP has backends but none is eligible; -ENOENT when APP
+ * has no backend; -EIO when routing.db cannot be read. */
+struct sockaddr;
+int lbexplain_decide(struct lbexplain *x, const char *app,
+    const struct sockaddr *client, char *ip, size_t iplen, unsigned *port);
 
 /* Handles method + path when it is the endpoint above: sets *status and
  * *out (a JSON value to send) and returns true; false for other paths. */

@@ -33,7 +33,9 @@
 #include "router/members.h"
 #include "router/metrics_help.h"
 #include "router/registry.h"
+#include "router/backendapi.h"
 #include "router/clusterapi.h"
+#include "router/dnsserver.h"
 #include "router/lbexplain.h"
 #include "router/routedb.h"
 #include "router/table.h"
@@ -41,7 +43,6 @@
 
 #define ROUTER_GOSSIP_TIMEOUT_MS        2000
 #define ROUTER_DB_WAIT_MS               15000
-#define ROUTER_DB_NAME                  "routing.db"
 #define ROUTER_BEACON_S                 1.0
 #define ROUTER_DBPOLL_S                 0.1     /* routing.db commits noticed */
 #define ROUTER_KICKS                    16      /* revocations being enforced */
@@ -83,6 +84,8 @@ struct router {
 	struct routedb *db;             /* routing.db, read side */
 	struct clusterapi *api;         /* /v1/routes, /v1/backends, /v1/domains */
 	struct lbexplain *lbx;          /* /v1/lb/explain */
+	struct backendapi *bapi;        /* edgeProxy's backend API, or NULL */
+	struct dnsserver *dns;          /* internal DNS, or NULL */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -827,6 +830,54 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 	}
 }
 
+/* Appends the backend API's and the DNS's counters, when they run. */
+static void
+router_admin_metrics_edge(struct router *rt, struct admin_resp *resp)
+{
+	struct backendapi_stats b;
+	struct dnsserver_stats d;
+	char *more = NULL, *body;
+	int n = 0;
+
+	if (resp->status != 200 || (rt->bapi == NULL && rt->dns == NULL))
+		return;
+	backendapi_stats(rt->bapi, &b);
+	dnsserver_stats(rt->dns, &d);
+	n = asprintf(&more,
+	    "# HELP warren_router_backendapi_requests_total Backend API requests, and those refused for want of the token.\n"
+	    "# TYPE warren_router_backendapi_requests_total counter\n"
+	    "warren_router_backendapi_requests_total %llu\n"
+	    "warren_router_backendapi_requests_total{result=\"unauthorized\"} %llu\n"
+	    "# HELP warren_router_backendapi_events_total Backends registered, heartbeats taken, expired registrations removed.\n"
+	    "# TYPE warren_router_backendapi_events_total counter\n"
+	    "warren_router_backendapi_events_total{event=\"register\"} %llu\n"
+	    "warren_router_backendapi_events_total{event=\"heartbeat\"} %llu\n"
+	    "warren_router_backendapi_events_total{event=\"expired\"} %llu\n"
+	    "# HELP warren_router_dns_queries_total Internal DNS queries by answer (dropped: none sent).\n"
+	    "# TYPE warren_router_dns_queries_total counter\n"
+	    "warren_router_dns_queries_total{rcode=\"answer\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"nodata\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"nxdomain\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"refused\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"notimp\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"formerr\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"servfail\"} %llu\n"
+	    "warren_router_dns_queries_total{rcode=\"dropped\"} %llu\n",
+	    b.requests, b.unauthorized, b.registered, b.heartbeats, b.removed,
+	    d.answers, d.nodata, d.nxdomain, d.refused, d.notimp, d.formerr,
+	    d.servfail, d.dropped);
+	if (n < 0)
+		return;
+	if ((body = realloc(resp->body, resp->len + (size_t)n)) == NULL) {
+		free(more);
+		return;
+	}
+	memcpy(body + resp->len, more, (size_t)n);
+	resp->body = body;
+	resp->len += (size_t)n;
+	free(more);
+}
+
 /* Appends the auth counters to a /metrics body. */
 static void
 router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
@@ -924,6 +975,7 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	resp->len = (size_t)n;
 	router_admin_metrics_auth(rt, resp);
 	router_admin_metrics_acceptor(rt, resp);
+	router_admin_metrics_edge(rt, resp);
 }
 
 /* ---- cluster membership (gossip's MEMBERS messages, /v1/members) ---- */
@@ -1483,6 +1535,50 @@ router_open_gossip(struct router *rt)
 	return 0;
 }
 
+/* edgeProxy's backend API and the internal DNS, when configured. */
+static int
+router_open_edge(struct router *rt, const char *path)
+{
+	struct backendapi_conf bc;
+	char bound[128];
+	int rc;
+
+	if (rt->conf.api_listen[0] != '\0') {
+		memset(&bc, 0, sizeof(bc));
+		bc.listen = rt->conf.api_listen;
+		bc.token = rt->conf.api_token;
+		bc.node = rt->conf.name;
+		bc.db_path = path;
+		bc.ttl_ms = rt->conf.heartbeat_ttl;
+		bc.write = router_gossip_write;
+		bc.write_arg = rt;
+		rc = backendapi_open(&rt->bapi, rt->loop, &bc, bound, sizeof(bound));
+		if (rc != 0) {
+			log_error("router.start", "api_listen=%s err=\"the backend API "
+			    "cannot listen: %s\"", rt->conf.api_listen,
+			    rc == -EADDRNOTAVAIL ? "off loopback it needs --api-token" :
+			    rc == -EINVAL ? "not an address:port" : strerror(-rc));
+			return rc;
+		}
+		log_info("backendapi.listen", "addr=%s token=%s ttl_ms=%lld", bound,
+		    rt->conf.api_token[0] != '\0' ? "yes" : "no",
+		    rt->conf.heartbeat_ttl);
+	}
+	if (rt->conf.dns_listen[0] != '\0') {
+		rc = dnsserver_open(&rt->dns, rt->loop, rt->conf.dns_listen,
+		    rt->conf.dns_domain, rt->lbx, bound, sizeof(bound));
+		if (rc != 0) {
+			log_error("router.start", "dns_listen=%s err=\"the internal DNS "
+			    "cannot listen: %s\"", rt->conf.dns_listen,
+			    rc == -EINVAL ? "not an address:port" : strerror(-rc));
+			return rc;
+		}
+		log_info("dns.listen", "addr=%s domain=%s", bound,
+		    rt->conf.dns_domain);
+	}
+	return 0;
+}
+
 static int
 router_setup(struct router *rt)
 {
@@ -1526,7 +1622,7 @@ router_setup(struct router *rt)
 	}
 	log_info("admin.listen", "addr=%s", bound);
 
-	snprintf(path, sizeof(path), "%s/%s", rt->conf.data_dir, ROUTER_DB_NAME);
+	snprintf(path, sizeof(path), "%s", rt->conf.db_path);
 	if ((rc = routedb_open(&rt->db, path, ROUTER_DB_WAIT_MS)) < 0 ||
 	    (rc = routedb_compile(rt->db, rt->conf.name, NULL, rt, rt->table,
 	    NULL, NULL)) < 0) {
@@ -1541,6 +1637,8 @@ router_setup(struct router *rt)
 	if ((rc = clusterapi_open(&rt->api, path)) != 0)
 		return rc;
 	if ((rc = lbexplain_start(&rt->lbx, &rt->conf, path)) != 0)
+		return rc;
+	if ((rc = router_open_edge(rt, path)) != 0)
 		return rc;
 	if ((rc = router_open_auth(rt, path)) != 0)
 		return rc;
@@ -1633,6 +1731,8 @@ out:
 	table_free(rt.table);
 	routedb_close(rt.db);
 	clusterapi_close(rt.api);
+	dnsserver_close(rt.dns);
+	backendapi_close(rt.bapi);
 	lbexplain_close(rt.lbx);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {

@@ -11,7 +11,7 @@ set -u
 SECS=${FUZZ_SECONDS:-30}
 OUT=build-fuzz
 CC=${FUZZ_CC:-clang}
-PKGS="openssl sqlite3 libmaxminddb inih jansson"
+PKGS="openssl sqlite3 libmaxminddb inih jansson ldns"
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC is missing (apt-get install clang)" >&2; exit 1; }
 CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Iproto -I. \
  -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS 2>/dev/null)"
