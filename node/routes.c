@@ -137,6 +137,21 @@ routes_replica_cmp(const void *pa, const void *pb)
 	return a->cand.id < b->cand.id ? -1 : a->cand.id > b->cand.id;
 }
 
+/* lbpick_prepare works on candidates in place: gather, prepare, scatter
+ * back (after the order or the set changed). */
+static void
+rentry_reps_prepare(struct rentry *e)
+{
+	struct lbpick_cand c[IPCMSG_REPLICAS_MAX];
+	uint32_t i;
+
+	for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
+		c[i] = e->reps[i].cand;
+	lbpick_prepare(c, i);
+	for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
+		e->reps[i].cand = c[i];
+}
+
 /* The replicas of a grouped route, sorted and prepared for lbpick. */
 static int
 rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
@@ -173,18 +188,26 @@ rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
 		v[i].cand.hard_limit = p->grp.hard_limit;
 	}
 	qsort(v, e->nreps, sizeof(*v), routes_replica_cmp);
-	/* lbpick_prepare works on the candidates in place: gather, prepare,
-	 * scatter back */
-	{
-		struct lbpick_cand c[IPCMSG_REPLICAS_MAX];
-
-		for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
-			c[i] = v[i].cand;
-		lbpick_prepare(c, i);
-		for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
-			v[i].cand = c[i];
-	}
+	rentry_reps_prepare(e);
 	return 0;
+}
+
+/* Drops the replica whose session closed here; returns how many are left. */
+static uint32_t
+rentry_reps_drop(struct rentry *e, uint64_t session)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < e->nreps; i++) {
+		if (e->reps[i].session == session) {
+			free(e->reps[i].node);
+			continue;
+		}
+		e->reps[k++] = e->reps[i];
+	}
+	e->nreps = k;
+	rentry_reps_prepare(e);
+	return k;
 }
 
 static void
@@ -337,6 +360,15 @@ routes_unclaim_session(struct routes *r, uint64_t session)
 		for (pp = &r->claims.tab[i]; (e = *pp) != NULL;) {
 			if (e->session == session) {
 				struct rentry *t = rmap_put(&r->table, e->key);
+
+				/* a replica of a group: the others still serve */
+				if (t != NULL && t->nreps > 0 &&
+				    rentry_reps_drop(t, session) > 0) {
+					*pp = e->next;
+					free(e);
+					r->claims.n--;
+					continue;
+				}
 
 				/* we know this tunnel existed: offline (503)
 				 * until the router's table says otherwise,

@@ -89,14 +89,13 @@ def test_replicas_by_region_and_failover(env):
     eu_port, us_port = env.http_service("eu-replica"), env.http_service("us-replica")
     eu = replica(env, n1, eu_port, "eu")
     us = replica(env, n2, us_port, "us")
-    wait_until("two replicas of web", lambda: len(online_claims(n3)) == 2, 10 * SLOW)
+    wait_replicas(n3, 2)
     # a client of its own, not in the group, cannot take the name
     other = env.client(["http", str(eu_port), "--server", "127.0.0.1:%d" % n3.tunnel_port,
                         "--subdomain", "web"], name="outsider",
                        extra_env={"WARREN_CA": os.path.join(n3.data_dir, "tls", "ca.pem")})
-    other.proc.wait(15)
-    check("in use" in open(other.log).read(), "an outsider took a grouped name:\n"
-          + tail(other.log))
+    check(other.proc.wait(15) == 1 and "in use" in open(other.log).read(),
+          "an outsider took a grouped name:\n" + tail(other.log))
     # each client lands on the replica of its region, through every node
     for n in nodes:
         wait_until("web answers through %s by region" % n.name, lambda: via_lb(
@@ -112,7 +111,8 @@ def test_replicas_by_region_and_failover(env):
                lambda: via_lb(n3, DE) == "us-replica", 15 * SLOW)
     env.note("after kill -9 of the eu replica's client, German clients reach the us "
              "replica %.2fs later" % (time.monotonic() - t0))
-    check(via_lb(n1, DE) == "us-replica", "via n1 after the failover")
+    wait_until("German clients via n1 served by the us replica",
+               lambda: via_lb(n1, DE) == "us-replica", 5 * SLOW)
     # and back when it returns
     replica(env, n1, eu_port, "eu", name="replica-eu-again")
     wait_until("German clients back on the eu replica",
