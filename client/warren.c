@@ -126,8 +126,10 @@ struct warren_client {
 static void warren_session_start(struct warren_client *c);
 static void warren_next_server(struct warren_client *c);
 
-#define WARREN_LINGER_SETTLE    1.0     /* s after moving, before the old
-                                           session may close */
+#define WARREN_LINGER_SETTLE    3.0     /* s after moving, before the old
+                                           session may close (the node
+                                           closes it sooner, once its table
+                                           routes our names to the new one) */
 #define WARREN_LINGER_MAX       10.0    /* s a draining session waits at most */
 static void warren_session_fail(struct warren_session *s, const char *why);
 static void warren_session_flush(struct warren_session *s);
@@ -713,8 +715,8 @@ warren_session_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (s->state != SESSION_DRAINING)
 		return;
-	/* moved (and a second for the new claim to reach every node), or
-	 * given up waiting */
+	/* moved (and time for the new claim to reach every node), or given
+	 * up waiting */
 	if (!(warren_moved(s->c) && ev_now(loop) - s->c->cur->ready_at >=
 	    WARREN_LINGER_SETTLE) &&
 	    ev_now(loop) - s->linger_since < WARREN_LINGER_MAX)

@@ -286,6 +286,7 @@ acceptor_drain_check(struct ev_loop *loop, ev_timer *w, int revents)
 	 * registered on another node (make before break), and until then
 	 * other nodes forward to it through this one. With no other node to
 	 * move to, the sessions stay until the end. */
+	session_release_moved(a);
 	if (a->nconns == 0 && a->nfwd == 0 && (a->nsessions == 0 ||
 	    a->mesh == NULL || mesh_peers_reachable(a->mesh) == 0)) {
 		log_info("drain.done", "sessions=%zu", a->nsessions);

@@ -471,3 +471,42 @@ routes_each_remote_port(struct routes *r,
 	}
 }
 
+
+/* Is key held, in the router's table, by something other than session? */
+static bool
+routes_elsewhere(struct routes *r, const char *key, uint64_t session)
+{
+	struct rentry *e = rmap_get(&r->table, key);
+	uint32_t i;
+
+	if (e == NULL || e->state != ROUTE_ONLINE)
+		return false;
+	if (e->nreps > 0) {
+		for (i = 0; i < e->nreps; i++)
+			if (e->reps[i].node == NULL && e->reps[i].session == session)
+				return false;
+		return true;
+	}
+	return e->node != NULL || e->session != session;
+}
+
+bool
+routes_session_moved(struct routes *r, uint64_t session, const unsigned *ports,
+    size_t nports)
+{
+	struct rentry *e;
+	char key[32];
+	size_t i;
+
+	for (i = 0; i < r->claims.size; i++)
+		for (e = r->claims.tab[i]; e != NULL; e = e->next)
+			if (e->session == session &&
+			    !routes_elsewhere(r, e->key, session))
+				return false;
+	for (i = 0; i < nports; i++) {
+		snprintf(key, sizeof(key), "%s%u", ROUTES_TCP_PREFIX, ports[i]);
+		if (!routes_elsewhere(r, key, session))
+			return false;
+	}
+	return true;
+}

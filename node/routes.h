@@ -88,4 +88,10 @@ size_t routes_group(struct routes *r, const char *host,
 enum routes_result routes_lookup_host(struct routes *r, const char *host,
     struct route_claim *claim);
 
+/* After a GOAWAY: does the router's table route every name of session
+ * (its http/tls claims here, and the tcp ports given) to another session,
+ * the client's on another node? Then forwarding nodes no longer need it. */
+bool routes_session_moved(struct routes *r, uint64_t session,
+    const unsigned *ports, size_t nports);
+
 #endif

@@ -31,6 +31,9 @@
                                          * turns out held elsewhere */
 
 #define SESSION_GROUP_MAX       63      /* bytes of a --group name */
+#define SESSION_MOVED_GRACE     0.5     /* s the table shows a drained
+                                         * session's names elsewhere before
+                                         * it is closed (for the other nodes) */
 #define SESSION_REGION_MAX      16      /* bytes of a --region (lbpick's) */
 #define SESSION_LIMIT_MAX       (1u << 24) /* weight and limits */
 
@@ -65,6 +68,8 @@ struct session {
 	char *token_id;                 /* credential its tunnels were claimed with */
 	char *token;                    /* from HELLO; never logged */
 	bool hello, in_cb, dead, goaway;
+	ev_tstamp moved_at;             /* after GOAWAY: when the table first
+	                                   routed all its names elsewhere */
 	bool flush_queued;              /* on a->flushq */
 	struct session *flush_next;
 	ev_tstamp last_input;
@@ -994,6 +999,39 @@ session_destroy(struct session *s)
 		free(s->token);
 	}
 	free(s);
+}
+
+/* Every session told to go (GOAWAY) whose names the table has routed to
+ * the client's new session for SESSION_MOVED_GRACE, with no stream left,
+ * is closed: the client moved, and the other nodes know it. */
+void
+session_release_moved(struct acceptor *a)
+{
+	unsigned ports[64];
+	struct session *s, *next;
+	size_t i, j, np;
+	ev_tstamp now = ev_now(a->loop);
+
+	for (i = 0; i < a->sessions_size; i++) {
+		for (s = a->sessions[i]; s != NULL; s = next) {
+			next = s->hnext;
+			if (!s->goaway || s->dead)
+				continue;
+			for (j = np = 0; j < s->ntunnels && np < 64; j++)
+				if (s->tunnels[j]->kind == TUNNEL_TCP &&
+				    s->tunnels[j]->ready)
+					ports[np++] = (unsigned)s->tunnels[j]->port;
+			if (!routes_session_moved(a->routes, s->id, ports, np)) {
+				s->moved_at = 0;
+				continue;
+			}
+			if (s->moved_at == 0)
+				s->moved_at = now;
+			if (now - s->moved_at >= SESSION_MOVED_GRACE &&
+			    mux_nstreams(s->mux) == 0)
+				session_close(s, "its tunnels are held on another node now");
+		}
+	}
 }
 
 void

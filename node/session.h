@@ -52,6 +52,8 @@ void session_close(struct session *s, const char *why);
 void session_flush_queued(struct acceptor *a);
 
 /* GOAWAY to every session (drain), or close every session (exit). */
+/* Closes drained sessions whose clients have moved (see session.c). */
+void session_release_moved(struct acceptor *a);
 void session_goaway_all(struct acceptor *a, const char *reason);
 void session_close_all(struct acceptor *a, const char *why);
 

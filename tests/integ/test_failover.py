@@ -189,6 +189,11 @@ def test_rolling_restart_loses_no_request(env):
                 running.discard(n.name)
             check(rc == 0, "%s: exit %r after SIGTERM\n%s" % (n.name, rc, tail(n.log)))
             env.note("%s drained and stopped in %.2fs" % (n.name, took))
+            if n is nodes[0]:
+                # it held the client's session: it let the session go once
+                # its own table routed the name to the client's new one
+                check("its tunnels are held on another node now" in open(n.log).read(),
+                      "%s did not release the moved session:\n%s" % (n.name, tail(n.log)))
             n.start(same_ports=True)
             with lock:
                 running.add(n.name)
