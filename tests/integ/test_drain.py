@@ -6,6 +6,7 @@ import threading
 import time
 
 from harness import check, gen_sha256, tail
+from test_replication import SLOW
 
 TIMEOUT = 60
 
@@ -56,7 +57,9 @@ def test_sigterm_drains_inflight(env):
     check(rc == 0, "warren-node exit code %r after SIGTERM\n%s" % (rc, tail(node.log)))
     check(res.get("status") == 200 and res.get("n") == n and res.get("sha") == gen_sha256(n, seed),
           "in-flight download during drain: %r (want %d bytes, exact)" % (res, n))
-    check(t_exit <= 16, "drain took %.1fs, --drain-timeout 15s" % t_exit)
+    # the timeout bounds the drain; then the router and gossip stop (slower
+    # under the sanitizers)
+    check(t_exit <= 15 + SLOW, "drain took %.1fs, --drain-timeout 15s" % t_exit)
 
 
 def test_drain_timeout_bounds_exit(env):
