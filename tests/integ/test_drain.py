@@ -76,5 +76,5 @@ def test_drain_timeout_bounds_exit(env):
     env.note("node exited %.2fs after SIGTERM with --drain-timeout 2s; download got %d bytes"
              % (t_exit, res.get("n", -1)))
     check(rc == 0, "warren-node exit code %r after SIGTERM\n%s" % (rc, tail(node.log)))
-    check(1.5 <= t_exit <= 5, "exit %.1fs after SIGTERM, --drain-timeout 2s" % t_exit)
+    check(1.5 <= t_exit <= 3 + 2 * SLOW, "exit %.1fs after SIGTERM, --drain-timeout 2s" % t_exit)
     check(not t.is_alive() and res.get("n", 0) < n, "the over-long download was not cut: %r" % res)
