@@ -83,7 +83,8 @@ struct pconn {
 	struct pconn *next_dead;        /* graveyard link after pconn_close */
 	char *next_host;                /* PC_SWITCH: route this next ... */
 	char *next_authz;               /* ... with this Authorization ... */
-	struct route_claim next_claim;  /* ... to this tunnel ... */
+	struct route_claim *next_claim; /* ... to this tunnel (allocated:
+	                                 * idle connections do not carry it) */
 	int next_status;                /* ... or answer this and close */
 	const char *next_reason;
 	ev_tstamp head_start, last_active;
@@ -664,9 +665,10 @@ pconn_process(struct pconn *pc)
 					    (pc->next_host = strdup(ev.host)) == NULL ||
 					    (pc->next_authz = strndup(ev.authorization ?
 					    ev.authorization : "", ev.authorization ?
-					    ev.authorization_len : 0)) == NULL)
+					    ev.authorization_len : 0)) == NULL ||
+					    (pc->next_claim = malloc(sizeof(claim))) == NULL)
 						goto nomem;
-					pc->next_claim = claim;
+					*pc->next_claim = claim;
 					buf_consume(&pc->in, ev.used);
 				}
 				pconn_switch(pc);
@@ -752,6 +754,7 @@ static void
 pconn_stream_done(struct pconn *pc)
 {
 	char *host, *authz;
+	int rc;
 
 	switch (pc->state) {
 	case PC_SWITCH:
@@ -767,8 +770,11 @@ pconn_stream_done(struct pconn *pc)
 		pc->next_host = NULL;
 		authz = pc->next_authz;
 		pc->next_authz = NULL;
-		if (pconn_open(pc, host, &pc->next_claim, authz,
-		    authz ? strlen(authz) : 0) != 0) {
+		rc = pconn_open(pc, host, pc->next_claim, authz,
+		    authz ? strlen(authz) : 0);
+		free(pc->next_claim);
+		pc->next_claim = NULL;
+		if (rc != 0) {
 			free(host);
 			free(authz);
 			return;
@@ -1036,6 +1042,8 @@ pconn_close(struct pconn *pc)
 	pc->next_host = NULL;
 	free(pc->next_authz);
 	pc->next_authz = NULL;
+	free(pc->next_claim);
+	pc->next_claim = NULL;
 	pc->st = NULL;
 	a->nconns--;
 	a->stats.conns_closed++;
