@@ -16,7 +16,7 @@
 #define REPLDB_COLS_MAX         64
 
 static const char *const repldb_tables[] = {
-	"backends", "domains", "drains", "reservations", "tokens", "tunnels",
+	"apps", "backends", "domains", "drains", "reservations", "tokens", "tunnels",
 	"backend_leases",
 };
 #define REPLDB_NTABLES  (sizeof(repldb_tables) / sizeof(repldb_tables[0]))

@@ -79,7 +79,18 @@ static const char store_schema[] =
     " country TEXT NOT NULL DEFAULT '',"
     " registered_at INTEGER NOT NULL DEFAULT 0,"
     " heartbeat_at INTEGER NOT NULL DEFAULT 0,"
-    " expires_at INTEGER NOT NULL DEFAULT 0);";
+    " expires_at INTEGER NOT NULL DEFAULT 0);"
+    /* per app: its active health check ("" none, "tcp", "http:/path") */
+    "CREATE TABLE IF NOT EXISTS apps ("
+    " app TEXT PRIMARY KEY,"
+    " health_check TEXT NOT NULL DEFAULT '',"
+    " interval_ms INTEGER NOT NULL DEFAULT 5000,"
+    " timeout_ms INTEGER NOT NULL DEFAULT 2000,"
+    " rise INTEGER NOT NULL DEFAULT 2,"
+    " fall INTEGER NOT NULL DEFAULT 3,"
+    " expect INTEGER NOT NULL DEFAULT 200,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0);";
 
 /* One row per (name, node, session): only the node holding the session
  * writes it. The same session registering again keeps its claim time. */
@@ -424,6 +435,7 @@ static const struct {
 	{ "domains", "domain" },
 	{ "drains", "node" },
 	{ "backend_leases", "id" },
+	{ "apps", "app" },
 };
 
 static bool
@@ -461,7 +473,7 @@ store_row(struct store *st, const struct ipcmsg_write *w, char *err,
 		if (w->table != NULL && strcmp(w->table, store_rows[i].table) == 0)
 			key = store_rows[i].key;
 	if (key == NULL) {
-		snprintf(err, errlen, "rows can be written to backends and domains, "
+		snprintf(err, errlen, "rows can be written to backends, domains and apps, "
 		    "not '%s'", w->table != NULL ? w->table : "");
 		return -EINVAL;
 	}

@@ -195,7 +195,7 @@ ipcmsg_type(const void *buf, size_t len)
 		return p[1];
 	if (p[1] == IPCMSG_STATS)
 		return p[1];
-	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_KICK)
+	if (p[1] < IPCMSG_OK || p[1] > IPCMSG_LB_REQ)
 		return -EPROTO;
 	return p[1];
 }

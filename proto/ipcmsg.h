@@ -50,6 +50,8 @@ enum ipcmsg_type {
 	IPCMSG_TABLE = 7,
 	IPCMSG_WRITE = 8,
 	IPCMSG_KICK = 9,                /* str token_id, str reason */
+	IPCMSG_LB = 10,                 /* load-balancing candidates (lbmsg.h) */
+	IPCMSG_LB_REQ = 11,             /* (empty) -> LB */
 };
 
 enum tunnel_kind {

@@ -184,12 +184,19 @@ clusterapi_handle(struct clusterapi *api, const struct clusterapi_conf *c,
 	    (path[11] == '\0' || path[11] == '/')) {
 		table = "domains";
 		rest = path[11] == '/' ? path + 12 : NULL;
+	} else if (strncmp(path, "/v1/apps", 8) == 0 &&
+	    (path[8] == '\0' || path[8] == '/')) {
+		table = "apps";         /* per app: its health check */
+		rest = path[8] == '/' ? path + 9 : NULL;
 	} else {
 		return false;
 	}
 	if (rest == NULL && get)
 		*out = clusterapi_query(api, strcmp(table, "backends") == 0 ?
 		    "SELECT * FROM backends ORDER BY app, id" :
+		    strcmp(table, "apps") == 0 ?
+		    "SELECT app, health_check, interval_ms, timeout_ms, rise, fall,"
+		    " expect FROM apps WHERE deleted = 0 ORDER BY app" :
 		    "SELECT domain, app FROM domains WHERE deleted = 0 ORDER BY domain",
 		    status);
 	else if (rest == NULL && post)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "nodeconf.h"
 #include "regionmap.h"
+#include "router/lbrows.h"
 
 #define LBEXPLAIN_PREFIX        "/v1/lb/explain/"
 #define LBEXPLAIN_MAX           65536   /* backends of one app shown */
@@ -110,12 +111,6 @@ lbexplain_error(int *status, int code, const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-static uint32_t
-lbexplain_u32(sqlite3_int64 v)
-{
-	return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
 static const char *const lbexplain_why[] = {
 	[LBPICK_WHY_SCORED] = "scored",
 	[LBPICK_WHY_UNHEALTHY] = "unhealthy",
@@ -125,109 +120,56 @@ static const char *const lbexplain_why[] = {
 };
 
 /* The app's backends, by region then id (the order the decision expects),
- * as candidates plus their rows for the answer. */
+ * as candidates plus their rows for the answer. Backends registered
+ * through the API hold a lease (heartbeats): an expired one is out. */
 static json_t *
 lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
     size_t *n, int *status)
 {
-	sqlite3_stmt *s;
-	struct lbpick_cand *v = NULL, *nv;
+	struct lbrows lr;
+	char err[256];
 	json_t *rows;
-	size_t cap = 0;
 	int64_t now = (int64_t)time(NULL);
-	int rc, i;
+	size_t i;
 
 	*n = 0;
-	/* backends registered through the API hold a lease (heartbeats); an
-	 * expired one is out. A database without the table (edgeProxy's own,
-	 * before gossip has opened it) has none. */
-	if (sqlite3_prepare_v2(x->db, "SELECT b.*, l.expires_at AS "
-	    "__lease_expires, l.country AS __lease_country FROM backends b "
-	    "LEFT JOIN backend_leases l ON l.id = b.id WHERE b.app = ?1 "
-	    "ORDER BY b.region, b.id", -1, &s, NULL) != SQLITE_OK &&
-	    sqlite3_prepare_v2(x->db, "SELECT * FROM backends WHERE app = ?1 "
-	    "ORDER BY region, id", -1, &s, NULL) != SQLITE_OK)
-		return lbexplain_error(status, 500, sqlite3_errmsg(x->db));
-	sqlite3_bind_text(s, 1, app, -1, SQLITE_STATIC);
+	if (lbrows_load(x->db, app, false, LBEXPLAIN_MAX, now, &lr, err,
+	    sizeof(err)) != 0)
+		return lbexplain_error(status, 500, err);
 	rows = json_array();
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < LBEXPLAIN_MAX) {
-		struct lbpick_cand *c;
-		json_t *o = json_object();
-		bool stale = false;
+	for (i = 0; i < lr.n; i++) {
+		const struct lbrow *w = &lr.rows[i];
+		const struct lbpick_cand *c = &lr.cands[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", w->id,
+		    "region", w->region, "wg_ip", w->wg_ip, "port",
+		    (json_int_t)w->port, "healthy", w->healthy);
 
-		if (*n == cap) {
-			cap = cap != 0 ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL)
-				break;
-			v = nv;
-		}
-		c = &v[(*n)++];
-		memset(c, 0, sizeof(*c));
-		for (i = 0; i < sqlite3_column_count(s); i++) {
-			const char *col = sqlite3_column_name(s, i);
-			const char *t = (const char *)sqlite3_column_text(s, i);
-			sqlite3_int64 iv = sqlite3_column_int64(s, i);
-			bool null = sqlite3_column_type(s, i) == SQLITE_NULL;
-
-			if (strcmp(col, "id") == 0 && t != NULL) {
-				c->id = lbpick_id(t, strlen(t));
-				json_object_set_new(o, "id", json_string(t));
-			} else if (strcmp(col, "region") == 0 && t != NULL) {
-				lbpick_region(&c->region, t, strlen(t));
-				json_object_set_new(o, "region", json_string(t));
-			} else if (strcmp(col, "country") == 0 && t != NULL) {
-				c->country = lbpick_country(t);
-				json_object_set_new(o, "country", json_string(t));
-			} else if (strcmp(col, "wg_ip") == 0 && t != NULL) {
-				json_object_set_new(o, "wg_ip", json_string(t));
-			} else if (strcmp(col, "port") == 0) {
-				json_object_set_new(o, "port", json_integer(iv));
-			} else if (strcmp(col, "healthy") == 0) {
-				/* only an explicit 0 is the operator's "out" */
-				if (!null && iv == 0)
-					c->flags |= LBPICK_UNHEALTHY;
-				json_object_set_new(o, "healthy", json_boolean(null || iv != 0));
-			} else if (strcmp(col, "deleted") == 0) {
-				if (!null && iv != 0)
-					c->flags |= LBPICK_DELETED;
-			} else if (strcmp(col, "weight") == 0) {
-				c->weight = lbexplain_u32(iv);
-				json_object_set_new(o, "weight", json_integer(c->weight));
-			} else if (strcmp(col, "soft_limit") == 0) {
-				c->soft_limit = lbexplain_u32(iv);
-				json_object_set_new(o, "soft_limit", json_integer(c->soft_limit));
-			} else if (strcmp(col, "hard_limit") == 0) {
-				c->hard_limit = lbexplain_u32(iv);
-				json_object_set_new(o, "hard_limit", json_integer(c->hard_limit));
-			} else if (strcmp(col, "__lease_expires") == 0 && !null) {
-				json_object_set_new(o, "lease_expires_in",
-				    json_integer(iv - now));
-				if (iv <= now) {
-					c->flags |= LBPICK_UNHEALTHY;
-					stale = true;
-				}
-			} else if (strcmp(col, "__lease_country") == 0 && t != NULL &&
-			    c->country == 0 && (c->country = lbpick_country(t)) != 0) {
-				json_object_set_new(o, "country", json_string(t));
-			}
-		}
-		if (stale)
+		if (o == NULL)
+			break;
+		if (w->country != NULL)
+			json_object_set_new(o, "country", json_string(w->country));
+		if (w->has_weight)
+			json_object_set_new(o, "weight", json_integer(c->weight));
+		if (w->has_soft)
+			json_object_set_new(o, "soft_limit", json_integer(c->soft_limit));
+		if (w->has_hard)
+			json_object_set_new(o, "hard_limit", json_integer(c->hard_limit));
+		if (w->has_lease)
+			json_object_set_new(o, "lease_expires_in",
+			    json_integer(w->lease_expires - now));
+		if (w->stale)
 			json_object_set_new(o, "heartbeat", json_string("stale"));
 		json_array_append_new(rows, o);
 	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		free(v);
-		json_decref(rows);
-		return lbexplain_error(status, 500, sqlite3_errmsg(x->db));
-	}
-	if (json_array_size(rows) != *n) {      /* out of memory midway */
-		free(v);
+	if (json_array_size(rows) != lr.n) {    /* out of memory midway */
+		lbrows_fini(&lr);
 		json_decref(rows);
 		return lbexplain_error(status, 500, "out of memory");
 	}
-	lbpick_prepare(v, *n);
-	*out = v;
+	*n = lr.n;
+	*out = lr.cands;
+	lr.cands = NULL;
+	lbrows_fini(&lr);
 	return rows;
 }
 

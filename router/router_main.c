@@ -37,6 +37,7 @@
 #include "router/clusterapi.h"
 #include "router/dnsserver.h"
 #include "router/lbexplain.h"
+#include "router/lbpub.h"
 #include "router/routedb.h"
 #include "router/table.h"
 #include "router/tokenapi.h"
@@ -86,6 +87,7 @@ struct router {
 	struct lbexplain *lbx;          /* /v1/lb/explain */
 	struct backendapi *bapi;        /* edgeProxy's backend API, or NULL */
 	struct dnsserver *dns;          /* internal DNS, or NULL */
+	struct lbpub *lbp;              /* candidates to the acceptor, checks */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -276,6 +278,8 @@ router_recompile(struct router *rt)
 	if (delta.n > 0)
 		log_debug("routedb.compiled", "names=%d changed=%u", n, delta.n);
 	router_publish(rt, &delta);
+	if (rt->lbp != NULL)
+		lbpub_reload(rt->lbp);
 	for (i = 0; i < nl; i++)
 		router_kick_session(rt, &losers[i]);
 	free(losers);
@@ -458,6 +462,8 @@ router_on_beacon(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if ((msg = ipcmsg_table_encode(&t)) != NULL)
 		ipc_publish(rt->pub, msg);
+	if (rt->lbp != NULL)
+		lbpub_beacon(rt->lbp);
 	router_rekick(rt);
 }
 
@@ -620,6 +626,12 @@ router_dispatch_acceptor(struct ipc_sock *s, nng_msg *msg, void *arg)
 		break;
 	case IPCMSG_SNAPSHOT_REQ:
 		router_on_snapshot(rt, body, len);
+		break;
+	case IPCMSG_LB_REQ:
+		if (rt->lbp != NULL)
+			router_reply(rt, lbpub_snapshot(rt->lbp));
+		else
+			router_reply_ok(rt, IPCMSG_S_UNAVAILABLE, "no candidates yet");
 		break;
 	default:
 		rt->stats.malformed++;
@@ -914,6 +926,25 @@ router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
 	free(more);
 }
 
+/* Appends the load balancer's health-check counters to a /metrics body. */
+static void
+router_admin_metrics_lb(struct router *rt, struct admin_resp *resp)
+{
+	char *more, *body;
+	size_t n;
+
+	if (rt->lbp == NULL || resp->status != 200 ||
+	    (more = lbpub_metrics(rt->lbp)) == NULL)
+		return;
+	n = strlen(more);
+	if ((body = realloc(resp->body, resp->len + n)) != NULL) {
+		memcpy(body + resp->len, more, n);
+		resp->body = body;
+		resp->len += n;
+	}
+	free(more);
+}
+
 static void
 router_admin_metrics(struct router *rt, struct admin_resp *resp)
 {
@@ -976,6 +1007,7 @@ router_admin_metrics(struct router *rt, struct admin_resp *resp)
 	router_admin_metrics_auth(rt, resp);
 	router_admin_metrics_acceptor(rt, resp);
 	router_admin_metrics_edge(rt, resp);
+	router_admin_metrics_lb(rt, resp);
 }
 
 /* ---- cluster membership (gossip's MEMBERS messages, /v1/members) ---- */
@@ -1444,7 +1476,8 @@ router_dispatch_admin(void *arg, const char *method, const char *path,
 	cc.live_arg = rt;
 	cc.write = router_gossip_write;
 	cc.write_arg = rt;
-	if (lbexplain_handle(rt->lbx, method, path, &status, &out) ||
+	if ((rt->lbp != NULL && lbpub_handle(rt->lbp, method, path, &status,
+	    &out)) || lbexplain_handle(rt->lbx, method, path, &status, &out) ||
 	    clusterapi_handle(rt->api, &cc, method, path, admin_body(rt->admin,
 	    NULL), &status, &out)) {
 		router_json(resp, out);
@@ -1654,6 +1687,9 @@ router_setup(struct router *rt)
 		    "another warren-router running on this data dir?\"", url, rc);
 		return rc;
 	}
+	if ((rc = lbpub_new(&rt->lbp, rt->loop, path, rt->pub, rt->epoch,
+	    rt->conf.name)) != 0)
+		return rc;
 	if ((rc = members_new(&rt->members)) != 0)
 		return rc;
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "members");
@@ -1734,6 +1770,7 @@ out:
 	dnsserver_close(rt.dns);
 	backendapi_close(rt.bapi);
 	lbexplain_close(rt.lbx);
+	lbpub_free(rt.lbp);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
 		ev_signal_stop(rt.loop, &rt.sigterm);

@@ -1,0 +1,407 @@
+#include "router/lbhealth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sock.h"
+
+#define LBHEALTH_READ_MAX       512     /* bytes of an answer looked at */
+
+struct lbtarget {
+	struct lbtarget *next;
+	struct lbhealth *h;
+	char *app, *id;
+	char addr_text[80];
+	struct sock_addr addr;
+	struct lbhealth_check c;
+	bool seen;                      /* during a sync */
+	bool down, checked;
+	uint32_t ok_run, fail_run;      /* consecutive results */
+	uint64_t checks, fails;
+	double changed;                 /* ev_now of the last transition */
+	char last_error[96];
+	int fd;                         /* -1 unless a check is in flight */
+	ev_io io;
+	ev_timer every, deadline;
+	char buf[LBHEALTH_READ_MAX];
+	size_t blen;
+	bool sent;
+};
+
+struct lbhealth {
+	struct ev_loop *loop;
+	lbhealth_change_cb *cb;
+	void *arg;
+	struct lbtarget *targets;
+	struct lbhealth_stats stats;
+};
+
+int
+lbhealth_parse(struct lbhealth_check *c, const char *text)
+{
+	if (text == NULL || text[0] == '\0' || strcmp(text, "none") == 0) {
+		c->kind = LBHEALTH_NONE;
+		c->path[0] = '\0';
+		return 0;
+	}
+	if (strcmp(text, "tcp") == 0) {
+		c->kind = LBHEALTH_TCP;
+		c->path[0] = '\0';
+		return 0;
+	}
+	if (strncmp(text, "http:", 5) == 0 && text[5] == '/' &&
+	    strlen(text + 5) <= LBHEALTH_PATH_MAX &&
+	    strcspn(text + 5, " \t\r\n") == strlen(text + 5)) {
+		c->kind = LBHEALTH_HTTP;
+		snprintf(c->path, sizeof(c->path), "%s", text + 5);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int
+lbhealth_new(struct lbhealth **out, struct ev_loop *loop,
+    lbhealth_change_cb *cb, void *arg)
+{
+	struct lbhealth *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -ENOMEM;
+	h->loop = loop;
+	h->cb = cb;
+	h->arg = arg;
+	*out = h;
+	return 0;
+}
+
+static void
+lbtarget_stop_check(struct lbtarget *t)
+{
+	ev_io_stop(t->h->loop, &t->io);
+	ev_timer_stop(t->h->loop, &t->deadline);
+	if (t->fd != -1)
+		close(t->fd);
+	t->fd = -1;
+	t->blen = 0;
+	t->sent = false;
+}
+
+static void
+lbtarget_free(struct lbtarget *t)
+{
+	lbtarget_stop_check(t);
+	ev_timer_stop(t->h->loop, &t->every);
+	free(t->app);
+	free(t->id);
+	free(t);
+}
+
+void
+lbhealth_free(struct lbhealth *h)
+{
+	struct lbtarget *t;
+
+	if (h == NULL)
+		return;
+	while ((t = h->targets) != NULL) {
+		h->targets = t->next;
+		lbtarget_free(t);
+	}
+	free(h);
+}
+
+/* One check's result: counts, and a transition after rise/fall in a row. */
+static void
+lbtarget_result(struct lbtarget *t, bool ok, const char *why)
+{
+	struct lbhealth *h = t->h;
+	bool was = t->down;
+
+	lbtarget_stop_check(t);
+	t->checks++;
+	h->stats.checks++;
+	t->checked = true;
+	if (ok) {
+		t->ok_run++;
+		t->fail_run = 0;
+		t->last_error[0] = '\0';
+		if (t->down && t->ok_run >= t->c.rise)
+			t->down = false;
+	} else {
+		t->fails++;
+		h->stats.failed++;
+		t->fail_run++;
+		t->ok_run = 0;
+		snprintf(t->last_error, sizeof(t->last_error), "%s", why);
+		if (!t->down && t->fail_run >= t->c.fall)
+			t->down = true;
+	}
+	if (was == t->down)
+		return;
+	t->changed = ev_now(h->loop);
+	if (t->down)
+		h->stats.went_down++;
+	else
+		h->stats.went_up++;
+	log_info("lb.health", "app=%s backend=%s addr=%s state=%s reason=\"%s\"",
+	    t->app, t->id, t->addr_text, t->down ? "down" : "up",
+	    t->down ? t->last_error : "checks pass");
+	h->cb(h->arg);
+}
+
+/* "HTTP/1.x NNN" at the start of the answer: NNN, or -1. */
+static int
+lbtarget_status(const char *p, size_t n)
+{
+	if (n < 12 || strncmp(p, "HTTP/1.", 7) != 0 || p[8] != ' ' ||
+	    p[9] < '1' || p[9] > '9' || p[10] < '0' || p[10] > '9' ||
+	    p[11] < '0' || p[11] > '9')
+		return -1;
+	return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
+
+static void
+lbtarget_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct lbtarget *t = w->data;
+	char req[LBHEALTH_PATH_MAX + 200], why[64];
+	ssize_t n;
+	int rc, st;
+
+	if (!t->sent) {
+		if ((rc = sock_connect_result(t->fd)) != 0) {
+			snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
+			lbtarget_result(t, false, why);
+			return;
+		}
+		if (t->c.kind == LBHEALTH_TCP) {
+			lbtarget_result(t, true, "");
+			return;
+		}
+		n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n"
+		    "User-Agent: warren-health-check\r\nConnection: close\r\n\r\n",
+		    t->c.path, t->addr_text);
+		if (write(t->fd, req, (size_t)n) != n) {
+			lbtarget_result(t, false, "cannot send the request");
+			return;
+		}
+		t->sent = true;
+		ev_io_stop(loop, w);
+		ev_io_set(w, t->fd, EV_READ);
+		ev_io_start(loop, w);
+		return;
+	}
+	n = read(t->fd, t->buf + t->blen, sizeof(t->buf) - t->blen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		t->blen += (size_t)n;
+	if (n > 0 && t->blen < 12 && t->blen < sizeof(t->buf))
+		return;
+	st = lbtarget_status(t->buf, t->blen);
+	if (st < 0) {
+		lbtarget_result(t, false, n == -1 ? "read error" :
+		    "not an HTTP answer");
+	} else if ((uint32_t)st != t->c.expect) {
+		snprintf(why, sizeof(why), "status %d, want %u", st, t->c.expect);
+		lbtarget_result(t, false, why);
+	} else {
+		lbtarget_result(t, true, "");
+	}
+}
+
+static void
+lbtarget_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lbtarget *t = w->data;
+
+	lbtarget_result(t, false, t->sent ? "timeout waiting for the answer" :
+	    "connect timeout");
+}
+
+static void
+lbtarget_on_every(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lbtarget *t = w->data;
+	char why[64];
+	int fd;
+
+	if (t->fd != -1)
+		return;         /* still in flight: its deadline ends it */
+	if ((fd = sock_connect(&t->addr)) < 0) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(-fd));
+		lbtarget_result(t, false, why);
+		return;
+	}
+	t->fd = fd;
+	t->sent = false;
+	t->blen = 0;
+	ev_io_init(&t->io, lbtarget_on_io, fd, EV_WRITE);
+	t->io.data = t;
+	ev_io_start(loop, &t->io);
+	ev_timer_init(&t->deadline, lbtarget_on_deadline,
+	    (double)t->c.timeout_ms / 1000.0, 0.);
+	t->deadline.data = t;
+	ev_timer_start(loop, &t->deadline);
+}
+
+void
+lbhealth_begin(struct lbhealth *h)
+{
+	struct lbtarget *t;
+
+	for (t = h->targets; t != NULL; t = t->next)
+		t->seen = false;
+}
+
+static bool
+lbhealth_same(const struct lbhealth_check *a, const struct lbhealth_check *b)
+{
+	return a->kind == b->kind && strcmp(a->path, b->path) == 0 &&
+	    a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+	    a->rise == b->rise && a->fall == b->fall && a->expect == b->expect;
+}
+
+int
+lbhealth_set(struct lbhealth *h, const char *app, const char *id,
+    const char *addr, unsigned port, const struct lbhealth_check *c)
+{
+	struct lbhealth_check cc = *c;
+	struct sock_addr sa;
+	struct lbtarget *t;
+	char text[80];
+	double first;
+
+	if (cc.kind == LBHEALTH_NONE || port == 0 || port > 65535)
+		return 0;
+	if (strchr(addr, ':') != NULL)
+		snprintf(text, sizeof(text), "[%s]:%u", addr, port);
+	else
+		snprintf(text, sizeof(text), "%s:%u", addr, port);
+	if (sock_addr_parse(&sa, text, NULL) != 0)
+		return -EINVAL;
+	if (cc.interval_ms < 100)
+		cc.interval_ms = 100;
+	if (cc.timeout_ms == 0 || cc.timeout_ms > cc.interval_ms)
+		cc.timeout_ms = cc.interval_ms;
+	if (cc.rise == 0)
+		cc.rise = 1;
+	if (cc.fall == 0)
+		cc.fall = 1;
+	for (t = h->targets; t != NULL; t = t->next) {
+		if (strcmp(t->app, app) != 0 || strcmp(t->id, id) != 0)
+			continue;
+		if (strcmp(t->addr_text, text) == 0 && lbhealth_same(&t->c, &cc)) {
+			t->seen = true;
+			return 0;
+		}
+		/* moved or checked differently: start over */
+		t->seen = false;
+		break;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -ENOMEM;
+	if ((t->app = strdup(app)) == NULL || (t->id = strdup(id)) == NULL) {
+		free(t->app);
+		free(t);
+		return -ENOMEM;
+	}
+	t->h = h;
+	t->fd = -1;
+	t->seen = true;
+	t->addr = sa;
+	t->c = cc;
+	t->changed = ev_now(h->loop);
+	snprintf(t->addr_text, sizeof(t->addr_text), "%s", text);
+	/* spread the first checks over the first interval (at most 1 s) */
+	first = (double)(random() % 1000) / 1000.0 *
+	    (cc.interval_ms < 1000 ? (double)cc.interval_ms / 1000.0 : 1.0);
+	ev_timer_init(&t->every, lbtarget_on_every, first,
+	    (double)cc.interval_ms / 1000.0);
+	t->every.data = t;
+	ev_timer_start(h->loop, &t->every);
+	ev_init(&t->deadline, lbtarget_on_deadline);
+	ev_io_init(&t->io, lbtarget_on_io, 0, EV_WRITE);
+	t->next = h->targets;
+	h->targets = t;
+	return 0;
+}
+
+void
+lbhealth_end(struct lbhealth *h)
+{
+	struct lbtarget **pp, *t;
+
+	for (pp = &h->targets; (t = *pp) != NULL;) {
+		if (!t->seen) {
+			*pp = t->next;
+			lbtarget_free(t);
+		} else {
+			pp = &t->next;
+		}
+	}
+}
+
+bool
+lbhealth_down(const struct lbhealth *h, const char *app, const char *id)
+{
+	const struct lbtarget *t;
+
+	for (t = h->targets; t != NULL; t = t->next)
+		if (t->down && strcmp(t->id, id) == 0 && strcmp(t->app, app) == 0)
+			return true;
+	return false;
+}
+
+json_t *
+lbhealth_json(const struct lbhealth *h)
+{
+	const struct lbtarget *t;
+	json_t *arr = json_array(), *o;
+	double now = ev_now(h->loop);
+	char check[LBHEALTH_PATH_MAX + 8];
+
+	for (t = h->targets; t != NULL; t = t->next) {
+		if (t->c.kind == LBHEALTH_TCP)
+			snprintf(check, sizeof(check), "tcp");
+		else
+			snprintf(check, sizeof(check), "http:%s", t->c.path);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I,"
+		    " s:I, s:I, s:I, s:f, s:s}",
+		    "app", t->app, "id", t->id, "addr", t->addr_text, "check", check,
+		    "state", !t->checked ? "unchecked" : t->down ? "down" : "up",
+		    "interval_ms", (json_int_t)t->c.interval_ms,
+		    "timeout_ms", (json_int_t)t->c.timeout_ms,
+		    "rise", (json_int_t)t->c.rise, "fall", (json_int_t)t->c.fall,
+		    "checks", (json_int_t)t->checks, "failed", (json_int_t)t->fails,
+		    "ok_run", (json_int_t)t->ok_run, "fail_run", (json_int_t)t->fail_run,
+		    "since_s", now - t->changed, "last_error", t->last_error);
+		if (o != NULL)
+			json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+const struct lbhealth_stats *
+lbhealth_stats(const struct lbhealth *h)
+{
+	return &h->stats;
+}
+
+void
+lbhealth_count(const struct lbhealth *h, size_t *targets, size_t *down)
+{
+	const struct lbtarget *t;
+
+	*targets = *down = 0;
+	for (t = h->targets; t != NULL; t = t->next) {
+		(*targets)++;
+		if (t->down)
+			(*down)++;
+	}
+}

@@ -1,0 +1,70 @@
+/* lbhealth — active health checks of the load balancer's candidates, run
+ * by this node's router from where the node stands.
+ *
+ * Each target (an app's backend) is checked every interval: a TCP connect,
+ * or an HTTP/1.0 GET of a path whose status must be the expected one, each
+ * within a timeout. `fall` failures in a row put an up target down, `rise`
+ * successes in a row bring a down one back. A target starts up (unchecked)
+ * so a new backend takes traffic at once, as edgeProxy's do.
+ *
+ * The results are this node's own: the router marks failing candidates
+ * LBPICK_DOWN in what it publishes to its acceptor and never writes them to
+ * the replicated `healthy` column, which stays the operator's switch. */
+#ifndef WARREN_LBHEALTH_H
+#define WARREN_LBHEALTH_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LBHEALTH_PATH_MAX       255
+
+enum lbhealth_kind { LBHEALTH_NONE = 0, LBHEALTH_TCP, LBHEALTH_HTTP };
+
+struct lbhealth_check {
+	enum lbhealth_kind kind;
+	char path[LBHEALTH_PATH_MAX + 1];       /* HTTP: starts with '/' */
+	uint32_t interval_ms, timeout_ms;       /* timeout is capped at interval */
+	uint32_t rise, fall;                    /* >= 1 */
+	uint32_t expect;                        /* HTTP status wanted */
+};
+
+struct lbhealth_stats {
+	uint64_t checks, failed;                /* checks done, of them failed */
+	uint64_t went_down, went_up;            /* transitions */
+};
+
+struct lbhealth;
+
+/* Called after a target changed state (from the loop, never re-entered). */
+typedef void lbhealth_change_cb(void *arg);
+
+/* Returns 0 and sets *out, or -ENOMEM. */
+int lbhealth_new(struct lbhealth **out, struct ev_loop *loop,
+    lbhealth_change_cb *cb, void *arg);
+/* Stops every check. NULL is a no-op. */
+void lbhealth_free(struct lbhealth *h);
+
+/* Parses the text form "tcp" or "http:/path" (and "" or "none": no
+ * check) into c->kind and c->path. Returns 0 or -EINVAL. */
+int lbhealth_parse(struct lbhealth_check *c, const char *text);
+
+/* Brings the targets in line with a new list: lbhealth_begin(), then
+ * lbhealth_set() for each (app, id) to check at addr:port (numeric host),
+ * then lbhealth_end() drops the others. A target whose address or check
+ * changed starts over (up, unchecked). Returns 0 or -ENOMEM / -EINVAL. */
+void lbhealth_begin(struct lbhealth *h);
+int lbhealth_set(struct lbhealth *h, const char *app, const char *id,
+    const char *addr, unsigned port, const struct lbhealth_check *c);
+void lbhealth_end(struct lbhealth *h);
+
+/* True when (app, id) is checked and down on this node. */
+bool lbhealth_down(const struct lbhealth *h, const char *app, const char *id);
+/* Every target: [{app, id, addr, port, check, state, ...}]. */
+json_t *lbhealth_json(const struct lbhealth *h);
+const struct lbhealth_stats *lbhealth_stats(const struct lbhealth *h);
+/* Targets checked now, and of them down. */
+void lbhealth_count(const struct lbhealth *h, size_t *targets, size_t *down);
+
+#endif
