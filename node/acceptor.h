@@ -21,6 +21,7 @@ struct certs;
 struct mesh;
 struct keyring;
 struct fwdport;
+struct l4proxy;
 
 /* Counters exposed in logs (and later /metrics). */
 struct acceptor_stats {
@@ -105,6 +106,8 @@ struct acceptor {
 	uint64_t ports_epoch, ports_version;
 	struct acceptor_stats stats;
 	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
+	struct l4proxy *l4;             /* --lb-listen and the LB candidates */
+	bool lb_pending;                /* an LB_REQ is out */
 };
 
 /* Session registry (session.c). */

@@ -31,6 +31,7 @@
 #include "keyring.h"
 #include "mesh.h"
 #include "sholder.h"
+#include "l4proxy.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -193,9 +194,10 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "mesh_streams_accepted_total", ms ? ms->streams_accepted : 0 },
 		{ "forward_ports", a->fwdports ? fwdport_count(a->fwdports) : 0 },
 	};
-	/* per tunnel: the busiest by name, the rest as "other" */
+	/* per tunnel: the busiest by name, the rest as "other"; then the
+	 * load balancer's */
 	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
-	    3 * (TUNSTATS_TOP + 1) + 2 * 14];
+	    3 * (TUNSTATS_TOP + 1) + 2 * 14 + 112];
 	struct acceptor_tun_emit *te = malloc(sizeof(*te));     /* 17 KiB */
 	struct ipcmsg_stats m = { 0, all };
 	nng_msg *msg;
@@ -209,9 +211,28 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 			tunstats_top(a->tunstats, TUNSTATS_TOP, acceptor_tun_emit, te);
 		m.n = acceptor_tun_items(te, all, m.n);
 	}
+	if (a->l4 != NULL)
+		m.n = (uint32_t)l4proxy_stats(a->l4, all, m.n,
+		    sizeof(all) / sizeof(all[0]));
 	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)
 		ipc_publish(a->stats_pub, msg);
 	free(te);
+}
+
+/* The load balancer's connections count as public connections (a drain
+ * waits for them too). */
+static void
+acceptor_on_l4_count(void *arg, int delta)
+{
+	struct acceptor *a = arg;
+
+	if (delta > 0) {
+		a->nconns++;
+		a->stats.conns_opened++;
+	} else if (a->nconns > 0) {
+		a->nconns--;
+		a->stats.conns_closed++;
+	}
 }
 
 static void
@@ -318,6 +339,7 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_io_stop(loop, &a->http_io);
 	ev_io_stop(loop, &a->https_io);
 	ev_io_stop(loop, &a->tunnel_io);
+	l4proxy_stop_listening(a->l4);
 	if (a->fwdports != NULL)
 		fwdport_free(a->fwdports);
 	a->fwdports = NULL;
@@ -750,6 +772,13 @@ main(int argc, char **argv)
 	ev_timer_start(a.loop, &a.stats_timer);
 	if (acceptor_mesh_start(&a) != 0)
 		return 1;
+	{
+		struct l4proxy_conf lc = { &a.conf, &a.proxy_from, a.ipcount,
+		    acceptor_on_l4_count, &a };
+
+		if (l4proxy_new(&a.l4, a.loop, &lc) != 0)
+			return 1;
+	}
 	if (rctl_start(&a) != 0) {
 		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
 		return 1;
@@ -759,6 +788,8 @@ main(int argc, char **argv)
 	ev_run(a.loop, 0);
 
 	session_close_all(&a, "node stopped");
+	l4proxy_free(a.l4);
+	a.l4 = NULL;
 	/* forwarded connections learn of it through their streams' resets */
 	mesh_free(a.mesh);
 	a.mesh = NULL;

@@ -22,6 +22,8 @@
 #include "sock.h"
 #include "tls.h"
 
+#define NODE_LB_MAX     64      /* --lb-listen listeners */
+
 enum child_role { CHILD_GOSSIP, CHILD_ROUTER, CHILD_ACCEPTOR, CHILD_N };
 
 static const char *const child_names[CHILD_N] = { "gossip", "router", "acceptor" };
@@ -42,6 +44,8 @@ struct node {
 	char **argv;
 	char bindir[PATH_MAX];
 	int http_fd, tunnel_fd, https_fd, mesh_fd;
+	int lb_fd[NODE_LB_MAX];         /* --lb-listen, in the order given */
+	size_t nlb;
 	struct child kids[CHILD_N];
 	ev_signal sigterm, sigint;
 	ev_timer stop_timer;
@@ -109,6 +113,22 @@ child_on_exit(struct ev_loop *loop, ev_child *w, int revents)
 	ev_timer_start(loop, &c->restart);
 }
 
+/* In the acceptor's child: the --lb-listen sockets survive exec, their
+ * numbers in WARREN_FD_LB ("fd,fd,...", in the order of the list). */
+static void
+node_lb_env(struct node *n)
+{
+	char buf[NODE_LB_MAX * 12] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < n->nlb; i++) {
+		fcntl(n->lb_fd[i], F_SETFD, 0);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d",
+		    i ? "," : "", n->lb_fd[i]);
+	}
+	setenv("WARREN_FD_LB", buf, 1);
+}
+
 static void
 child_start(struct child *c)
 {
@@ -145,6 +165,7 @@ child_start(struct child *c)
 			fcntl(n->mesh_fd, F_SETFD, 0);
 			snprintf(fdbuf, sizeof(fdbuf), "%d", n->mesh_fd);
 			setenv("WARREN_FD_MESH", fdbuf, 1);
+			node_lb_env(n);
 		}
 		n->argv[0] = path;
 		execv(path, n->argv);
@@ -203,6 +224,8 @@ node_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	close(n->tunnel_fd);
 	close(n->https_fd);
 	close(n->mesh_fd);
+	for (i = 0; i < (int)n->nlb; i++)
+		close(n->lb_fd[i]);
 	if (n->kids[CHILD_ACCEPTOR].pid > 0)
 		kill(n->kids[CHILD_ACCEPTOR].pid, SIGTERM);
 	else
@@ -234,6 +257,36 @@ node_listen(const char *what, const char *text, char *shown, size_t len)
 	sock_addr_format(&addr, shown, len);
 	log_info("listen", "what=%s addr=%s", what, shown);
 	return fd;
+}
+
+/* The --lb-listen listeners: each ADDR[=APP] of the list. Returns 0 or -1
+ * after saying which is wrong. */
+static int
+node_listen_lb(struct node *n)
+{
+	char *list, *item, *save = NULL, *eq, shown[80];
+	int fd;
+
+	if ((list = strdup(n->conf.lb_listen)) == NULL)
+		return -1;
+	for (item = strtok_r(list, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		if (n->nlb == NODE_LB_MAX) {
+			fprintf(stderr, "warren-node: at most %d --lb-listen\n",
+			    NODE_LB_MAX);
+			free(list);
+			return -1;
+		}
+		if ((eq = strchr(item, '=')) != NULL)
+			*eq = '\0';
+		if ((fd = node_listen("lb", item, shown, sizeof(shown))) < 0) {
+			free(list);
+			return -1;
+		}
+		n->lb_fd[n->nlb++] = fd;
+	}
+	free(list);
+	return 0;
 }
 
 /* The mesh listener: --mesh-listen, or by default the gossip host's port
@@ -290,7 +343,8 @@ main(int argc, char **argv)
 	    sizeof(tunnel))) < 0 ||
 	    (n.https_fd = node_listen("https", n.conf.https_listen, https,
 	    sizeof(https))) < 0 ||
-	    (n.mesh_fd = node_listen_mesh(&n, mesh, sizeof(mesh))) < 0)
+	    (n.mesh_fd = node_listen_mesh(&n, mesh, sizeof(mesh))) < 0 ||
+	    node_listen_lb(&n) != 0)
 		return 1;
 	/* gossip tells the cluster where this node's listeners are */
 	setenv("WARREN_BOUND_HTTP", http, 1);

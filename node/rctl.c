@@ -7,6 +7,8 @@
 
 #include "acceptor.h"
 #include "ipc.h"
+#include "l4proxy.h"
+#include "lbmsg.h"
 #include "log.h"
 #include "routes.h"
 #include "session.h"
@@ -21,6 +23,58 @@ struct rctl_req {
 };
 
 static void rctl_snapshot(struct acceptor *a);
+
+/* ---- load-balancing candidates (lbmsg) ---- */
+
+static void
+rctl_on_lb_snapshot(struct ipc_sock *s, nng_msg *msg, void *arg)
+{
+	struct acceptor *a = arg;
+	struct lbmsg m;
+
+	a->lb_pending = false;
+	if (msg == NULL)
+		return;         /* the next beacon asks again */
+	if (lbmsg_decode(&m, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
+		if (!m.beacon && a->l4 != NULL)
+			l4proxy_apply(a->l4, &m);
+		lbmsg_fini(&m);
+	}
+	nng_msg_free(msg);
+}
+
+static void
+rctl_lb_request(struct acceptor *a)
+{
+	nng_msg *m;
+
+	if (a->lb_pending || a->l4 == NULL || (m = lbmsg_req_encode()) == NULL)
+		return;
+	if (ipc_request(a->router, m, RCTL_TIMEOUT_MS, rctl_on_lb_snapshot, a) == 0)
+		a->lb_pending = true;
+}
+
+/* A candidate set or the router's beacon: apply the next version, ask
+ * for the whole set when one was missed (or the router restarted). */
+static void
+rctl_on_lb(struct acceptor *a, nng_msg *msg)
+{
+	struct lbmsg m;
+	uint64_t epoch, version;
+
+	if (a->l4 == NULL || lbmsg_decode(&m, nng_msg_body(msg),
+	    nng_msg_len(msg)) != 0) {
+		nng_msg_free(msg);
+		return;
+	}
+	nng_msg_free(msg);
+	l4proxy_version(a->l4, &epoch, &version);
+	if (!m.beacon && (m.epoch != epoch || m.version > version))
+		l4proxy_apply(a->l4, &m);
+	else if (m.beacon && (m.epoch != epoch || m.version != version))
+		rctl_lb_request(a);
+	lbmsg_fini(&m);
+}
 
 static void
 rctl_on_snapshot(struct ipc_sock *s, nng_msg *msg, void *arg)
@@ -67,6 +121,10 @@ rctl_on_delta(struct ipc_sock *s, nng_msg *msg, void *arg)
 	struct ipcmsg_kick k;
 	uint64_t epoch, version;
 
+	if (ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)) == IPCMSG_LB) {
+		rctl_on_lb(a, msg);
+		return;
+	}
 	if (ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)) == IPCMSG_KICK) {
 		if (ipcmsg_kick_decode(&k, nng_msg_body(msg), nng_msg_len(msg)) == 0) {
 			if (k.token_id[0] == '\0')
@@ -133,6 +191,7 @@ rctl_start(struct acceptor *a)
 		ipc_request(a->router, m, RCTL_TIMEOUT_MS * 3, rctl_on_ok,
 		    (void *)"hello");
 	rctl_snapshot(a);
+	rctl_lb_request(a);
 	return 0;
 }
 

@@ -108,7 +108,7 @@ conf_parse_ms(const char *s, long long *out)
 
 static int
 conf_apply(const struct conf_opt *o, void *cfg, const char *value,
-    const char *origin)
+    const char *origin, bool append)
 {
 	char *p = (char *)cfg + o->offset;
 	long long ll;
@@ -116,6 +116,20 @@ conf_apply(const struct conf_opt *o, void *cfg, const char *value,
 	int rc = 0;
 
 	switch (o->type) {
+	case CONF_LIST: {
+		const char *old = *(char **)p;
+		char *joined;
+
+		if (!append || old == NULL || old[0] == '\0' || value[0] == '\0')
+			joined = strdup(value);
+		else if (asprintf(&joined, "%s,%s", old, value) == -1)
+			joined = NULL;
+		if (joined == NULL)
+			return -1;
+		free(*(char **)p);
+		*(char **)p = joined;
+		break;
+	}
 	case CONF_STR: {
 		char *dup = strdup(value);
 		if (dup == NULL)
@@ -159,7 +173,7 @@ conf_set(const struct conf_opt *opts, void *cfg, const char *name,
 		    origin);
 		return -1;
 	}
-	return conf_apply(o, cfg, value, origin);
+	return conf_apply(o, cfg, value, origin, false);
 }
 
 struct conf_file_ctx {
@@ -167,6 +181,7 @@ struct conf_file_ctx {
 	void *cfg;
 	const char *path;
 	int failed;
+	bool seen[CONF_MAX_OPTS];       /* lists: the next line appends */
 };
 
 static int
@@ -174,11 +189,20 @@ conf_file_line(void *user, const char *section, const char *name,
     const char *value)
 {
 	struct conf_file_ctx *fc = user;
+	const struct conf_opt *o;
 	char origin[512];
 
 	if (section[0] != '\0' && strcmp(section, "common") != 0)
 		return 1;
 	snprintf(origin, sizeof(origin), "config file %s", fc->path);
+	o = conf_find(fc->opts, name);
+	if (o != NULL && o->type == CONF_LIST && (size_t)(o - fc->opts) <
+	    CONF_MAX_OPTS) {
+		if (conf_apply(o, fc->cfg, value, origin, fc->seen[o - fc->opts]) != 0)
+			fc->failed = 1;
+		fc->seen[o - fc->opts] = true;
+		return 1;
+	}
 	if (conf_set(fc->opts, fc->cfg, name, value, origin) != 0)
 		fc->failed = 1;
 	return 1;
@@ -205,7 +229,8 @@ conf_usage(const struct conf_opt *opts, const char *usage)
 	for (; opts->name != NULL; opts++) {
 		conf_env_name(opts->name, env, sizeof(env));
 		snprintf(flag, sizeof(flag), "--%s%s", opts->name,
-		    opts->type == CONF_BOOL ? " [BOOL]" : " VALUE");
+		    opts->type == CONF_BOOL ? " [BOOL]" : opts->type == CONF_LIST ?
+		    " VALUE..." : " VALUE");
 		printf("  %-28s %s", flag, opts->help);
 		if (opts->def != NULL && opts->def[0] != '\0')
 			printf(" [default: %s]", opts->def);
@@ -225,6 +250,7 @@ conf_print(const struct conf_opt *opts, const void *cfg)
 		printf("%s = ", opts->name);
 		switch (opts->type) {
 		case CONF_STR:
+		case CONF_LIST:
 			printf("%s\n", *(char *const *)p ? *(char *const *)p : "");
 			break;
 		case CONF_INT:
@@ -250,7 +276,7 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 	const struct conf_opt *o;
 	const char *file;
 	char env[96];
-	bool print = false;
+	bool print = false, seen[CONF_MAX_OPTS] = { false };
 	int n = 0, c, idx, i;
 
 	for (o = opts; o->name != NULL; o++) {
@@ -259,7 +285,7 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 		lopts[n++] = (struct option){ o->name,
 		    o->type == CONF_BOOL ? optional_argument : required_argument,
 		    NULL, 0 };
-		if (o->def != NULL && conf_apply(o, cfg, o->def, "default") != 0)
+		if (o->def != NULL && conf_apply(o, cfg, o->def, "default", false) != 0)
 			return -1;
 	}
 	lopts[n++] = (struct option){ "config", required_argument, NULL, 0 };
@@ -282,7 +308,7 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 			file = argv[i] + 9;
 	}
 	if (file != NULL && file[0] != '\0') {
-		struct conf_file_ctx fc = { opts, cfg, file, 0 };
+		struct conf_file_ctx fc = { opts, cfg, file, 0, { false } };
 		int rc = ini_parse(file, conf_file_line, &fc);
 
 		if (rc < 0) {
@@ -301,7 +327,7 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 		const char *v;
 
 		conf_env_name(o->name, env, sizeof(env));
-		if ((v = getenv(env)) != NULL && conf_apply(o, cfg, v, env) != 0)
+		if ((v = getenv(env)) != NULL && conf_apply(o, cfg, v, env, false) != 0)
 			return -1;
 	}
 	optind = 1;
@@ -329,8 +355,9 @@ conf_load(const struct conf_opt *opts, void *cfg, int argc, char **argv,
 			optarg = argv[optind++];
 		if (o->type == CONF_BOOL && optarg == NULL)
 			*(bool *)((char *)cfg + o->offset) = true;
-		else if (conf_apply(o, cfg, optarg, "command line") != 0)
+		else if (conf_apply(o, cfg, optarg, "command line", seen[idx]) != 0)
 			return -1;
+		seen[idx] = true;
 	}
 	if (print) {
 		conf_print(opts, cfg);
@@ -344,7 +371,7 @@ void
 conf_fini(const struct conf_opt *opts, void *cfg)
 {
 	for (; opts->name != NULL; opts++) {
-		if (opts->type == CONF_STR) {
+		if (opts->type == CONF_STR || opts->type == CONF_LIST) {
 			char **p = (char **)((char *)cfg + opts->offset);
 			free(*p);
 			*p = NULL;

@@ -19,6 +19,10 @@ enum conf_type {
 	                 * 1/0) sets VALUE */
 	CONF_SIZE,      /* size_t: 4096, 64KiB, 1MiB, 2GiB */
 	CONF_MS,        /* long long milliseconds: 250ms, 10s, 5m, 24h (bare = ms) */
+	CONF_LIST,      /* char *, comma-separated: the option may be given
+	                 * several times in the file or on the command line,
+	                 * each value appended; a later source (env over file,
+	                 * flags over env) replaces the whole list */
 };
 
 struct conf_opt {

@@ -70,6 +70,10 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "heartbeat-ttl", CONF_MS, O(heartbeat_ttl), "60s", "a backend registered through the API is out this long after its last heartbeat" },
 	{ "dns-listen", CONF_STR, O(dns_listen), "", "internal DNS (UDP and TCP): APP.<dns-domain> answered with the backend the load balancer picks for the asker (\"\": off)" },
 	{ "dns-domain", CONF_STR, O(dns_domain), "internal", "domain of the internal DNS" },
+	{ "lb-listen", CONF_LIST, O(lb_listen), "", "L4 load balancer: ADDR[=APP] proxies raw TCP to APP's backends (without =APP: every backend, as edgeProxy's listener); repeatable" },
+	{ "binding-gc-interval", CONF_MS, O(binding_gc_interval), "60s", "how often expired affinity bindings are swept" },
+	{ "lb-connect-timeout", CONF_MS, O(lb_connect_timeout), "3s", "a dial to a backend that takes longer fails over to the next candidate" },
+	{ "lb-backoff", CONF_MS, O(lb_backoff), "10s", "a backend whose dial failed is skipped by this node this long (passive health)" },
 	CONF_END
 };
 
@@ -90,6 +94,11 @@ nodeconf_lb(const struct node_conf *c)
 
 	if (c->binding_ttl <= 0) {
 		fprintf(stderr, "warren-node: --binding-ttl must be positive\n");
+		return -1;
+	}
+	if (c->binding_gc_interval <= 0 || c->lb_connect_timeout <= 0) {
+		fprintf(stderr, "warren-node: --binding-gc-interval and "
+		    "--lb-connect-timeout must be positive\n");
 		return -1;
 	}
 	if (c->geoip_db[0] != '\0') {

@@ -62,6 +62,10 @@ struct node_conf {
 	long long heartbeat_ttl;/* ms a registered backend lives unheartbeaten */
 	char *dns_listen;       /* internal DNS (UDP), "" = off */
 	char *dns_domain;       /* APP.<dns_domain> */
+	char *lb_listen;        /* L4 load-balancing listeners, "ADDR[=APP],..." */
+	long long binding_gc_interval;  /* ms between sweeps of expired bindings */
+	long long lb_connect_timeout;   /* ms a dial to a backend may take */
+	long long lb_backoff;   /* ms a backend whose dial failed is skipped */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 	bool mesh_default;      /* mesh_listen derived from gossip_listen */

@@ -1,0 +1,70 @@
+/* l4proxy — the L4 load balancer: --lb-listen ADDR[=APP] listeners that
+ * proxy raw TCP to the app's candidates, as edgeProxy's listener does.
+ *
+ * Per connection: the client's address (the socket's, or the PROXY v1/v2
+ * header's when the peer is a trusted load balancer), its country and
+ * region (GeoIP, region map), the decision (lbset: affinity, then score),
+ * a non-blocking dial of the backend with a timeout, and then the bytes
+ * both ways with half-close, through bounded buffers. A failed dial drops
+ * the client's binding, puts the backend in back-off on this node, and
+ * tries the next best; with nothing left the client is closed and counted.
+ *
+ * A listener without =APP serves every backend of the table, whatever its
+ * app (edgeProxy's single listener has no notion of app). */
+#ifndef WARREN_L4PROXY_H
+#define WARREN_L4PROXY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct l4proxy;
+struct lbset;
+struct lbmsg;
+struct ipcount;
+struct cidr_list;
+struct node_conf;
+struct ipcmsg_stat;
+
+/* Called with +1 when a connection is accepted and -1 when it closes (the
+ * acceptor's count of public connections, which a drain waits on). */
+typedef void l4proxy_count_cb(void *arg, int delta);
+
+struct l4proxy_conf {
+	const struct node_conf *nc;     /* lb_listen, region, geoip_db, region_map,
+	                                 * binding_ttl, binding_gc_interval,
+	                                 * lb_connect_timeout, lb_backoff,
+	                                 * idle_timeout, head_timeout,
+	                                 * max_conns_per_ip */
+	const struct cidr_list *proxy_from;     /* trusted load balancers */
+	struct ipcount *ipcount;        /* per-address cap, shared */
+	l4proxy_count_cb *count;
+	void *arg;
+};
+
+/* Opens the listeners (inherited from the supervisor through WARREN_FD_LB,
+ * or bound here) and the GeoIP database and region map. Without
+ * --lb-listen it still keeps the candidates (*out is set). Returns 0, or
+ * -1 after logging why. */
+int l4proxy_new(struct l4proxy **out, struct ev_loop *loop,
+    const struct l4proxy_conf *c);
+/* Closes the listeners and every connection. NULL is a no-op. */
+void l4proxy_free(struct l4proxy *p);
+
+/* A candidate set from the router (lbmsg). */
+void l4proxy_apply(struct l4proxy *p, const struct lbmsg *m);
+/* The version held, to compare with the router's beacon. */
+void l4proxy_version(const struct l4proxy *p, uint64_t *epoch,
+    uint64_t *version);
+/* Stops accepting (drain) or, after EMFILE, pauses for a moment. */
+void l4proxy_stop_listening(struct l4proxy *p);
+/* Open connections. */
+size_t l4proxy_conns(const struct l4proxy *p);
+
+/* The counters as /metrics samples into items[n..max) (names point into
+ * p, valid until the next call); returns the new n. */
+size_t l4proxy_stats(struct l4proxy *p, struct ipcmsg_stat *items, size_t n,
+    size_t max);
+
+#endif
