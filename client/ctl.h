@@ -74,5 +74,6 @@ int ctl_sync_main(struct ctl *c, int argc, char **argv);
 int ctl_backends_main(struct ctl *c, int argc, char **argv);
 int ctl_domains_main(struct ctl *c, int argc, char **argv);
 int ctl_lb_main(struct ctl *c, int argc, char **argv);
+int ctl_apps_main(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* ctl_lb — clusterctl lb: the load balancer as operators see it.
  *
  *   clusterctl lb explain --app APP --client-ip IP [--json]
+ *   clusterctl lb health [--json]
  *
  * asks the node which of APP's backends a client at IP would get, and why:
  * every candidate with its tier, load and score, computed by the decision
@@ -97,12 +98,44 @@ ctl_lb_explain(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* This node's view of every candidate that has a health check. */
+static int
+ctl_lb_health(struct ctl *c, int argc, char **argv)
+{
+	json_t *arr, *o;
+	char since[32];
+	size_t i;
+	int rc;
+
+	if ((rc = ctl_get_array(c, "/v1/lb/health", "lb health", argc, argv,
+	    &arr)) != 0)
+		return rc < 0 ? 1 : 0;
+	printf("%-16s %-20s %-22s %-18s %-10s %-8s %-9s %s\n", "APP", "BACKEND",
+	    "ADDRESS", "CHECK", "STATE", "SINCE", "FAILED", "LAST ERROR");
+	json_array_foreach(arr, i, o) {
+		ctl_ago(since, sizeof(since), (long long)json_real_value(
+		    json_object_get(o, "since_s")));
+		printf("%-16s %-20s %-22s %-18s %-10s %-8s %lld/%-6lld %s\n",
+		    ctl_lb_s(o, "app"), ctl_lb_s(o, "id"), ctl_lb_s(o, "addr"),
+		    ctl_lb_s(o, "check"), ctl_lb_s(o, "state"), since,
+		    (long long)json_integer_value(json_object_get(o, "failed")),
+		    (long long)json_integer_value(json_object_get(o, "checks")),
+		    ctl_lb_s(o, "last_error"));
+	}
+	if (json_array_size(arr) == 0)
+		printf("  (no health checks: clusterctl apps set APP --check ...)\n");
+	json_decref(arr);
+	return 0;
+}
+
 int
 ctl_lb_main(struct ctl *c, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
 		return ctl_lb_explain(c, argc - 1, argv + 1);
-	fprintf(stderr, "%s: usage: %s lb explain --app APP --client-ip IP [--json]\n",
-	    c->prog, c->prog);
+	if (argc >= 2 && strcmp(argv[1], "health") == 0)
+		return ctl_lb_health(c, argc - 1, argv + 1);
+	fprintf(stderr, "%s: usage: %s lb explain --app APP --client-ip IP [--json]\n"
+	    "       %s lb health [--json]\n", c->prog, c->prog, c->prog);
 	return 2;
 }
