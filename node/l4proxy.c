@@ -759,6 +759,7 @@ l4proxy_stats(struct l4proxy *p, struct ipcmsg_stat *items, size_t n,
 		{ "lb_failovers_total", st->failovers },
 		{ "lb_affinity_hits_total", st->bound_hits },
 		{ "lb_bindings", lbset_bindings(p->set) },
+		{ "lb_proxy_protocol_errors_total", p->proxy_errors },
 		{ "lb_bytes_total{dir=\"in\"}", p->bytes_up },
 		{ "lb_bytes_total{dir=\"out\"}", p->bytes_down },
 	};

@@ -50,6 +50,8 @@ static const struct {
 	{ "lb_affinity_hits_total", "counter",
 	    "Decisions made by a client's affinity binding." },
 	{ "lb_bindings", "gauge", "Client affinity bindings held." },
+	{ "lb_proxy_protocol_errors_total", "counter",
+	    "Load balancer connections from a trusted balancer without a valid PROXY header." },
 	{ "lb_bytes_total", "counter",
 	    "Load balancer bytes from (in) and to (out) clients." },
 	{ "lb_backend_connections", "gauge",
