@@ -217,22 +217,28 @@ l4dir_pump(struct l4proxy *p, struct l4dir *d, int from, int to,
 	return 0;
 }
 
+/* Moves what can move: from the side that became readable, to the side
+ * that became writable (both sides when `all`, as after the dial). */
 static void
-l4conn_relay(struct l4conn *k)
+l4conn_relay(struct l4conn *k, int cev, int bev)
 {
 	struct l4proxy *p = k->p;
 
 	k->last_active = ev_now(p->loop);
-	if (l4dir_pump(p, &k->up, k->cfd, k->bfd, &p->bytes_up) != 0 ||
-	    l4dir_pump(p, &k->down, k->bfd, k->cfd, &p->bytes_down) != 0) {
-		l4conn_close(k, "reset");
-		return;
-	}
+	if (((cev & EV_READ) || (bev & EV_WRITE)) &&
+	    l4dir_pump(p, &k->up, k->cfd, k->bfd, &p->bytes_up) != 0)
+		goto reset;
+	if (((bev & EV_READ) || (cev & EV_WRITE)) &&
+	    l4dir_pump(p, &k->down, k->bfd, k->cfd, &p->bytes_down) != 0)
+		goto reset;
 	if (k->up.shut && k->down.shut) {
 		l4conn_close(k, NULL);
 		return;
 	}
 	l4conn_update(k);
+	return;
+reset:
+	l4conn_close(k, "reset");
 }
 
 static void
@@ -240,8 +246,12 @@ l4conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct l4conn *k = w->data;
 
-	if (k->state == L4_RELAY)
-		l4conn_relay(k);
+	if (k->state != L4_RELAY)
+		return;
+	if (w == &k->cio)
+		l4conn_relay(k, revents, 0);
+	else
+		l4conn_relay(k, 0, revents);
 }
 
 /* ---- dialling ---- */
@@ -289,7 +299,7 @@ l4conn_on_connect(struct ev_loop *loop, ev_io *w, int revents)
 		    0.);
 		ev_timer_start(loop, &k->timer);
 	}
-	l4conn_relay(k);
+	l4conn_relay(k, EV_READ | EV_WRITE, EV_READ | EV_WRITE);
 }
 
 /* Picks a candidate and dials it; on failure the next, up to L4_TRIES. */

@@ -189,6 +189,16 @@ def who(port, client_ip=None):
     return name
 
 
+def wait_idle(*bes, timeout=5):
+    """Until the node has closed its side of every connection to bes (a
+    client's close reaches the backend through the node)."""
+    deadline = time.monotonic() + timeout
+    while any(b.current for b in bes):
+        check(time.monotonic() < deadline, "connections still open: %r"
+              % {b.name: b.current for b in bes})
+        time.sleep(0.02)
+
+
 def clusterctl(node, *args):
     r = subprocess.run([os.path.join(harness.bin_dir(), "clusterctl"), "--admin",
                         "127.0.0.1:%d" % node.admin_port] + list(args),
@@ -323,6 +333,7 @@ def test_affinity_holds_within_ttl_and_ends(env):
     wait_candidates(node, 2)
     x = "10.20.0.1"
     check(who(ports["aff"], x) == "a", "x's first connection: a (the tie goes to a)")
+    wait_idle(a)
     # y holds a connection to a: a fresh client now scores b better
     ys, yname = lb_connect(ports["aff"], "10.20.0.2")
     check(yname == "a", "y: %r" % yname)
