@@ -24,6 +24,7 @@
 #include "proxyproto.h"
 #include "regionmap.h"
 #include "sock.h"
+#include "spipe.h"
 
 #define L4_LISTEN_MAX           64
 #define L4_SCRATCH              (64u * 1024)    /* one read, shared */
@@ -44,10 +45,19 @@ struct l4listen {
 enum l4_state { L4_HEADER = 1, L4_DIAL, L4_RELAY };
 
 struct l4dir {
-	struct buf pend;                /* read, not yet written */
+	struct buf pend;                /* read, not yet written (copy path) */
+	struct spipe pipe;              /* spliced, not yet written (bulk) */
+	bool bulk;                      /* reads fill the scratch: splice */
 	bool eof;                       /* the source said FIN */
 	bool shut;                      /* FIN passed on */
 };
+
+/* bytes read from one side and not yet written to the other */
+static size_t
+l4dir_pending(const struct l4dir *d)
+{
+	return buf_len(&d->pend) + d->pipe.len;
+}
 
 struct l4conn {
 	struct l4conn *prev, *next;
@@ -142,13 +152,13 @@ l4conn_update(struct l4conn *k)
 
 	if (k->state != L4_RELAY)
 		return;
-	if (!k->up.eof && buf_len(&k->up.pend) == 0)
+	if (!k->up.eof && l4dir_pending(&k->up) == 0)
 		ce |= EV_READ;
-	if (buf_len(&k->down.pend) > 0)
+	if (l4dir_pending(&k->down) > 0)
 		ce |= EV_WRITE;
-	if (!k->down.eof && buf_len(&k->down.pend) == 0)
+	if (!k->down.eof && l4dir_pending(&k->down) == 0)
 		be |= EV_READ;
-	if (buf_len(&k->up.pend) > 0)
+	if (l4dir_pending(&k->up) > 0)
 		be |= EV_WRITE;
 	l4conn_set_io(k->p, &k->cio, k->cfd, ce);
 	l4conn_set_io(k->p, &k->bio, k->bfd, be);
@@ -159,6 +169,11 @@ static int
 l4dir_flush(struct l4dir *d, int to)
 {
 	ssize_t n;
+
+	if (d->pipe.len > 0 && spipe_drain(&d->pipe, to) < 0)
+		return -1;
+	if (d->pipe.len > 0)
+		return 0;
 
 	while (buf_len(&d->pend) > 0) {
 		n = write(to, buf_data(&d->pend), buf_len(&d->pend));
@@ -173,9 +188,12 @@ l4dir_flush(struct l4dir *d, int to)
 	return 0;
 }
 
-/* Moves bytes from `from` to `to` through the shared scratch buffer, what
- * `to` does not take now into d (bounded); passes a FIN on once d is empty.
- * Returns 0, or -1 when the connection must close. */
+/* Moves bytes from `from` to `to`: small reads through the shared scratch
+ * buffer (what `to` does not take now stays in d->pend, bounded), and once
+ * a read fills the scratch, with splice(2) through a pipe (bounded by
+ * SPIPE_CAP, given back when drained) until reads get small again. Passes
+ * a FIN on once nothing is pending. Returns 0, or -1 when the connection
+ * must close. */
 static int
 l4dir_pump(struct l4proxy *p, struct l4dir *d, int from, int to,
     uint64_t *bytes)
@@ -186,7 +204,28 @@ l4dir_pump(struct l4proxy *p, struct l4dir *d, int from, int to,
 	if (l4dir_flush(d, to) != 0)
 		return -1;
 	for (i = 0; i < L4_READS_PER_EVENT && !d->eof &&
-	    buf_len(&d->pend) == 0; i++) {
+	    l4dir_pending(d) == 0; i++) {
+		if (d->bulk) {
+			n = spipe_fill(&d->pipe, from, SPIPE_CAP);
+			if (n == -EAGAIN)
+				break;
+			if (n == -EPIPE) {
+				d->eof = true;
+				break;
+			}
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				d->bulk = false;        /* no pipe to be had: copy */
+				continue;
+			}
+			*bytes += (uint64_t)n;
+			if (spipe_drain(&d->pipe, to) < 0)
+				return -1;
+			if (n < (ssize_t)sizeof(p->scratch) / 4)
+				d->bulk = false;
+			continue;
+		}
 		n = read(from, p->scratch, sizeof(p->scratch));
 		if (n == 0) {
 			d->eof = true;
@@ -209,8 +248,9 @@ l4dir_pump(struct l4proxy *p, struct l4dir *d, int from, int to,
 			return -1;
 		if ((size_t)n < sizeof(p->scratch))
 			break;  /* drained the socket for now */
+		d->bulk = true;
 	}
-	if (d->eof && buf_len(&d->pend) == 0 && !d->shut) {
+	if (d->eof && l4dir_pending(d) == 0 && !d->shut) {
 		shutdown(to, SHUT_WR);
 		d->shut = true;
 	}
@@ -465,6 +505,8 @@ l4conn_close(struct l4conn *k, const char *why)
 		close(k->bfd);
 	buf_fini(&k->up.pend);
 	buf_fini(&k->down.pend);
+	spipe_fini(&k->up.pipe);
+	spipe_fini(&k->down.pipe);
 	if (k->b != NULL)
 		lbset_release(k->b);
 	if (k->counted)
@@ -496,6 +538,8 @@ l4proxy_accepted(struct l4listen *l, int fd)
 	k->l = l;
 	k->cfd = fd;
 	k->bfd = -1;
+	spipe_init(&k->up.pipe);
+	spipe_init(&k->down.pipe);
 	k->started = k->last_active = ev_now(p->loop);
 	if (getpeername(fd, (struct sockaddr *)&k->peer, &len) == -1)
 		memset(&k->peer, 0, sizeof(k->peer));

@@ -454,3 +454,67 @@ def test_dead_backend_fails_over(env):
                 lambda v: v == 1)
     wait_metric(node, "warren_acceptor_lb_failovers_total", lambda v: v == 1)
     ok.close()
+
+
+@harness.timeout(TIMEOUT)
+def test_bulk_both_ways_half_close_and_slow_reader(env):
+    """32 MiB up, then the client half-closes; the backend answers with the
+    SHA-256 of what it got and 64 MiB down, which the client reads only
+    after a pause: the bytes arrive whole and the acceptor's memory stays
+    bounded while the client does not read."""
+    import hashlib
+    UP, DOWN = 32 << 20, 64 << 20
+    ls = socket.socket()
+    ls.bind(("127.0.0.71", 0))
+    ls.listen(4)
+    result = {}
+
+    def serve():
+        c, _ = ls.accept()
+        h = hashlib.sha256()
+        n = 0
+        while True:
+            d = c.recv(1 << 16)
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        result["up"] = n
+        c.sendall(("%d %s\n" % (n, h.hexdigest())).encode())
+        for chunk in harness.gen_chunks(DOWN, 3):
+            c.sendall(chunk)
+        c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    node, ports = lb_node(env, ["bulk"], args=["--region", "eu"])
+    add_backends(node, [("bulk-1", "bulk", "eu", ls.getsockname(), 1, 10, 0)])
+    wait_candidates(node, 1)
+    s = socket.create_connection(("127.0.0.1", ports["bulk"]), timeout=30)
+    s.sendall(proxy_v1("10.60.0.1"))
+    for chunk in harness.gen_chunks(UP, 2):
+        s.sendall(chunk)
+    s.shutdown(socket.SHUT_WR)
+    acc = node.child_pid("acceptor")
+    rss0 = harness.proc_status(acc, "VmRSS")
+    time.sleep(2)           # the backend writes; nobody reads
+    rss1 = harness.proc_status(acc, "VmRSS")
+    f = s.makefile("rb")
+    line = f.readline().decode().split()
+    check(line == [str(UP), harness.gen_sha256(UP, 2)], "upstream bytes: %r" % line)
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = f.read(1 << 16)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    check(n == DOWN and h.hexdigest() == harness.gen_sha256(DOWN, 3),
+          "downstream: %d bytes" % n)
+    env.note("acceptor RSS %d -> %d KiB while the client did not read" % (rss0, rss1))
+    check(rss1 - rss0 < 16 * 1024 * harness.MEM_SCALE,
+          "the acceptor grew %d KiB for a slow reader" % (rss1 - rss0))
+    s.close()
+    t.join(10)
+    ls.close()
