@@ -4,7 +4,7 @@ set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
  libev-dev libnng-dev libsqlite3-dev sqlite3 libmaxminddb-dev libssl-dev openssl
  libhttp-parser-dev libinih-dev libjansson-dev libcmocka-dev libldns-dev dnsutils
- curl wrk iperf3 nginx-light python3 python3-websockets procps iproute2
+ curl wrk iperf3 nginx-light haproxy python3 python3-websockets procps iproute2
  wireguard-go wireguard-tools
  prometheus tinyproxy microsocks
  shellcheck systemd docker.io docker-compose debootstrap"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench: warren tunnels against direct connections, in the same run.
-# Needs iperf3, wrk, nginx-light and curl (make deps). Takes about 4 minutes;
+# Needs iperf3, wrk, nginx-light, haproxy and curl (make deps). Takes about 4 minutes;
 # BENCH_QUICK=1 runs shorter measurements. Not part of make test.
 set -e
 cd "$(dirname "$0")/../.."
@@ -26,4 +26,6 @@ timeout -k 10 240 "$PY" tests/bench/forward.py $Q || rc=$?
 # over a WireGuard mesh in network namespaces (root): forwarding against
 # iperf3 across the same namespaces, failover after kill -9 (about 1 min)
 timeout -k 10 300 "$PY" tests/bench/wgforward.py $Q || rc=$?
+# --lb-listen against haproxy doing the same L4 job (about 2 min)
+timeout -k 10 240 "$PY" tests/bench/lb.py $Q || rc=$?
 exit $rc
