@@ -302,7 +302,7 @@ l4conn_dial_failed(struct l4conn *k, int err)
 	struct l4proxy *p = k->p;
 	struct lbset_backend *b = k->b;
 
-	log_info("lb.dial.failed", "peer_key=%s backend=%s addr=%s error=\"%s\"",
+	log_info("lb.dial.failed", "app=%s backend=%s addr=%s error=\"%s\"",
 	    k->l->app, b->name, b->addr_text, strerror(err));
 	ev_io_stop(p->loop, &k->bio);
 	ev_timer_stop(p->loop, &k->timer);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,6 +21,7 @@ struct cfg {
 	bool tls, quiet;
 	size_t window;
 	long long timeout;
+	char *listen;
 };
 
 #define O(f) offsetof(struct cfg, f)
@@ -30,6 +32,7 @@ static const struct conf_opt opts[] = {
 	{ "quiet", CONF_BOOL, O(quiet), "false", "quiet" },
 	{ "window", CONF_SIZE, O(window), "1MiB", "window" },
 	{ "timeout", CONF_MS, O(timeout), "10s", "timeout" },
+	{ "listen", CONF_LIST, O(listen), "", "repeatable" },
 	CONF_END
 };
 
@@ -142,6 +145,43 @@ test_command_line(void **state)
 	}
 }
 
+/* A list option: repeated in the file or on the command line, the values
+ * add up; a later source replaces the earlier one's whole list. */
+static void
+test_list(void **state)
+{
+	char path[] = "/tmp/warren-test-conf-XXXXXX";
+	struct cfg c;
+	int argind, fd;
+	FILE *f;
+
+	(void)state;
+	{
+		char *argv[] = { "t", "--listen", "a:1=x", "--listen=b:2", NULL };
+		assert_int_equal(load(&c, 4, argv, &argind), 0);
+		assert_string_equal(c.listen, "a:1=x,b:2");
+		conf_fini(opts, &c);
+	}
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "listen = f:1=app\nlisten = f:2\n");
+	fclose(f);
+	{
+		char *argv[] = { "t", "--config", path, NULL };
+		assert_int_equal(load(&c, 3, argv, &argind), 0);
+		assert_string_equal(c.listen, "f:1=app,f:2");
+		conf_fini(opts, &c);
+	}
+	{
+		char *argv[] = { "t", "--config", path, "--listen", "c:3", NULL };
+		assert_int_equal(load(&c, 5, argv, &argind), 0);
+		assert_string_equal(c.listen, "c:3");
+		conf_fini(opts, &c);
+	}
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -149,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_ms_and_bool),
 		cmocka_unit_test(test_command_line),
+		cmocka_unit_test(test_list),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
