@@ -355,7 +355,7 @@ l4conn_dial(struct l4conn *k)
 		if (k->b == NULL)
 			break;
 		if (k->tries++ > 0)
-			((struct lbset_stats *)lbset_stats(p->set))->failovers++;
+			lbset_count_failover(p->set);
 		if ((fd = sock_connect(&k->b->addr)) < 0) {
 			lbset_dial_failed(p->set, k->l->key, k->key, k->b);
 			lbset_release(k->b);

@@ -383,6 +383,12 @@ lbset_dial_failed(struct lbset *s, uint64_t key, const uint8_t addr[16],
 }
 
 void
+lbset_count_failover(struct lbset *s)
+{
+	s->st.failovers++;
+}
+
+void
 lbset_release(struct lbset_backend *b)
 {
 	if (b->conns > 0)

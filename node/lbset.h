@@ -85,6 +85,8 @@ struct lbset_backend *lbset_pick(struct lbset *s, uint64_t key,
  * skipped on this node for the back-off (counted). Does not release. */
 void lbset_dial_failed(struct lbset *s, uint64_t key, const uint8_t addr[16],
     struct lbset_backend *b);
+/* A connection is tried on another candidate after a failed dial. */
+void lbset_count_failover(struct lbset *s);
 /* The connection on b ended (or its dial failed): count and reference. */
 void lbset_release(struct lbset_backend *b);
 

@@ -359,8 +359,13 @@ next_delta(struct fixture *f, struct ipcmsg_table *t, bool changes)
 	nng_msg *msg;
 	int i;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 10; i++) {
 		assert_int_equal(nng_recvmsg(f->sub, &msg, 0), 0);
+		if (ipcmsg_type(nng_msg_body(msg), nng_msg_len(msg)) == IPCMSG_LB) {
+			/* the load balancer's candidates share the publisher */
+			nng_msg_free(msg);
+			continue;
+		}
 		assert_int_equal(ipcmsg_table_decode(t, nng_msg_body(msg),
 		    nng_msg_len(msg)), 0);
 		nng_msg_free(msg);
