@@ -269,9 +269,9 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		/* the region the sort needs, through a temporary slot */
 		nb[i]->slot[0] = &proto[i];
 	}
-	for (j = 0; j < napps; j++) {
-		qsort(apps[j].b, apps[j].n, sizeof(*apps[j].b), lbset_cmp_cand);
-	}
+	for (j = 0; j < napps; j++)
+		if (apps[j].n > 1)
+			qsort(apps[j].b, apps[j].n, sizeof(*apps[j].b), lbset_cmp_cand);
 	for (j = 0; j < napps; j++) {
 		for (i = 0; i < apps[j].n; i++) {
 			apps[j].v[i] = proto[apps[j].b[i]->tmp];
@@ -292,7 +292,8 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 	}
 	free(s->backends);
 	lbset_apps_free(s->apps, s->napps);
-	qsort(nb, nn, sizeof(*nb), lbset_cmp_id);
+	if (nn > 1)
+		qsort(nb, nn, sizeof(*nb), lbset_cmp_id);
 	s->backends = nb;
 	s->nbackends = nn;
 	s->apps = apps;
