@@ -419,7 +419,9 @@ def test_sqlite_edit_takes_effect_without_restart(env):
     check(who(ports["*"], "10.40.0.1") == "a", "only a")
     pid = node.child_pid("acceptor")
     # an operator's edits with the sqlite3 shell, as edgeProxy's README shows
-    r = subprocess.run(["sqlite3", os.path.join(node.data_dir, "routing.db"),
+    # (.timeout: gossip may hold the write lock at that moment)
+    r = subprocess.run(["sqlite3", "-cmd", ".timeout 5000",
+                        os.path.join(node.data_dir, "routing.db"),
                         "INSERT INTO backends VALUES ('b','other','eu','%s',%d,1,1,10,0,0);"
                         " UPDATE backends SET healthy = 0 WHERE id = 'a';" % (b.host, b.port)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
@@ -518,3 +520,43 @@ def test_bulk_both_ways_half_close_and_slow_reader(env):
     s.close()
     t.join(10)
     ls.close()
+
+
+@harness.timeout(TIMEOUT)
+def test_api_backend_out_when_heartbeats_stop(env):
+    """A backend registered through edgeProxy's API takes --lb-listen
+    connections, and leaves them when its heartbeats stop for the TTL,
+    though nothing is written then (the router looks again when the lease
+    runs out)."""
+    import urllib.request
+    a, b = Backend("a", "127.0.0.81"), Backend("reg", "127.0.0.82")
+    node, ports = lb_node(env, ["api"], args=["--region", "eu", "--api-listen",
+                                              "127.0.0.1:0", "--heartbeat-ttl", "2s"])
+    add_backends(node, [("a", "api", "eu", a, 1, 10, 0)])
+    wait_candidates(node, 1)
+    addr = None
+    deadline = time.monotonic() + 10
+    while addr is None and time.monotonic() < deadline:
+        addr = next((e["addr"] for e in node.events() if e.get("ev") == "backendapi.listen"),
+                    None)
+        time.sleep(0.05)
+    check(addr is not None, "no backend API listener")
+    body = json.dumps({"id": "reg", "app": "api", "region": "eu", "ip": b.host,
+                       "port": b.port, "weight": 10, "soft_limit": 10}).encode()
+    req = urllib.request.Request("http://%s/api/v1/register" % addr, data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        check(r.status == 201, "register: %d" % r.status)
+    wait_candidates(node, 2)
+    s, name = lb_connect(ports["api"], "10.70.0.1")   # held: a has one now
+    check(name == "a", "the first client: a (tie, a first by id): %r" % name)
+    check(who(ports["api"], "10.70.0.2") == "reg", "the registered backend serves")
+    t0 = time.monotonic()
+    while who(ports["api"], "10.70.0.3") == "reg":
+        check(time.monotonic() - t0 < 6, "the registered backend never left")
+        time.sleep(0.1)
+    env.note("registered backend out %.1f s after its last heartbeat (TTL 2 s)"
+             % (time.monotonic() - t0))
+    s.close()
+    a.close()
+    b.close()
