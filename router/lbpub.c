@@ -179,8 +179,9 @@ lbpub_build(struct lbpub *p, bool reload_checks)
 	/* an API backend's lease runs out without a write: look again then */
 	ev_timer_stop(p->loop, &p->lease);
 	if (lr.next_expiry > 0) {
-		ev_timer_set(&p->lease, (double)(lr.next_expiry -
-		    (int64_t)time(NULL)) + 0.05, 0.);
+		double in = (double)lr.next_expiry - ev_time() + 0.05;
+
+		ev_timer_set(&p->lease, in > 0.05 ? in : 0.05, 0.);
 		ev_timer_start(p->loop, &p->lease);
 	}
 	memset(&m, 0, sizeof(m));
