@@ -33,6 +33,7 @@
 #define L4_TRIES                8               /* dials per connection */
 #define L4_PROXY_POLL           0.01            /* s between peeks at a header */
 #define L4_TOP                  32              /* backends with their own series */
+#define L4_APPS_MAX             256             /* apps reached by Host or SNI */
 
 struct l4listen {
 	struct l4proxy *p;
@@ -86,6 +87,10 @@ struct l4proxy {
 	struct lbpick_where local;
 	struct l4listen ls[L4_LISTEN_MAX];
 	size_t nls;
+	struct l4listen *apps[L4_APPS_MAX];     /* no socket: the apps of
+	                                         * adopted connections */
+	size_t napps;
+	uint64_t adopted;
 	bool listening;
 	ev_timer retry, gc;
 	struct l4conn *conns;
@@ -102,6 +107,7 @@ struct l4proxy {
 
 static void l4conn_close(struct l4conn *k, const char *why);
 static void l4conn_dial(struct l4conn *k);
+static struct l4conn *l4conn_new(struct l4listen *l, int fd);
 static void l4conn_update(struct l4conn *k);
 
 static uint64_t
@@ -526,14 +532,73 @@ l4conn_close(struct l4conn *k, const char *why)
 static void
 l4proxy_accepted(struct l4listen *l, int fd)
 {
-	struct l4proxy *p = l->p;
-	struct l4conn *k;
-	socklen_t len = sizeof(k->peer);
+	struct l4conn *k = l4conn_new(l, fd);
 
-	if ((k = calloc(1, sizeof(*k))) == NULL) {
+	if (k == NULL) {
 		close(fd);
 		return;
 	}
+	if (k->p->c.proxy_from != NULL && k->p->c.proxy_from->n > 0 &&
+	    cidr_match(k->p->c.proxy_from, (struct sockaddr *)&k->peer)) {
+		k->state = L4_HEADER;
+		ev_io_start(k->p->loop, &k->cio);
+		return;
+	}
+	l4conn_begin(k);
+}
+
+/* The pseudo-listener of an app, for connections handed over. */
+static struct l4listen *
+l4proxy_app(struct l4proxy *p, const char *app)
+{
+	struct l4listen *l;
+	size_t i;
+
+	for (i = 0; i < p->napps; i++)
+		if (strcmp(p->apps[i]->app, app) == 0)
+			return p->apps[i];
+	if (p->napps == L4_APPS_MAX || strlen(app) > LBSET_NAME_MAX ||
+	    (l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->p = p;
+	l->fd = -1;
+	snprintf(l->app, sizeof(l->app), "%s", app);
+	l->key = lbset_app_key(l->app);
+	p->apps[p->napps++] = l;
+	return l;
+}
+
+int
+l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
+    const char *app, const void *first, size_t len)
+{
+	struct l4listen *l = l4proxy_app(p, app);
+	struct l4conn *k;
+
+	if (l == NULL || (k = l4conn_new(l, fd)) == NULL)
+		return -1;
+	memcpy(&k->peer, peer, sizeof(k->peer));
+	if (len > 0 && buf_append(&k->up.pend, first, len, L4_PEND_MAX + len) != 0) {
+		k->cfd = -1;            /* the caller keeps the socket */
+		l4conn_close(k, "out of memory");
+		return -1;
+	}
+	p->adopted++;
+	l4conn_begin(k);
+	return 0;
+}
+
+/* A connection on listener l (a real one, or an app's), not yet started. */
+static struct l4conn *
+l4conn_new(struct l4listen *l, int fd)
+{
+	struct l4proxy *p = l->p;
+	struct l4conn *k;
+	socklen_t len;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	len = sizeof(k->peer);
 	k->p = p;
 	k->l = l;
 	k->cfd = fd;
@@ -558,13 +623,7 @@ l4proxy_accepted(struct l4listen *l, int fd)
 	p->accepted++;
 	if (p->c.count != NULL)
 		p->c.count(p->c.arg, +1);
-	if (p->c.proxy_from != NULL && p->c.proxy_from->n > 0 &&
-	    cidr_match(p->c.proxy_from, (struct sockaddr *)&k->peer)) {
-		k->state = L4_HEADER;
-		ev_io_start(p->loop, &k->cio);
-		return;
-	}
-	l4conn_begin(k);
+	return k;
 }
 
 static void
@@ -746,6 +805,8 @@ l4proxy_free(struct l4proxy *p)
 		close(p->ls[i].fd);
 	while (p->conns != NULL)
 		l4conn_close(p->conns, NULL);
+	for (i = 0; i < p->napps; i++)
+		free(p->apps[i]);
 	ev_timer_stop(p->loop, &p->gc);
 	lbset_free(p->set);
 	geoip_free(p->geoip);
@@ -807,6 +868,7 @@ l4proxy_stats(struct l4proxy *p, struct ipcmsg_stat *items, size_t n,
 	struct ipcmsg_stat fixed[] = {
 		{ "lb_connections", p->nconns },
 		{ "lb_connections_total", p->accepted },
+		{ "lb_by_name_total", p->adopted },
 		{ "lb_refused_total{reason=\"no_candidate\"}", st->no_candidate },
 		{ "lb_dial_failures_total", st->dial_failures },
 		{ "lb_dial_timeouts_total", p->dial_timeouts },

@@ -26,6 +26,7 @@ struct ipcount;
 struct cidr_list;
 struct node_conf;
 struct ipcmsg_stat;
+struct sockaddr_storage;
 
 /* Called with +1 when a connection is accepted and -1 when it closes (the
  * acceptor's count of public connections, which a drain waits on). */
@@ -51,6 +52,15 @@ int l4proxy_new(struct l4proxy **out, struct ev_loop *loop,
     const struct l4proxy_conf *c);
 /* Closes the listeners and every connection. NULL is a no-op. */
 void l4proxy_free(struct l4proxy *p);
+
+/* Takes over a public connection whose name (Host, or SNI) is a `domains`
+ * entry: the client at *peer (as the acceptor saw it, PROXY header
+ * included) goes to a backend of app; first[len] are the bytes already
+ * read from it (an HTTP head, with its forwarding headers), sent to the
+ * backend before the rest. Returns 0 (fd is the load balancer's now), or
+ * -1 (the caller still owns fd). */
+int l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
+    const char *app, const void *first, size_t len);
 
 /* A candidate set from the router (lbmsg). */
 void l4proxy_apply(struct l4proxy *p, const struct lbmsg *m);

@@ -36,6 +36,7 @@
 #include "mesh.h"
 #include "meshmsg.h"
 #include "replica.h"
+#include "l4proxy.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
@@ -293,8 +294,52 @@ pconn_lookup(struct pconn *pc, const char *key, struct route_claim *claim)
 	return r == ROUTES_GROUP ? pconn_pick_replica(pc, key, claim) : r;
 }
 
+#define PCONN_TO_APP    1       /* pconn_resolve: a `domains` name */
+
+/* The request (head[hlen], rewritten with the forwarding headers, then
+ * what follows the used bytes of the input) is for a `domains` name: the
+ * whole connection goes to the load balancer, which picks a backend of
+ * its app and relays the bytes from here on (later requests on it go to
+ * that backend). TLS terminated here cannot be handed over. Returns -1
+ * (pc is gone either way). */
+static int
+pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
+    size_t hlen, size_t used)
+{
+	struct acceptor *a = pc->a;
+	const char *app = routes_app(a->routes, host);
+	size_t rest = buf_len(&pc->in) - used, n = hlen + rest;
+	uint8_t *first;
+	char why[300];
+
+	if (app == NULL || a->l4 == NULL || pc->tio.ssl != NULL) {
+		snprintf(why, sizeof(why), "%s is served by the load balancer "
+		    "(app %s)%s", host, app != NULL ? app : "?",
+		    pc->tio.ssl != NULL ? " over plain HTTP or TLS passthrough, "
+		    "not TLS ended here" : "");
+		pconn_fail(pc, 502, why);
+		return -1;
+	}
+	if ((first = malloc(n > 0 ? n : 1)) == NULL) {
+		pconn_close(pc);
+		return -1;
+	}
+	memcpy(first, head, hlen);
+	memcpy(first + hlen, buf_data(&pc->in) + used, rest);
+	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, app, first, n) != 0) {
+		free(first);
+		pconn_fail(pc, 503, "the load balancer cannot take this connection");
+		return -1;
+	}
+	free(first);
+	pc->tio.fd = -1;        /* the load balancer's now */
+	pconn_close(pc);
+	return -1;
+}
+
 /* Finds the tunnel for host and checks the client may use it. Returns 0
- * with *claim set, or an HTTP status with *reason. */
+ * with *claim set, PCONN_TO_APP for a name its app's backends serve, or an
+ * HTTP status with *reason. */
 static int
 pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
     struct route_claim *claim, const char **reason)
@@ -303,6 +348,8 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 	const struct tunnel_policy *pol;
 
 	switch (pconn_lookup(pc, host, claim)) {
+	case ROUTES_APP:
+		return PCONN_TO_APP;
 	case ROUTES_UNKNOWN:
 		*reason = "no tunnel is registered for this host";
 		return 404;
@@ -653,6 +700,15 @@ pconn_process(struct pconn *pc)
 				return pc->dead ? -1 : 0;
 			}
 			status = pconn_resolve(pc, ev.host, &ev, &claim, &reason);
+			if (status == PCONN_TO_APP) {
+				if (pc->st == NULL)
+					return pconn_to_app(pc, ev.host, ev.head,
+					    ev.head_len, ev.used);
+				/* a connection already on a tunnel stays HTTP */
+				status = 421;
+				reason = "this host is served by the load balancer: "
+				    "open a new connection for it";
+			}
 			if (pc->st != NULL) {
 				/* another host: never on this stream */
 				if (status != 0) {
@@ -1360,6 +1416,18 @@ pconn_hello(struct pconn *pc)
 			pc->head_start = 0;
 			pconn_arm_timer(pc);
 			pconn_update_io(pc);
+			return;
+		case ROUTES_APP:
+			/* a `domains` name: its app's backends hold the keys;
+			 * the hello is still in the socket */
+			if (a->l4 != NULL && routes_app(a->routes, key) != NULL &&
+			    l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa,
+			    routes_app(a->routes, key), NULL, 0) == 0) {
+				pc->tio.fd = -1;
+				pconn_close(pc);
+				return;
+			}
+			pconn_close(pc);
 			return;
 		case ROUTES_OFFLINE:
 		case ROUTES_GROUP:

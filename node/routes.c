@@ -16,6 +16,7 @@ struct rentry {
 	uint32_t alt_tunnel_id;
 	struct routes_replica *reps;    /* table: --group, or NULL */
 	uint32_t nreps;
+	char *app;                      /* table: ROUTE_APP, its app */
 	char key[];
 };
 
@@ -122,6 +123,7 @@ rentry_free(struct rentry *e)
 {
 	free(e->node);
 	free(e->alt);
+	free(e->app);
 	rentry_reps_free(e);
 	free(e);
 }
@@ -303,6 +305,11 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 			return -ENOMEM;
 		if (rentry_reps_set(e, rt, r->self) != 0)
 			return -ENOMEM;
+		free(e->app);
+		e->app = NULL;
+		if (rt->state == ROUTE_APP && (e->app = strdup(rt->grp.name != NULL ?
+		    rt->grp.name : "")) == NULL)
+			return -ENOMEM;
 		free(e->alt);
 		e->alt = NULL;
 		e->alt_session = rt->alt_session;
@@ -400,6 +407,14 @@ routes_alt(const struct rentry *e, struct route_claim *claim)
 	claim->alt_tunnel_id = e->alt_tunnel_id;
 }
 
+const char *
+routes_app(struct routes *r, const char *host)
+{
+	struct rentry *e = rmap_get(&r->table, host);
+
+	return e != NULL && e->state == ROUTE_APP ? e->app : NULL;
+}
+
 size_t
 routes_group(struct routes *r, const char *host, struct routes_replica **v)
 {
@@ -428,6 +443,8 @@ routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim
 	}
 	if ((e = rmap_get(&r->table, host)) == NULL || e->state == ROUTE_DELETED)
 		return ROUTES_UNKNOWN;
+	if (e->state == ROUTE_APP && e->app != NULL)
+		return ROUTES_APP;
 	claim->alt_node[0] = '\0';
 	if (e->state == ROUTE_ONLINE && e->node != NULL) {
 		claim->session = e->session;

@@ -47,6 +47,8 @@ struct routes_replica {
 
 enum routes_result {
 	ROUTES_GROUP = 5,       /* served by replicas: see routes_group() */
+	ROUTES_APP = 6,         /* a `domains` name: its app's backends serve
+	                         * it (routes_app() names the app) */
 	ROUTES_LOCAL = 1,       /* claimed by a session here: *claim is set */
 	ROUTES_OFFLINE,         /* known, but no live session holds it */
 	ROUTES_UNKNOWN,         /* no such tunnel */
@@ -81,6 +83,9 @@ void routes_each_remote_port(struct routes *r,
     void *arg);
 
 /* Looks a hostname up (lowercase, no port). */
+/* The app of a name routes_lookup_host() said is ROUTES_APP (valid until
+ * the next routes_apply), or NULL. */
+const char *routes_app(struct routes *r, const char *host);
 /* The replicas of a name routes_lookup_host() said is ROUTES_GROUP (valid
  * until the next routes_apply). Returns their count (0: not a group). */
 size_t routes_group(struct routes *r, const char *host,

@@ -114,7 +114,10 @@ struct ipcmsg_registered {
 	                                 * anonymous; KICK names it */
 };
 
-enum route_state { ROUTE_ONLINE = 1, ROUTE_OFFLINE = 2, ROUTE_DELETED = 3 };
+/* ROUTE_APP: a name of the `domains` table, served by the static backends
+ * of app grp.name (the edge's load balancer), not by a tunnel */
+enum route_state { ROUTE_ONLINE = 1, ROUTE_OFFLINE = 2, ROUTE_DELETED = 3,
+	ROUTE_APP = 4 };
 
 /* One route table entry: a hostname (http) or a port (tcp) -> a tunnel. */
 struct ipcmsg_route {

@@ -39,6 +39,11 @@ static const struct {
 	{ "lb_connections", "gauge", "Load balancer (--lb-listen) connections open." },
 	{ "lb_connections_total", "counter",
 	    "Load balancer (--lb-listen) connections accepted." },
+	{ "lb_by_name_total", "counter",
+	    "Public connections whose Host or SNI is a domains entry, handed to "
+	    "the load balancer for their app's backends." },
+	{ "replica_picks_total", "counter",
+	    "Public connections given a replica of a grouped tunnel (--group)." },
 	{ "lb_refused_total", "counter",
 	    "Load balancer connections closed without a backend, by reason." },
 	{ "lb_dial_failures_total", "counter",

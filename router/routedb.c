@@ -26,12 +26,15 @@ static const char routedb_sql[] =
 static const char routedb_sql_revoked[] =
     "SELECT revoked FROM tokens WHERE id = ?1";
 
+static const char routedb_sql_domains[] =
+    "SELECT lower(domain), app FROM domains WHERE deleted = 0";
+
 static const char routedb_sql_drain[] =
     "SELECT requested_ms, by FROM drains WHERE node = ?1";
 
 struct routedb {
 	sqlite3 *db;
-	sqlite3_stmt *all, *revoked, *version, *drain;
+	sqlite3_stmt *all, *revoked, *version, *drain, *domains;
 	int64_t data_version;
 };
 
@@ -173,13 +176,17 @@ routedb_try(struct routedb *db, const char *path)
 	    sqlite3_prepare_v3(db->db, "PRAGMA data_version", -1,
 	    SQLITE_PREPARE_PERSISTENT, &db->version, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(db->db, routedb_sql_drain, -1,
-	    SQLITE_PREPARE_PERSISTENT, &db->drain, NULL) != SQLITE_OK) {
+	    SQLITE_PREPARE_PERSISTENT, &db->drain, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(db->db, routedb_sql_domains, -1,
+	    SQLITE_PREPARE_PERSISTENT, &db->domains, NULL) != SQLITE_OK) {
 		/* the schema is not there yet: gossip is still creating it */
 		sqlite3_finalize(db->all);
 		sqlite3_finalize(db->revoked);
 		sqlite3_finalize(db->version);
 		sqlite3_finalize(db->drain);
+		sqlite3_finalize(db->domains);
 		db->all = db->revoked = db->version = db->drain = NULL;
+		db->domains = NULL;
 		sqlite3_close(db->db);
 		db->db = NULL;
 		return -ENOENT;
@@ -220,6 +227,7 @@ routedb_close(struct routedb *db)
 	sqlite3_finalize(db->revoked);
 	sqlite3_finalize(db->version);
 	sqlite3_finalize(db->drain);
+	sqlite3_finalize(db->domains);
 	sqlite3_close(db->db);
 	free(db);
 }
@@ -424,6 +432,46 @@ routedb_group_flush(struct routedb_group *g, const char *self,
 	return 1;
 }
 
+/* The names of the `domains` table (edgeProxy's domain -> app) that no
+ * tunnel holds: served by their app's backends, by Host (http) and by SNI
+ * (TLS passthrough). Returns how many, or -ENOMEM / -EIO. */
+static int
+routedb_domains(struct routedb *db, struct table *out)
+{
+	static const uint8_t kinds[] = { TUNNEL_HTTP, TUNNEL_TLS };
+	sqlite3_stmt *s = db->domains;
+	struct ipcmsg_route route;
+	const struct ipcmsg_route *cur;
+	int rc, n = 0;
+	size_t i;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *host = routedb_text(s, 0), *app = routedb_text(s, 1);
+
+		if (host[0] == '\0' || app[0] == '\0' ||
+		    strlen(host) > IPCMSG_STR_MAX || strlen(app) > IPCMSG_STR_MAX)
+			continue;
+		for (i = 0; i < sizeof(kinds); i++) {
+			cur = table_find(out, kinds[i], host, 0, NULL);
+			if (cur != NULL && cur->state == ROUTE_ONLINE)
+				continue;       /* a live tunnel's name wins */
+			memset(&route, 0, sizeof(route));
+			route.kind = kinds[i];
+			route.state = ROUTE_APP;
+			route.host = (char *)host;
+			route.node = "";
+			route.grp.name = (char *)app;
+			if (table_put(out, &route, "", NULL) != 0) {
+				sqlite3_reset(s);
+				return -ENOMEM;
+			}
+		}
+		n++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? n : -EIO;
+}
+
 int
 routedb_compile(struct routedb *db, const char *self, routedb_live_fn *live,
     void *arg, struct table *out, struct routedb_loser **losers,
@@ -466,7 +514,12 @@ routedb_compile(struct routedb *db, const char *self, routedb_live_fn *live,
 		k = routedb_group_flush(g, self, live, arg, out, losers, nlosers, &cap);
 		rc = k < 0 ? k : 0;
 		names += k > 0 ? k : 0;
-	} else if (rc > 0) {
+	}
+	if (rc == 0 && (k = routedb_domains(db, out)) < 0)
+		rc = k;
+	else if (rc == 0)
+		names += k;
+	if (rc > 0) {
 		log_warn("routedb.read", "err=\"%s\"", sqlite3_errmsg(db->db));
 		rc = -EIO;
 	}

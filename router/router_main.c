@@ -657,6 +657,7 @@ router_state_name(uint8_t state)
 	switch (state) {
 	case ROUTE_ONLINE: return "online";
 	case ROUTE_OFFLINE: return "offline";
+	case ROUTE_APP: return "app";
 	default: return "deleted";
 	}
 }
@@ -697,6 +698,9 @@ router_tunnel_extra(json_t *o, const struct ipcmsg_route *r)
 	if (r->alt_node != NULL && r->alt_node[0] != '\0' &&
 	    json_object_set_new(o, "alternate", json_string(r->alt_node)) != 0)
 		return -1;
+	if (r->state == ROUTE_APP)
+		return json_object_set_new(o, "app", json_string(r->grp.name != NULL ?
+		    r->grp.name : ""));
 	if (r->nreplicas == 0)
 		return 0;
 	if ((reps = json_array()) == NULL ||
