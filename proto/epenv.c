@@ -32,7 +32,8 @@ static const struct epenv_map epenv_maps[] = {
 	{ "EDGEPROXY_DB_RELOAD_SECS", NULL, EPENV_NONE, NULL, NULL },
 	{ "EDGEPROXY_GEOIP_PATH", "geoip-db", EPENV_STR, NULL, NULL },
 	{ "EDGEPROXY_BINDING_TTL_SECS", "binding-ttl", EPENV_SECS, NULL, NULL },
-	{ "EDGEPROXY_BINDING_GC_INTERVAL_SECS", NULL, EPENV_NONE, NULL, NULL },
+	{ "EDGEPROXY_BINDING_GC_INTERVAL_SECS", "binding-gc-interval", EPENV_SECS,
+	    NULL, NULL },
 	/* edgeProxy's TLS listener defaults to 0.0.0.0:8443 */
 	{ "EDGEPROXY_TLS_LISTEN_ADDR", "lb-tls-listen", EPENV_ADDR_IF,
 	    "EDGEPROXY_TLS_ENABLED", "0.0.0.0:8443" },

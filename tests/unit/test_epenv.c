@@ -81,8 +81,9 @@ test_mapping(void **state)
 	env_put(&e, "EDGEPROXY_REPLICATION_BOOTSTRAP_PEERS", "10.50.0.2:4001,10.50.0.3:4001");
 	env_put(&e, "EDGEPROXY_DNS_DOMAIN", "edge");
 	env_put(&e, "DEBUG", "");
-	assert_int_equal(epenv_apply(nodeconf_opts, env_get, env_set, &e, false), 10);
+	assert_int_equal(epenv_apply(nodeconf_opts, env_get, env_set, &e, false), 11);
 	assert_string_equal(env_get(&e, "WARREN_REGION"), "us");
+	assert_string_equal(env_get(&e, "WARREN_BINDING_GC_INTERVAL"), "60s");
 	assert_string_equal(env_get(&e, "WARREN_DB_PATH"), "/srv/routing.db");
 	assert_string_equal(env_get(&e, "WARREN_GEOIP_DB"), "/srv/GeoLite2-Country.mmdb");
 	assert_string_equal(env_get(&e, "WARREN_BINDING_TTL"), "30s");
