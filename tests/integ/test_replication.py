@@ -158,6 +158,9 @@ def test_names_tokens_and_revocation_cluster_wide(env):
 
     # the same name from another token is refused on any node (reservation)
     other = make_token(n1, "alice.*")
+    ntok = len(json.loads(request(n1.admin_port, "127.0.0.1", path="/v1/tokens")[2]))
+    wait_until("the second token at n2", lambda: len(json.loads(request(
+        n2.admin_port, "127.0.0.1", path="/v1/tokens")[2])) >= ntok, 5 * SLOW)
     c = env.client(["http", str(port), "--server", "127.0.0.1:%d" % n2.tunnel_port,
                     "--subdomain", "alice", "--token", other], name="thief",
                    extra_env=ca(n2))
