@@ -10,6 +10,8 @@
 
 #define REPL_PEERS_MAX          1024
 #define REPL_RECENT             512     /* datagram hashes remembered */
+#define REPL_ROW_DGRAM_MAX      8192    /* a row larger than a datagram goes
+                                         * alone in one of up to this size */
 #define REPL_GAP_DELAY_US       200000  /* pull this soon after a gap */
 #define REPL_HEADS_REPLY_US     50000   /* heads sent back at most this often */
 
@@ -229,6 +231,17 @@ repl_row_end(const struct replmsg *m, uint32_t i)
 	return j;
 }
 
+/* The encoded size of changes [i, end). */
+static size_t
+repl_row_size(const struct replmsg *m, uint32_t i, uint32_t end)
+{
+	size_t n = 0;
+
+	for (; i < end; i++)
+		n += replmsg_change_size(&m->changes[i]);
+	return n;
+}
+
 /* Broadcasts one captured version: whole in one datagram (complete), or
  * in a few partial ones of whole rows, or not at all when it is large
  * (sync carries it). */
@@ -237,14 +250,14 @@ repl_broadcast(struct repl *r, struct repldb_set *set)
 {
 	struct replmsg part;
 	uint8_t *pkt;
-	size_t cap = r->cfg.max_packet, base, size, npk = 0;
-	uint32_t i, j, end, start;
+	size_t cap = r->cfg.max_packet, base, size, rs, npk = 0;
+	uint32_t i, start;
 	int n;
 
 	if (set->msg.nchanges == 0)
 		return;
 	set->msg.ttl = (uint8_t)r->cfg.ttl;
-	if ((pkt = malloc(cap)) == NULL)
+	if ((pkt = malloc(cap > REPL_ROW_DGRAM_MAX ? cap : REPL_ROW_DGRAM_MAX)) == NULL)
 		return;
 	if ((n = replmsg_encode(&set->msg, pkt, cap)) > 0) {
 		repl_recent(r, repl_hash(pkt, (size_t)n));
@@ -253,28 +266,29 @@ repl_broadcast(struct repl *r, struct repldb_set *set)
 		free(pkt);
 		return;
 	}
-	/* too large for one: how many datagrams would it take? */
+	/* too large for one: how many datagrams would it take? Rows go
+	 * whole; a row larger than a datagram goes alone in a larger one (IP
+	 * fragments it), up to REPL_ROW_DGRAM_MAX */
 	part = set->msg;
 	part.flags = 0;
 	part.nchanges = 0;
 	part.changes = NULL;
 	base = replmsg_size(&part);
 	size = base;
-	for (i = 0; i < set->msg.nchanges; i = end) {
-		size_t rs = 0;
+	for (i = 0; i < set->msg.nchanges; ) {
+		uint32_t end = repl_row_end(&set->msg, i);
 
-		end = repl_row_end(&set->msg, i);
-		for (j = i; j < end; j++)
-			rs += replmsg_change_size(&set->msg.changes[j]);
-		if (base + rs > cap) {
-			npk = r->cfg.broadcast_packets + 1;     /* a row too large */
+		rs = repl_row_size(&set->msg, i, end);
+		if (base + rs > REPL_ROW_DGRAM_MAX) {
+			npk = r->cfg.broadcast_packets + 1;     /* sync carries it */
 			break;
 		}
-		if (size + rs > cap) {
+		if (size > base && size + rs > cap) {
 			npk++;
 			size = base;
 		}
 		size += rs;
+		i = end;
 	}
 	npk++;
 	if (npk > r->cfg.broadcast_packets || base >= cap) {
@@ -282,27 +296,25 @@ repl_broadcast(struct repl *r, struct repldb_set *set)
 		free(pkt);
 		return;
 	}
-	for (start = 0; start < set->msg.nchanges; ) {
+	for (start = 0; start < set->msg.nchanges; start = i) {
 		size = base;
-		for (i = start; i < set->msg.nchanges; i = end) {
-			size_t rs = 0;
+		for (i = start; i < set->msg.nchanges; ) {
+			uint32_t end = repl_row_end(&set->msg, i);
 
-			end = repl_row_end(&set->msg, i);
-			for (j = i; j < end; j++)
-				rs += replmsg_change_size(&set->msg.changes[j]);
-			if (size + rs > cap)
+			rs = repl_row_size(&set->msg, i, end);
+			if (i > start && size + rs > cap)
 				break;
 			size += rs;
+			i = end;
+			if (size > cap)
+				break;          /* a large row, alone */
 		}
-		if (i == start)
-			break;          /* cannot happen: rows were measured */
 		part.changes = set->msg.changes + start;
 		part.nchanges = i - start;
-		if ((n = replmsg_encode(&part, pkt, cap)) > 0) {
+		if ((n = replmsg_encode(&part, pkt, size > cap ? size : cap)) > 0) {
 			repl_recent(r, repl_hash(pkt, (size_t)n));
 			repl_fanout(r, pkt, (size_t)n, NULL);
 		}
-		start = i;
 	}
 	r->st.broadcasts++;
 	free(pkt);

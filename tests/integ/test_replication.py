@@ -112,9 +112,12 @@ def digests_equal(env, nodes, timeout=10):
              % (len(nodes), list(d.values())[0][:12], t))
     # and clusterctl sync says so in words, from any node, once the
     # summaries in the gossip metadata (refreshed every second) caught up
-    wait_until("clusterctl sync: the same data everywhere", lambda:
-               "every live node holds the same data" in clusterctl(nodes[0], "sync")[1],
-               10 * SLOW)
+    try:
+        wait_until("clusterctl sync: the same data everywhere", lambda:
+                   "every live node holds the same data" in clusterctl(nodes[0], "sync")[1],
+                   10 * SLOW)
+    except TestFailure as e:
+        raise TestFailure("%s\n%s" % (e, clusterctl(nodes[0], "sync")[1]))
 
 
 def make_token(node, *allow):
@@ -161,6 +164,8 @@ def test_names_tokens_and_revocation_cluster_wide(env):
     ntok = len(json.loads(request(n1.admin_port, "127.0.0.1", path="/v1/tokens")[2]))
     wait_until("the second token at n2", lambda: len(json.loads(request(
         n2.admin_port, "127.0.0.1", path="/v1/tokens")[2])) >= ntok, 5 * SLOW)
+    wait_until("alice held by n4 in n2's table", lambda: holders(n2).get(
+        "alice.localhost") == ("n4", "online"), 5 * SLOW)
     c = env.client(["http", str(port), "--server", "127.0.0.1:%d" % n2.tunnel_port,
                     "--subdomain", "alice", "--token", other], name="thief",
                    extra_env=ca(n2))

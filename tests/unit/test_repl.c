@@ -922,6 +922,33 @@ test_partial_broadcast_whole_rows(void **state)
 	assert_true(parts >= 2);
 	assert_int_equal(total, 30);
 	repl_free(r);
+
+	/* a row larger than a datagram goes whole, alone, in a larger one */
+	cap.n = 0;
+	cfg.max_packet = 300;
+	assert_int_equal(repl_new(&r, &cfg, &io, a.rd, 0), 0);
+	db_exec(&a, "BEGIN; UPDATE backends SET weight = weight + 10, soft_limit ="
+	    " soft_limit + 1, hard_limit = hard_limit + 1, region = region || '-x',"
+	    " port = port + 1, wg_ip = wg_ip || '0', app = 'app2', healthy = 0;"
+	    " COMMIT");
+	assert_true(repl_local(r, 2000, WALL0_MS + 1000) >= 0);
+	parts = total = 0;
+	for (i = 0; i < cap.n; i++) {
+		struct replmsg m;
+
+		assert_true(cap.len[i] > 300);
+		assert_int_equal(replmsg_decode(&m, cap.p[i], cap.len[i]), 0);
+		if (m.type == REPLMSG_CHANGES) {
+			parts++;
+			assert_int_equal(m.nchanges, 8);        /* one row's changes */
+			total += (int)m.nchanges;
+		}
+		replmsg_fini(&m);
+		free(cap.p[i]);
+	}
+	assert_int_equal(parts, 3);
+	assert_int_equal(total, 24);
+	repl_free(r);
 	db_close(&a);
 }
 
