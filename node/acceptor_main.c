@@ -710,7 +710,8 @@ main(int argc, char **argv)
 		char err[600];
 
 		if (replica_new(&a.replica, a.conf.geoip_db, a.conf.region_map,
-		    a.conf.region, err, sizeof(err)) != 0) {
+		    a.conf.region, (uint64_t)a.conf.binding_ttl, err,
+		    sizeof(err)) != 0) {
 			log_error("conf.replica", "error=\"%s\"", err);
 			return 1;
 		}

@@ -261,8 +261,8 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim)
 	if (a->replica == NULL || n == 0)
 		return ROUTES_OFFLINE;
 	for (tries = 0; tries < 2; tries++) {
-		k = replica_pick(a->replica, (struct sockaddr *)&pc->peer_sa, v, n,
-		    skip);
+		k = replica_pick(a->replica, key, (struct sockaddr *)&pc->peer_sa,
+		    v, n, skip);
 		if (k < 0)
 			return ROUTES_OFFLINE;
 		if (v[k].node == NULL ? acceptor_session(a, v[k].session) != NULL :

@@ -1,15 +1,22 @@
 #include "replica.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "geoip.h"
+#include "lbbind.h"
 #include "regionmap.h"
 #include "routes.h"
 
 #define REPLICA_SLOTS_MIN       64
+#define REPLICA_BIND_MAX        65536   /* affinity bindings kept */
+#define REPLICA_GC_SLOTS        16      /* binding slots swept per pick */
 
 /* open addressing, linear probing; key 0 = empty (session ids are never 0) */
 struct replica_slot {
@@ -23,12 +30,14 @@ struct replica {
 	struct lbpick_where local;
 	struct replica_slot *slots;
 	size_t size, used;
+	struct lbbind *bind;
 };
 
 int
 replica_new(struct replica **out, const char *geoip_db, const char *region_map,
-    const char *region, char *err, size_t errlen)
+    const char *region, uint64_t binding_ttl_ms, char *err, size_t errlen)
 {
+	uint8_t seed[16];
 	struct replica *rp;
 	int rc;
 
@@ -39,6 +48,13 @@ replica_new(struct replica **out, const char *geoip_db, const char *region_map,
 		return -ENOMEM;
 	}
 	rp->size = REPLICA_SLOTS_MIN;
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		memset(seed, 0x5a, sizeof(seed));
+	if ((rc = lbbind_new(&rp->bind, REPLICA_BIND_MAX, binding_ttl_ms > 0 ?
+	    binding_ttl_ms : LBBIND_TTL_DEFAULT, seed)) != 0) {
+		snprintf(err, errlen, "cannot make the affinity table");
+		goto fail;
+	}
 	if (geoip_db != NULL && geoip_db[0] != '\0' &&
 	    (rc = geoip_open(&rp->geoip, geoip_db, err, errlen)) != 0)
 		goto fail;
@@ -64,6 +80,7 @@ replica_free(struct replica *rp)
 	if (rp == NULL)
 		return;
 	geoip_free(rp->geoip);
+	lbbind_free(rp->bind);
 	free(rp->slots);
 	free(rp);
 }
@@ -146,13 +163,27 @@ replica_conns(const struct replica *rp, uint64_t sid)
 	return s->sid == sid ? s->conns : 0;
 }
 
+static uint64_t
+replica_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 long
-replica_pick(struct replica *rp, const struct sockaddr *client,
+replica_pick(struct replica *rp, const char *key, const struct sockaddr *client,
     struct routes_replica *v, size_t n, long skip)
 {
 	struct lbpick_cand cand[IPCMSG_REPLICAS_MAX];
 	const struct lbpick_region *reg;
 	struct lbpick_where where;
+	uint64_t app = lbpick_id(key, strlen(key)), id, now = replica_now_ms();
+	uint8_t addr[16];
+	uint32_t hint;
+	long bound = -1, win;
+	bool keyed;
 	size_t i;
 
 	if (n > IPCMSG_REPLICAS_MAX)
@@ -168,5 +199,16 @@ replica_pick(struct replica *rp, const struct sockaddr *client,
 		if ((long)i == skip)
 			cand[i].flags |= LBPICK_DOWN;
 	}
-	return lbpick_pick(cand, n, &where, &rp->local, -1);
+	keyed = client != NULL && cidr_key(client, addr);
+	if (keyed) {
+		lbbind_gc(rp->bind, now, REPLICA_GC_SLOTS);
+		if (skip >= 0 && (size_t)skip < n)
+			lbbind_drop(rp->bind, app, addr);
+		else if (lbbind_get(rp->bind, app, addr, now, &id, &hint))
+			bound = lbpick_find(cand, n, id, hint);
+	}
+	win = lbpick_pick(cand, n, &where, &rp->local, bound);
+	if (keyed && win >= 0 && win != bound)
+		lbbind_put(rp->bind, app, addr, cand[win].id, (uint32_t)win, now);
+	return win;
 }

@@ -7,7 +7,9 @@
  * edge's (proto/lbpick): the public client's country from --geoip-db, its
  * region from --region-map, the connections this node holds to each
  * replica, and this node's region for clients without a location. Counts
- * are kept per replica session, for as long as a connection uses it. */
+ * are kept per replica session, for as long as a connection uses it. A
+ * client's affinity binding (client address -> replica, --binding-ttl,
+ * sliding) wins while that replica is eligible. */
 #ifndef WARREN_REPLICA_H
 #define WARREN_REPLICA_H
 
@@ -21,17 +23,20 @@ struct replica;
 struct routes_replica;
 
 /* geoip_db, region_map: files, or "" for none / edgeProxy's table; region:
- * this node's. Returns 0 or -errno with a sentence in err. */
+ * this node's; binding_ttl_ms: how long a client stays with its replica
+ * after its last connection. Returns 0 or -errno with a sentence in err. */
 int replica_new(struct replica **out, const char *geoip_db,
-    const char *region_map, const char *region, char *err, size_t errlen);
+    const char *region_map, const char *region, uint64_t binding_ttl_ms,
+    char *err, size_t errlen);
 void replica_free(struct replica *rp);
 
-/* The replica of v[n] a connection from `client` gets (v sorted and
- * prepared by routes.c; conns are refreshed here), skipping v[skip] when
- * skip >= 0 (a dial to it just failed). Returns its index or -1 when none
- * is eligible (all at their hard limit). */
-long replica_pick(struct replica *rp, const struct sockaddr *client,
-    struct routes_replica *v, size_t n, long skip);
+/* The replica of v[n] (the name key's; v sorted and prepared by routes.c,
+ * conns refreshed here) a connection from `client` gets, skipping v[skip]
+ * when skip >= 0 (it cannot be reached: its binding goes too). Returns its
+ * index or -1 when none is eligible (all at their hard limit). */
+long replica_pick(struct replica *rp, const char *key,
+    const struct sockaddr *client, struct routes_replica *v, size_t n,
+    long skip);
 
 /* A connection starts or stops using the replica whose session is sid. */
 void replica_hold(struct replica *rp, uint64_t sid);

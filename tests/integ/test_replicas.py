@@ -18,6 +18,8 @@ from test_replication import SLOW, cjson, wait_until
 TIMEOUT = 90
 LB = "127.0.0.7"
 DE, US, BR = "85.214.132.117", "8.8.8.8", "200.160.2.3"
+DE2 = "85.214.132.2"
+DE_MANY = ["85.214.132.%d" % i for i in range(10, 60)]   # distinct clients
 
 
 def replica(env, node, port, region, extra=(), name=None):
@@ -115,8 +117,10 @@ def test_replicas_by_region_and_failover(env):
                lambda: via_lb(n1, DE) == "us-replica", 5 * SLOW)
     # and back when it returns
     replica(env, n1, eu_port, "eu", name="replica-eu-again")
-    wait_until("German clients back on the eu replica",
-               lambda: via_lb(n2, DE) == "eu-replica", 15 * SLOW)
+    # (a German client already bound to the us replica stays there while
+    # its binding lives; a new one is decided afresh)
+    wait_until("new German clients back on the eu replica",
+               lambda: via_lb(n2, DE2) == "eu-replica", 15 * SLOW)
 
 
 def test_replica_weights_and_hard_limit(env):
@@ -134,8 +138,8 @@ def test_replica_weights_and_hard_limit(env):
           "replicas on n3: %r" % replicas(n3))
     held, got = [], {"w1": 0, "w3": 0}
     try:
-        for _ in range(40):
-            s, head, body = via_lb(n3, DE, keep=True)
+        for ip in DE_MANY[:40]:
+            s, head, body = via_lb(n3, ip, keep=True)
             check(head.startswith(b"HTTP/1.1 200"), "held request: %r" % head)
             got[body.decode().split()[0]] += 1
             held.append(s)
@@ -149,8 +153,8 @@ def test_replica_weights_and_hard_limit(env):
     wait_replicas(n3, 3)
     held, got = [], {}
     try:
-        for _ in range(12):
-            s, head, body = via_lb(n3, US, keep=True)
+        for i in range(12):
+            s, head, body = via_lb(n3, "8.8.4.%d" % (i + 1), keep=True)
             who = body.decode().split()[0]
             got[who] = got.get(who, 0) + 1
             held.append(s)
@@ -159,3 +163,42 @@ def test_replica_weights_and_hard_limit(env):
             s.close()
     env.note("12 US connections held open, the us replica's hard limit 5: %r" % got)
     check(got.get("cap5") == 5, "the hard-limited replica took %r of 12" % got)
+
+
+def test_replica_affinity_holds_and_ends(env):
+    """A client stays with the replica it was given while its binding
+    lives (--binding-ttl, sliding with use), even when another replica is
+    less loaded; another client goes by load; after the TTL without use the
+    decision is made afresh."""
+    nodes = cluster(env, extra=["--geoip-db", geoip_db(), "--proxy-protocol-from", LB,
+                                "--binding-ttl", "1500ms"])
+    n1, n2, n3 = nodes
+    replica(env, n1, env.http_service("r1"), "eu", name="r1")
+    replica(env, n2, env.http_service("r2"), "eu", name="r2")
+    wait_replicas(n3, 2)
+    held = []
+    try:
+        s, head, body = via_lb(n3, DE, keep=True)
+        first = body.decode().split()[0]
+        held.append(s)
+        # the same client again: its binding wins over the idle replica
+        for _ in range(3):
+            s, head, body = via_lb(n3, DE, keep=True)
+            held.append(s)
+            check(body.decode().split()[0] == first,
+                  "affinity: %r, then %r" % (first, body))
+        # another client: by load, the other replica
+        s, head, body = via_lb(n3, US, keep=True)
+        held.append(s)
+        other = body.decode().split()[0]
+        check(other != first, "a new client went to the loaded replica %r" % other)
+        # unused for longer than the TTL: decided afresh (by load: the other)
+        time.sleep(2.0)
+        s, head, body = via_lb(n3, DE, keep=True)
+        held.append(s)
+        check(body.decode().split()[0] == other,
+              "after the TTL the client still got %r" % body)
+    finally:
+        for s in held:
+            s.close()
+    env.note("affinity held 3 times over a less loaded replica, and ended after the TTL")
