@@ -267,3 +267,25 @@ ctl_ago(char *out, size_t len, long long s)
 	else
 		snprintf(out, len, "%lldd", s / 86400);
 }
+
+int
+ctl_write(struct ctl *c, const char *what, const char *method,
+    const char *path, const char *body)
+{
+	struct ctl_resp r;
+	char err[512];
+
+	if (ctl_http(c, method, path, body, body != NULL ? strlen(body) : 0, &r,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return 1;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, what, &r);
+		ctl_resp_fini(&r);
+		return 1;
+	}
+	ctl_resp_fini(&r);
+	printf("%s: done (replicated to every node)\n", what);
+	return 0;
+}

@@ -50,6 +50,10 @@ void ctl_print_error(const struct ctl *c, const char *what,
 int ctl_get_array(const struct ctl *c, const char *path, const char *what,
     int argc, char **argv, json_t **arr);
 /* The same for an answer that is a JSON object (array false) or array. */
+/* POST a JSON body or DELETE a path of a replicated table; prints what
+ * happened ("WHAT: done ..."). Returns the exit code. */
+int ctl_write(struct ctl *c, const char *what, const char *method,
+    const char *path, const char *body);
 int ctl_get_json(const struct ctl *c, const char *path, const char *what,
     int argc, char **argv, bool array, json_t **out);
 /* A duration of s seconds, short: "42s", "7m", "3h", "2d". */

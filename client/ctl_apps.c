@@ -25,28 +25,6 @@ static const char ctl_apps_usage[] =
     "       %s apps list [--json]\n"
     "       %s apps rm APP\n";
 
-static int
-ctl_apps_write(struct ctl *c, const char *what, const char *method,
-    const char *path, const char *body)
-{
-	struct ctl_resp r;
-	char err[512];
-
-	if (ctl_http(c, method, path, body, body != NULL ? strlen(body) : 0, &r,
-	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, what, &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	ctl_resp_fini(&r);
-	printf("%s: done (replicated to every node)\n", what);
-	return 0;
-}
-
 static bool
 ctl_apps_check_ok(const char *v)
 {
@@ -143,7 +121,7 @@ ctl_apps_set(struct ctl *c, int argc, char **argv)
 	json_decref(row);
 	if (body == NULL)
 		return 1;
-	rc = ctl_apps_write(c, "apps set", "POST", "/v1/apps", body);
+	rc = ctl_write(c, "apps set", "POST", "/v1/apps", body);
 	free(body);
 	return rc;
 usage:
@@ -191,7 +169,7 @@ ctl_apps_main(struct ctl *c, int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "rm") == 0 &&
 	    strchr(argv[2], '/') == NULL) {
 		snprintf(path, sizeof(path), "/v1/apps/%s", argv[2]);
-		return ctl_apps_write(c, "apps rm", "DELETE", path, NULL);
+		return ctl_write(c, "apps rm", "DELETE", path, NULL);
 	}
 	fprintf(stderr, ctl_apps_usage, c->prog, c->prog, c->prog);
 	return 2;

@@ -96,29 +96,6 @@ ctl_sync_main(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/* POST a JSON body or DELETE a path; prints what happened. */
-static int
-ctl_write(struct ctl *c, const char *what, const char *method,
-    const char *path, const char *body)
-{
-	struct ctl_resp r;
-	char err[512];
-
-	if (ctl_http(c, method, path, body, body != NULL ? strlen(body) : 0, &r,
-	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s: %s\n", c->prog, err);
-		return 1;
-	}
-	if (r.status != 200) {
-		ctl_print_error(c, what, &r);
-		ctl_resp_fini(&r);
-		return 1;
-	}
-	ctl_resp_fini(&r);
-	printf("%s: done (replicated to every node)\n", what);
-	return 0;
-}
-
 /* "KEY=VALUE" arguments into a JSON object; numbers stay numbers for the
  * integer columns. */
 static json_t *

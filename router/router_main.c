@@ -846,13 +846,28 @@ router_admin_metrics_acceptor(struct router *rt, struct admin_resp *resp)
 	}
 }
 
+/* Appends more[n] (then freed) to a response body; on no memory the body
+ * stays as it was. */
+static void
+router_resp_append(struct admin_resp *resp, char *more, size_t n)
+{
+	char *body;
+
+	if ((body = realloc(resp->body, resp->len + n)) != NULL) {
+		memcpy(body + resp->len, more, n);
+		resp->body = body;
+		resp->len += n;
+	}
+	free(more);
+}
+
 /* Appends the backend API's and the DNS's counters, when they run. */
 static void
 router_admin_metrics_edge(struct router *rt, struct admin_resp *resp)
 {
 	struct backendapi_stats b;
 	struct dnsserver_stats d;
-	char *more = NULL, *body;
+	char *more = NULL;
 	int n = 0;
 
 	if (resp->status != 200 || (rt->bapi == NULL && rt->dns == NULL))
@@ -882,16 +897,8 @@ router_admin_metrics_edge(struct router *rt, struct admin_resp *resp)
 	    b.requests, b.unauthorized, b.registered, b.heartbeats, b.removed,
 	    d.answers, d.nodata, d.nxdomain, d.refused, d.notimp, d.formerr,
 	    d.servfail, d.dropped);
-	if (n < 0)
-		return;
-	if ((body = realloc(resp->body, resp->len + (size_t)n)) == NULL) {
-		free(more);
-		return;
-	}
-	memcpy(body + resp->len, more, (size_t)n);
-	resp->body = body;
-	resp->len += (size_t)n;
-	free(more);
+	if (n >= 0)
+		router_resp_append(resp, more, (size_t)n);
 }
 
 /* Appends the auth counters to a /metrics body. */
@@ -899,7 +906,7 @@ static void
 router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
 {
 	const struct auth_stats *a;
-	char *more, *body;
+	char *more;
 	int n;
 
 	if (rt->auth == NULL || resp->status != 200)
@@ -918,35 +925,20 @@ router_admin_metrics_auth(struct router *rt, struct admin_resp *resp)
 	    "warren_router_auth_refused_total{reason=\"session_cap\"} %llu\n",
 	    a->no_token, a->bad_token, a->revoked, a->jwt_refused, a->not_allowed,
 	    a->reserved, a->rate_limited, a->session_cap);
-	if (n < 0)
-		return;
-	if ((body = realloc(resp->body, resp->len + (size_t)n)) == NULL) {
-		free(more);
-		return;
-	}
-	memcpy(body + resp->len, more, (size_t)n);
-	resp->body = body;
-	resp->len += (size_t)n;
-	free(more);
+	if (n >= 0)
+		router_resp_append(resp, more, (size_t)n);
 }
 
 /* Appends the load balancer's health-check counters to a /metrics body. */
 static void
 router_admin_metrics_lb(struct router *rt, struct admin_resp *resp)
 {
-	char *more, *body;
-	size_t n;
+	char *more;
 
 	if (rt->lbp == NULL || resp->status != 200 ||
 	    (more = lbpub_metrics(rt->lbp)) == NULL)
 		return;
-	n = strlen(more);
-	if ((body = realloc(resp->body, resp->len + n)) != NULL) {
-		memcpy(body + resp->len, more, n);
-		resp->body = body;
-		resp->len += n;
-	}
-	free(more);
+	router_resp_append(resp, more, strlen(more));
 }
 
 static void
@@ -1161,7 +1153,7 @@ static void
 router_admin_members_metrics(struct router *rt, struct admin_resp *resp)
 {
 	const struct ipcmsg_gossip_stats *s = members_stats(rt->members);
-	char *more, *all;
+	char *more;
 	int n;
 
 	if (resp->status != 200)
@@ -1195,18 +1187,8 @@ router_admin_members_metrics(struct router *rt, struct admin_resp *resp)
 	    s->udp_tx_bytes, s->udp_rx_bytes, s->tcp_tx_bytes, s->tcp_rx_bytes,
 	    s->udp_tx_packets, s->udp_rx_packets, s->drop_unknown_key,
 	    s->drop_auth, s->drop_malformed);
-	if (n < 0)
-		return;
-	if ((all = malloc(resp->len + (size_t)n)) == NULL) {
-		free(more);
-		return;
-	}
-	memcpy(all, resp->body, resp->len);
-	memcpy(all + resp->len, more, (size_t)n);
-	free(more);
-	free(resp->body);
-	resp->body = all;
-	resp->len += (size_t)n;
+	if (n >= 0)
+		router_resp_append(resp, more, (size_t)n);
 }
 
 /* gossip's replication state (REPL_INFO), or NULL with msg filled. */
@@ -1309,7 +1291,7 @@ router_admin_repl_metrics(struct router *rt, struct admin_resp *resp)
 	    "rx_bytes", "rx_malformed", "rx_duplicate", "broadcasts",
 	    "versions_big", "syncs", "sync_failures", "sync_tx_bytes",
 	    "sync_rx_bytes", "served", "gaps", "heads_tx" };
-	char msg[256], *more = NULL, *all;
+	char msg[256], *more = NULL;
 	json_t *j, *db, *net;
 	size_t i, len = 0, cap = 8192;
 	int n;
@@ -1345,16 +1327,11 @@ router_admin_repl_metrics(struct router *rt, struct admin_resp *resp)
 	    (long long)json_integer_value(json_object_get(j, "rows")),
 	    (long long)json_integer_value(json_object_get(j, "version")));
 	json_decref(j);
-	if (len >= cap || (all = malloc(resp->len + len)) == NULL) {
+	if (len >= cap) {
 		free(more);
 		return;
 	}
-	memcpy(all, resp->body, resp->len);
-	memcpy(all + resp->len, more, len);
-	free(more);
-	free(resp->body);
-	resp->body = all;
-	resp->len += len;
+	router_resp_append(resp, more, len);
 }
 
 /* POST /v1/drain/NODE: a drain request for NODE, replicated to it. */

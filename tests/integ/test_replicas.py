@@ -18,7 +18,6 @@ from test_replication import SLOW, cjson, wait_until
 TIMEOUT = 90
 LB = "127.0.0.7"
 DE, US, BR = "85.214.132.117", "8.8.8.8", "200.160.2.3"
-DE2 = "85.214.132.2"
 DE_MANY = ["85.214.132.%d" % i for i in range(10, 60)]   # distinct clients
 
 
@@ -80,9 +79,17 @@ def replicas(node, host="web.localhost"):
 
 
 def wait_replicas(node, n):
+    """Until node's router lists n replicas of web, and a moment for its
+    acceptor's copy."""
     wait_until("%s routes %d replicas of web" % (node.name, n),
                lambda: len(replicas(node)) == n, 10 * SLOW)
-    time.sleep(0.2)     # the acceptor's copy follows within milliseconds
+    time.sleep(0.5 * SLOW)
+
+
+def fresh_de(n=[0]):
+    """A German client address not used before (no affinity binding)."""
+    n[0] += 1
+    return "85.214.132.%d" % (150 + n[0] % 100)
 
 
 def test_replicas_by_region_and_failover(env):
@@ -119,8 +126,8 @@ def test_replicas_by_region_and_failover(env):
     replica(env, n1, eu_port, "eu", name="replica-eu-again")
     # (a German client already bound to the us replica stays there while
     # its binding lives; a new one is decided afresh)
-    wait_until("new German clients back on the eu replica",
-               lambda: via_lb(n2, DE2) == "eu-replica", 15 * SLOW)
+    wait_until("new German clients on the eu replica again", lambda: via_lb(
+        n2, fresh_de()) == "eu-replica", 15 * SLOW)
 
 
 def test_replica_weights_and_hard_limit(env):
