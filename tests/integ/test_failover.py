@@ -38,6 +38,18 @@ def cluster3(env):
     return nodes
 
 
+def mover(env, nodes, sub, extra=()):
+    """`warren http` for service sub with --server listing every node (and
+    extra flags); waits for its URL. Returns the client."""
+    port = env.http_service(sub)
+    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
+    c = env.client(["http", str(port)] + list(extra) + ["--server", servers, "--subdomain",
+                                                        sub], name=sub,
+                   extra_env={"WARREN_CA": os.path.join(nodes[0].data_dir, "tls", "ca.pem")})
+    c.wait_urls(1, 15 * SLOW)
+    return c
+
+
 def restartable(nodes):
     """A restarted node comes back on the same addresses and joins through
     another one."""
@@ -61,12 +73,7 @@ def answers(node, host):
 @harness.timeout(90)
 def test_client_moves_when_its_node_dies_or_drains(env):
     n1, n2, n3 = cluster3(env)
-    port = env.http_service("mover")
-    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in (n1, n2, n3))
-    c = env.client(["http", str(port), "--server", servers, "--subdomain", "mover"],
-                   name="mover", extra_env={"WARREN_CA": os.path.join(
-                       n1.data_dir, "tls", "ca.pem")})
-    c.wait_urls(1, 15 * SLOW)
+    c = mover(env, (n1, n2, n3), "mover")
     for n in (n1, n2, n3):
         wait_until("mover through %s" % n.name, lambda: answers(n, "mover.localhost"),
                    5 * SLOW)
@@ -123,12 +130,7 @@ def test_rolling_restart_loses_no_request(env):
     once it answers again. Not one request may fail, and the tunnel is held
     by a running node all along."""
     nodes = restartable(cluster3(env))
-    port = env.http_service("roller")
-    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
-    c = env.client(["http", str(port), "--server", servers, "--subdomain", "roller"],
-                   name="roller", extra_env={"WARREN_CA": os.path.join(
-                       nodes[0].data_dir, "tls", "ca.pem")})
-    c.wait_urls(1, 15 * SLOW)
+    c = mover(env, nodes, "roller")
     host = "roller.localhost"
     for n in nodes:
         wait_until("roller through %s" % n.name, lambda: answers(n, host), 5 * SLOW)
@@ -225,12 +227,7 @@ def test_ha_client_loses_no_request_when_a_node_dies(env):
     waiting for the failure detector); the client then takes a session on
     the third node, so it has two again."""
     nodes = cluster3(env)
-    port = env.http_service("twin")
-    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
-    c = env.client(["http", str(port), "--ha", "--server", servers, "--subdomain",
-                    "twin"], name="twin", extra_env={"WARREN_CA": os.path.join(
-                        nodes[0].data_dir, "tls", "ca.pem")})
-    c.wait_urls(1, 15 * SLOW)
+    c = mover(env, nodes, "twin", ["--ha"])
     host = "twin.localhost"
 
     def online_claims(node):
@@ -292,12 +289,7 @@ def test_clusterctl_drain_another_node(env):
     0) while requests through n2 and n3 keep answering; an unknown name is
     refused."""
     n1, n2, n3 = cluster3(env)
-    port = env.http_service("drained")
-    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in (n1, n2, n3))
-    c = env.client(["http", str(port), "--server", servers, "--subdomain", "drained"],
-                   name="drained", extra_env={"WARREN_CA": os.path.join(
-                       n1.data_dir, "tls", "ca.pem")})
-    c.wait_urls(1, 15 * SLOW)
+    c = mover(env, (n1, n2, n3), "drained")
     host = "drained.localhost"
     for n in (n2, n3):
         wait_until("drained through %s" % n.name, lambda: answers(n, host), 5 * SLOW)
@@ -343,12 +335,7 @@ def test_back_to_back_failovers_stay_fast(env):
     killed node restarted): the client tries each other node at once before
     backing off, so the fifth failover is as quick as the first."""
     nodes = restartable(cluster3(env))
-    port = env.http_service("hopper")
-    servers = ",".join("127.0.0.1:%d" % n.tunnel_port for n in nodes)
-    c = env.client(["http", str(port), "--server", servers, "--subdomain", "hopper"],
-                   name="hopper", extra_env={"WARREN_CA": os.path.join(
-                       nodes[0].data_dir, "tls", "ca.pem")})
-    c.wait_urls(1, 15 * SLOW)
+    c = mover(env, nodes, "hopper")
     host = "hopper.localhost"
     took = []
     for _ in range(5):

@@ -11,17 +11,15 @@ import json
 import os
 import selectors
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
 
 import harness
 from harness import TestFailure, check
+from test_lb import clusterctl, geoip_db, open_db
 
 TIMEOUT = 90
-GEO_DB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
-                      "geo-country.mmdb")
 
 
 class Backend:
@@ -100,12 +98,6 @@ class Backend:
         self.ls.close()
 
 
-def geo_db():
-    if not os.path.exists(GEO_DB):
-        raise TestFailure("%s is missing: run 'make deps' (tests/geoip_fetch.sh)" % GEO_DB)
-    return os.path.abspath(GEO_DB)
-
-
 def lb_node(env, apps, args=()):
     """A node with one --lb-listen per app (None: without =APP); returns
     (node, {app: port})."""
@@ -123,18 +115,6 @@ def lb_node(env, apps, args=()):
             return node, {(a if a else "*"): ports[a if a else "*"] for a in apps}
         time.sleep(0.05)
     raise TestFailure("the acceptor did not log its lb listeners\n" + harness.tail(node.log))
-
-
-def open_db(node, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        db = sqlite3.connect(os.path.join(node.data_dir, "routing.db"), timeout=5)
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'backends'").fetchone():
-            return db
-        db.close()
-        if time.monotonic() > deadline:
-            raise TestFailure("routing.db has no backends table after %ds" % timeout)
-        time.sleep(0.1)
 
 
 def add_backends(node, rows):
@@ -199,13 +179,6 @@ def wait_idle(*bes, timeout=5):
         time.sleep(0.02)
 
 
-def clusterctl(node, *args):
-    r = subprocess.run([os.path.join(harness.bin_dir(), "clusterctl"), "--admin",
-                        "127.0.0.1:%d" % node.admin_port] + list(args),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
-    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
-
-
 def metrics(node):
     r = subprocess.run(["curl", "-s", "http://127.0.0.1:%d/metrics" % node.admin_port],
                        stdout=subprocess.PIPE, timeout=10)
@@ -233,7 +206,7 @@ def test_geo_clients_land_in_their_region(env):
     bes = {r: Backend(r + "-1", host) for r, host in
            (("sa", "127.0.0.2"), ("us", "127.0.0.3"), ("eu", "127.0.0.4"))}
     node, ports = lb_node(env, ["myapp", None], args=["--region", "us",
-                                                      "--geoip-db", geo_db()])
+                                                      "--geoip-db", geoip_db()])
     add_backends(node, [(b.name, "myapp", r, b, 2, 50, 100) for r, b in bes.items()])
     wait_candidates(node, 3)
     for ip, want in (("200.160.2.3", "sa-1"), ("8.8.8.8", "us-1"),
