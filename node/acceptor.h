@@ -47,6 +47,7 @@ struct acceptor_stats {
 	uint64_t fwd_unreachable;       /* the holder's node could not be reached */
 	uint64_t fwd_alternate;         /* --ha: sent to the client's other session */
 	uint64_t replica_picks;         /* --group: connections given a replica */
+	uint64_t xff_bad;               /* --xff-from: not an address, ignored */
 	uint64_t fwd_upstream_gone;     /* the holder said the session is gone */
 	/* ... and as the node holding the tunnel: */
 	uint64_t fwd_served;            /* forwarded streams relayed to a session */
@@ -79,6 +80,7 @@ struct acceptor {
 	struct certs *certs;            /* public HTTPS certificates, by SNI */
 	struct ipcount *ipcount;        /* open connections per client address */
 	struct cidr_list proxy_from;    /* load balancers whose PROXY header we believe */
+	struct cidr_list xff_from;      /* ... whose X-Forwarded-For we believe */
 	int https_fd, https_port;
 	ev_io https_io;
 	ev_signal sighup;

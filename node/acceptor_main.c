@@ -179,6 +179,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "forward_streams_total{role=\"holder\",result=\"refused\"}", st->fwd_refused },
 		{ "forward_streams_total{role=\"holder\",result=\"malformed\"}", st->fwd_bad },
 		{ "replica_picks_total", st->replica_picks },
+		{ "xff_invalid_total", st->xff_bad },
 		{ "mesh_links", ms ? mesh_links_up(a->mesh) : 0 },
 		{ "mesh_dials_total", ms ? ms->dials : 0 },
 		{ "mesh_dial_failures_total", ms ? ms->dial_failed : 0 },
@@ -705,6 +706,11 @@ main(int argc, char **argv)
 			    bad);
 			return 1;
 		}
+		if (cidr_parse(&a.xff_from, a.conf.xff_from, bad, sizeof(bad)) != 0) {
+			log_error("conf.proxy", "error=\"bad --xff-from entry '%s'\"",
+			    bad);
+			return 1;
+		}
 	}
 	{
 		char err[600];
@@ -808,6 +814,7 @@ main(int argc, char **argv)
 	ipcount_free(a.ipcount);
 	tunstats_free(a.tunstats);
 	cidr_fini(&a.proxy_from);
+	cidr_fini(&a.xff_from);
 	SSL_CTX_free(a.tunnel_ctx);
 	certs_free(a.certs);
 	free(a.sessions);

@@ -250,7 +250,8 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
  * or whose local session is gone. Returns ROUTES_LOCAL or ROUTES_REMOTE
  * with *claim set, or ROUTES_OFFLINE when none can take it. */
 static enum routes_result
-pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim)
+pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
+    const struct sockaddr_storage *client)
 {
 	struct acceptor *a = pc->a;
 	struct routes_replica *v;
@@ -261,7 +262,7 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim)
 	if (a->replica == NULL || n == 0)
 		return ROUTES_OFFLINE;
 	for (tries = 0; tries < 2; tries++) {
-		k = replica_pick(a->replica, key, (struct sockaddr *)&pc->peer_sa,
+		k = replica_pick(a->replica, key, (const struct sockaddr *)client,
 		    v, n, skip);
 		if (k < 0)
 			return ROUTES_OFFLINE;
@@ -287,11 +288,39 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim)
 }
 
 static enum routes_result
-pconn_lookup(struct pconn *pc, const char *key, struct route_claim *claim)
+pconn_lookup(struct pconn *pc, const char *key, struct route_claim *claim,
+    const struct sockaddr_storage *client)
 {
 	enum routes_result r = routes_lookup_host(pc->a->routes, key, claim);
 
-	return r == ROUTES_GROUP ? pconn_pick_replica(pc, key, claim) : r;
+	return r == ROUTES_GROUP ? pconn_pick_replica(pc, key, claim,
+	    client != NULL ? client : &pc->peer_sa) : r;
+}
+
+/* The client the load balancer decides for: the last address of the
+ * request's X-Forwarded-For when the connection comes from a balancer of
+ * --xff-from, else the connection's (or its PROXY header's). */
+static const struct sockaddr_storage *
+pconn_client(struct pconn *pc, const struct http1_ev *ev,
+    struct sockaddr_storage *buf)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)buf;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)buf;
+
+	if (ev == NULL || ev->xff == NULL || pc->a->xff_from.n == 0 ||
+	    !cidr_match(&pc->a->xff_from, (struct sockaddr *)&pc->peer_sa))
+		return &pc->peer_sa;
+	memset(buf, 0, sizeof(*buf));
+	if (inet_pton(AF_INET, ev->xff, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		return buf;
+	}
+	if (inet_pton(AF_INET6, ev->xff, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		return buf;
+	}
+	pc->a->stats.xff_bad++;
+	return &pc->peer_sa;
 }
 
 #define PCONN_TO_APP    1       /* pconn_resolve: a `domains` name */
@@ -304,7 +333,7 @@ pconn_lookup(struct pconn *pc, const char *key, struct route_claim *claim)
  * (pc is gone either way). */
 static int
 pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
-    size_t hlen, size_t used)
+    size_t hlen, size_t used, const struct sockaddr_storage *client)
 {
 	struct acceptor *a = pc->a;
 	const char *app = routes_app(a->routes, host);
@@ -326,7 +355,7 @@ pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
 	}
 	memcpy(first, head, hlen);
 	memcpy(first + hlen, buf_data(&pc->in) + used, rest);
-	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, app, first, n) != 0) {
+	if (l4proxy_adopt(a->l4, pc->tio.fd, client, app, first, n) != 0) {
 		free(first);
 		pconn_fail(pc, 503, "the load balancer cannot take this connection");
 		return -1;
@@ -346,8 +375,9 @@ pconn_resolve(struct pconn *pc, const char *host, const struct http1_ev *ev,
 {
 	struct acceptor *a = pc->a;
 	const struct tunnel_policy *pol;
+	struct sockaddr_storage xbuf;
 
-	switch (pconn_lookup(pc, host, claim)) {
+	switch (pconn_lookup(pc, host, claim, pconn_client(pc, ev, &xbuf))) {
 	case ROUTES_APP:
 		return PCONN_TO_APP;
 	case ROUTES_UNKNOWN:
@@ -701,9 +731,12 @@ pconn_process(struct pconn *pc)
 			}
 			status = pconn_resolve(pc, ev.host, &ev, &claim, &reason);
 			if (status == PCONN_TO_APP) {
+				struct sockaddr_storage xbuf;
+
 				if (pc->st == NULL)
 					return pconn_to_app(pc, ev.host, ev.head,
-					    ev.head_len, ev.used);
+					    ev.head_len, ev.used,
+					    pconn_client(pc, &ev, &xbuf));
 				/* a connection already on a tunnel stays HTTP */
 				status = 421;
 				reason = "this host is served by the load balancer: "
@@ -1379,7 +1412,7 @@ pconn_hello(struct pconn *pc)
 	snprintf(key, sizeof(key), "%s%s", ROUTES_TLS_PREFIX, h.server_name);
 	snprintf(pc->host, sizeof(pc->host), "%s", h.server_name);
 	if (h.server_name[0] != '\0') {
-		switch (pconn_lookup(pc, key, &claim)) {
+		switch (pconn_lookup(pc, key, &claim, NULL)) {
 		case ROUTES_LOCAL:
 			pol = session_policy(a, claim.session, claim.tunnel_id);
 			if (pol != NULL && !tunnel_policy_allows(pol,

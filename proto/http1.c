@@ -77,6 +77,7 @@ struct http1_req {
 	uint32_t auth_off, auth_len;
 	struct http1_drop drop[HTTP1_MAX_DROP];
 	unsigned ndrop;
+	char xff_last[HTTP1_XFF_LAST_MAX + 1];  /* see http1_ev.xff */
 	char host[HTTP1_MAX_HOST + 1];
 	uint64_t bytes, body_bytes;
 
@@ -853,6 +854,39 @@ req_rewrite(struct http1_req *r, size_t at, size_t ls, size_t n)
 	return o - o0;
 }
 
+/* The last address of the request's own X-Forwarded-For (what the proxy
+ * nearest to us recorded), copied; NULL when there is none or it is too
+ * long to be an address. base: where the original head is. */
+static const char *
+req_xff_last(struct http1_req *r, const char *base)
+{
+	const char *v = NULL, *p;
+	size_t n = 0, i;
+
+	for (i = 0; i < r->ndrop; i++) {
+		if (r->drop[i].xff && r->drop[i].vlen > 0) {
+			v = base + r->drop[i].val;
+			n = r->drop[i].vlen;
+		}
+	}
+	if (v == NULL)
+		return NULL;
+	for (p = v + n; p > v && p[-1] != ','; p--)
+		;
+	n -= (size_t)(p - v);
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n > HTTP1_XFF_LAST_MAX)
+		return NULL;
+	memcpy(r->xff_last, p, n);
+	r->xff_last[n] = '\0';
+	return r->xff_last;
+}
+
 /* The head ends at src[n - 1] (its final LF): check it, rewrite it, and
  * step http_parser past that LF. */
 static enum http1_kind
@@ -925,6 +959,7 @@ req_head_done(struct http1_req *r, size_t n, size_t used, struct http1_ev *ev)
 	ev->authorization = r->nauth ?
 	    (const char *)(at ? r->hb : src) + r->auth_off : NULL;
 	ev->authorization_len = r->nauth ? r->auth_len : 0;
+	ev->xff = req_xff_last(r, (const char *)(at ? r->hb : src));
 	return HTTP1_HEAD;
 }
 

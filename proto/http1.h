@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HTTP1_XFF_LAST_MAX      63      /* bytes of http1_ev.xff */
+
 #define HTTP1_DEFAULT_MAX_HEAD          (16u << 10)
 #define HTTP1_DEFAULT_MAX_HEADERS       100u
 #define HTTP1_MAX_HOST                  255     /* longest Host we route */
@@ -82,6 +84,9 @@ struct http1_ev {
 	const char *authorization;      /* filter: the Authorization value
 	                                 * (not NUL-terminated), NULL if none */
 	size_t authorization_len;
+	const char *xff;        /* filter: the last address of the request's
+	                         * own X-Forwarded-For (NUL-terminated, at most
+	                         * HTTP1_XFF_LAST_MAX bytes, unchecked), or NULL */
 
 	/* HTTP1_END (and the observer's HTTP1_HEAD / HTTP1_UPGRADE) */
 	int status;             /* response status; filter's HTTP1_ERROR: the

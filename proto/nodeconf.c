@@ -37,6 +37,7 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "max-streams", CONF_INT, O(max_streams), "4096", "open streams per client session" },
 	{ "max-conns-per-ip", CONF_INT, O(max_conns_per_ip), "512", "open public connections per client address (0: no cap)" },
 	{ "proxy-protocol-from", CONF_STR, O(proxy_protocol_from), "", "load balancers (CIDR list) whose connections start with a PROXY v1/v2 header giving the client's address" },
+	{ "xff-from", CONF_STR, O(xff_from), "", "HTTP load balancers (CIDR list) whose X-Forwarded-For (its last address) names the client, for the load balancing decision" },
 	{ "https-listen", CONF_STR, O(https_listen), "0.0.0.0:8443", "public HTTPS (TLS terminated here, or passed through by SNI)" },
 	{ "tls-cert-dir", CONF_STR, O(tls_cert_dir), "", "certificates for public HTTPS, chosen by SNI: NAME.pem (chain + key) or NAME.crt + NAME.key; SIGHUP reloads" },
 	{ "tunnel-tls", CONF_BOOL, O(tunnel_tls), "true", "TLS on the tunnel listener (false: plain TCP, for development)" },

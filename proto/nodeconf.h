@@ -32,6 +32,8 @@ struct node_conf {
 	char *https_listen;     /* public HTTPS */
 	long long max_conns_per_ip;     /* 0: no cap */
 	char *proxy_protocol_from;      /* trusted load balancers, CIDR list */
+	char *xff_from;                 /* L7 balancers whose X-Forwarded-For names
+	                                 * the client, CIDR list */
 	char *tls_cert_dir;     /* SNI certificates for public HTTPS */
 	bool tunnel_tls;        /* TLS on the tunnel listener */
 	char *tls_cert, *tls_key;       /* "" = the development CA's */

@@ -42,6 +42,9 @@ static const struct {
 	{ "lb_by_name_total", "counter",
 	    "Public connections whose Host or SNI is a domains entry, handed to "
 	    "the load balancer for their app's backends." },
+	{ "xff_invalid_total", "counter",
+	    "X-Forwarded-For from a --xff-from balancer whose last entry is not "
+	    "an address (the connection's address is used)." },
 	{ "replica_picks_total", "counter",
 	    "Public connections given a replica of a grouped tunnel (--group)." },
 	{ "lb_refused_total", "counter",

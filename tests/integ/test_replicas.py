@@ -209,3 +209,33 @@ def test_replica_affinity_holds_and_ends(env):
         for s in held:
             s.close()
     env.note("affinity held 3 times over a less loaded replica, and ended after the TTL")
+
+
+def test_xff_from_a_trusted_http_balancer(env):
+    """Behind an HTTP load balancer (--xff-from), the client for the decision
+    is the last address of its X-Forwarded-For; from anyone else that header
+    decides nothing."""
+    nodes = cluster(env, extra=["--geoip-db", geoip_db(), "--xff-from", "127.0.0.8"])
+    n1, n2, n3 = nodes
+    replica(env, n1, env.http_service("eu-x"), "eu", name="eu-x")
+    replica(env, n2, env.http_service("us-x"), "us", name="us-x")
+    wait_replicas(n3, 2)
+
+    def who(src, xff):
+        s = socket.create_connection((n3.ip, n3.http_port), timeout=10,
+                                     source_address=(src, 0))
+        s.sendall(("GET /whoami HTTP/1.1\r\nHost: web.localhost\r\nX-Forwarded-For: %s\r\n"
+                   "Connection: close\r\n\r\n" % xff).encode())
+        out = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        s.close()
+        check(out.startswith(b"HTTP/1.1 200"), "via %s: %r" % (src, out[:200]))
+        return out.partition(b"\r\n\r\n")[2].decode().split()[0]
+    check(who("127.0.0.8", "198.51.100.7, 8.8.8.8") == "us-x", "a US client behind the balancer")
+    check(who("127.0.0.8", DE) == "eu-x", "a German client behind the balancer")
+    # not a balancer of --xff-from: its header is the client's own word
+    check(who("127.0.0.9", US) == "eu-x", "an untrusted X-Forwarded-For decided")

@@ -32,6 +32,7 @@ struct drive {
 	bool keep_alive;        /* of the last END */
 	bool decline;           /* answer upgrades with "not switched" */
 	char auth[128];         /* Authorization of the last head, "-" if none */
+	char xff[80];           /* its X-Forwarded-For's last address, "-" */
 };
 
 static void
@@ -91,6 +92,8 @@ drive(struct http1_req *r, const char *in, size_t len, size_t step,
 					    (int)ev.authorization_len, ev.authorization);
 				else
 					snprintf(d->auth, sizeof(d->auth), "-");
+				snprintf(d->xff, sizeof(d->xff), "%s",
+				    ev.xff != NULL ? ev.xff : "-");
 				break;
 			case HTTP1_BODY:
 				assert_true(ev.used > 0);
@@ -641,8 +644,16 @@ test_forwarded_headers(void **state)
 		drive(r, S(in), i, &d);
 		assert_int_equal(d.out_len, sizeof(want) - 1);
 		assert_memory_equal(d.out, want, sizeof(want) - 1);
+		/* the last address the client's own header carried (the
+		 * empty last line adds none) */
+		assert_string_equal(d.xff, "10.0.0.3");
 		http1_req_free(r);
 	}
+	run(S("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1,  2001:db8::7 \r\n"
+	    "\r\n"), 0, &d);
+	assert_string_equal(d.xff, "2001:db8::7");
+	run(S("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 0, &d);
+	assert_string_equal(d.xff, "-");
 	/* the X-Forwarded line is last, after an existing one as the last
 	 * header */
 	run(S("GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"),

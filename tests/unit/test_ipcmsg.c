@@ -256,9 +256,14 @@ static void
 test_table(void **state)
 {
 	struct ipcmsg_route routes[3] = {
-		{ TUNNEL_HTTP, ROUTE_ONLINE, "alice.example.com", 0, "n1", 1, 2 },
-		{ TUNNEL_TCP, ROUTE_OFFLINE, "", 20001, "n2", UINT64_MAX, UINT32_MAX },
-		{ TUNNEL_HTTP, ROUTE_DELETED, "b.example.com", 0, "n1", 3, 0 },
+		{ .kind = TUNNEL_HTTP, .state = ROUTE_ONLINE,
+		  .host = "alice.example.com", .node = "n1", .session = 1,
+		  .tunnel_id = 2 },
+		{ .kind = TUNNEL_TCP, .state = ROUTE_OFFLINE, .host = "",
+		  .port = 20001, .node = "n2", .session = UINT64_MAX,
+		  .tunnel_id = UINT32_MAX },
+		{ .kind = TUNNEL_HTTP, .state = ROUTE_DELETED,
+		  .host = "b.example.com", .node = "n1", .session = 3 },
 	};
 	struct ipcmsg_table in = { 0xdeadbeefcafef00dull, 42, 1, 3, routes }, out;
 	nng_msg *msg = ipcmsg_table_encode(&in);
@@ -630,7 +635,8 @@ test_empty_messages(void **state)
 static void
 test_route_copy(void **state)
 {
-	struct ipcmsg_route a = { TUNNEL_TCP, ROUTE_ONLINE, NULL, 20000, "n", 1, 2 }, b;
+	struct ipcmsg_route a = { .kind = TUNNEL_TCP, .state = ROUTE_ONLINE,
+	    .port = 20000, .node = "n", .session = 1, .tunnel_id = 2 }, b;
 
 	assert_int_equal(ipcmsg_route_copy(&b, &a), 0);
 	assert_string_equal(b.host, "");

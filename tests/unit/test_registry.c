@@ -74,8 +74,9 @@ reg(struct ctx *c, uint8_t kind, uint64_t session, const char *client,
     const char *sub, const char *domains, uint16_t port, char **hosts,
     struct ipcmsg_table *delta)
 {
-	struct ipcmsg_register req = { session, 1, kind, (char *)client, "",
-	    (char *)sub, (char *)domains, port };
+	struct ipcmsg_register req = { .session = session, .tunnel_id = 1,
+	    .kind = kind, .client_id = (char *)client, .token = "",
+	    .subdomain = (char *)sub, .domains = (char *)domains, .port = port };
 	struct ipcmsg_registered r;
 	struct ipcmsg_table d = { 0 };
 	int st = registry_register(&c->reg, &req, &r, delta != NULL ? delta : &d);
@@ -265,7 +266,8 @@ static void
 test_table_put_list(void **state)
 {
 	struct ctx *c = *state;
-	struct ipcmsg_route r = { TUNNEL_HTTP, ROUTE_ONLINE, "b.x", 0, "n1", 1, 1 };
+	struct ipcmsg_route r = { .kind = TUNNEL_HTTP, .state = ROUTE_ONLINE,
+	    .host = "b.x", .node = "n1", .session = 1, .tunnel_id = 1 };
 	struct ipcmsg_table d = { 0 };
 	struct ipcmsg_route *v;
 	uint32_t n, i;

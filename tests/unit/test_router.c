@@ -267,8 +267,9 @@ do_register(struct fixture *f, uint8_t kind, uint64_t session,
     const char *client, const char *sub, const char *domains, uint16_t port,
     struct ipcmsg_registered *out)
 {
-	struct ipcmsg_register req = { session, 1, kind, (char *)client, "",
-	    (char *)sub, (char *)domains, port };
+	struct ipcmsg_register req = { .session = session, .tunnel_id = 1,
+	    .kind = kind, .client_id = (char *)client, .token = "",
+	    .subdomain = (char *)sub, .domains = (char *)domains, .port = port };
 	nng_msg *reply = call(f, ipcmsg_register_encode(&req));
 
 	assert_int_equal(ipcmsg_registered_decode(out, nng_msg_body(reply),

@@ -80,9 +80,10 @@ static int
 apply(struct ctx *c, uint8_t op, uint8_t kind, const char *host, uint16_t port,
     const char *node, uint64_t session, const char *client, int64_t now)
 {
-	struct ipcmsg_write w = { op, { kind, ROUTE_ONLINE, (char *)host, port,
-	    (char *)node, session, 3 }, (char *)client, NULL, { NULL, NULL, NULL,
-	    NULL, NULL }, NULL, NULL };
+	struct ipcmsg_write w = { .op = op, .route = { .kind = kind,
+	    .state = ROUTE_ONLINE, .host = (char *)host, .port = port,
+	    .node = (char *)node, .session = session, .tunnel_id = 3 },
+	    .client_id = (char *)client };
 	char err[256] = "";
 	int rc = store_apply(c->st, &w, now, (uint64_t)now << 16, err, sizeof(err));
 
