@@ -46,8 +46,10 @@ INSERT INTO backends VALUES
 
 
 def sqlite3_shell(db, sql):
-    """The sqlite3 command-line shell, as an edgeProxy operator uses it."""
-    r = subprocess.run(["sqlite3", db], input=sql.encode(), stdout=subprocess.PIPE,
+    """The sqlite3 command-line shell, as an edgeProxy operator uses it
+    (waiting its turn while gossip writes, as an operator's would)."""
+    r = subprocess.run(["sqlite3", "-cmd", ".timeout 5000", db], input=sql.encode(),
+                       stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=20)
     check(r.returncode == 0, "sqlite3 %s: %s" % (db, r.stderr.decode(errors="replace")))
     return r.stdout.decode()
