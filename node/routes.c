@@ -429,36 +429,34 @@ routes_group(struct routes *r, const char *host, struct routes_replica **v)
 enum routes_result
 routes_lookup_host(struct routes *r, const char *host, struct route_claim *claim)
 {
-	struct rentry *e;
+	struct rentry *t = rmap_get(&r->table, host), *e;
 
 	/* a grouped name: the load balancer picks among its replicas */
-	if ((e = rmap_get(&r->table, host)) != NULL && e->state == ROUTE_ONLINE &&
-	    e->nreps > 0)
+	if (t != NULL && t->state == ROUTE_ONLINE && t->nreps > 0)
 		return ROUTES_GROUP;
-
 	if ((e = rmap_get(&r->claims, host)) != NULL) {
 		claim->session = e->session;
 		claim->tunnel_id = e->tunnel_id;
 		return ROUTES_LOCAL;
 	}
-	if ((e = rmap_get(&r->table, host)) == NULL || e->state == ROUTE_DELETED)
+	if (t == NULL || t->state == ROUTE_DELETED)
 		return ROUTES_UNKNOWN;
-	if (e->state == ROUTE_APP && e->app != NULL)
+	if (t->state == ROUTE_APP && t->app != NULL)
 		return ROUTES_APP;
 	claim->alt_node[0] = '\0';
-	if (e->state == ROUTE_ONLINE && e->node != NULL) {
-		claim->session = e->session;
-		claim->tunnel_id = e->tunnel_id;
-		snprintf(claim->node, sizeof(claim->node), "%s", e->node);
-		routes_alt(e, claim);
+	if (t->state == ROUTE_ONLINE && t->node != NULL) {
+		claim->session = t->session;
+		claim->tunnel_id = t->tunnel_id;
+		snprintf(claim->node, sizeof(claim->node), "%s", t->node);
+		routes_alt(t, claim);
 		return ROUTES_REMOTE;
 	}
-	if (e->alt != NULL) {
+	if (t->alt != NULL) {
 		/* the holder's session was here and is gone: the same client's
 		 * other session (--ha) still serves */
-		claim->session = e->alt_session;
-		claim->tunnel_id = e->alt_tunnel_id;
-		snprintf(claim->node, sizeof(claim->node), "%s", e->alt);
+		claim->session = t->alt_session;
+		claim->tunnel_id = t->alt_tunnel_id;
+		snprintf(claim->node, sizeof(claim->node), "%s", t->alt);
 		return ROUTES_REMOTE;
 	}
 	return ROUTES_OFFLINE;
