@@ -216,6 +216,7 @@ def test_rolling_restart_loses_no_request(env):
     bad = [h for h, up in held if not up or h[1] != "online"]
     check(held and not bad, "the tunnel was held by a node that was not running, or "
           "offline: %r (of %d samples)" % (bad[:10], len(held)))
+    digests_equal(env, nodes)
 
 
 @harness.timeout(90)
@@ -327,6 +328,7 @@ def test_clusterctl_drain_another_node(env):
     check(not failed, "%d requests failed" % len(failed))
     check(holders(n3)[host] in (("n2", "online"), ("n3", "online")),
           "held by %r after the drain" % (holders(n3)[host],))
+    digests_equal(env, [n2, n3])
 
 
 @harness.timeout(120)
@@ -355,5 +357,6 @@ def test_back_to_back_failovers_stay_fast(env):
         wait_until("%s back" % victim.name, lambda: sorted(
             m["state"] for m in cjson(others[0], "members")) == ["alive"] * 3, 15 * SLOW)
         time.sleep(1.0)
+    digests_equal(env, nodes)
     env.note("five failovers in a row, each after kill -9 of the holder: %r s" % took)
     check(max(took) < 2.5 * SLOW, "failovers took %r s: the later ones backed off" % took)

@@ -13,7 +13,7 @@ import time
 from harness import check, request, tail
 from test_forward import cluster, held_everywhere
 from test_lb import geoip_db
-from test_replication import SLOW, cjson, wait_until
+from test_replication import SLOW, cjson, digests_equal, wait_until
 
 TIMEOUT = 90
 LB = "127.0.0.7"
@@ -128,6 +128,7 @@ def test_replicas_by_region_and_failover(env):
     # its binding lives; a new one is decided afresh)
     wait_until("new German clients on the eu replica again", lambda: via_lb(
         n2, fresh_de()) == "eu-replica", 15 * SLOW)
+    digests_equal(env, nodes)
 
 
 def test_replica_weights_and_hard_limit(env):
