@@ -13,19 +13,6 @@
                                  IPCMSG_GROUP_MIN + 4)
 #define IPCMSG_GROUP_MIN        (2 + 2 + 2 + 4 + 4 + 4)
 
-/* Reader over untrusted bytes. The first failure sticks in `err`, so the
- * decoders read every field and check once at the end. */
-struct ipcmsg_rd {
-	const uint8_t *p;
-	size_t len, off;
-	int err;
-};
-
-/* Writer appending to an nng message; the first failure sticks. */
-struct ipcmsg_wr {
-	nng_msg *msg;
-	int err;
-};
 
 static bool
 ipcmsg_rd_need(struct ipcmsg_rd *r, size_t n)
@@ -39,7 +26,7 @@ ipcmsg_rd_need(struct ipcmsg_rd *r, size_t n)
 	return true;
 }
 
-static uint8_t
+uint8_t
 ipcmsg_get_u8(struct ipcmsg_rd *r)
 {
 	if (!ipcmsg_rd_need(r, 1))
@@ -47,7 +34,7 @@ ipcmsg_get_u8(struct ipcmsg_rd *r)
 	return r->p[r->off++];
 }
 
-static uint64_t
+uint64_t
 ipcmsg_get_le(struct ipcmsg_rd *r, size_t n)
 {
 	uint64_t v = 0;
@@ -61,13 +48,13 @@ ipcmsg_get_le(struct ipcmsg_rd *r, size_t n)
 	return v;
 }
 
-static uint16_t ipcmsg_get_u16(struct ipcmsg_rd *r) { return (uint16_t)ipcmsg_get_le(r, 2); }
-static uint32_t ipcmsg_get_u32(struct ipcmsg_rd *r) { return (uint32_t)ipcmsg_get_le(r, 4); }
-static uint64_t ipcmsg_get_u64(struct ipcmsg_rd *r) { return ipcmsg_get_le(r, 8); }
+uint16_t ipcmsg_get_u16(struct ipcmsg_rd *r) { return (uint16_t)ipcmsg_get_le(r, 2); }
+uint32_t ipcmsg_get_u32(struct ipcmsg_rd *r) { return (uint32_t)ipcmsg_get_le(r, 4); }
+uint64_t ipcmsg_get_u64(struct ipcmsg_rd *r) { return ipcmsg_get_le(r, 8); }
 
 /* A u16-length string: at most IPCMSG_STR_MAX bytes, no NUL inside. Returns
  * a NUL-terminated copy, or NULL with r->err set. */
-static char *
+char *
 ipcmsg_get_str(struct ipcmsg_rd *r)
 {
 	size_t n = ipcmsg_get_u16(r);
@@ -91,7 +78,7 @@ ipcmsg_get_str(struct ipcmsg_rd *r)
 }
 
 /* Checks version and type; leaves the reader after the header. */
-static void
+void
 ipcmsg_rd_init(struct ipcmsg_rd *r, const void *buf, size_t len, uint8_t type)
 {
 	int t;
@@ -109,7 +96,7 @@ ipcmsg_rd_init(struct ipcmsg_rd *r, const void *buf, size_t len, uint8_t type)
 }
 
 /* Trailing bytes are malformed: a newer layout must bump the version. */
-static int
+int
 ipcmsg_rd_end(struct ipcmsg_rd *r)
 {
 	if (r->err == 0 && r->off != r->len)
@@ -117,14 +104,14 @@ ipcmsg_rd_end(struct ipcmsg_rd *r)
 	return r->err;
 }
 
-static void
+void
 ipcmsg_put(struct ipcmsg_wr *w, const void *p, size_t n)
 {
 	if (w->err == 0 && nng_msg_append(w->msg, p, n) != 0)
 		w->err = -ENOMEM;
 }
 
-static void
+void
 ipcmsg_put_le(struct ipcmsg_wr *w, uint64_t v, size_t n)
 {
 	uint8_t b[8];
@@ -135,14 +122,14 @@ ipcmsg_put_le(struct ipcmsg_wr *w, uint64_t v, size_t n)
 	ipcmsg_put(w, b, n);
 }
 
-static void ipcmsg_put_u8(struct ipcmsg_wr *w, uint8_t v) { ipcmsg_put(w, &v, 1); }
-static void ipcmsg_put_u16(struct ipcmsg_wr *w, uint16_t v) { ipcmsg_put_le(w, v, 2); }
-static void ipcmsg_put_u32(struct ipcmsg_wr *w, uint32_t v) { ipcmsg_put_le(w, v, 4); }
-static void ipcmsg_put_u64(struct ipcmsg_wr *w, uint64_t v) { ipcmsg_put_le(w, v, 8); }
+void ipcmsg_put_u8(struct ipcmsg_wr *w, uint8_t v) { ipcmsg_put(w, &v, 1); }
+void ipcmsg_put_u16(struct ipcmsg_wr *w, uint16_t v) { ipcmsg_put_le(w, v, 2); }
+void ipcmsg_put_u32(struct ipcmsg_wr *w, uint32_t v) { ipcmsg_put_le(w, v, 4); }
+void ipcmsg_put_u64(struct ipcmsg_wr *w, uint64_t v) { ipcmsg_put_le(w, v, 8); }
 
 /* NULL encodes as "". A string longer than IPCMSG_STR_MAX fails the message:
  * silently cutting a hostname would route to the wrong place. */
-static void
+void
 ipcmsg_put_str(struct ipcmsg_wr *w, const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
@@ -156,7 +143,7 @@ ipcmsg_put_str(struct ipcmsg_wr *w, const char *s)
 		ipcmsg_put(w, s, n);
 }
 
-static void
+void
 ipcmsg_wr_init(struct ipcmsg_wr *w, uint8_t type, size_t hint)
 {
 	w->err = 0;
@@ -171,7 +158,7 @@ ipcmsg_wr_init(struct ipcmsg_wr *w, uint8_t type, size_t hint)
 	ipcmsg_put_u8(w, type);
 }
 
-static nng_msg *
+nng_msg *
 ipcmsg_wr_end(struct ipcmsg_wr *w)
 {
 	if (w->err != 0) {

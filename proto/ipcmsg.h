@@ -340,4 +340,46 @@ int ipcmsg_member_copy(struct ipcmsg_member *dst, const struct ipcmsg_member *sr
 struct nng_msg *ipcmsg_empty_encode(uint8_t type);
 int ipcmsg_empty_decode(uint8_t type, const void *buf, size_t len);
 
+/* ---- the codec, for messages defined beside these (lbmsg) ----
+ * Little-endian integers, u16-length strings of at most IPCMSG_STR_MAX
+ * bytes without NUL; a header of version and type byte. */
+/* Reader over untrusted bytes. The first failure sticks in `err`, so the
+ * decoders read every field and check once at the end. */
+struct ipcmsg_rd {
+	const uint8_t *p;
+	size_t len, off;
+	int err;
+};
+
+/* Writer appending to an nng message; the first failure sticks. */
+struct ipcmsg_wr {
+	struct nng_msg *msg;
+	int err;
+};
+
+/* Checks version and type; leaves the reader after the header. */
+void ipcmsg_rd_init(struct ipcmsg_rd *r, const void *buf, size_t len,
+    uint8_t type);
+/* Trailing bytes are malformed: a newer layout must bump the version. */
+int ipcmsg_rd_end(struct ipcmsg_rd *r);
+uint8_t ipcmsg_get_u8(struct ipcmsg_rd *r);
+uint64_t ipcmsg_get_le(struct ipcmsg_rd *r, size_t n);
+uint16_t ipcmsg_get_u16(struct ipcmsg_rd *r);
+uint32_t ipcmsg_get_u32(struct ipcmsg_rd *r);
+uint64_t ipcmsg_get_u64(struct ipcmsg_rd *r);
+/* A NUL-terminated copy, or NULL with r->err set. */
+char *ipcmsg_get_str(struct ipcmsg_rd *r);
+/* A message of `type` with room for hint bytes; ipcmsg_wr_end() returns
+ * it, or NULL (and frees it) after any failure. */
+void ipcmsg_wr_init(struct ipcmsg_wr *w, uint8_t type, size_t hint);
+struct nng_msg *ipcmsg_wr_end(struct ipcmsg_wr *w);
+void ipcmsg_put(struct ipcmsg_wr *w, const void *p, size_t n);
+void ipcmsg_put_le(struct ipcmsg_wr *w, uint64_t v, size_t n);
+void ipcmsg_put_u8(struct ipcmsg_wr *w, uint8_t v);
+void ipcmsg_put_u16(struct ipcmsg_wr *w, uint16_t v);
+void ipcmsg_put_u32(struct ipcmsg_wr *w, uint32_t v);
+void ipcmsg_put_u64(struct ipcmsg_wr *w, uint64_t v);
+/* NULL encodes as ""; a longer string than IPCMSG_STR_MAX fails. */
+void ipcmsg_put_str(struct ipcmsg_wr *w, const char *s);
+
 #endif

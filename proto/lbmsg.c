@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <nng/nng.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,150 +11,50 @@
  * weight, soft, hard */
 #define LBMSG_CAND_MIN          (1 + 1 + 6 * 2 + 2 + 3 * 4)
 
-struct lbmsg_rd {
-	const uint8_t *p;
-	size_t len, off;
-	int err;
-};
-
-static uint64_t
-lbmsg_get(struct lbmsg_rd *r, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (r->err != 0)
-		return 0;
-	if (r->len - r->off < n) {
-		r->err = -EINVAL;
-		return 0;
-	}
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)r->p[r->off + i] << (8 * i);
-	r->off += n;
-	return v;
-}
-
-static char *
-lbmsg_get_str(struct lbmsg_rd *r)
-{
-	size_t n = (size_t)lbmsg_get(r, 2);
-	char *s;
-
-	if (r->err != 0)
-		return NULL;
-	if (n > IPCMSG_STR_MAX || r->len - r->off < n ||
-	    memchr(r->p + r->off, '\0', n) != NULL) {
-		r->err = -EINVAL;
-		return NULL;
-	}
-	if ((s = malloc(n + 1)) == NULL) {
-		r->err = -ENOMEM;
-		return NULL;
-	}
-	memcpy(s, r->p + r->off, n);
-	s[n] = '\0';
-	r->off += n;
-	return s;
-}
-
-static void
-lbmsg_put(nng_msg *m, int *err, uint64_t v, size_t n)
-{
-	uint8_t b[8];
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	if (*err == 0 && nng_msg_append(m, b, n) != 0)
-		*err = -ENOMEM;
-}
-
-static void
-lbmsg_put_str(nng_msg *m, int *err, const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (n > IPCMSG_STR_MAX) {
-		*err = -EINVAL;
-		return;
-	}
-	lbmsg_put(m, err, n, 2);
-	if (n > 0 && *err == 0 && nng_msg_append(m, s, n) != 0)
-		*err = -ENOMEM;
-}
-
-static nng_msg *
-lbmsg_header(uint8_t type, size_t hint)
-{
-	nng_msg *m;
-	uint8_t h[2] = { IPCMSG_VERSION, type };
-
-	if (nng_msg_alloc(&m, 0) != 0)
-		return NULL;
-	if ((hint > 0 && nng_msg_reserve(m, hint) != 0) ||
-	    nng_msg_append(m, h, 2) != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
-}
-
 nng_msg *
 lbmsg_encode(const struct lbmsg *lm)
 {
-	nng_msg *m;
+	struct ipcmsg_wr w;
 	uint32_t i;
-	int err = 0;
 
 	if (lm->n > LBMSG_MAX || (lm->n > 0 && lm->c == NULL))
 		return NULL;
-	if ((m = lbmsg_header(IPCMSG_LB, 32 + (size_t)lm->n * 64)) == NULL)
-		return NULL;
-	lbmsg_put(m, &err, lm->epoch, 8);
-	lbmsg_put(m, &err, lm->version, 8);
-	lbmsg_put(m, &err, lm->beacon, 1);
-	lbmsg_put(m, &err, lm->n, 4);
-	for (i = 0; i < lm->n && err == 0; i++) {
+	ipcmsg_wr_init(&w, IPCMSG_LB, 32 + (size_t)lm->n * 64);
+	ipcmsg_put_u64(&w, lm->epoch);
+	ipcmsg_put_u64(&w, lm->version);
+	ipcmsg_put_u8(&w, lm->beacon);
+	ipcmsg_put_u32(&w, lm->n);
+	for (i = 0; i < lm->n && w.err == 0; i++) {
 		const struct lbmsg_cand *c = &lm->c[i];
 
-		lbmsg_put(m, &err, c->kind, 1);
-		lbmsg_put(m, &err, c->flags, 1);
-		lbmsg_put_str(m, &err, c->app);
-		lbmsg_put_str(m, &err, c->id);
-		lbmsg_put_str(m, &err, c->region);
-		lbmsg_put_str(m, &err, c->country);
-		lbmsg_put_str(m, &err, c->addr);
-		lbmsg_put_str(m, &err, c->node);
-		lbmsg_put(m, &err, c->port, 2);
-		lbmsg_put(m, &err, c->weight, 4);
-		lbmsg_put(m, &err, c->soft_limit, 4);
-		lbmsg_put(m, &err, c->hard_limit, 4);
+		ipcmsg_put_u8(&w, c->kind);
+		ipcmsg_put_u8(&w, c->flags);
+		ipcmsg_put_str(&w, c->app);
+		ipcmsg_put_str(&w, c->id);
+		ipcmsg_put_str(&w, c->region);
+		ipcmsg_put_str(&w, c->country);
+		ipcmsg_put_str(&w, c->addr);
+		ipcmsg_put_str(&w, c->node);
+		ipcmsg_put_u16(&w, c->port);
+		ipcmsg_put_u32(&w, c->weight);
+		ipcmsg_put_u32(&w, c->soft_limit);
+		ipcmsg_put_u32(&w, c->hard_limit);
 	}
-	if (err != 0) {
-		nng_msg_free(m);
-		return NULL;
-	}
-	return m;
+	return ipcmsg_wr_end(&w);
 }
 
 int
 lbmsg_decode(struct lbmsg *m, const void *buf, size_t len)
 {
-	struct lbmsg_rd r = { buf, len, 0, 0 };
+	struct ipcmsg_rd r;
 	uint32_t i, n;
-	int t;
 
 	memset(m, 0, sizeof(*m));
-	if ((t = ipcmsg_type(buf, len)) < 0)
-		return t;
-	if (t != IPCMSG_LB)
-		return -EPROTO;
-	r.off = 2;
-	m->epoch = lbmsg_get(&r, 8);
-	m->version = lbmsg_get(&r, 8);
-	m->beacon = (uint8_t)lbmsg_get(&r, 1);
-	n = (uint32_t)lbmsg_get(&r, 4);
+	ipcmsg_rd_init(&r, buf, len, IPCMSG_LB);
+	m->epoch = ipcmsg_get_u64(&r);
+	m->version = ipcmsg_get_u64(&r);
+	m->beacon = ipcmsg_get_u8(&r);
+	n = ipcmsg_get_u32(&r);
 	if (r.err == 0 && (n > LBMSG_MAX || m->beacon > 1 ||
 	    (m->beacon && n != 0) || (size_t)n * LBMSG_CAND_MIN > len - r.off))
 		r.err = -EINVAL;
@@ -165,24 +64,22 @@ lbmsg_decode(struct lbmsg *m, const void *buf, size_t len)
 		struct lbmsg_cand *c = &m->c[i];
 
 		m->n = i + 1;
-		c->kind = (uint8_t)lbmsg_get(&r, 1);
-		c->flags = (uint8_t)lbmsg_get(&r, 1);
-		c->app = lbmsg_get_str(&r);
-		c->id = lbmsg_get_str(&r);
-		c->region = lbmsg_get_str(&r);
-		c->country = lbmsg_get_str(&r);
-		c->addr = lbmsg_get_str(&r);
-		c->node = lbmsg_get_str(&r);
-		c->port = (uint16_t)lbmsg_get(&r, 2);
-		c->weight = (uint32_t)lbmsg_get(&r, 4);
-		c->soft_limit = (uint32_t)lbmsg_get(&r, 4);
-		c->hard_limit = (uint32_t)lbmsg_get(&r, 4);
+		c->kind = ipcmsg_get_u8(&r);
+		c->flags = ipcmsg_get_u8(&r);
+		c->app = ipcmsg_get_str(&r);
+		c->id = ipcmsg_get_str(&r);
+		c->region = ipcmsg_get_str(&r);
+		c->country = ipcmsg_get_str(&r);
+		c->addr = ipcmsg_get_str(&r);
+		c->node = ipcmsg_get_str(&r);
+		c->port = ipcmsg_get_u16(&r);
+		c->weight = ipcmsg_get_u32(&r);
+		c->soft_limit = ipcmsg_get_u32(&r);
+		c->hard_limit = ipcmsg_get_u32(&r);
 		if (r.err == 0 && c->kind != LBMSG_BACKEND)
 			r.err = -EINVAL;
 	}
-	if (r.err == 0 && r.off != r.len)
-		r.err = -EINVAL;
-	if (r.err != 0) {
+	if (ipcmsg_rd_end(&r) != 0) {
 		lbmsg_fini(m);
 		memset(m, 0, sizeof(*m));
 	}
@@ -210,5 +107,8 @@ lbmsg_fini(struct lbmsg *m)
 nng_msg *
 lbmsg_req_encode(void)
 {
-	return lbmsg_header(IPCMSG_LB_REQ, 0);
+	struct ipcmsg_wr w;
+
+	ipcmsg_wr_init(&w, IPCMSG_LB_REQ, 0);
+	return ipcmsg_wr_end(&w);
 }
