@@ -27,11 +27,9 @@ tool is missing.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +37,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integ"))
 sys.dont_write_bytecode = True
 import harness  # noqa: E402
 from harness import TestFailure, check  # noqa: E402
+import wgmesh  # noqa: E402
+from wgmesh import sh  # noqa: E402
 
 NODES = [("sa", "sa"), ("us", "us"), ("eu", "eu")]
 MESH = "10.98.1.0/24"
@@ -48,29 +48,7 @@ FAST = ["--gossip-probe-interval", "200ms", "--gossip-probe-timeout", "100ms",
 
 def missing_reason():
     """None when the test can run here, else why not."""
-    if os.geteuid() != 0:
-        return "needs root (network and mount namespaces, WireGuard interfaces)"
-    for tool in ("ip", "wireguard-go", "wg", "wg-quick", "unshare", "curl"):
-        if shutil.which(tool) is None:
-            return "%s is not installed (make deps installs it)" % tool
-    if not os.path.exists("/dev/net/tun"):
-        return "/dev/net/tun is missing (wireguard-go needs it)"
-    name = "wmprobe%d" % os.getpid()
-    r = subprocess.run(["ip", "netns", "add", name], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-    if r.returncode != 0:
-        return "cannot create network namespaces: %s" % r.stderr.decode().strip()
-    subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL)
-    return None
-
-
-def sh(*argv, input=None, timeout=20):
-    r = subprocess.run(list(argv), input=input, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    if r.returncode != 0:
-        raise TestFailure("%s: exit %d: %s" % (" ".join(argv), r.returncode,
-                                               r.stderr.decode(errors="replace").strip()))
-    return r.stdout.decode()
+    return wgmesh.missing_reason(("wg-quick", "unshare", "curl"))
 
 
 # Runs inside `ip netns exec NS unshare --mount`: the node's /etc as the
@@ -149,6 +127,11 @@ class MeshCluster:
         out = self.nsx(n, os.path.join(harness.bin_dir(), "clusterctl"),
                        "--admin", "127.0.0.1:7070", "members", "--json")
         return {m["name"]: m for m in json.loads(out)}
+
+    def digest(self, n):
+        out = self.nsx(n, os.path.join(harness.bin_dir(), "clusterctl"),
+                       "--admin", "127.0.0.1:7070", "sync", "--json")
+        return json.loads(out)["self"]["digest"]
 
     def wait_all_alive(self, timeout):
         t0 = time.monotonic()
@@ -231,64 +214,37 @@ def run(env):
                                          str(port), "--server", "127.0.0.1:7000",
                                          "--subdomain", "demo", "--ca", ca])
         env.logs.append(c.log)
-        deadline = time.monotonic() + 20
-        body = ""
-        while time.monotonic() < deadline:
-            r = subprocess.run(["ip", "netns", "exec", mc.ns["sa"], "curl", "-s",
-                                "-m", "5", "-H", "Host: demo.mesh.test",
-                                "http://127.0.0.1:8080/whoami"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            body = r.stdout.decode()
-            if body == "demo %d" % port:
-                break
-            time.sleep(0.3)
-        check(body == "demo %d" % port,
-              "GET demo.mesh.test/whoami on sa: %r (want 'demo %d')\n%s"
-              % (body, port, harness.tail(c.log)))
-        env.note("tunnel demo.mesh.test registered on sa answers on sa")
-        # and through the other regions, forwarded over the generated mesh
-        # (mesh-listen on each node's WireGuard address)
+        # on sa, then through the other regions, forwarded over the
+        # generated mesh (mesh-listen on each node's WireGuard address)
         for n, _ in NODES:
-            if n == "sa":
-                continue
             t0 = time.monotonic()
-            while time.monotonic() - t0 < 20:
+            while True:
                 r = subprocess.run(["ip", "netns", "exec", mc.ns[n], "curl", "-s",
                                     "-m", "5", "-H", "Host: demo.mesh.test",
                                     "http://127.0.0.1:8080/whoami"],
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 body = r.stdout.decode()
-                if body == "demo %d" % port:
+                if body == "demo %d" % port or time.monotonic() - t0 > 20:
                     break
                 time.sleep(0.3)
             check(body == "demo %d" % port,
-                  "GET demo.mesh.test/whoami through %s: %r (want 'demo %d')"
-                  % (n, body, port))
+                  "GET demo.mesh.test/whoami through %s: %r (want 'demo %d')\n%s"
+                  % (n, body, port, harness.tail(c.log)))
             env.note("the tunnel on sa answers through %s after %.1fs"
                      % (n, time.monotonic() - t0))
+        # every node holds the same routing data
+        t0 = time.monotonic()
+        while len({mc.digest(n) for n, _ in NODES}) != 1:
+            if time.monotonic() - t0 > 15:
+                raise TestFailure("digests differ: %r" % {n: mc.digest(n) for n, _ in NODES})
+            time.sleep(0.2)
+        env.note("digests equal on all 3 nodes")
     finally:
         mc.teardown()
 
 
 def main():
-    why = missing_reason()
-    if why:
-        print("SKIP meshgen: " + why)
-        return 0
-    workdir = tempfile.mkdtemp(prefix="warren-meshgen-")
-    env = harness.Env("meshgen", workdir)
-    try:
-        run(env)
-    except TestFailure as e:
-        print("FAIL meshgen: %s\n%s\n(logs in %s)" % (e, env.diagnostics(), workdir))
-        return 1
-    finally:
-        env.close()
-    for n in env.notes:
-        print("  " + n)
-    print("PASS meshgen")
-    shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+    return harness.standalone("meshgen", run, missing_reason)
 
 
 if __name__ == "__main__":

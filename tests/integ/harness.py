@@ -772,3 +772,31 @@ def tcp_exchange(port, data, chunk=65536, timeout=30):
         t.join(5)
         s.close()
     return bytes(got), eof, err
+
+
+SKIPPED = 77    # exit status of a standalone run that could not run (not a pass)
+
+
+def standalone(name, run, missing_reason):
+    """Runs run(env) as a program (tests/cluster/*.py): 0 passed, 1 failed,
+    SKIPPED when missing_reason() says it cannot run here."""
+    import shutil
+    import tempfile
+    why = missing_reason()
+    if why:
+        print("SKIP %s: %s" % (name, why))
+        return SKIPPED
+    workdir = tempfile.mkdtemp(prefix="warren-%s-" % name)
+    env = Env(name, workdir)
+    try:
+        run(env)
+    except TestFailure as e:
+        print("FAIL %s: %s\n%s\n(logs in %s)" % (name, e, env.diagnostics(), workdir))
+        return 1
+    finally:
+        env.close()
+    for n in env.notes:
+        print("  " + n)
+    print("PASS " + name)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
