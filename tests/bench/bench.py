@@ -181,7 +181,8 @@ def hold_idle(port, host, count, path="/1k.bin"):
 # -- report -----------------------------------------------------------------------
 
 class Table:
-    def __init__(self):
+    def __init__(self, a="direct", b="tunnel"):
+        self.cols = (a, b)      # what the two measured columns are
         self.rows = []
         self.missed = 0
         self.broken = 0
@@ -201,8 +202,23 @@ class Table:
         self.broken += 1
         self.rows.append((name, "ERROR", "", "", "", msg[:120]))
 
+    def finish(self, title, where, seconds, ok):
+        """Prints the title line, the table and the tally; returns the exit
+        status: 1 when a measurement failed (or not ok), or a target was
+        missed under BENCH_STRICT=1."""
+        print()
+        print("%s (%s, %d s%s)" % (title, where, seconds, ", --quick" if QUICK else ""))
+        self.print()
+        print()
+        print("bench: %d targets missed, %d measurements failed" % (self.missed, self.broken))
+        if self.broken or not ok:
+            return 1
+        if self.missed and os.environ.get("BENCH_STRICT") == "1":
+            return 1
+        return 0
+
     def print(self):
-        head = ("benchmark", "direct", "tunnel", "ratio", "target", "")
+        head = ("benchmark",) + self.cols + ("ratio", "target", "")
         widths = [max(len(str(r[i])) for r in self.rows + [head]) for i in range(6)]
         line = "  ".join("%-*s" % (widths[i], head[i]) for i in range(6))
         print(line.rstrip())
@@ -321,16 +337,7 @@ def main():
     finally:
         env.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    print()
-    print("warren bench (loopback, %d s%s)" % (time.monotonic() - t_start, ", --quick" if QUICK else ""))
-    table.print()
-    print()
-    print("bench: %d targets missed, %d measurements failed" % (table.missed, table.broken))
-    if table.broken or not ok:
-        return 1
-    if table.missed and os.environ.get("BENCH_STRICT") == "1":
-        return 1
-    return 0
+    return table.finish("warren bench", "loopback", time.monotonic() - t_start, ok)
 
 
 if __name__ == "__main__":

@@ -217,17 +217,8 @@ def main():
     finally:
         env.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    print()
-    print("warren bench: forwarding over the mesh (loopback, %d s%s)"
-          % (time.monotonic() - t0, ", --quick" if bench.QUICK else ""))
-    table.print()
-    print()
-    print("bench: %d targets missed, %d measurements failed" % (table.missed, table.broken))
-    if table.broken or not ok:
-        return 1
-    if table.missed and os.environ.get("BENCH_STRICT") == "1":
-        return 1
-    return 0
+    return table.finish("warren bench: forwarding over the mesh", "loopback",
+                        time.monotonic() - t0, ok)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def main():
             return 1
     workdir = tempfile.mkdtemp(prefix="warren-bench-lb-")
     env = harness.Env("bench-lb", workdir)
-    rows, missed, broken = [], 0, 0
+    table = bench.Table("haproxy", "warren")
+    t0 = time.monotonic()
     ok = False
     try:
         iperf_port = harness.free_port()
@@ -138,12 +139,8 @@ def main():
               % (ports["iperf"], ports["web"], h_iperf, h_web), flush=True)
 
         def row(name, h, w, fmt, target, good):
-            nonlocal missed
-            ratio = w / h if h else float("nan")
-            verdict = "" if good is None else ("ok" if good(ratio, w) else "MISSED")
-            missed += verdict == "MISSED"
-            rows.append((name, fmt % h if h is not None else "-", fmt % w, "%.2fx" % ratio
-                         if h else "-", target, verdict))
+            table.add(name, h, w, lambda v: fmt % v, target,
+                      None if good is None else good(w / h if h else float("nan"), w))
 
         def median(v):
             v = sorted(v)
@@ -159,8 +156,7 @@ def main():
             h, w = median(hs), median(ws)
             row("iperf3 1 stream (Gbit/s)", h, w, "%.2f", ">= 1.00x", lambda r, v: r >= 1.0)
         except Exception as e:
-            broken += 1
-            rows.append(("iperf3", "ERROR", str(e)[:100], "", "", ""))
+            table.error("iperf3", str(e))
         try:
             hs, ws = [], []
             for _ in range(ROUNDS):
@@ -176,8 +172,7 @@ def main():
                 lambda r, v: r >= 1.0 and not w["errors"])
             row("wrk 1 KiB p99 (ms)", h["p99"], w["p99"], "%.2f", "", None)
         except Exception as e:
-            broken += 1
-            rows.append(("wrk", "ERROR", str(e)[:100], "", "", ""))
+            table.error("wrk", str(e))
         try:
             acc = node.child_pid("acceptor")
             h = idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_web,
@@ -188,23 +183,20 @@ def main():
             row("KiB of RSS per idle connection", h, w, "%.2f", "<= 4 KiB",
                 lambda r, v: v <= 4.0)
         except Exception as e:
-            broken += 1
-            rows.append(("idle", "ERROR", str(e)[:100], "", "", ""))
+            table.error("idle", str(e))
         ok = True
+    except Exception as e:
+        table.error("setup", str(e))
+        print(env.diagnostics(), file=sys.stderr)
     finally:
-        head = ("benchmark", "haproxy", "warren", "ratio", "target", "")
-        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
-        print()
-        print("  ".join("%-*s" % (widths[i], head[i]) for i in range(6)).rstrip())
-        for r in rows:
-            print("  ".join("%-*s" % (widths[i], r[i]) for i in range(6)).rstrip())
         env.close()
-        if ok and not broken:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            print("bench: logs kept in %s" % workdir)
-    return 1 if broken else 0
-
+    rc = table.finish("warren bench: --lb-listen against haproxy (mode tcp)", "loopback",
+                      time.monotonic() - t0, ok)
+    if table.broken or not ok:
+        print("bench: logs kept in %s" % workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rc
 
 if __name__ == "__main__":
     sys.exit(main())
