@@ -570,7 +570,8 @@ l4proxy_app(struct l4proxy *p, const char *app)
 
 int
 l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
-    const char *app, const void *first, size_t len)
+    const char *app, const void *first, size_t len, const void *more,
+    size_t more_len)
 {
 	struct l4listen *l = l4proxy_app(p, app);
 	struct l4conn *k;
@@ -578,7 +579,10 @@ l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
 	if (l == NULL || (k = l4conn_new(l, fd)) == NULL)
 		return -1;
 	memcpy(&k->peer, peer, sizeof(k->peer));
-	if (len > 0 && buf_append(&k->up.pend, first, len, L4_PEND_MAX + len) != 0) {
+	if ((len > 0 && buf_append(&k->up.pend, first, len,
+	    L4_PEND_MAX + len + more_len) != 0) || (more_len > 0 &&
+	    buf_append(&k->up.pend, more, more_len, L4_PEND_MAX + len +
+	    more_len) != 0)) {
 		k->cfd = -1;            /* the caller keeps the socket */
 		l4conn_close(k, "out of memory");
 		return -1;

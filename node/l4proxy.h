@@ -56,11 +56,13 @@ void l4proxy_free(struct l4proxy *p);
 /* Takes over a public connection whose name (Host, or SNI) is a `domains`
  * entry: the client at *peer (as the acceptor saw it, PROXY header
  * included) goes to a backend of app; first[len] are the bytes already
- * read from it (an HTTP head, with its forwarding headers), sent to the
- * backend before the rest. Returns 0 (fd is the load balancer's now), or
- * -1 (the caller still owns fd). */
+ * read from it (an HTTP head, with its forwarding headers), then
+ * more[more_len] (what followed the head in the input), sent to the backend
+ * before the rest. Returns 0 (fd is the load balancer's now), or -1 (the
+ * caller still owns fd). */
 int l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
-    const char *app, const void *first, size_t len);
+    const char *app, const void *first, size_t len, const void *more,
+    size_t more_len);
 
 /* A candidate set from the router (lbmsg). */
 void l4proxy_apply(struct l4proxy *p, const struct lbmsg *m);

@@ -337,8 +337,6 @@ pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
 {
 	struct acceptor *a = pc->a;
 	const char *app = routes_app(a->routes, host);
-	size_t rest = buf_len(&pc->in) - used, n = hlen + rest;
-	uint8_t *first;
 	char why[300];
 
 	if (app == NULL || a->l4 == NULL || pc->tio.ssl != NULL) {
@@ -349,18 +347,11 @@ pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
 		pconn_fail(pc, 502, why);
 		return -1;
 	}
-	if ((first = malloc(n > 0 ? n : 1)) == NULL) {
-		pconn_close(pc);
-		return -1;
-	}
-	memcpy(first, head, hlen);
-	memcpy(first + hlen, buf_data(&pc->in) + used, rest);
-	if (l4proxy_adopt(a->l4, pc->tio.fd, client, app, first, n) != 0) {
-		free(first);
+	if (l4proxy_adopt(a->l4, pc->tio.fd, client, app, head, hlen,
+	    buf_data(&pc->in) + used, buf_len(&pc->in) - used) != 0) {
 		pconn_fail(pc, 503, "the load balancer cannot take this connection");
 		return -1;
 	}
-	free(first);
 	pc->tio.fd = -1;        /* the load balancer's now */
 	pconn_close(pc);
 	return -1;
@@ -1455,7 +1446,7 @@ pconn_hello(struct pconn *pc)
 			 * the hello is still in the socket */
 			if (a->l4 != NULL && routes_app(a->routes, key) != NULL &&
 			    l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa,
-			    routes_app(a->routes, key), NULL, 0) == 0) {
+			    routes_app(a->routes, key), NULL, 0, NULL, 0) == 0) {
 				pc->tio.fd = -1;
 				pconn_close(pc);
 				return;

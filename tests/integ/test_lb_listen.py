@@ -599,6 +599,20 @@ def test_domains_reach_app_backends_by_host_and_sni(env):
         r = c.getresponse()
         check(r.status == 200 and r.read().startswith(b"shop-backend"), "keep-alive")
     c.close()
+    # pipelined: what followed the first head in the node's input reaches
+    # the backend too, after it
+    s = socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
+    s.sendall(b"GET /whoami HTTP/1.1\r\nHost: shop.example\r\n\r\n"
+              b"GET /whoami HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n")
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    check(out.count(b"HTTP/1.1 200") == 2 and out.count(b"shop-backend") == 2,
+          "two pipelined requests by Host: %r" % out[-300:])
     # by SNI, passthrough: the backend gets the ClientHello as it was sent
     s = socket.create_connection(("127.0.0.1", node.https_port), timeout=5)
     s.sendall(tls_client_hello("vault.example"))
