@@ -255,7 +255,8 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
 {
 	struct acceptor *a = pc->a;
 	struct routes_replica *v;
-	size_t n = routes_group(a->routes, key, &v);
+	struct lbpick_cand *cands;
+	size_t n = routes_group(a->routes, key, &v, &cands);
 	long k = -1, skip = -1;
 	int tries;
 
@@ -263,7 +264,7 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
 		return ROUTES_OFFLINE;
 	for (tries = 0; tries < 2; tries++) {
 		k = replica_pick(a->replica, key, (const struct sockaddr *)client,
-		    v, n, skip);
+		    v, cands, n, skip);
 		if (k < 0)
 			return ROUTES_OFFLINE;
 		if (v[k].node == NULL ? acceptor_session(a, v[k].session) != NULL :

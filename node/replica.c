@@ -174,9 +174,9 @@ replica_now_ms(void)
 
 long
 replica_pick(struct replica *rp, const char *key, const struct sockaddr *client,
-    struct routes_replica *v, size_t n, long skip)
+    const struct routes_replica *v, struct lbpick_cand *cand, size_t n,
+    long skip)
 {
-	struct lbpick_cand cand[IPCMSG_REPLICAS_MAX];
 	const struct lbpick_region *reg;
 	struct lbpick_where where;
 	uint64_t app = lbpick_id(key, strlen(key)), id, now = replica_now_ms();
@@ -186,18 +186,14 @@ replica_pick(struct replica *rp, const char *key, const struct sockaddr *client,
 	bool keyed;
 	size_t i;
 
-	if (n > IPCMSG_REPLICAS_MAX)
-		n = IPCMSG_REPLICAS_MAX;
 	memset(&where, 0, sizeof(where));
 	if (rp->geoip != NULL && client != NULL &&
 	    (where.country = geoip_country(rp->geoip, client)) != 0 &&
 	    (reg = regionmap_region(&rp->map, where.country)) != NULL)
 		where.region = *reg;
 	for (i = 0; i < n; i++) {
-		cand[i] = v[i].cand;
 		cand[i].conns = replica_conns(rp, v[i].session);
-		if ((long)i == skip)
-			cand[i].flags |= LBPICK_DOWN;
+		cand[i].flags = (long)i == skip ? LBPICK_DOWN : 0;
 	}
 	keyed = client != NULL && cidr_key(client, addr);
 	if (keyed) {

@@ -30,13 +30,14 @@ int replica_new(struct replica **out, const char *geoip_db,
     char *err, size_t errlen);
 void replica_free(struct replica *rp);
 
-/* The replica of v[n] (the name key's; v sorted and prepared by routes.c,
- * conns refreshed here) a connection from `client` gets, skipping v[skip]
- * when skip >= 0 (it cannot be reached: its binding goes too). Returns its
- * index or -1 when none is eligible (all at their hard limit). */
+/* Which of the name key's n replicas v[] (their candidates cands[], sorted
+ * and prepared by routes.c; conns are refreshed here, in place) a
+ * connection from `client` gets, skipping v[skip] when skip >= 0 (it cannot
+ * be reached: its binding goes too). Returns its index or -1 when none is
+ * eligible (all at their hard limit). */
 long replica_pick(struct replica *rp, const char *key,
-    const struct sockaddr *client, struct routes_replica *v, size_t n,
-    long skip);
+    const struct sockaddr *client, const struct routes_replica *v,
+    struct lbpick_cand *cands, size_t n, long skip);
 
 /* A connection starts or stops using the replica whose session is sid. */
 void replica_hold(struct replica *rp, uint64_t sid);

@@ -15,6 +15,7 @@ struct rentry {
 	uint64_t alt_session;
 	uint32_t alt_tunnel_id;
 	struct routes_replica *reps;    /* table: --group, or NULL */
+	struct lbpick_cand *cands;      /* ... and their candidates, prepared */
 	uint32_t nreps;
 	char *app;                      /* table: ROUTE_APP, its app */
 	char key[];
@@ -114,7 +115,9 @@ rentry_reps_free(struct rentry *e)
 	for (i = 0; i < e->nreps; i++)
 		free(e->reps[i].node);
 	free(e->reps);
+	free(e->cands);
 	e->reps = NULL;
+	e->cands = NULL;
 	e->nreps = 0;
 }
 
@@ -128,10 +131,16 @@ rentry_free(struct rentry *e)
 	free(e);
 }
 
+/* A replica and its candidate, while they are sorted together. */
+struct routes_pair {
+	struct routes_replica rep;
+	struct lbpick_cand cand;
+};
+
 static int
-routes_replica_cmp(const void *pa, const void *pb)
+routes_pair_cmp(const void *pa, const void *pb)
 {
-	const struct routes_replica *a = pa, *b = pb;
+	const struct routes_pair *a = pa, *b = pb;
 	int c = memcmp(&a->cand.region, &b->cand.region, sizeof(a->cand.region));
 
 	if (c != 0)
@@ -139,48 +148,33 @@ routes_replica_cmp(const void *pa, const void *pb)
 	return a->cand.id < b->cand.id ? -1 : a->cand.id > b->cand.id;
 }
 
-/* lbpick_prepare works on candidates in place: gather, prepare, scatter
- * back (after the order or the set changed). */
-static void
-rentry_reps_prepare(struct rentry *e)
-{
-	struct lbpick_cand c[IPCMSG_REPLICAS_MAX];
-	uint32_t i;
-
-	for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
-		c[i] = e->reps[i].cand;
-	lbpick_prepare(c, i);
-	for (i = 0; i < e->nreps && i < IPCMSG_REPLICAS_MAX; i++)
-		e->reps[i].cand = c[i];
-}
-
-/* The replicas of a grouped route, sorted and prepared for lbpick. */
+/* The replicas of a grouped route and their candidates, sorted by region
+ * then id and prepared for lbpick. */
 static int
 rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
     const char *self)
 {
-	struct routes_replica *v;
-	uint32_t i;
+	struct routes_pair *v;
+	uint32_t i, n = rt->nreplicas;
 	char id[ROUTES_NODE_MAX + 40];
+	int rc = 0;
 
 	rentry_reps_free(e);
-	if (rt->nreplicas == 0)
+	if (n == 0)
 		return 0;
-	if ((v = calloc(rt->nreplicas, sizeof(*v))) == NULL)
+	if ((v = calloc(n, sizeof(*v))) == NULL)
 		return -ENOMEM;
-	e->reps = v;
-	for (i = 0; i < rt->nreplicas; i++) {
+	for (i = 0; i < n; i++) {
 		const struct ipcmsg_route *p = &rt->replicas[i];
 		const char *node = p->node != NULL ? p->node : "";
 		const char *reg = p->grp.region != NULL ? p->grp.region : "";
 
-		e->nreps = i + 1;
 		if (node[0] != '\0' && strcmp(node, self) != 0 &&
 		    (strlen(node) > ROUTES_NODE_MAX ||
-		    (v[i].node = strdup(node)) == NULL))
-			return -ENOMEM;
-		v[i].session = p->session;
-		v[i].tunnel_id = p->tunnel_id;
+		    (v[i].rep.node = strdup(node)) == NULL))
+			rc = -ENOMEM;
+		v[i].rep.session = p->session;
+		v[i].rep.tunnel_id = p->tunnel_id;
 		snprintf(id, sizeof(id), "%s/%016llx", node,
 		    (unsigned long long)p->session);
 		v[i].cand.id = lbpick_id(id, strlen(id));
@@ -189,8 +183,24 @@ rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
 		v[i].cand.soft_limit = p->grp.soft_limit;
 		v[i].cand.hard_limit = p->grp.hard_limit;
 	}
-	qsort(v, e->nreps, sizeof(*v), routes_replica_cmp);
-	rentry_reps_prepare(e);
+	if (rc == 0 && ((e->reps = calloc(n, sizeof(*e->reps))) == NULL ||
+	    (e->cands = calloc(n, sizeof(*e->cands))) == NULL))
+		rc = -ENOMEM;
+	if (rc != 0) {
+		for (i = 0; i < n; i++)
+			free(v[i].rep.node);
+		free(v);
+		rentry_reps_free(e);
+		return rc;
+	}
+	qsort(v, n, sizeof(*v), routes_pair_cmp);
+	for (i = 0; i < n; i++) {
+		e->reps[i] = v[i].rep;
+		e->cands[i] = v[i].cand;
+	}
+	free(v);
+	e->nreps = n;
+	lbpick_prepare(e->cands, n);
 	return 0;
 }
 
@@ -205,10 +215,11 @@ rentry_reps_drop(struct rentry *e, uint64_t session)
 			free(e->reps[i].node);
 			continue;
 		}
+		e->cands[k] = e->cands[i];
 		e->reps[k++] = e->reps[i];
 	}
 	e->nreps = k;
-	rentry_reps_prepare(e);
+	lbpick_prepare(e->cands, k);
 	return k;
 }
 
@@ -416,13 +427,15 @@ routes_app(struct routes *r, const char *host)
 }
 
 size_t
-routes_group(struct routes *r, const char *host, struct routes_replica **v)
+routes_group(struct routes *r, const char *host, struct routes_replica **v,
+    struct lbpick_cand **cands)
 {
 	struct rentry *e = rmap_get(&r->table, host);
 
 	if (e == NULL || e->state != ROUTE_ONLINE || e->nreps == 0)
 		return 0;
 	*v = e->reps;
+	*cands = e->cands;
 	return e->nreps;
 }
 

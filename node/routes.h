@@ -37,12 +37,13 @@ struct route_claim {
 	uint32_t alt_tunnel_id;
 };
 
-/* One replica of a grouped name (--group), as the load balancer sees it. */
+/* One replica of a grouped name (--group): where it is. The load
+ * balancer's view of it (region, weight, limits; prepared) is the entry of
+ * the same index in the candidate array routes_group() gives beside it. */
 struct routes_replica {
 	char *node;                     /* holder's node; NULL = here */
 	uint64_t session;
 	uint32_t tunnel_id;
-	struct lbpick_cand cand;        /* region, weight, limits (prepared) */
 };
 
 enum routes_result {
@@ -89,7 +90,7 @@ const char *routes_app(struct routes *r, const char *host);
 /* The replicas of a name routes_lookup_host() said is ROUTES_GROUP (valid
  * until the next routes_apply). Returns their count (0: not a group). */
 size_t routes_group(struct routes *r, const char *host,
-    struct routes_replica **v);
+    struct routes_replica **v, struct lbpick_cand **cands);
 enum routes_result routes_lookup_host(struct routes *r, const char *host,
     struct route_claim *claim);
 
