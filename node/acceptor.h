@@ -96,14 +96,15 @@ struct acceptor {
 	ev_timer stats_timer;
 	bool snapshot_pending;
 	struct mesh *mesh;              /* links to the other nodes, or NULL */
-	struct replica *replica;        /* --group: picks replicas */
+	uint64_t groups_gen;            /* replicas given to the load balancer */
 	struct keyring *kr;             /* cluster keys, or NULL */
 	struct fwdport *fwdports;       /* listeners of other nodes' tcp tunnels */
 	struct ipc_sock *members;       /* sub: membership (mesh addresses) */
 	struct ipc_sock *gossip;        /* req: membership snapshots */
 	uint64_t members_epoch, members_seq;
 	bool members_pending;
-	ev_check table_check;           /* table changed: sync fwdports */
+	ev_check table_check;           /* table changed: sync fwdports and
+	                                 * the replicas */
 	ev_timer ports_timer;
 	uint64_t ports_epoch, ports_version;
 	struct acceptor_stats stats;

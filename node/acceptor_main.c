@@ -452,6 +452,7 @@ acceptor_on_table_check(struct ev_loop *loop, ev_check *w, int revents)
 	struct acceptor *a = w->data;
 	uint64_t epoch, version;
 
+	replica_sync(a);
 	routes_version(a->routes, &epoch, &version);
 	if (epoch == a->ports_epoch && version == a->ports_version)
 		return;
@@ -712,16 +713,6 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	{
-		char err[600];
-
-		if (replica_new(&a.replica, a.conf.geoip_db, a.conf.region_map,
-		    a.conf.region, (uint64_t)a.conf.binding_ttl, err,
-		    sizeof(err)) != 0) {
-			log_error("conf.replica", "error=\"%s\"", err);
-			return 1;
-		}
-	}
 	if (a.conf.tunnel_tls && acceptor_tls(&a) != 0)
 		return 1;
 	if (acceptor_load_certs(&a) != 0)
@@ -781,7 +772,7 @@ main(int argc, char **argv)
 		return 1;
 	{
 		struct l4proxy_conf lc = { &a.conf, &a.proxy_from, a.ipcount,
-		    acceptor_on_l4_count, &a };
+		    acceptor_on_l4_count, pconn_accept_replica, &a };
 
 		if (l4proxy_new(&a.l4, a.loop, &lc) != 0)
 			return 1;
@@ -810,7 +801,6 @@ main(int argc, char **argv)
 	ipc_close(a.gossip);
 	ipc_close(a.stats_pub);
 	routes_free(a.routes);
-	replica_free(a.replica);
 	ipcount_free(a.ipcount);
 	tunstats_free(a.tunstats);
 	cidr_fini(&a.proxy_from);

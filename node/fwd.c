@@ -259,8 +259,9 @@ fwd_accept(void *arg, const char *peer, struct mux_stream *st,
 		    "this tunnel does not accept requests from your address",
 		    &a->stats.fwd_refused);
 	}
-	if ((h->listener == MESHMSG_HTTP || h->listener == MESHMSG_HTTPS) &&
-	    !tunnel_policy_basic_ok(pol, h->authz, strlen(h->authz))) {
+	/* raw streams (a load balancer's pick of an HTTP replica) carry no
+	 * credentials: a tunnel that wants them refuses those too */
+	if (!tunnel_policy_basic_ok(pol, h->authz, strlen(h->authz))) {
 		free(h);
 		return fwd_refuse(a, st, peer, MUX_RST_AUTH,
 		    "this tunnel needs a user name and password", &a->stats.fwd_refused);

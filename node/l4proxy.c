@@ -95,6 +95,10 @@ struct l4proxy {
 	ev_timer retry, gc;
 	struct l4conn *conns;
 	size_t nconns;
+	struct lbmsg backends;          /* the router's last set */
+	struct lbmsg_cand *reps;        /* the route table's replicas */
+	size_t nreps;
+	uint64_t to_replica;            /* connections handed to a replica */
 	uint8_t scratch[L4_SCRATCH];
 	/* counters */
 	uint64_t accepted, refused, proxy_errors, bytes_up, bytes_down;
@@ -109,6 +113,14 @@ static void l4conn_close(struct l4conn *k, const char *why);
 static void l4conn_dial(struct l4conn *k);
 static struct l4conn *l4conn_new(struct l4listen *l, int fd);
 static void l4conn_update(struct l4conn *k);
+
+static void
+l4proxy_reps_free(struct lbmsg_cand *v, size_t n)
+{
+	struct lbmsg m = { 0, 0, 0, (uint32_t)n, v };
+
+	lbmsg_fini(&m);
+}
 
 static uint64_t
 l4_now_ms(void)
@@ -362,6 +374,31 @@ l4conn_dial(struct l4conn *k)
 			break;
 		if (k->tries++ > 0)
 			lbset_count_failover(p->set);
+		if (k->b->kind == LBMSG_REPLICA) {
+			/* the stream's connection counts the address itself */
+			if (k->counted) {
+				ipcount_release(p->c.ipcount,
+				    (struct sockaddr *)&k->peer);
+				k->counted = false;
+			}
+			if (p->c.to_replica != NULL && p->c.to_replica(p->c.arg,
+			    k->cfd, &k->peer, k->b, buf_data(&k->up.pend),
+			    buf_len(&k->up.pend)) == 0) {
+				p->to_replica++;
+				k->cfd = -1;    /* the stream's now, with b */
+				k->b = NULL;
+				l4conn_close(k, NULL);
+				return;
+			}
+			if (p->c.ipcount != NULL)
+				k->counted = ipcount_take(p->c.ipcount,
+				    (struct sockaddr *)&k->peer,
+				    (unsigned)p->c.nc->max_conns_per_ip);
+			lbset_dial_failed(p->set, k->l->key, k->key, k->b);
+			lbset_release(k->b);
+			k->b = NULL;
+			continue;
+		}
 		if ((fd = sock_connect(&k->b->addr)) < 0) {
 			lbset_dial_failed(p->set, k->l->key, k->key, k->b);
 			lbset_release(k->b);
@@ -385,16 +422,30 @@ l4conn_dial(struct l4conn *k)
 
 /* ---- the client ---- */
 
+/* Where the client at *peer is (GeoIP, region map), and its key for
+ * bindings. */
+static void
+l4_locate(struct l4proxy *p, const struct sockaddr_storage *peer,
+    struct lbpick_where *where, uint8_t key[16])
+{
+	const struct lbpick_region *r;
+
+	memset(where, 0, sizeof(*where));
+	if (!cidr_key((const struct sockaddr *)peer, key))
+		memset(key, 0, 16);
+	if (p->geoip != NULL)
+		where->country = geoip_country(p->geoip,
+		    (const struct sockaddr *)peer);
+	if ((r = regionmap_region(&p->map, where->country)) != NULL)
+		where->region = *r;
+}
+
 static void
 l4conn_begin(struct l4conn *k)
 {
 	struct l4proxy *p = k->p;
-	const struct lbpick_region *r;
 	char text[80];
 
-	memset(&k->where, 0, sizeof(k->where));
-	if (!cidr_key((struct sockaddr *)&k->peer, k->key))
-		memset(k->key, 0, sizeof(k->key));
 	if (p->c.ipcount != NULL) {
 		if (!ipcount_take(p->c.ipcount, (struct sockaddr *)&k->peer,
 		    (unsigned)p->c.nc->max_conns_per_ip)) {
@@ -408,10 +459,7 @@ l4conn_begin(struct l4conn *k)
 		}
 		k->counted = true;
 	}
-	if (p->geoip != NULL)
-		k->where.country = geoip_country(p->geoip, (struct sockaddr *)&k->peer);
-	if ((r = regionmap_region(&p->map, k->where.country)) != NULL)
-		k->where.region = *r;
+	l4_locate(p, &k->peer, &k->where, k->key);
 	l4conn_dial(k);
 }
 
@@ -813,20 +861,81 @@ l4proxy_free(struct l4proxy *p)
 		free(p->apps[i]);
 	ev_timer_stop(p->loop, &p->gc);
 	lbset_free(p->set);
+	lbmsg_fini(&p->backends);
+	l4proxy_reps_free(p->reps, p->nreps);
 	geoip_free(p->geoip);
 	free(p);
 }
 
-void
-l4proxy_apply(struct l4proxy *p, const struct lbmsg *m)
+/* The router's backends and the replicas, as one set for lbset (the
+ * strings stay theirs). */
+static void
+l4proxy_merge(struct l4proxy *p)
 {
-	if (lbset_apply(p->set, m) != 0) {
+	struct lbmsg m = p->backends;
+
+	m.c = NULL;
+	m.n = (uint32_t)(p->backends.n + p->nreps);
+	if (m.n > 0 && (m.c = calloc(m.n, sizeof(*m.c))) == NULL) {
 		log_error("lb.apply", "version=%llu error=\"out of memory\"",
-		    (unsigned long long)m->version);
+		    (unsigned long long)m.version);
 		return;
 	}
-	log_info("lb.candidates", "version=%llu candidates=%u",
-	    (unsigned long long)m->version, m->n);
+	if (p->backends.n > 0)
+		memcpy(m.c, p->backends.c, p->backends.n * sizeof(*m.c));
+	if (p->nreps > 0)
+		memcpy(m.c + p->backends.n, p->reps, p->nreps * sizeof(*m.c));
+	if (lbset_apply(p->set, &m) != 0)
+		log_error("lb.apply", "version=%llu error=\"out of memory\"",
+		    (unsigned long long)m.version);
+	free(m.c);
+}
+
+void
+l4proxy_apply(struct l4proxy *p, struct lbmsg *m)
+{
+	lbmsg_fini(&p->backends);
+	p->backends = *m;
+	m->c = NULL;
+	m->n = 0;
+	l4proxy_merge(p);
+	log_info("lb.candidates", "version=%llu candidates=%u replicas=%zu",
+	    (unsigned long long)p->backends.version, p->backends.n, p->nreps);
+}
+
+void
+l4proxy_set_replicas(struct l4proxy *p, struct lbmsg_cand *v, size_t n)
+{
+	l4proxy_reps_free(p->reps, p->nreps);
+	p->reps = v;
+	p->nreps = n;
+	l4proxy_merge(p);
+	log_debug("lb.replicas", "replicas=%zu", n);
+}
+
+struct lbset_backend *
+l4proxy_pick(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client)
+{
+	struct lbpick_where where;
+	uint8_t key[16];
+
+	l4_locate(p, client, &where, key);
+	return lbset_pick(p->set, lbset_app_key(app), key, &where, &p->local,
+	    l4_now_ms());
+}
+
+void
+l4proxy_pick_failed(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client, struct lbset_backend *b)
+{
+	uint8_t key[16];
+
+	if (!cidr_key((const struct sockaddr *)client, key))
+		memset(key, 0, sizeof(key));
+	lbset_dial_failed(p->set, lbset_app_key(app), key, b);
+	lbset_count_failover(p->set);
+	lbset_release(b);
 }
 
 void
@@ -873,6 +982,7 @@ l4proxy_stats(struct l4proxy *p, struct ipcmsg_stat *items, size_t n,
 		{ "lb_connections", p->nconns },
 		{ "lb_connections_total", p->accepted },
 		{ "lb_by_name_total", p->adopted },
+		{ "lb_to_replica_total", p->to_replica },
 		{ "lb_refused_total{reason=\"no_candidate\"}", st->no_candidate },
 		{ "lb_dial_failures_total", st->dial_failures },
 		{ "lb_dial_timeouts_total", p->dial_timeouts },

@@ -9,8 +9,13 @@
  * the client's binding, puts the backend in back-off on this node, and
  * tries the next best; with nothing left the client is closed and counted.
  *
- * A listener without =APP serves every backend of the table, whatever its
- * app (edgeProxy's single listener has no notion of app). */
+ * An app's candidates are its static backends (from the router) and the
+ * tunnel replicas of the group of that name (from the acceptor's route
+ * table: l4proxy_set_replicas); a replica is reached through the caller
+ * (to_replica), which opens a stream to its session.
+ *
+ * A listener without =APP serves every static backend of the table,
+ * whatever its app (edgeProxy's single listener has no notion of app). */
 #ifndef WARREN_L4PROXY_H
 #define WARREN_L4PROXY_H
 
@@ -22,6 +27,7 @@
 struct l4proxy;
 struct lbset;
 struct lbmsg;
+struct lbmsg_cand;
 struct ipcount;
 struct cidr_list;
 struct node_conf;
@@ -32,6 +38,16 @@ struct sockaddr_storage;
  * acceptor's count of public connections, which a drain waits on). */
 typedef void l4proxy_count_cb(void *arg, int delta);
 
+struct lbset_backend;
+/* The decision picked a tunnel replica (b->kind LBMSG_REPLICA) for the
+ * client at *peer on fd: open a stream to its session (here, or over the
+ * mesh on b->node) and relay fd through it, data[len] first. Returns 0
+ * when the caller took fd and the reference to b, or -1 when the replica
+ * cannot be reached (fd and b stay the load balancer's). */
+typedef int l4proxy_replica_cb(void *arg, int fd,
+    const struct sockaddr_storage *peer, struct lbset_backend *b,
+    const void *data, size_t len);
+
 struct l4proxy_conf {
 	const struct node_conf *nc;     /* lb_listen, region, geoip_db, region_map,
 	                                 * binding_ttl, binding_gc_interval,
@@ -41,6 +57,7 @@ struct l4proxy_conf {
 	const struct cidr_list *proxy_from;     /* trusted load balancers */
 	struct ipcount *ipcount;        /* per-address cap, shared */
 	l4proxy_count_cb *count;
+	l4proxy_replica_cb *to_replica;
 	void *arg;
 };
 
@@ -64,8 +81,24 @@ int l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer
     const char *app, const void *first, size_t len, const void *more,
     size_t more_len);
 
-/* A candidate set from the router (lbmsg). */
-void l4proxy_apply(struct l4proxy *p, const struct lbmsg *m);
+/* A candidate set from the router (lbmsg: static backends); takes m's
+ * candidates (m is left empty). */
+void l4proxy_apply(struct l4proxy *p, struct lbmsg *m);
+/* The tunnel replicas of every group (LBMSG_REPLICA candidates, app = the
+ * group), from the acceptor's route table; takes v[n] (malloc'ed, strings
+ * too). They join the router's backends of the same app. */
+void l4proxy_set_replicas(struct l4proxy *p, struct lbmsg_cand *v, size_t n);
+
+/* The decision for a connection from *client to app, as the listeners
+ * take it (GeoIP, region map, affinity, counts): the chosen candidate,
+ * counted and referenced (lbset_release() gives it back), or NULL when
+ * none is eligible. */
+struct lbset_backend *l4proxy_pick(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client);
+/* The candidate l4proxy_pick() gave cannot be reached: the client's
+ * binding goes, it is skipped here for the back-off, and released. */
+void l4proxy_pick_failed(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client, struct lbset_backend *b);
 /* The version held, to compare with the router's beacon. */
 void l4proxy_version(const struct l4proxy *p, uint64_t *epoch,
     uint64_t *version);

@@ -191,7 +191,10 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		uint64_t id = lbpick_id(c->id, strlen(c->id));
 		char text[80];
 
-		if (strchr(c->addr, ':') != NULL)
+		if (c->kind == LBMSG_REPLICA)
+			snprintf(text, sizeof(text), "%s", c->node[0] != '\0' ?
+			    c->node : "here");
+		else if (strchr(c->addr, ':') != NULL)
 			snprintf(text, sizeof(text), "[%s]:%u", c->addr, c->port);
 		else
 			snprintf(text, sizeof(text), "%s:%u", c->addr, c->port);
@@ -215,7 +218,13 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		b->kind = c->kind;
 		snprintf(b->name, sizeof(b->name), "%s", c->id);
 		snprintf(b->app, sizeof(b->app), "%s", c->app);
-		if (sock_addr_parse(&b->addr, text, NULL) != 0)
+		snprintf(b->node, sizeof(b->node), "%s", c->kind == LBMSG_REPLICA ?
+		    c->node : "");
+		b->session = c->session;
+		b->tunnel_id = c->tunnel_id;
+		b->addr.len = 0;
+		if (c->kind == LBMSG_BACKEND &&
+		    sock_addr_parse(&b->addr, text, NULL) != 0)
 			b->addr.len = 0;        /* not dialable: never picked */
 		snprintf(b->addr_text, sizeof(b->addr_text), "%s", text);
 		b->health_down = (c->flags & LBPICK_DOWN) != 0;
@@ -225,7 +234,7 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		proto[nn].weight = c->weight;
 		proto[nn].soft_limit = c->soft_limit;
 		proto[nn].hard_limit = c->hard_limit;
-		if (b->addr.len == 0)
+		if (c->kind == LBMSG_BACKEND && b->addr.len == 0)
 			proto[nn].flags |= LBPICK_UNHEALTHY;
 		nb[nn++] = b;
 	}
@@ -242,7 +251,8 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		if (j == napps)
 			apps[napps++].key = key;
 		apps[j].n++;
-		apps[0].n++;
+		if (nb[i]->kind == LBMSG_BACKEND)
+			apps[0].n++;
 	}
 	for (j = 0; j < napps; j++) {
 		if (apps[j].n == 0)
@@ -259,7 +269,8 @@ lbset_apply(struct lbset *s, const struct lbmsg *m)
 		for (j = 1; apps[j].key != key; j++)
 			;
 		apps[j].b[apps[j].n++] = nb[i];
-		apps[0].b[apps[0].n++] = nb[i];
+		if (nb[i]->kind == LBMSG_BACKEND)
+			apps[0].b[apps[0].n++] = nb[i];
 	}
 	/* from here nothing fails: swap in */
 	for (i = 0; i < s->nbackends; i++) {

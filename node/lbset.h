@@ -7,10 +7,11 @@
  * set and keeps the state of every backend that is still in it (same id),
  * so counts, back-offs and bindings survive edits of routing.db.
  *
- * A candidate is a `struct lbset_backend` so that other kinds (a tunnel
- * replica on another node, reached over the mesh) can be added beside
- * static backends: the decision sees only lbpick_cand; how a pick is
- * reached is the caller's business (kind). */
+ * A candidate is a `struct lbset_backend` of either kind: a static backend,
+ * or a tunnel replica (a session here or on another node) of the group
+ * named as the app. The decision sees only lbpick_cand; how a pick is
+ * reached is the caller's business (kind). The app-less set (LBSET_ALL,
+ * edgeProxy's single listener) holds static backends only. */
 #ifndef WARREN_LBSET_H
 #define WARREN_LBSET_H
 
@@ -34,7 +35,10 @@ struct lbset_backend {
 	char name[LBSET_NAME_MAX + 1];
 	char app[LBSET_NAME_MAX + 1];
 	struct sock_addr addr;          /* BACKEND: wg_ip:port */
-	char addr_text[80];
+	char addr_text[80];             /* BACKEND: wg_ip:port; REPLICA: node */
+	char node[LBSET_NAME_MAX + 1];  /* REPLICA: the holder's node, "" = here */
+	uint64_t session;               /* REPLICA: its session and tunnel */
+	uint32_t tunnel_id;
 	uint32_t conns;                 /* connections from pick until close */
 	uint64_t conns_total, dial_failures;
 	bool health_down;               /* the router's checks: down here */

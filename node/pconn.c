@@ -35,7 +35,8 @@
 #include "sholder.h"
 #include "mesh.h"
 #include "meshmsg.h"
-#include "replica.h"
+#include "lbmsg.h"
+#include "lbset.h"
 #include "l4proxy.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
@@ -68,8 +69,8 @@ struct pconn {
 	                                 * Authorization the holder checked */
 	uint16_t port;                  /* tcp: the public port */
 	bool counted;                   /* in a->ipcount */
-	uint64_t rep_sid;               /* --group: the replica (session) this
-	                                 * connection is counted against, or 0 */
+	struct lbset_backend *rep;      /* --group: the replica this connection
+	                                 * is counted against (referenced) */
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
 	ev_timer timer;
@@ -245,46 +246,61 @@ pconn_fail(struct pconn *pc, int status, const char *reason)
 	pconn_update_io(pc);
 }
 
-/* A grouped name (--group): the replica this connection gets, by the
- * edge's decision (node/replica.h), skipping one whose node's link broke
- * or whose local session is gone. Returns ROUTES_LOCAL or ROUTES_REMOTE
- * with *claim set, or ROUTES_OFFLINE when none can take it. */
+#define PCONN_PICKS     3       /* candidates tried for a grouped name */
+
+/* Can the replica b be reached from here now: its session is here, or the
+ * link to its node has not just broken? */
+static bool
+pconn_replica_reachable(struct acceptor *a, const struct lbset_backend *b)
+{
+	if (b->node[0] == '\0')
+		return acceptor_session(a, b->session) != NULL;
+	return a->mesh != NULL && mesh_link_state(a->mesh, b->node) !=
+	    MESH_LINK_FAILING;
+}
+
+/* A grouped name (--group): the candidate of its group this connection
+ * gets, by the edge's decision (node/replica.h). A replica: returns
+ * ROUTES_LOCAL or ROUTES_REMOTE with *claim set, skipping one that cannot
+ * be reached now. A static backend of the app of the group's name:
+ * ROUTES_APP, and the connection goes to the load balancer (the client's
+ * binding brings it to that backend). ROUTES_OFFLINE when none can take
+ * it. */
 static enum routes_result
 pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
     const struct sockaddr_storage *client)
 {
 	struct acceptor *a = pc->a;
-	struct routes_replica *v;
-	struct lbpick_cand *cands;
-	size_t n = routes_group(a->routes, key, &v, &cands);
-	long k = -1, skip = -1;
+	const char *app = routes_app(a->routes, key);
+	struct lbset_backend *b = NULL;
 	int tries;
 
-	if (a->replica == NULL || n == 0)
+	if (app == NULL || a->l4 == NULL)
 		return ROUTES_OFFLINE;
-	for (tries = 0; tries < 2; tries++) {
-		k = replica_pick(a->replica, key, (const struct sockaddr *)client,
-		    v, cands, n, skip);
-		if (k < 0)
+	for (tries = 0; tries < PCONN_PICKS; tries++) {
+		if ((b = l4proxy_pick(a->l4, app, client)) == NULL)
 			return ROUTES_OFFLINE;
-		if (v[k].node == NULL ? acceptor_session(a, v[k].session) != NULL :
-		    a->mesh == NULL ||
-		    mesh_link_state(a->mesh, v[k].node) != MESH_LINK_FAILING)
+		if (b->kind != LBMSG_REPLICA) {
+			lbset_release(b);
+			return ROUTES_APP;
+		}
+		if (pconn_replica_reachable(a, b))
 			break;
-		skip = k;
+		l4proxy_pick_failed(a->l4, app, client, b);
+		b = NULL;
 	}
+	if (b == NULL)
+		return ROUTES_OFFLINE;
 	memset(claim, 0, sizeof(*claim));
-	claim->session = v[k].session;
-	claim->tunnel_id = v[k].tunnel_id;
-	if (pc->rep_sid != v[k].session) {
-		replica_release(a->replica, pc->rep_sid);
-		pc->rep_sid = v[k].session;
-		replica_hold(a->replica, pc->rep_sid);
-	}
+	claim->session = b->session;
+	claim->tunnel_id = b->tunnel_id;
+	if (pc->rep != NULL)
+		lbset_release(pc->rep);
+	pc->rep = b;
 	a->stats.replica_picks++;
-	if (v[k].node == NULL)
+	if (b->node[0] == '\0')
 		return ROUTES_LOCAL;
-	snprintf(claim->node, sizeof(claim->node), "%s", v[k].node);
+	snprintf(claim->node, sizeof(claim->node), "%s", b->node);
 	return ROUTES_REMOTE;
 }
 
@@ -1113,8 +1129,9 @@ pconn_close(struct pconn *pc)
 	spipe_fini(&pc->pipe);
 	if (pc->counted)
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
-	if (pc->rep_sid != 0 && a->replica != NULL)
-		replica_release(a->replica, pc->rep_sid);
+	if (pc->rep != NULL)
+		lbset_release(pc->rep);
+	pc->rep = NULL;
 	http1_req_free(pc->http);
 	buf_fini(&pc->in);
 	buf_fini(&pc->out);
@@ -1338,6 +1355,69 @@ pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
 {
 	pconn_accept(a, fd, PK_TCP, claim->session, claim->tunnel_id, claim->node,
 	    port);
+}
+
+int
+pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
+    struct lbset_backend *b, const void *data, size_t len)
+{
+	struct acceptor *a = arg;
+	const struct tunnel_policy *pol = NULL;
+	struct route_claim c;
+	struct session *s = NULL;
+	struct pconn *pc;
+
+	if (!pconn_replica_reachable(a, b))
+		return -1;
+	if (b->node[0] == '\0') {
+		s = acceptor_session(a, b->session);
+		pol = session_policy(a, b->session, b->tunnel_id);
+		/* raw bytes carry no credentials for a tunnel that wants them */
+		if (pol != NULL && (!tunnel_policy_allows(pol,
+		    (const struct sockaddr *)peer) ||
+		    !tunnel_policy_basic_ok(pol, NULL, 0))) {
+			a->stats.refused_policy++;
+			return -1;
+		}
+	}
+	if ((pc = pconn_new(a, fd)) == NULL) {
+		lbset_release(b);       /* fd is closed */
+		return 0;
+	}
+	pc->kind = PK_TCP;
+	pc->state = PC_RAW;
+	pc->rep = b;
+	pconn_set_peer(pc, peer);
+	a->stats.replica_picks++;
+	if (ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
+	    (unsigned)a->conf.max_conns_per_ip))
+		pc->counted = true;
+	if (s != NULL) {
+		if (session_open_stream(s, b->tunnel_id, pc->peer, "", pc,
+		    &pc->st) != 0)
+			goto gone;
+		pc->sess_id = b->session;
+		pc->tunnel_id = b->tunnel_id;
+	} else {
+		memset(&c, 0, sizeof(c));
+		c.session = b->session;
+		c.tunnel_id = b->tunnel_id;
+		snprintf(c.node, sizeof(c.node), "%s", b->node);
+		if (pconn_open_remote(pc, MESHMSG_TCP, "", &c, NULL, 0) != 0)
+			goto gone;
+	}
+	if (len > 0 && pconn_send(pc, data, len) != 0) {
+		pconn_close(pc);
+		return 0;
+	}
+	pconn_arm_timer(pc);
+	pconn_update_io(pc);
+	return 0;
+gone:
+	pc->rep = NULL;         /* the caller's again, with fd */
+	pc->tio.fd = -1;
+	pconn_close(pc);
+	return -1;
 }
 
 /* Terminates TLS with the certificate for name and serves HTTP inside. */

@@ -32,6 +32,17 @@ struct route_claim;
 void pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
     const struct route_claim *claim);
 
+/* The load balancer picked a tunnel replica for the client at *peer on
+ * fd (l4proxy_replica_cb): relays fd through a stream to its session, here
+ * or over the mesh, data[len] first. Raw bytes: a tunnel that wants
+ * credentials (--basic-auth) or refuses the address is not reached this
+ * way. Returns 0 (fd and b taken) or -1 (unreachable: both stay the
+ * caller's). */
+struct lbset_backend;
+struct sockaddr_storage;
+int pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
+    struct lbset_backend *b, const void *data, size_t len);
+
 /* Frees connections closed during this loop iteration (from an ev_check). */
 void pconn_reap(struct acceptor *a);
 

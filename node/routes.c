@@ -15,9 +15,9 @@ struct rentry {
 	uint64_t alt_session;
 	uint32_t alt_tunnel_id;
 	struct routes_replica *reps;    /* table: --group, or NULL */
-	struct lbpick_cand *cands;      /* ... and their candidates, prepared */
 	uint32_t nreps;
-	char *app;                      /* table: ROUTE_APP, its app */
+	char *app;                      /* table: ROUTE_APP, its app; a grouped
+	                                 * name, its group */
 	char key[];
 };
 
@@ -31,6 +31,7 @@ struct routes {
 	struct rmap table;              /* router's table (http hosts) */
 	struct rmap claims;             /* local claims */
 	uint64_t epoch, version;
+	uint64_t groups_gen;            /* bumped when any replica list changes */
 };
 
 static uint64_t
@@ -115,9 +116,7 @@ rentry_reps_free(struct rentry *e)
 	for (i = 0; i < e->nreps; i++)
 		free(e->reps[i].node);
 	free(e->reps);
-	free(e->cands);
 	e->reps = NULL;
-	e->cands = NULL;
 	e->nreps = 0;
 }
 
@@ -131,76 +130,38 @@ rentry_free(struct rentry *e)
 	free(e);
 }
 
-/* A replica and its candidate, while they are sorted together. */
-struct routes_pair {
-	struct routes_replica rep;
-	struct lbpick_cand cand;
-};
-
-static int
-routes_pair_cmp(const void *pa, const void *pb)
-{
-	const struct routes_pair *a = pa, *b = pb;
-	int c = memcmp(&a->cand.region, &b->cand.region, sizeof(a->cand.region));
-
-	if (c != 0)
-		return c;
-	return a->cand.id < b->cand.id ? -1 : a->cand.id > b->cand.id;
-}
-
-/* The replicas of a grouped route and their candidates, sorted by region
- * then id and prepared for lbpick. */
+/* The replicas of a grouped route, as the router lists them. */
 static int
 rentry_reps_set(struct rentry *e, const struct ipcmsg_route *rt,
     const char *self)
 {
-	struct routes_pair *v;
 	uint32_t i, n = rt->nreplicas;
-	char id[ROUTES_NODE_MAX + 40];
-	int rc = 0;
 
 	rentry_reps_free(e);
 	if (n == 0)
 		return 0;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
+	if ((e->reps = calloc(n, sizeof(*e->reps))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		const struct ipcmsg_route *p = &rt->replicas[i];
 		const char *node = p->node != NULL ? p->node : "";
-		const char *reg = p->grp.region != NULL ? p->grp.region : "";
+		struct routes_replica *v = &e->reps[e->nreps];
 
 		if (node[0] != '\0' && strcmp(node, self) != 0 &&
 		    (strlen(node) > ROUTES_NODE_MAX ||
-		    (v[i].rep.node = strdup(node)) == NULL))
-			rc = -ENOMEM;
-		v[i].rep.session = p->session;
-		v[i].rep.tunnel_id = p->tunnel_id;
-		snprintf(id, sizeof(id), "%s/%016llx", node,
-		    (unsigned long long)p->session);
-		v[i].cand.id = lbpick_id(id, strlen(id));
-		lbpick_region(&v[i].cand.region, reg, strlen(reg));
-		v[i].cand.weight = p->grp.weight;
-		v[i].cand.soft_limit = p->grp.soft_limit;
-		v[i].cand.hard_limit = p->grp.hard_limit;
+		    (v->node = strdup(node)) == NULL)) {
+			rentry_reps_free(e);
+			return -ENOMEM;
+		}
+		v->session = p->session;
+		v->tunnel_id = p->tunnel_id;
+		snprintf(v->region, sizeof(v->region), "%s",
+		    p->grp.region != NULL ? p->grp.region : "");
+		v->weight = p->grp.weight;
+		v->soft_limit = p->grp.soft_limit;
+		v->hard_limit = p->grp.hard_limit;
+		e->nreps++;
 	}
-	if (rc == 0 && ((e->reps = calloc(n, sizeof(*e->reps))) == NULL ||
-	    (e->cands = calloc(n, sizeof(*e->cands))) == NULL))
-		rc = -ENOMEM;
-	if (rc != 0) {
-		for (i = 0; i < n; i++)
-			free(v[i].rep.node);
-		free(v);
-		rentry_reps_free(e);
-		return rc;
-	}
-	qsort(v, n, sizeof(*v), routes_pair_cmp);
-	for (i = 0; i < n; i++) {
-		e->reps[i] = v[i].rep;
-		e->cands[i] = v[i].cand;
-	}
-	free(v);
-	e->nreps = n;
-	lbpick_prepare(e->cands, n);
 	return 0;
 }
 
@@ -211,15 +172,11 @@ rentry_reps_drop(struct rentry *e, uint64_t session)
 	uint32_t i, k = 0;
 
 	for (i = 0; i < e->nreps; i++) {
-		if (e->reps[i].session == session) {
-			free(e->reps[i].node);
+		if (e->reps[i].node == NULL && e->reps[i].session == session)
 			continue;
-		}
-		e->cands[k] = e->cands[i];
 		e->reps[k++] = e->reps[i];
 	}
 	e->nreps = k;
-	lbpick_prepare(e->cands, k);
 	return k;
 }
 
@@ -278,8 +235,10 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 {
 	uint32_t i;
 
-	if (!t->delta)
+	if (!t->delta) {
 		rmap_clear(&r->table);
+		r->groups_gen++;
+	}
 	for (i = 0; i < t->n; i++) {
 		const struct ipcmsg_route *rt = &t->routes[i];
 		struct rentry *e;
@@ -299,6 +258,8 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		else
 			continue;
 		if (rt->state == ROUTE_DELETED) {
+			if ((e = rmap_get(&r->table, key)) != NULL && e->nreps > 0)
+				r->groups_gen++;
 			rmap_del(&r->table, key);
 			continue;
 		}
@@ -314,12 +275,14 @@ routes_apply(struct routes *r, const struct ipcmsg_table *t)
 		    strlen(rt->node) <= ROUTES_NODE_MAX &&
 		    (e->node = strdup(rt->node)) == NULL)
 			return -ENOMEM;
+		if (e->nreps > 0 || rt->nreplicas > 0)
+			r->groups_gen++;
 		if (rentry_reps_set(e, rt, r->self) != 0)
 			return -ENOMEM;
 		free(e->app);
 		e->app = NULL;
-		if (rt->state == ROUTE_APP && (e->app = strdup(rt->grp.name != NULL ?
-		    rt->grp.name : "")) == NULL)
+		if ((rt->state == ROUTE_APP || e->nreps > 0) &&
+		    (e->app = strdup(rt->grp.name != NULL ? rt->grp.name : "")) == NULL)
 			return -ENOMEM;
 		free(e->alt);
 		e->alt = NULL;
@@ -380,6 +343,8 @@ routes_unclaim_session(struct routes *r, uint64_t session)
 				struct rentry *t = rmap_put(&r->table, e->key);
 
 				/* a replica of a group: the others still serve */
+				if (t != NULL && t->nreps > 0)
+					r->groups_gen++;
 				if (t != NULL && t->nreps > 0 &&
 				    rentry_reps_drop(t, session) > 0) {
 					*pp = e->next;
@@ -423,20 +388,33 @@ routes_app(struct routes *r, const char *host)
 {
 	struct rentry *e = rmap_get(&r->table, host);
 
-	return e != NULL && e->state == ROUTE_APP ? e->app : NULL;
+	if (e == NULL)
+		return NULL;
+	if (e->state == ROUTE_APP || (e->state == ROUTE_ONLINE && e->nreps > 0))
+		return e->app;
+	return NULL;
 }
 
-size_t
-routes_group(struct routes *r, const char *host, struct routes_replica **v,
-    struct lbpick_cand **cands)
+uint64_t
+routes_groups_gen(const struct routes *r)
 {
-	struct rentry *e = rmap_get(&r->table, host);
+	return r->groups_gen;
+}
 
-	if (e == NULL || e->state != ROUTE_ONLINE || e->nreps == 0)
-		return 0;
-	*v = e->reps;
-	*cands = e->cands;
-	return e->nreps;
+void
+routes_each_replica(struct routes *r,
+    void (*fn)(void *arg, const char *app, const struct routes_replica *rep),
+    void *arg)
+{
+	struct rentry *e;
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < r->table.size; i++)
+		for (e = r->table.tab[i]; e != NULL; e = e->next)
+			if (e->state == ROUTE_ONLINE && e->app != NULL)
+				for (k = 0; k < e->nreps; k++)
+					fn(arg, e->app, &e->reps[k]);
 }
 
 enum routes_result

@@ -37,17 +37,20 @@ struct route_claim {
 	uint32_t alt_tunnel_id;
 };
 
-/* One replica of a grouped name (--group): where it is. The load
- * balancer's view of it (region, weight, limits; prepared) is the entry of
- * the same index in the candidate array routes_group() gives beside it. */
+/* One replica of a grouped name (--group): where it is, and what the load
+ * balancer weighs it by (node/lbset.h holds it as a candidate of the app
+ * named as its group). */
 struct routes_replica {
 	char *node;                     /* holder's node; NULL = here */
 	uint64_t session;
 	uint32_t tunnel_id;
+	char region[LBPICK_REGION_MAX + 1];     /* the client's --region, or its
+	                                         * node's */
+	uint32_t weight, soft_limit, hard_limit;
 };
 
 enum routes_result {
-	ROUTES_GROUP = 5,       /* served by replicas: see routes_group() */
+	ROUTES_GROUP = 5,       /* served by its group's candidates (routes_app) */
 	ROUTES_APP = 6,         /* a `domains` name: its app's backends serve
 	                         * it (routes_app() names the app) */
 	ROUTES_LOCAL = 1,       /* claimed by a session here: *claim is set */
@@ -83,14 +86,18 @@ void routes_each_remote_port(struct routes *r,
     void (*fn)(void *arg, unsigned port, const struct route_claim *claim),
     void *arg);
 
-/* Looks a hostname up (lowercase, no port). */
-/* The app of a name routes_lookup_host() said is ROUTES_APP (valid until
- * the next routes_apply), or NULL. */
+/* The app of a name routes_lookup_host() said is ROUTES_APP, or the group
+ * of one it said is ROUTES_GROUP (valid until the next routes_apply), or
+ * NULL. */
 const char *routes_app(struct routes *r, const char *host);
-/* The replicas of a name routes_lookup_host() said is ROUTES_GROUP (valid
- * until the next routes_apply). Returns their count (0: not a group). */
-size_t routes_group(struct routes *r, const char *host,
-    struct routes_replica **v, struct lbpick_cand **cands);
+/* Changes whenever a grouped name's replicas may have changed. */
+uint64_t routes_groups_gen(const struct routes *r);
+/* Calls fn for every replica of every online grouped name, with its group
+ * (a replica serving several names comes once per name). */
+void routes_each_replica(struct routes *r,
+    void (*fn)(void *arg, const char *app, const struct routes_replica *rep),
+    void *arg);
+/* Looks a hostname up (lowercase, no port). */
 enum routes_result routes_lookup_host(struct routes *r, const char *host,
     struct route_claim *claim);
 

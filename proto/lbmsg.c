@@ -87,18 +87,24 @@ lbmsg_decode(struct lbmsg *m, const void *buf, size_t len)
 }
 
 void
+lbmsg_cand_fini(struct lbmsg_cand *c)
+{
+	free(c->app);
+	free(c->id);
+	free(c->region);
+	free(c->country);
+	free(c->addr);
+	free(c->node);
+	memset(c, 0, sizeof(*c));
+}
+
+void
 lbmsg_fini(struct lbmsg *m)
 {
 	uint32_t i;
 
-	for (i = 0; i < m->n; i++) {
-		free(m->c[i].app);
-		free(m->c[i].id);
-		free(m->c[i].region);
-		free(m->c[i].country);
-		free(m->c[i].addr);
-		free(m->c[i].node);
-	}
+	for (i = 0; i < m->n; i++)
+		lbmsg_cand_fini(&m->c[i]);
 	free(m->c);
 	m->c = NULL;
 	m->n = 0;

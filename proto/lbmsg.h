@@ -24,7 +24,10 @@
 /* What a candidate is, and so how the acceptor reaches it. */
 enum lbmsg_kind {
 	LBMSG_BACKEND = 1,              /* a static backend: dialled at addr:port */
-	/* tunnel replicas (a session on `node`, over the mesh) come next */
+	LBMSG_REPLICA = 2,              /* a tunnel replica (--group): a session
+	                                 * here or on `node`, over the mesh. The
+	                                 * acceptor adds these from its own route
+	                                 * table; they are never on the wire */
 };
 
 struct lbmsg_cand {
@@ -38,6 +41,8 @@ struct lbmsg_cand {
 	char *node;                     /* the node holding it, "" = any */
 	uint16_t port;
 	uint32_t weight, soft_limit, hard_limit;
+	uint64_t session;               /* REPLICA: its session and tunnel */
+	uint32_t tunnel_id;
 };
 
 struct lbmsg {
@@ -55,6 +60,8 @@ struct nng_msg *lbmsg_encode(const struct lbmsg *m);
 /* Returns 0, or -EINVAL / -EPROTO / -ENOMEM with *m zeroed. */
 int lbmsg_decode(struct lbmsg *m, const void *buf, size_t len);
 void lbmsg_fini(struct lbmsg *m);
+/* Frees one candidate's strings (not the candidate). */
+void lbmsg_cand_fini(struct lbmsg_cand *c);
 /* LB_REQ: a header only. */
 struct nng_msg *lbmsg_req_encode(void);
 
