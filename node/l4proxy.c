@@ -365,11 +365,11 @@ static void
 l4conn_dial(struct l4conn *k)
 {
 	struct l4proxy *p = k->p;
-	int fd;
+	int fd, rc;
 
 	while (k->tries < L4_TRIES) {
-		k->b = lbset_pick(p->set, k->l->key, k->key, &k->where, &p->local,
-		    l4_now_ms());
+		k->b = lbset_pick_raw(p->set, k->l->key, k->key, &k->where,
+		    &p->local, l4_now_ms());
 		if (k->b == NULL)
 			break;
 		if (k->tries++ > 0)
@@ -381,9 +381,10 @@ l4conn_dial(struct l4conn *k)
 				    (struct sockaddr *)&k->peer);
 				k->counted = false;
 			}
-			if (p->c.to_replica != NULL && p->c.to_replica(p->c.arg,
+			rc = p->c.to_replica != NULL ? p->c.to_replica(p->c.arg,
 			    k->cfd, &k->peer, k->b, buf_data(&k->up.pend),
-			    buf_len(&k->up.pend)) == 0) {
+			    buf_len(&k->up.pend)) : -ENOENT;
+			if (rc == 0) {
 				p->to_replica++;
 				k->cfd = -1;    /* the stream's now, with b */
 				k->b = NULL;
@@ -394,7 +395,15 @@ l4conn_dial(struct l4conn *k)
 				k->counted = ipcount_take(p->c.ipcount,
 				    (struct sockaddr *)&k->peer,
 				    (unsigned)p->c.nc->max_conns_per_ip);
-			lbset_dial_failed(p->set, k->l->key, k->key, k->b);
+			if (rc == -EPERM) {
+				p->refused++;
+				l4conn_close(k, "address not allowed by the tunnel");
+				return;
+			}
+			if (rc == -EACCES)
+				lbset_refuse_raw(p->set, k->l->key, k->key, k->b);
+			else
+				lbset_dial_failed(p->set, k->l->key, k->key, k->b);
 			lbset_release(k->b);
 			k->b = NULL;
 			continue;
@@ -923,6 +932,19 @@ l4proxy_pick(struct l4proxy *p, const char *app,
 	l4_locate(p, client, &where, key);
 	return lbset_pick(p->set, lbset_app_key(app), key, &where, &p->local,
 	    l4_now_ms());
+}
+
+void
+l4proxy_refuse_raw(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client, struct lbset_backend *b)
+{
+	uint8_t key[16];
+
+	if (!cidr_key((const struct sockaddr *)client, key))
+		memset(key, 0, sizeof(key));
+	lbset_refuse_raw(p->set, lbset_app_key(app), key, b);
+	lbset_count_failover(p->set);
+	lbset_release(b);
 }
 
 void

@@ -42,8 +42,10 @@ struct lbset_backend;
 /* The decision picked a tunnel replica (b->kind LBMSG_REPLICA) for the
  * client at *peer on fd: open a stream to its session (here, or over the
  * mesh on b->node) and relay fd through it, data[len] first. Returns 0
- * when the caller took fd and the reference to b, or -1 when the replica
- * cannot be reached (fd and b stay the load balancer's). */
+ * when the caller took fd and the reference to b; else fd and b stay the
+ * load balancer's: -EPERM the tunnel refuses the client's address (the
+ * client is closed), -EACCES it wants credentials raw bytes cannot carry
+ * (never again an L4 pick), other: it cannot be reached (back-off). */
 typedef int l4proxy_replica_cb(void *arg, int fd,
     const struct sockaddr_storage *peer, struct lbset_backend *b,
     const void *data, size_t len);
@@ -95,6 +97,10 @@ void l4proxy_set_replicas(struct l4proxy *p, struct lbmsg_cand *v, size_t n);
  * none is eligible. */
 struct lbset_backend *l4proxy_pick(struct l4proxy *p, const char *app,
     const struct sockaddr_storage *client);
+/* The replica l4proxy_pick() gave refused raw bytes (it wants
+ * credentials): it is never again an L4 pick; released. */
+void l4proxy_refuse_raw(struct l4proxy *p, const char *app,
+    const struct sockaddr_storage *client, struct lbset_backend *b);
 /* The candidate l4proxy_pick() gave cannot be reached: the client's
  * binding goes, it is skipped here for the back-off, and released. */
 void l4proxy_pick_failed(struct l4proxy *p, const char *app,

@@ -10,6 +10,8 @@
 #include "lbmsg.h"
 #include "log.h"
 
+#define LBSET_RAW_REFUSED_MAX   64      /* replicas kept out of L4 picks */
+
 struct lbset_app {
 	uint64_t key;
 	size_t n;
@@ -28,6 +30,8 @@ struct lbset {
 	size_t napps;
 	struct lbset_stats st;
 	uint64_t gen;                   /* of lbset_apply calls */
+	struct lbset_backend *raw_refused[LBSET_RAW_REFUSED_MAX];
+	size_t nraw_refused;
 };
 
 uint64_t
@@ -94,6 +98,8 @@ lbset_free(struct lbset *s)
 		/* held by connections: they free it (their loop is gone too) */
 		lbset_backend_unref(b);
 	}
+	for (i = 0; i < s->nraw_refused; i++)
+		lbset_backend_unref(s->raw_refused[i]);
 	free(s->backends);
 	lbset_apps_free(s->apps, s->napps);
 	lbbind_free(s->bind);
@@ -373,6 +379,45 @@ lbset_pick(struct lbset *s, uint64_t key, const uint8_t addr[16],
 	b->conns_total++;
 	lbset_sync_slots(b);
 	return b;
+}
+
+struct lbset_backend *
+lbset_pick_raw(struct lbset *s, uint64_t key, const uint8_t addr[16],
+    const struct lbpick_where *client, const struct lbpick_where *local,
+    uint64_t now_ms)
+{
+	struct lbset_backend *b;
+	size_t i, k;
+
+	/* out for this decision only: the list is short (usually empty) */
+	for (i = k = 0; i < s->nraw_refused; i++) {
+		b = s->raw_refused[i];
+		if (b->slot[0] == NULL && b->slot[1] == NULL) {
+			lbset_backend_unref(b);         /* gone from the set */
+			continue;
+		}
+		s->raw_refused[k++] = b;
+		if (b->slot[0] != NULL)
+			b->slot[0]->flags |= LBPICK_DOWN;
+	}
+	s->nraw_refused = k;
+	b = lbset_pick(s, key, addr, client, local, now_ms);
+	for (i = 0; i < s->nraw_refused; i++)
+		lbset_sync_slots(s->raw_refused[i]);
+	return b;
+}
+
+void
+lbset_refuse_raw(struct lbset *s, uint64_t key, const uint8_t addr[16],
+    struct lbset_backend *b)
+{
+	lbbind_drop(s->bind, key, addr);
+	if (b->raw_refused || s->nraw_refused == LBSET_RAW_REFUSED_MAX)
+		return;
+	log_info("lb.raw_refused", "replica=%s app=%s", b->name, b->app);
+	b->raw_refused = true;
+	b->refs++;
+	s->raw_refused[s->nraw_refused++] = b;
 }
 
 void

@@ -43,6 +43,8 @@ struct lbset_backend {
 	uint64_t conns_total, dial_failures;
 	bool health_down;               /* the router's checks: down here */
 	bool backoff;                   /* a dial failed: skipped until the timer */
+	bool raw_refused;               /* REPLICA: refuses raw bytes (wants
+	                                 * credentials): never an L4 pick */
 	/* internal */
 	unsigned refs;                  /* connections + 1 while in the set */
 	struct lbpick_cand *slot[2];    /* its entries: its app's, all apps' */
@@ -85,6 +87,16 @@ uint64_t lbset_app_key(const char *app);
 struct lbset_backend *lbset_pick(struct lbset *s, uint64_t key,
     const uint8_t addr[16], const struct lbpick_where *client,
     const struct lbpick_where *local, uint64_t now_ms);
+/* lbset_pick for raw bytes (an L4 listener, a handed-over connection):
+ * candidates marked with lbset_refuse_raw() are not eligible. */
+struct lbset_backend *lbset_pick_raw(struct lbset *s, uint64_t key,
+    const uint8_t addr[16], const struct lbpick_where *client,
+    const struct lbpick_where *local, uint64_t now_ms);
+/* The replica b refused raw bytes (it wants credentials): the client's
+ * binding is dropped and b is never again an L4 pick (it stays one by
+ * name). Does not release. */
+void lbset_refuse_raw(struct lbset *s, uint64_t key, const uint8_t addr[16],
+    struct lbset_backend *b);
 /* A dial to b for the client failed: its binding is dropped and b is
  * skipped on this node for the back-off (counted). Does not release. */
 void lbset_dial_failed(struct lbset *s, uint64_t key, const uint8_t addr[16],

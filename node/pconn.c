@@ -71,6 +71,12 @@ struct pconn {
 	bool counted;                   /* in a->ipcount */
 	struct lbset_backend *rep;      /* --group: the replica this connection
 	                                 * is counted against (referenced) */
+	/* from the load balancer (pconn_accept_replica): its app, and what
+	 * went to the replica until its first byte back, to try another
+	 * candidate when the replica's node refuses the stream */
+	char *lb_app;
+	struct buf replay;
+	bool replaying;
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
 	ev_timer timer;
@@ -939,6 +945,60 @@ pconn_flush(struct pconn *pc)
 	return pc->dead ? -1 : 0;
 }
 
+#define PCONN_REPLAY_MAX        (64u * 1024)
+
+/* Keeps what goes to a replica the load balancer picked until its first
+ * byte back (bounded: past PCONN_REPLAY_MAX there is no second try). */
+static void
+pconn_keep_replay(struct pconn *pc, const void *p, size_t n)
+{
+	if (!pc->replaying)
+		return;
+	if (buf_append(&pc->replay, p, n, PCONN_REPLAY_MAX) != 0) {
+		pc->replaying = false;
+		buf_fini(&pc->replay);
+	}
+}
+
+static void
+pconn_stop_replay(struct pconn *pc)
+{
+	pc->replaying = false;
+	buf_fini(&pc->replay);
+}
+
+/* The replica's node refused the stream before anything came back (its
+ * session went: the replica is out here for the back-off; or the tunnel
+ * wants credentials raw bytes cannot carry: never again an L4 pick) and
+ * the connection, with what it sent so far, goes back to the load
+ * balancer for another candidate.
+ * Returns true when it did (pc is closed). */
+static bool
+pconn_replay(struct pconn *pc, int code)
+{
+	struct acceptor *a = pc->a;
+
+	if (!pc->replaying || pc->resp_started || pc->rep == NULL || a->l4 == NULL ||
+	    (code != MUX_RST_SESSION_GONE && code != MUX_RST_NO_TUNNEL &&
+	    code != MUX_RST_AUTH && code != MUX_RST_REFUSED))
+		return false;
+	if (code == MUX_RST_AUTH)
+		l4proxy_refuse_raw(a->l4, pc->lb_app, &pc->peer_sa, pc->rep);
+	else
+		l4proxy_pick_failed(a->l4, pc->lb_app, &pc->peer_sa, pc->rep);
+	pc->rep = NULL;
+	if (pc->counted) {
+		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
+		pc->counted = false;
+	}
+	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, pc->lb_app,
+	    buf_data(&pc->replay), buf_len(&pc->replay), NULL, 0) != 0)
+		return false;
+	pc->tio.fd = -1;        /* the load balancer's again */
+	pconn_close(pc);
+	return true;
+}
+
 static void
 pconn_read_raw(struct pconn *pc)
 {
@@ -965,6 +1025,7 @@ pconn_read_raw(struct pconn *pc)
 			}
 			return;
 		}
+		pconn_keep_replay(pc, p, (size_t)n);
 		mux_stream_data_commit(pc->st, (size_t)n);
 		pconn_count_bytes(pc, (size_t)n, 0);
 		if ((size_t)n < room && tls_io_pending(&pc->tio) == 0)
@@ -1142,6 +1203,9 @@ pconn_close(struct pconn *pc)
 	pc->next_authz = NULL;
 	free(pc->next_claim);
 	pc->next_claim = NULL;
+	free(pc->lb_app);
+	pc->lb_app = NULL;
+	pconn_stop_replay(pc);
 	pc->st = NULL;
 	a->nconns--;
 	a->stats.conns_closed++;
@@ -1368,17 +1432,18 @@ pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
 	struct pconn *pc;
 
 	if (!pconn_replica_reachable(a, b))
-		return -1;
+		return -ENOENT;
 	if (b->node[0] == '\0') {
 		s = acceptor_session(a, b->session);
 		pol = session_policy(a, b->session, b->tunnel_id);
-		/* raw bytes carry no credentials for a tunnel that wants them */
-		if (pol != NULL && (!tunnel_policy_allows(pol,
-		    (const struct sockaddr *)peer) ||
-		    !tunnel_policy_basic_ok(pol, NULL, 0))) {
+		if (pol != NULL && !tunnel_policy_allows(pol,
+		    (const struct sockaddr *)peer)) {
 			a->stats.refused_policy++;
-			return -1;
+			return -EPERM;
 		}
+		/* raw bytes carry no credentials for a tunnel that wants them */
+		if (pol != NULL && !tunnel_policy_basic_ok(pol, NULL, 0))
+			return -EACCES;
 	}
 	if ((pc = pconn_new(a, fd)) == NULL) {
 		lbset_release(b);       /* fd is closed */
@@ -1388,6 +1453,10 @@ pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
 	pc->state = PC_RAW;
 	pc->rep = b;
 	pconn_set_peer(pc, peer);
+	if (s == NULL && (pc->lb_app = strdup(b->app)) != NULL) {
+		pc->replaying = true;
+		pconn_keep_replay(pc, data, len);
+	}
 	a->stats.replica_picks++;
 	if (ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
 	    (unsigned)a->conf.max_conns_per_ip))
@@ -1417,7 +1486,7 @@ gone:
 	pc->rep = NULL;         /* the caller's again, with fd */
 	pc->tio.fd = -1;
 	pconn_close(pc);
-	return -1;
+	return -ENOENT;
 }
 
 /* Terminates TLS with the certificate for name and serves HTTP inside. */
@@ -1558,6 +1627,8 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 	if (pc->dead)
 		return;
 	pc->resp_started = true;
+	if (pc->replaying)
+		pconn_stop_replay(pc);
 	pc->last_active = ev_now(pc->a->loop);
 	pconn_first_byte(pc);
 	pconn_count_bytes(pc, 0, len);
@@ -1607,6 +1678,8 @@ pconn_on_reset(struct mux_stream *st, int code, const char *reason)
 	if (pc->remote)
 		log_info("fwd.reset", "peer=%s host=%s code=%d reason=\"%s\"", pc->peer,
 		    pc->host[0] ? pc->host : "-", code, reason);
+	if (pconn_replay(pc, code))
+		return;
 	if (pc->http == NULL || pc->resp_started || pc->state == PC_RAW) {
 		pconn_close(pc);
 		return;

@@ -36,8 +36,8 @@ void pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
  * fd (l4proxy_replica_cb): relays fd through a stream to its session, here
  * or over the mesh, data[len] first. Raw bytes: a tunnel that wants
  * credentials (--basic-auth) or refuses the address is not reached this
- * way. Returns 0 (fd and b taken) or -1 (unreachable: both stay the
- * caller's). */
+ * way. Returns 0 (fd and b taken) or, with both still the caller's,
+ * -EPERM, -EACCES or -ENOENT as l4proxy_replica_cb says. */
 struct lbset_backend;
 struct sockaddr_storage;
 int pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,

@@ -42,6 +42,9 @@ static const struct {
 	{ "lb_by_name_total", "counter",
 	    "Public connections whose Host or SNI is a domains entry, handed to "
 	    "the load balancer for their app's backends." },
+	{ "lb_to_replica_total", "counter",
+	    "Load balancer connections whose pick was a tunnel replica, relayed "
+	    "through a stream to its session (here or over the mesh)." },
 	{ "xff_invalid_total", "counter",
 	    "X-Forwarded-For from a --xff-from balancer whose last entry is not "
 	    "an address (the connection's address is used)." },

@@ -81,15 +81,18 @@ def wait_until(what, fn, timeout):
     raise TestFailure("%s: not within %.1fs (last: %r)" % (what, timeout, last))
 
 
-def cluster(env, n=3, key=KEY, extra=()):
+def cluster(env, n=3, key=KEY, extra=(), own=None):
     """n nodes: node i gossips, takes mesh links and serves public HTTP and
-    TCP tunnels on 127.0.0.i; all share the cluster key. Waits until every
-    node sees every other alive with its mesh address."""
+    TCP tunnels on 127.0.0.i; all share the cluster key. own(ip): more
+    arguments of the node on that address. Waits until every node sees
+    every other alive with its mesh address."""
     keys = write_keys(env, "cluster.keys", key)
     nodes = []
     for i in range(1, n + 1):
         args = ["--gossip-listen", "127.0.0.%d:0" % i, "--mesh-listen", "127.0.0.%d:0" % i,
                 "--cluster-key-file", keys] + FAST + list(extra)
+        if own is not None:
+            args += own("127.0.0.%d" % i)
         if nodes:
             args += ["--join", nodes[0].gossip]
         node = env.node(args=args, http="127.0.0.%d:0" % i)

@@ -1,0 +1,153 @@
+"""A group is an app: the tunnel replicas of `warren http --group web` and
+the static backends of app `web` in routing.db are the candidates of one
+decision, whichever way a client comes: by the group's name (Host), by a
+`domains` name of the app, or on an `--lb-listen ...=web` listener. Replicas
+on other nodes are reached over the mesh. Client locations are data: PROXY
+headers from a trusted balancer carry a German, a US and a Brazilian
+address."""
+import os
+import socket
+import time
+
+import harness
+from harness import check
+from test_forward import cluster
+from test_lb import geoip_db, open_db
+from test_lb_listen import wait_metric
+from test_replicas import BR, DE, LB, US, replica, via_lb, wait_replicas
+from test_replication import SLOW, digests_equal, wait_until
+
+TIMEOUT = 120
+JP, JP2 = "133.242.0.3", "133.242.0.4"
+
+
+def lb_port(node):
+    for ev in node.events():
+        if ev.get("ev") == "lb.listen" and ev.get("app") == "web":
+            return int(ev["addr"].rsplit(":", 1)[1])
+    raise harness.TestFailure("%s logged no lb listener\n%s" % (node.name, harness.tail(node.log)))
+
+
+def via_listener(node, client_ip, host="web.localhost", auth=None):
+    """A raw HTTP request on node's --lb-listen for app web from the trusted
+    balancer, for client_ip. Returns the first word of the body (the
+    service's name), the status line when not 200, or "closed"."""
+    s = socket.create_connection((node.ip, lb_port(node)), timeout=10,
+                                 source_address=(LB, 0))
+    req = "GET /whoami HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % host
+    if auth:
+        req += "Authorization: Basic %s\r\n" % auth
+    s.sendall(("PROXY TCP4 %s %s 40000 80\r\n" % (client_ip, node.ip)).encode() +
+              (req + "\r\n").encode())
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except OSError:
+        pass
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    if not head:
+        return "closed"
+    if not head.startswith(b"HTTP/1.1 200") and not head.startswith(b"HTTP/1.0 200"):
+        return head.split(b"\r\n")[0].decode(errors="replace")
+    return body.decode(errors="replace").split()[0] if body.strip() else "empty"
+
+
+def test_group_and_backends_are_one_app(env):
+    nodes = cluster(env, extra=["--geoip-db", geoip_db(), "--proxy-protocol-from", LB],
+                    own=lambda ip: ["--lb-listen", ip + ":0=web"])
+    n1, n2, n3 = nodes
+    # replicas: eu on n1, us on n2; a static backend of app web in sa
+    eu = replica(env, n1, env.http_service("eu-replica"), "eu")
+    replica(env, n2, env.http_service("us-replica"), "us")
+    sa_port = env.http_service("sa-backend")
+    db = open_db(n3)
+    db.execute("INSERT INTO backends VALUES ('web-sa-1','web','sa','127.0.0.1',?,1,1,0,0,0)",
+               (sa_port,))
+    db.execute("INSERT INTO domains (domain, app) VALUES ('shop.example', 'web')")
+    db.commit()
+    db.close()
+    wait_replicas(n3, 2)
+    where = {DE: "eu-replica", US: "us-replica", BR: "sa-backend"}
+    for n in nodes:
+        # by the group's name: a Brazilian client reaches the static backend
+        wait_until("web by Host through %s: each client in its region" % n.name,
+                   lambda: all(via_lb(n, ip) == want for ip, want in where.items()),
+                   15 * SLOW)
+        # on the app's L4 listener: the replicas too, raw, over the mesh
+        for ip, want in where.items():
+            got = via_listener(n, ip)
+            check(got == want, "lb-listen on %s for %s: %r, want %r" % (n.name, ip, got, want))
+    wait_metric(n3, "warren_acceptor_lb_to_replica_total", lambda v: v >= 2)
+    env.note("Host web.localhost and --lb-listen =web on every node: DE -> eu replica "
+             "(n1), US -> us replica (n2), BR -> static backend web-sa-1")
+    # a `domains` name of the app reaches its replicas too
+    wait_until("shop.example (domains -> web) to the eu replica for DE",
+               lambda: via_lb_host(n2, DE, "shop.example") == "eu-replica", 10 * SLOW)
+    # the eu replica's client dies: German clients go elsewhere, on the
+    # listener as by Host
+    eu.proc.kill_tree()
+    wait_until("German clients on the listener served without the eu replica",
+               lambda: via_listener(n3, "85.214.132.200") in ("us-replica", "sa-backend"),
+               15 * SLOW)
+    check(via_lb(n3, "85.214.132.201") in ("us-replica", "sa-backend"),
+          "a German client by Host after the eu replica died")
+    digests_equal(env, nodes)
+
+
+def via_lb_host(node, client_ip, host):
+    s = socket.create_connection((node.ip, node.http_port), timeout=10,
+                                 source_address=(LB, 0))
+    s.sendall(("PROXY TCP4 %s %s 40000 80\r\nGET /whoami HTTP/1.1\r\nHost: %s\r\n"
+               "Connection: close\r\n\r\n" % (client_ip, node.ip, host)).encode())
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        return head.split(b"\r\n")[0].decode(errors="replace")
+    return body.decode().split()[0]
+
+
+def test_listener_never_skips_a_replicas_credentials(env):
+    """A replica that wants a user name and password (--basic-auth) is not
+    reached by raw bytes on an L4 listener, here or over the mesh: the
+    listener's client goes to another candidate; by Host, with the
+    credentials, the replica answers."""
+    nodes = cluster(env, n=2, extra=["--geoip-db", geoip_db(), "--proxy-protocol-from", LB],
+                    own=lambda ip: ["--lb-listen", ip + ":0=web"])
+    n1, n2 = nodes
+    replica(env, n1, env.http_service("ap-locked"), "ap", ["--basic-auth", "bob:s3cret"],
+            name="replica-ap")
+    replica(env, n2, env.http_service("us-open"), "us", name="replica-us")
+    wait_replicas(n2, 2)
+    wait_replicas(n1, 2)
+    import base64
+    cred = base64.b64encode(b"bob:s3cret").decode()
+    for n in nodes:
+        got = via_listener(n, JP)
+        check(got == "us-open", "a Japanese client on %s's listener: %r (the ap replica "
+              "wants credentials; raw bytes must not reach it)" % (n.name, got))
+    # by name, a Japanese client not bound yet gets the ap replica
+    s = socket.create_connection((n2.ip, n2.http_port), timeout=10, source_address=(LB, 0))
+    s.sendall(("PROXY TCP4 %s %s 40000 80\r\nGET /whoami HTTP/1.1\r\nHost: web.localhost\r\n"
+               "Authorization: Basic %s\r\nConnection: close\r\n\r\n" % (JP2, n2.ip, cred)).encode())
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    s.close()
+    check(out.startswith(b"HTTP/1.1 200") and b"ap-locked" in out,
+          "by Host with credentials, a Japanese client: %r" % out[:200])
+    env.note("the ap replica (--basic-auth) is skipped by the L4 listener on both nodes; "
+             "by Host with its credentials it answers")
