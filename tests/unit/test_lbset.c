@@ -21,7 +21,7 @@ cand(const char *app, const char *id, const char *region, uint16_t port,
     uint32_t w, uint32_t hard)
 {
 	struct lbmsg_cand c = { LBMSG_BACKEND, 0, (char *)app, (char *)id,
-	    (char *)region, "", "127.0.0.1", "", port, w, 10, hard };
+	    (char *)region, "", "127.0.0.1", "", port, w, 10, hard, 0, 0 };
 	return c;
 }
 
@@ -169,6 +169,60 @@ test_backoff_and_affinity(void **state)
 	lbset_free(s);
 }
 
+/* Replicas (applied directly: they never travel) join their app's set,
+ * never the all-apps one; one that refuses raw bytes is out of raw picks
+ * only. */
+static void
+test_replicas_join_the_app(void **state)
+{
+	struct lbmsg_cand c[3] = { cand("web", "static-1", "eu", 81, 1, 0),
+	    cand("web", "n2/0000000000000007/1", "eu", 0, 4, 0),
+	    cand("other", "o1", "eu", 83, 1, 0) };
+	struct lbmsg m = { 1, 1, 0, 3, c };
+	struct lbpick_where here = { 0, { { 0, 0 } } };
+	struct lbset_backend *p, *q;
+	struct lbset *s;
+	uint8_t a[16], z[16];
+	uint64_t key = lbset_app_key("web");
+
+	c[1].kind = LBMSG_REPLICA;
+	c[1].addr = "";
+	c[1].node = "n2";
+	c[1].session = 7;
+	c[1].tunnel_id = 1;
+	lbpick_region(&here.region, "eu", 2);
+	assert_int_equal(lbset_new(&s, EV_DEFAULT, 64, 60000, 1000), 0);
+	assert_int_equal(lbset_apply(s, &m), 0);
+	addr_of(a, 1);
+	addr_of(z, 2);
+	/* weight 4 against 1, no load: the replica, with where it is */
+	p = lbset_pick(s, key, a, &here, &here, 0);
+	assert_int_equal(p->kind, LBMSG_REPLICA);
+	assert_string_equal(p->node, "n2");
+	assert_true(p->session == 7 && p->tunnel_id == 1);
+	/* the all-apps set has the two static backends only */
+	q = lbset_pick(s, lbset_app_key(LBSET_ALL), z, &here, &here, 0);
+	assert_int_equal(q->kind, LBMSG_BACKEND);
+	lbset_release(q);
+	/* it wants credentials: raw picks skip it, picks by name do not */
+	lbset_refuse_raw(s, key, a, p);
+	lbset_release(p);
+	q = lbset_pick_raw(s, key, a, &here, &here, 10);
+	assert_string_equal(q->name, "static-1");
+	lbset_release(q);
+	q = lbset_pick(s, key, z, &here, &here, 10);
+	assert_int_equal(q->kind, LBMSG_REPLICA);
+	lbset_release(q);
+	/* gone from the set (its session ended): forgotten */
+	m.n = 1;
+	m.version = 2;
+	assert_int_equal(lbset_apply(s, &m), 0);
+	q = lbset_pick_raw(s, key, a, &here, &here, 20);
+	assert_string_equal(q->name, "static-1");
+	lbset_release(q);
+	lbset_free(s);
+}
+
 int
 main(void)
 {
@@ -176,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_msg_bad),
 		cmocka_unit_test(test_pick_counts_and_apps),
 		cmocka_unit_test(test_backoff_and_affinity),
+		cmocka_unit_test(test_replicas_join_the_app),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
