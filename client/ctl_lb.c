@@ -70,8 +70,11 @@ ctl_lb_explain(struct ctl *c, int argc, char **argv)
 		char addr[80], score[32];
 		long long geo = json_integer_value(json_object_get(o, "geo"));
 
-		snprintf(addr, sizeof(addr), "%s:%lld", ctl_lb_s(o, "wg_ip"),
-		    (long long)json_integer_value(json_object_get(o, "port")));
+		if (strcmp(ctl_lb_s(o, "kind"), "replica") == 0)
+			snprintf(addr, sizeof(addr), "tunnel@%s", ctl_lb_s(o, "node"));
+		else
+			snprintf(addr, sizeof(addr), "%s:%lld", ctl_lb_s(o, "wg_ip"),
+			    (long long)json_integer_value(json_object_get(o, "port")));
 		if (json_is_true(json_object_get(o, "eligible")))
 			snprintf(score, sizeof(score), "%.4f",
 			    json_real_value(json_object_get(o, "score")));

@@ -16,6 +16,7 @@
 #include "nodeconf.h"
 #include "regionmap.h"
 #include "router/lbrows.h"
+#include "router/table.h"
 
 #define LBEXPLAIN_PREFIX        "/v1/lb/explain/"
 #define LBEXPLAIN_MAX           65536   /* backends of one app shown */
@@ -26,7 +27,14 @@ struct lbexplain {
 	struct regionmap map;
 	struct lbpick_where local;
 	char *region;                   /* as configured */
+	const struct table *table;      /* the route table: the groups' replicas */
 };
+
+void
+lbexplain_set_table(struct lbexplain *x, const struct table *t)
+{
+	x->table = t;
+}
 
 int
 lbexplain_open(struct lbexplain **out, const struct lbexplain_conf *c,
@@ -122,9 +130,117 @@ static const char *const lbexplain_why[] = {
 /* The app's backends, by region then id (the order the decision expects),
  * as candidates plus their rows for the answer. Backends registered
  * through the API hold a lease (heartbeats): an expired one is out. */
+/* One candidate and its row, while the backends and replicas are sorted
+ * together into the decision's order (region, then id). */
+struct lbexplain_pair {
+	struct lbpick_cand cand;
+	json_t *row;
+	const char *id;
+};
+
+static int
+lbexplain_pair_cmp(const void *pa, const void *pb)
+{
+	const struct lbexplain_pair *a = pa, *b = pb;
+	int c = memcmp(&a->cand.region, &b->cand.region, sizeof(a->cand.region));
+
+	return c != 0 ? c : strcmp(a->id, b->id);
+}
+
+/* Adds the replicas of the group named app (the acceptor's candidates
+ * beside the app's backends, node/replica.h) to rows and *v[*n], all in
+ * the decision's order. Returns 0 or -ENOMEM. */
+static int
+lbexplain_replicas(struct lbexplain *x, const char *app, json_t *rows,
+    struct lbpick_cand **v, size_t *n)
+{
+	struct ipcmsg_route *routes;
+	struct lbexplain_pair *pv = NULL;
+	struct lbpick_cand *nv;
+	uint32_t nr, i, k;
+	size_t np = 0, cap = 0, j;
+	char id[300];
+	json_t *o;
+	int rc = 0;
+
+	routes = table_list(x->table, &nr);
+	if (routes == NULL && nr != 0)
+		return -ENOMEM;
+	for (i = 0; i < nr && rc == 0; i++) {
+		const struct ipcmsg_route *r = &routes[i];
+
+		if (r->state != ROUTE_ONLINE || r->nreplicas == 0 ||
+		    r->grp.name == NULL || strcmp(r->grp.name, app) != 0)
+			continue;
+		for (k = 0; k < r->nreplicas && rc == 0; k++) {
+			const struct ipcmsg_route *p = &r->replicas[k];
+			const char *reg = p->grp.region != NULL ? p->grp.region : "";
+
+			snprintf(id, sizeof(id), "%s/%016llx/%u", p->node != NULL ?
+			    p->node : "", (unsigned long long)p->session,
+			    p->tunnel_id);
+			for (j = 0; j < json_array_size(rows); j++)
+				if (strcmp(json_string_value(json_object_get(
+				    json_array_get(rows, j), "id")), id) == 0)
+					break;
+			if (j < json_array_size(rows))
+				continue;       /* it serves another name too */
+			o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id,
+			    "kind", "replica", "node", p->node != NULL ? p->node : "",
+			    "region", reg, "weight", (json_int_t)p->grp.weight,
+			    "soft_limit", (json_int_t)p->grp.soft_limit,
+			    "hard_limit", (json_int_t)p->grp.hard_limit);
+			if (o == NULL || json_array_append_new(rows, o) != 0)
+				rc = -ENOMEM;
+		}
+	}
+	free(routes);
+	np = json_array_size(rows);
+	if (rc != 0 || np == *n)
+		return rc;
+	/* backends and replicas, sorted together */
+	cap = np;
+	if ((pv = calloc(cap, sizeof(*pv))) == NULL ||
+	    (nv = calloc(cap, sizeof(*nv))) == NULL) {
+		free(pv);
+		return -ENOMEM;
+	}
+	for (j = 0; j < np; j++) {
+		o = json_array_get(rows, j);
+		pv[j].row = json_incref(o);
+		pv[j].id = json_string_value(json_object_get(o, "id"));
+		if (j < *n) {
+			pv[j].cand = (*v)[j];
+		} else {
+			const char *reg = json_string_value(json_object_get(o, "region"));
+
+			pv[j].cand.id = lbpick_id(pv[j].id, strlen(pv[j].id));
+			lbpick_region(&pv[j].cand.region, reg, strlen(reg));
+			pv[j].cand.weight = (uint32_t)json_integer_value(
+			    json_object_get(o, "weight"));
+			pv[j].cand.soft_limit = (uint32_t)json_integer_value(
+			    json_object_get(o, "soft_limit"));
+			pv[j].cand.hard_limit = (uint32_t)json_integer_value(
+			    json_object_get(o, "hard_limit"));
+		}
+	}
+	qsort(pv, np, sizeof(*pv), lbexplain_pair_cmp);
+	json_array_clear(rows);
+	for (j = 0; j < np; j++) {
+		nv[j] = pv[j].cand;
+		json_array_append_new(rows, pv[j].row);
+	}
+	lbpick_prepare(nv, np);
+	free(pv);
+	free(*v);
+	*v = nv;
+	*n = np;
+	return 0;
+}
+
 static json_t *
-lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
-    size_t *n, int *status)
+lbexplain_load(struct lbexplain *x, const char *app, bool replicas,
+    struct lbpick_cand **out, size_t *n, int *status)
 {
 	struct lbrows lr;
 	char err[256];
@@ -170,6 +286,13 @@ lbexplain_load(struct lbexplain *x, const char *app, struct lbpick_cand **out,
 	*out = lr.cands;
 	lr.cands = NULL;
 	lbrows_fini(&lr);
+	if (replicas && x->table != NULL &&
+	    lbexplain_replicas(x, app, rows, out, n) != 0) {
+		json_decref(rows);
+		free(*out);
+		*out = NULL;
+		return lbexplain_error(status, 500, "out of memory");
+	}
 	return rows;
 }
 
@@ -213,7 +336,7 @@ lbexplain_run(struct lbexplain *x, const char *app, const char *ip, int *status)
 		return lbexplain_error(status, 400, "the client IP is not an IPv4 "
 		    "or IPv6 address");
 	r = lbexplain_where(x, (struct sockaddr *)&ss, &client);
-	rows = lbexplain_load(x, app, &v, &n, status);
+	rows = lbexplain_load(x, app, true, &v, &n, status);
 	if (!json_is_array(rows))
 		return rows;
 	if (n > 0 && (sc = calloc(n, sizeof(*sc))) == NULL) {
@@ -292,7 +415,7 @@ lbexplain_decide(struct lbexplain *x, const char *app,
 	int status = 500, rc;
 
 	lbexplain_where(x, client, &where);
-	rows = lbexplain_load(x, app, &v, &n, &status);
+	rows = lbexplain_load(x, app, false, &v, &n, &status);
 	if (!json_is_array(rows)) {
 		json_decref(rows);
 		return -EIO;

@@ -4,7 +4,8 @@
  *
  * The client's country (--geoip-db) and region (--region-map), this node's
  * region, and every static backend of APP from the replicated `backends`
- * table with its tier, load and score, computed by the decision the
+ * table and every tunnel replica of the group APP with its tier, load and
+ * score, computed by the decision the
  * acceptor runs (proto/lbpick.h), and the winner. A backend registered
  * through the backend API (router/backendapi.h) holds a lease in
  * `backend_leases`; once it expires (no heartbeat for the TTL) the backend
@@ -38,7 +39,14 @@ struct node_conf;
 int lbexplain_start(struct lbexplain **out, const struct node_conf *nc,
     const char *db_path);
 
-/* The decision for a new client of APP at `client` (its connection counts
+/* The route table whose grouped names' replicas (`warren http --group
+ * APP`) are candidates of APP beside its backends; explain shows them
+ * ("kind": "replica"). The table must outlive x. */
+struct table;
+void lbexplain_set_table(struct lbexplain *x, const struct table *t);
+
+/* The decision for a new client of APP at `client` among its static
+ * backends only (the DNS answers with addresses; its connection counts
  * as this node's router knows them): 1 and the winner's wg_ip (ip[iplen])
  * and port; 0 when APP has backends but none is eligible; -ENOENT when APP
  * has no backend; -EIO when routing.db cannot be read. */

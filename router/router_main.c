@@ -1652,6 +1652,7 @@ router_setup(struct router *rt)
 		return rc;
 	if ((rc = lbexplain_start(&rt->lbx, &rt->conf, path)) != 0)
 		return rc;
+	lbexplain_set_table(rt->lbx, rt->table);
 	if ((rc = router_open_edge(rt, path)) != 0)
 		return rc;
 	if ((rc = router_open_auth(rt, path)) != 0)

@@ -12,7 +12,7 @@ import time
 import harness
 from harness import check
 from test_forward import cluster
-from test_lb import geoip_db, open_db
+from test_lb import clusterctl, explain, geoip_db, open_db
 from test_lb_listen import wait_metric
 from test_replicas import BR, DE, LB, US, replica, via_lb, wait_replicas
 from test_replication import SLOW, digests_equal, wait_until
@@ -83,6 +83,18 @@ def test_group_and_backends_are_one_app(env):
             got = via_listener(n, ip)
             check(got == want, "lb-listen on %s for %s: %r, want %r" % (n.name, ip, got, want))
     wait_metric(n3, "warren_acceptor_lb_to_replica_total", lambda v: v >= 2)
+    # explain, on any node, weighs the replicas and the backend together
+    for ip, node_of in ((DE, "n1"), (US, "n2"), (BR, None)):
+        j = explain(n3, ip, app="web")
+        kinds = sorted(c.get("kind", "backend") for c in j["candidates"])
+        check(kinds == ["backend", "replica", "replica"], "explain web: %r" % j["candidates"])
+        win = [c for c in j["candidates"] if c["winner"]]
+        check(len(win) == 1 and (win[0].get("node") == node_of if node_of else
+                                 win[0]["id"] == "web-sa-1"),
+              "explain web for %s: winner %r" % (ip, win))
+    rc, out, _ = clusterctl(n3, "lb", "explain", "--app", "web", "--client-ip", DE)
+    check(rc == 0 and "tunnel@n1" in out and "tunnel@n2" in out and "web-sa-1" in out,
+          "clusterctl lb explain lists the replicas by node:\n" + out)
     env.note("Host web.localhost and --lb-listen =web on every node: DE -> eu replica "
              "(n1), US -> us replica (n2), BR -> static backend web-sa-1")
     # a `domains` name of the app reaches its replicas too
