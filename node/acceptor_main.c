@@ -674,6 +674,28 @@ acceptor_listener(const char *what, const char *env, const char *addr_text)
 	return fd;
 }
 
+static void
+acceptor_on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ONE);
+}
+
+/* Lets the router answer what was just asked (the unregistrations of the
+ * sessions closed at the stop), for at most a second: a REQ socket closed
+ * with a request in flight can hang nng's close. */
+static void
+acceptor_settle(struct acceptor *a)
+{
+	ev_timer t;
+	ev_tstamp deadline = ev_time() + 1.0;
+
+	ev_timer_init(&t, acceptor_on_settle, 0.05, 0.05);
+	ev_timer_start(a->loop, &t);
+	while (ipc_busy(a->router) && ev_time() < deadline)
+		ev_run(a->loop, EVRUN_ONCE);
+	ev_timer_stop(a->loop, &t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -792,6 +814,7 @@ main(int argc, char **argv)
 	mesh_free(a.mesh);
 	a.mesh = NULL;
 	pconn_reap(&a);
+	acceptor_settle(&a);
 	rctl_stop(&a);
 	ev_check_stop(a.loop, &a.table_check);
 	ev_timer_stop(a.loop, &a.ports_timer);

@@ -212,6 +212,12 @@ ipc_close(struct ipc_sock *s)
 	free(s);
 }
 
+bool
+ipc_busy(const struct ipc_sock *s)
+{
+	return s != NULL && s->head != NULL;
+}
+
 int
 ipc_request(struct ipc_sock *s, nng_msg *msg, long timeout_ms,
     ipc_msg_cb *cb, void *arg)

@@ -38,6 +38,8 @@ typedef void ipc_msg_cb(struct ipc_sock *s, nng_msg *msg, void *arg);
 int ipc_open(struct ipc_sock **out, struct ev_loop *loop, enum ipc_kind kind,
     const char *url, bool listen, ipc_msg_cb *cb, void *arg);
 void ipc_close(struct ipc_sock *s);
+/* REQ: true while a request waits for its answer (or its turn). */
+bool ipc_busy(const struct ipc_sock *s);
 
 /* REQ: queues msg (consumed, even on failure); cb(s, reply, arg) is called
  * exactly once, later, with the reply or NULL after timeout_ms. */
