@@ -110,6 +110,7 @@ struct acceptor {
 	struct acceptor_stats stats;
 	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
 	struct l4proxy *l4;             /* --lb-listen and the LB candidates */
+	struct probe *probe;            /* the router's checks of replicas */
 	bool lb_pending;                /* an LB_REQ is out */
 };
 

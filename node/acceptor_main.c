@@ -17,6 +17,7 @@
 #include "pconn.h"
 #include "rctl.h"
 #include "routes.h"
+#include "probe.h"
 #include "replica.h"
 #include "session.h"
 #include "sock.h"
@@ -179,6 +180,10 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 		{ "forward_streams_total{role=\"holder\",result=\"refused\"}", st->fwd_refused },
 		{ "forward_streams_total{role=\"holder\",result=\"malformed\"}", st->fwd_bad },
 		{ "replica_picks_total", st->replica_picks },
+		{ "replica_checks_total{result=\"relayed\"}",
+		    probe_count(a->probe, false) },
+		{ "replica_checks_total{result=\"refused\"}",
+		    probe_count(a->probe, true) },
 		{ "xff_invalid_total", st->xff_bad },
 		{ "mesh_links", ms ? mesh_links_up(a->mesh) : 0 },
 		{ "mesh_dials_total", ms ? ms->dials : 0 },
@@ -799,6 +804,8 @@ main(int argc, char **argv)
 		if (l4proxy_new(&a.l4, a.loop, &lc) != 0)
 			return 1;
 	}
+	if (probe_new(&a.probe, &a, a.conf.data_dir) != 0)
+		return 1;
 	if (rctl_start(&a) != 0) {
 		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
 		return 1;
@@ -807,6 +814,8 @@ main(int argc, char **argv)
 	    a.conf.name, a.conf.domain, a.http_port, (int)getpid());
 	ev_run(a.loop, 0);
 
+	probe_free(a.probe);
+	a.probe = NULL;
 	session_close_all(&a, "node stopped");
 	l4proxy_free(a.l4);
 	a.l4 = NULL;

@@ -252,7 +252,8 @@ fwd_accept(void *arg, const char *peer, struct mux_stream *st,
 		return fwd_refuse(a, st, peer, MUX_RST_PROTOCOL,
 		    "bad client address in a forwarded stream", &a->stats.fwd_bad);
 	}
-	if (!tunnel_policy_allows(pol, (struct sockaddr *)&client.ss)) {
+	if (h->listener != MESHMSG_PROBE &&
+	    !tunnel_policy_allows(pol, (struct sockaddr *)&client.ss)) {
 		a->stats.refused_policy++;
 		free(h);
 		return fwd_refuse(a, st, peer, MUX_RST_FORBIDDEN,
@@ -260,8 +261,10 @@ fwd_accept(void *arg, const char *peer, struct mux_stream *st,
 		    &a->stats.fwd_refused);
 	}
 	/* raw streams (a load balancer's pick of an HTTP replica) carry no
-	 * credentials: a tunnel that wants them refuses those too */
-	if (!tunnel_policy_basic_ok(pol, h->authz, strlen(h->authz))) {
+	 * credentials: a tunnel that wants them refuses those too; a node's
+	 * own health check (a mesh peer's, authenticated) needs none */
+	if (h->listener != MESHMSG_PROBE &&
+	    !tunnel_policy_basic_ok(pol, h->authz, strlen(h->authz))) {
 		free(h);
 		return fwd_refuse(a, st, peer, MUX_RST_AUTH,
 		    "this tunnel needs a user name and password", &a->stats.fwd_refused);

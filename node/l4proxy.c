@@ -882,18 +882,33 @@ static void
 l4proxy_merge(struct l4proxy *p)
 {
 	struct lbmsg m = p->backends;
+	uint32_t i, j;
 
 	m.c = NULL;
-	m.n = (uint32_t)(p->backends.n + p->nreps);
-	if (m.n > 0 && (m.c = calloc(m.n, sizeof(*m.c))) == NULL) {
+	m.n = 0;
+	if (p->backends.n + p->nreps > 0 && (m.c = calloc(p->backends.n +
+	    p->nreps, sizeof(*m.c))) == NULL) {
 		log_error("lb.apply", "version=%llu error=\"out of memory\"",
 		    (unsigned long long)m.version);
 		return;
 	}
-	if (p->backends.n > 0)
-		memcpy(m.c, p->backends.c, p->backends.n * sizeof(*m.c));
-	if (p->nreps > 0)
-		memcpy(m.c + p->backends.n, p->reps, p->nreps * sizeof(*m.c));
+	for (i = 0; i < p->backends.n; i++)
+		if (p->backends.c[i].kind == LBMSG_BACKEND)
+			m.c[m.n++] = p->backends.c[i];
+	/* the router's REPLICA entries are its checks' verdicts on them */
+	for (j = 0; j < p->nreps; j++) {
+		struct lbmsg_cand *c = &m.c[m.n++];
+
+		*c = p->reps[j];
+		c->flags = 0;
+		for (i = 0; i < p->backends.n; i++) {
+			const struct lbmsg_cand *r = &p->backends.c[i];
+
+			if (r->kind == LBMSG_REPLICA && strcmp(r->id, c->id) == 0 &&
+			    strcmp(r->app, c->app) == 0)
+				c->flags |= r->flags & LBPICK_DOWN;
+		}
+	}
 	if (lbset_apply(p->set, &m) != 0)
 		log_error("lb.apply", "version=%llu error=\"out of memory\"",
 		    (unsigned long long)m.version);

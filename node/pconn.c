@@ -1421,58 +1421,66 @@ pconn_accept_tcp_remote(struct acceptor *a, int fd, unsigned port,
 	    port);
 }
 
-int
-pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
-    struct lbset_backend *b, const void *data, size_t len)
+/* A raw relay of fd through a stream to a replica's session: here
+ * (node "") or on node, over the mesh as `listener`. b: the load
+ * balancer's candidate (its reference is taken), or NULL for a health
+ * check (no policy: the node's own check). Returns 0 (fd taken), or with
+ * fd still the caller's -EPERM, -EACCES or -ENOENT (see
+ * l4proxy_replica_cb). */
+static int
+pconn_relay(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
+    const char *node, uint64_t session, uint32_t tunnel_id,
+    struct lbset_backend *b, uint8_t listener, const void *data, size_t len)
 {
-	struct acceptor *a = arg;
 	const struct tunnel_policy *pol = NULL;
 	struct route_claim c;
 	struct session *s = NULL;
 	struct pconn *pc;
 
-	if (!pconn_replica_reachable(a, b))
-		return -ENOENT;
-	if (b->node[0] == '\0') {
-		s = acceptor_session(a, b->session);
-		pol = session_policy(a, b->session, b->tunnel_id);
-		if (pol != NULL && !tunnel_policy_allows(pol,
+	if (node[0] == '\0') {
+		if ((s = acceptor_session(a, session)) == NULL)
+			return -ENOENT;
+		pol = session_policy(a, session, tunnel_id);
+		if (b != NULL && pol != NULL && !tunnel_policy_allows(pol,
 		    (const struct sockaddr *)peer)) {
 			a->stats.refused_policy++;
 			return -EPERM;
 		}
 		/* raw bytes carry no credentials for a tunnel that wants them */
-		if (pol != NULL && !tunnel_policy_basic_ok(pol, NULL, 0))
+		if (b != NULL && pol != NULL && !tunnel_policy_basic_ok(pol, NULL, 0))
 			return -EACCES;
+	} else if (a->mesh == NULL ||
+	    mesh_link_state(a->mesh, node) == MESH_LINK_FAILING) {
+		return -ENOENT;
 	}
 	if ((pc = pconn_new(a, fd)) == NULL) {
-		lbset_release(b);       /* fd is closed */
+		if (b != NULL)
+			lbset_release(b);       /* fd is closed */
 		return 0;
 	}
 	pc->kind = PK_TCP;
 	pc->state = PC_RAW;
 	pc->rep = b;
 	pconn_set_peer(pc, peer);
-	if (s == NULL && (pc->lb_app = strdup(b->app)) != NULL) {
+	if (b != NULL && s == NULL && (pc->lb_app = strdup(b->app)) != NULL) {
 		pc->replaying = true;
 		pconn_keep_replay(pc, data, len);
 	}
-	a->stats.replica_picks++;
-	if (ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
+	if (b != NULL && ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
 	    (unsigned)a->conf.max_conns_per_ip))
 		pc->counted = true;
 	if (s != NULL) {
-		if (session_open_stream(s, b->tunnel_id, pc->peer, "", pc,
+		if (session_open_stream(s, tunnel_id, pc->peer, "", pc,
 		    &pc->st) != 0)
 			goto gone;
-		pc->sess_id = b->session;
-		pc->tunnel_id = b->tunnel_id;
+		pc->sess_id = session;
+		pc->tunnel_id = tunnel_id;
 	} else {
 		memset(&c, 0, sizeof(c));
-		c.session = b->session;
-		c.tunnel_id = b->tunnel_id;
-		snprintf(c.node, sizeof(c.node), "%s", b->node);
-		if (pconn_open_remote(pc, MESHMSG_TCP, "", &c, NULL, 0) != 0)
+		c.session = session;
+		c.tunnel_id = tunnel_id;
+		snprintf(c.node, sizeof(c.node), "%s", node);
+		if (pconn_open_remote(pc, listener, "", &c, NULL, 0) != 0)
 			goto gone;
 	}
 	if (len > 0 && pconn_send(pc, data, len) != 0) {
@@ -1487,6 +1495,33 @@ gone:
 	pc->tio.fd = -1;
 	pconn_close(pc);
 	return -ENOENT;
+}
+
+int
+pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
+    struct lbset_backend *b, const void *data, size_t len)
+{
+	struct acceptor *a = arg;
+	int rc = pconn_relay(a, fd, peer, b->node, b->session, b->tunnel_id, b,
+	    MESHMSG_TCP, data, len);
+
+	if (rc == 0)
+		a->stats.replica_picks++;
+	return rc;
+}
+
+int
+pconn_accept_probe(struct acceptor *a, int fd, const char *node,
+    uint64_t session, uint32_t tunnel_id)
+{
+	struct sockaddr_storage peer;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&peer;
+
+	memset(&peer, 0, sizeof(peer));
+	s4->sin_family = AF_INET;
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return pconn_relay(a, fd, &peer, node, session, tunnel_id, NULL,
+	    MESHMSG_PROBE, NULL, 0);
 }
 
 /* Terminates TLS with the certificate for name and serves HTTP inside. */

@@ -43,6 +43,12 @@ struct sockaddr_storage;
 int pconn_accept_replica(void *arg, int fd, const struct sockaddr_storage *peer,
     struct lbset_backend *b, const void *data, size_t len);
 
+/* A health check of a replica (node/probe.h): relays fd raw to the
+ * session (node "" = here), without the tunnel's address or credential
+ * rules. Returns 0 (fd taken) or -ENOENT (fd still the caller's). */
+int pconn_accept_probe(struct acceptor *a, int fd, const char *node,
+    uint64_t session, uint32_t tunnel_id);
+
 /* Frees connections closed during this loop iteration (from an ev_check). */
 void pconn_reap(struct acceptor *a);
 

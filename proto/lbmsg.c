@@ -76,7 +76,8 @@ lbmsg_decode(struct lbmsg *m, const void *buf, size_t len)
 		c->weight = ipcmsg_get_u32(&r);
 		c->soft_limit = ipcmsg_get_u32(&r);
 		c->hard_limit = ipcmsg_get_u32(&r);
-		if (r.err == 0 && c->kind != LBMSG_BACKEND)
+		if (r.err == 0 && c->kind != LBMSG_BACKEND &&
+		    c->kind != LBMSG_REPLICA)
 			r.err = -EINVAL;
 	}
 	if (ipcmsg_rd_end(&r) != 0) {

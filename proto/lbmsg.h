@@ -27,7 +27,9 @@ enum lbmsg_kind {
 	LBMSG_REPLICA = 2,              /* a tunnel replica (--group): a session
 	                                 * here or on `node`, over the mesh. The
 	                                 * acceptor adds these from its own route
-	                                 * table; they are never on the wire */
+	                                 * table; from the router they only
+	                                 * carry flags (LBPICK_DOWN: failing its
+	                                 * check here) by app and id */
 };
 
 struct lbmsg_cand {

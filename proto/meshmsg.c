@@ -194,7 +194,7 @@ meshmsg_fwd_decode(struct meshmsg_fwd *f, const uint8_t *buf, size_t len)
 	meshmsg_get_str(&r, f->from);
 	meshmsg_get_str(&r, f->authz);
 	if (r.err || r.off != len || f->listener < MESHMSG_HTTP ||
-	    f->listener > MESHMSG_TCP) {
+	    f->listener > MESHMSG_PROBE) {
 		memset(f, 0, sizeof(*f));
 		return -EINVAL;
 	}

@@ -48,6 +48,8 @@ enum meshmsg_listener {
 	MESHMSG_HTTPS = 2,              /* public HTTPS, terminated by the forwarder */
 	MESHMSG_TLS = 3,                /* TLS passthrough, by SNI, not terminated */
 	MESHMSG_TCP = 4,                /* a TCP tunnel's public port */
+	MESHMSG_PROBE = 5,              /* a health check of a replica, from the
+	                                 * forwarding node's router (raw) */
 };
 
 struct meshmsg_hello {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +32,13 @@ struct lbtarget {
 	char buf[LBHEALTH_READ_MAX];
 	size_t blen;
 	bool sent;
+	char *preamble;                 /* a replica: the line naming it to the
+	                                 * acceptor's probe socket, or NULL */
 };
+
+/* A tcp check of a replica passes when its service does not refuse the
+ * stream within this long (or the check's timeout, if shorter). */
+#define LBHEALTH_PROBE_TCP_WAIT 1.0
 
 struct lbhealth {
 	struct ev_loop *loop;
@@ -98,6 +105,7 @@ lbtarget_free(struct lbtarget *t)
 	ev_timer_stop(t->h->loop, &t->every);
 	free(t->app);
 	free(t->id);
+	free(t->preamble);
 	free(t);
 }
 
@@ -179,14 +187,18 @@ lbtarget_on_io(struct ev_loop *loop, ev_io *w, int revents)
 			lbtarget_result(t, false, why);
 			return;
 		}
-		if (t->c.kind == LBHEALTH_TCP) {
+		if (t->c.kind == LBHEALTH_TCP && t->preamble == NULL) {
 			lbtarget_result(t, true, "");
 			return;
 		}
-		n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\n"
-		    "User-Agent: warren-health-check\r\nConnection: close\r\n\r\n",
-		    t->c.path, t->addr_text);
-		if (write(t->fd, req, (size_t)n) != n) {
+		n = snprintf(req, sizeof(req), "%s", t->preamble != NULL ?
+		    t->preamble : "");
+		if (t->c.kind == LBHEALTH_HTTP)
+			n += snprintf(req + n, sizeof(req) - (size_t)n,
+			    "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: "
+			    "warren-health-check\r\nConnection: close\r\n\r\n",
+			    t->c.path, t->preamble != NULL ? t->app : t->addr_text);
+		if (n >= (int)sizeof(req) || write(t->fd, req, (size_t)n) != n) {
 			lbtarget_result(t, false, "cannot send the request");
 			return;
 		}
@@ -194,11 +206,24 @@ lbtarget_on_io(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, w);
 		ev_io_set(w, t->fd, EV_READ);
 		ev_io_start(loop, w);
+		if (t->c.kind == LBHEALTH_TCP &&
+		    (double)t->c.timeout_ms / 1000.0 > LBHEALTH_PROBE_TCP_WAIT) {
+			ev_timer_stop(loop, &t->deadline);
+			ev_timer_set(&t->deadline, LBHEALTH_PROBE_TCP_WAIT, 0.);
+			ev_timer_start(loop, &t->deadline);
+		}
 		return;
 	}
 	n = read(t->fd, t->buf + t->blen, sizeof(t->buf) - t->blen);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (t->c.kind == LBHEALTH_TCP) {
+		/* a replica: its service spoke first (up) or the stream ended
+		 * (refused, or no such session) */
+		lbtarget_result(t, n > 0, n > 0 ? "" : "the replica's service "
+		    "refused the connection, or its session is gone");
+		return;
+	}
 	if (n > 0)
 		t->blen += (size_t)n;
 	if (n > 0 && t->blen < 12 && t->blen < sizeof(t->buf))
@@ -220,6 +245,10 @@ lbtarget_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct lbtarget *t = w->data;
 
+	if (t->sent && t->c.kind == LBHEALTH_TCP) {
+		lbtarget_result(t, true, "");   /* a replica: not refused */
+		return;
+	}
 	lbtarget_result(t, false, t->sent ? "timeout waiting for the answer" :
 	    "connect timeout");
 }
@@ -267,17 +296,18 @@ lbhealth_same(const struct lbhealth_check *a, const struct lbhealth_check *b)
 	    a->rise == b->rise && a->fall == b->fall && a->expect == b->expect;
 }
 
+static int lbhealth_add(struct lbhealth *h, const char *app, const char *id,
+    const struct sock_addr *sa, const char *text, const char *preamble,
+    const struct lbhealth_check *c);
+
 int
 lbhealth_set(struct lbhealth *h, const char *app, const char *id,
     const char *addr, unsigned port, const struct lbhealth_check *c)
 {
-	struct lbhealth_check cc = *c;
 	struct sock_addr sa;
-	struct lbtarget *t;
 	char text[80];
-	double first;
 
-	if (cc.kind == LBHEALTH_NONE || port == 0 || port > 65535)
+	if (c->kind == LBHEALTH_NONE || port == 0 || port > 65535)
 		return 0;
 	if (strchr(addr, ':') != NULL)
 		snprintf(text, sizeof(text), "[%s]:%u", addr, port);
@@ -285,6 +315,42 @@ lbhealth_set(struct lbhealth *h, const char *app, const char *id,
 		snprintf(text, sizeof(text), "%s:%u", addr, port);
 	if (sock_addr_parse(&sa, text, NULL) != 0)
 		return -EINVAL;
+	return lbhealth_add(h, app, id, &sa, text, NULL, c);
+}
+
+int
+lbhealth_set_probe(struct lbhealth *h, const char *app, const char *id,
+    const char *sock_path, const char *node, uint64_t session,
+    uint32_t tunnel_id, const struct lbhealth_check *c)
+{
+	struct sockaddr_un *sun;
+	struct sock_addr sa;
+	char text[80], line[300];
+
+	if (c->kind == LBHEALTH_NONE)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sun = (struct sockaddr_un *)&sa.ss;
+	sun->sun_family = AF_UNIX;
+	if (strlen(sock_path) >= sizeof(sun->sun_path))
+		return -EINVAL;
+	memcpy(sun->sun_path, sock_path, strlen(sock_path) + 1);
+	sa.len = sizeof(*sun);
+	snprintf(text, sizeof(text), "tunnel@%s", node);
+	snprintf(line, sizeof(line), "REPLICA %s %016llx %u\n", node,
+	    (unsigned long long)session, tunnel_id);
+	return lbhealth_add(h, app, id, &sa, text, line, c);
+}
+
+static int
+lbhealth_add(struct lbhealth *h, const char *app, const char *id,
+    const struct sock_addr *sa, const char *text, const char *preamble,
+    const struct lbhealth_check *c)
+{
+	struct lbhealth_check cc = *c;
+	struct lbtarget *t;
+	double first;
+
 	if (cc.interval_ms < 100)
 		cc.interval_ms = 100;
 	if (cc.timeout_ms == 0 || cc.timeout_ms > cc.interval_ms)
@@ -306,15 +372,17 @@ lbhealth_set(struct lbhealth *h, const char *app, const char *id,
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
-	if ((t->app = strdup(app)) == NULL || (t->id = strdup(id)) == NULL) {
+	if ((t->app = strdup(app)) == NULL || (t->id = strdup(id)) == NULL ||
+	    (preamble != NULL && (t->preamble = strdup(preamble)) == NULL)) {
 		free(t->app);
+		free(t->id);
 		free(t);
 		return -ENOMEM;
 	}
 	t->h = h;
 	t->fd = -1;
 	t->seen = true;
-	t->addr = sa;
+	t->addr = *sa;
 	t->c = cc;
 	t->changed = ev_now(h->loop);
 	snprintf(t->addr_text, sizeof(t->addr_text), "%s", text);

@@ -1,7 +1,8 @@
 /* lbhealth — active health checks of the load balancer's candidates, run
  * by this node's router from where the node stands.
  *
- * Each target (an app's backend) is checked every interval: a TCP connect,
+ * Each target (an app's backend, or a tunnel replica of the group of that
+ * name, through the acceptor) is checked every interval: a TCP connect,
  * or an HTTP/1.0 GET of a path whose status must be the expected one, each
  * within a timeout. `fall` failures in a row put an up target down, `rise`
  * successes in a row bring a down one back. A target starts up (unchecked)
@@ -58,6 +59,15 @@ void lbhealth_begin(struct lbhealth *h);
 int lbhealth_set(struct lbhealth *h, const char *app, const char *id,
     const char *addr, unsigned port, const struct lbhealth_check *c);
 void lbhealth_end(struct lbhealth *h);
+/* lbhealth_set() for a tunnel replica (app's group), which the router
+ * cannot dial: the check goes through the acceptor's probe socket
+ * (node/probe.h) at sock_path, naming the replica's node, session and
+ * tunnel. A tcp check passes when the replica's service does not refuse
+ * the stream within the timeout (at most 1 s). Returns 0, -EINVAL or
+ * -ENOMEM. */
+int lbhealth_set_probe(struct lbhealth *h, const char *app, const char *id,
+    const char *sock_path, const char *node, uint64_t session,
+    uint32_t tunnel_id, const struct lbhealth_check *c);
 
 /* True when (app, id) is checked and down on this node. */
 bool lbhealth_down(const struct lbhealth *h, const char *app, const char *id);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "router/lbhealth.h"
 #include "router/lbrows.h"
+#include "router/table.h"
 
 struct lbpub {
 	struct ev_loop *loop;
@@ -26,7 +27,50 @@ struct lbpub {
 	struct lbmsg cur;               /* what was last published (owned) */
 	uint64_t publishes;
 	ev_timer lease;                 /* the next API lease to expire */
+	const struct table *table;      /* the groups' replicas, or NULL */
+	char *probe_path;               /* the acceptor's probe socket */
 };
+
+void
+lbpub_set_table(struct lbpub *p, const struct table *t, const char *probe_path)
+{
+	p->table = t;
+	free(p->probe_path);
+	p->probe_path = strdup(probe_path);
+	lbpub_reload(p);
+}
+
+/* Calls fn for every replica of every online grouped name (a replica of
+ * several names once per name), with its candidate id (as the acceptor
+ * names it: node/session/tunnel). */
+static void
+lbpub_each_replica(struct lbpub *p, void (*fn)(struct lbpub *p,
+    const char *app, const char *id, const struct ipcmsg_route *rep,
+    void *arg), void *arg)
+{
+	struct ipcmsg_route *v;
+	uint32_t n, i, k;
+	char id[300];
+
+	if (p->table == NULL || ((v = table_list(p->table, &n)) == NULL && n != 0))
+		return;
+	for (i = 0; i < n; i++) {
+		const struct ipcmsg_route *r = &v[i];
+
+		if (r->state != ROUTE_ONLINE || r->nreplicas == 0 ||
+		    r->grp.name == NULL || r->grp.name[0] == '\0')
+			continue;
+		for (k = 0; k < r->nreplicas; k++) {
+			const struct ipcmsg_route *q = &r->replicas[k];
+
+			snprintf(id, sizeof(id), "%s/%016llx/%u", q->node != NULL ?
+			    q->node : "", (unsigned long long)q->session,
+			    q->tunnel_id);
+			fn(p, r->grp.name, id, q, arg);
+		}
+	}
+	free(v);                /* shallow: the strings are the table's */
+}
 
 static void lbpub_publish(struct lbpub *p);
 
@@ -82,12 +126,49 @@ lbpub_free(struct lbpub *p)
 	lbmsg_fini(&p->cur);
 	sqlite3_close(p->db);
 	free(p->node);
+	free(p->probe_path);
 	free(p);
 }
 
 /* The checks of every app from the apps table into the health checker's
  * targets (the table may be missing in a database gossip has not
  * upgraded yet: no checks then). */
+/* The check of app from the apps table (s: its prepared query). Returns
+ * true with *c set, false when the app has none (or a bad one). */
+static bool
+lbpub_app_check(sqlite3_stmt *s, const char *app, struct lbhealth_check *c)
+{
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, app, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return false;
+	memset(c, 0, sizeof(*c));
+	if (lbhealth_parse(c, (const char *)sqlite3_column_text(s, 0)) != 0) {
+		log_warn("lb.health", "app=%s err=\"bad health_check '%s' in "
+		    "the apps table (want tcp or http:/path)\"", app,
+		    (const char *)sqlite3_column_text(s, 0));
+		return false;
+	}
+	c->interval_ms = (uint32_t)sqlite3_column_int64(s, 1);
+	c->timeout_ms = (uint32_t)sqlite3_column_int64(s, 2);
+	c->rise = (uint32_t)sqlite3_column_int64(s, 3);
+	c->fall = (uint32_t)sqlite3_column_int64(s, 4);
+	c->expect = (uint32_t)sqlite3_column_int64(s, 5);
+	return true;
+}
+
+static void
+lbpub_check_replica(struct lbpub *p, const char *app, const char *id,
+    const struct ipcmsg_route *rep, void *arg)
+{
+	struct lbhealth_check c;
+
+	if (p->probe_path != NULL && lbpub_app_check(arg, app, &c))
+		lbhealth_set_probe(p->health, app, id, p->probe_path,
+		    rep->node != NULL ? rep->node : "", rep->session,
+		    rep->tunnel_id, &c);
+}
+
 static void
 lbpub_checks(struct lbpub *p, const struct lbrows *lr)
 {
@@ -105,30 +186,55 @@ lbpub_checks(struct lbpub *p, const struct lbrows *lr)
 		const struct lbrow *w = &lr->rows[i];
 		struct lbhealth_check c;
 
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, w->app, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_ROW)
+		if (!lbpub_app_check(s, w->app, &c))
 			continue;
-		memset(&c, 0, sizeof(c));
-		if (lbhealth_parse(&c, (const char *)sqlite3_column_text(s, 0)) != 0) {
-			log_warn("lb.health", "app=%s err=\"bad health_check '%s' in "
-			    "the apps table (want tcp or http:/path)\"", w->app,
-			    (const char *)sqlite3_column_text(s, 0));
-			continue;
-		}
-		c.interval_ms = (uint32_t)sqlite3_column_int64(s, 1);
-		c.timeout_ms = (uint32_t)sqlite3_column_int64(s, 2);
-		c.rise = (uint32_t)sqlite3_column_int64(s, 3);
-		c.fall = (uint32_t)sqlite3_column_int64(s, 4);
-		c.expect = (uint32_t)sqlite3_column_int64(s, 5);
 		if (lbhealth_set(p->health, w->app, w->id, w->wg_ip,
 		    (unsigned)w->port, &c) == -EINVAL)
 			log_warn("lb.health", "app=%s backend=%s err=\"wg_ip '%s' "
 			    "port %lld is not an address to check\"", w->app, w->id,
 			    w->wg_ip, w->port);
 	}
+	lbpub_each_replica(p, lbpub_check_replica, s);
 	sqlite3_finalize(s);
 	lbhealth_end(p->health);
+}
+
+/* A replica failing its check here: an entry of kind REPLICA with only
+ * its app, id and LBPICK_DOWN (the acceptor knows the replicas from its
+ * route table; this is what the checks add). */
+static void
+lbpub_down_replica(struct lbpub *p, const char *app, const char *id,
+    const struct ipcmsg_route *rep, void *arg)
+{
+	struct lbmsg *m = arg;
+	struct lbmsg_cand *o, *nv;
+	uint32_t i;
+
+	if (!lbhealth_down(p->health, app, id) || m->n >= LBMSG_MAX)
+		return;
+	for (i = 0; i < m->n; i++)
+		if (m->c[i].kind == LBMSG_REPLICA && !strcmp(m->c[i].id, id) &&
+		    !strcmp(m->c[i].app, app))
+			return;
+	if ((nv = realloc(m->c, (m->n + 1) * sizeof(*nv))) == NULL)
+		return;
+	m->c = nv;
+	o = &m->c[m->n];
+	memset(o, 0, sizeof(*o));
+	o->kind = LBMSG_REPLICA;
+	o->flags = LBPICK_DOWN;
+	o->app = strdup(app);
+	o->id = strdup(id);
+	o->region = strdup("");
+	o->country = strdup("");
+	o->addr = strdup("");
+	o->node = strdup(rep->node != NULL ? rep->node : "");
+	if (o->app == NULL || o->id == NULL || o->region == NULL ||
+	    o->country == NULL || o->addr == NULL || o->node == NULL) {
+		lbmsg_cand_fini(o);
+		return;
+	}
+	m->n++;
 }
 
 static bool
@@ -221,6 +327,7 @@ lbpub_build(struct lbpub *p, bool reload_checks)
 		}
 	}
 	lbrows_fini(&lr);
+	lbpub_each_replica(p, lbpub_down_replica, &m);
 	same = m.n == p->cur.n;
 	for (i = 0; same && i < m.n; i++)
 		same = lbpub_same_cand(&m.c[i], &p->cur.c[i]);

@@ -4,7 +4,9 @@
  * the sqlite3 shell included) or one of this node's health checks changes
  * state, every app's live backends (not deleted, healthy = 1) are published
  * to the acceptor as one LB message (proto/lbmsg.h), a candidate failing
- * its check here flagged LBPICK_DOWN. The per-app checks come from the
+ * its check here flagged LBPICK_DOWN, and so is every tunnel replica
+ * failing its check here (the acceptor has the replicas themselves from
+ * its route table). The per-app checks come from the
  * replicated `apps` table (clusterctl apps set) and run here (lbhealth).
  *
  *   GET /v1/lb/health    this node's view of every checked candidate
@@ -29,6 +31,13 @@ struct nng_msg;
 int lbpub_new(struct lbpub **out, struct ev_loop *loop, const char *db_path,
     struct ipc_sock *pub, uint64_t epoch, const char *node);
 void lbpub_free(struct lbpub *p);
+/* The route table, whose grouped names' replicas are checked too (per the
+ * apps table, like their app's backends) through the acceptor's probe
+ * socket at probe_path; a replica failing here goes out to the acceptor as
+ * a REPLICA entry flagged LBPICK_DOWN. The table must outlive p. */
+struct table;
+void lbpub_set_table(struct lbpub *p, const struct table *t,
+    const char *probe_path);
 
 /* routing.db changed: reread backends and apps, resync the checks, and
  * publish when the candidates changed. */

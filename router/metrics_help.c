@@ -42,6 +42,9 @@ static const struct {
 	{ "lb_by_name_total", "counter",
 	    "Public connections whose Host or SNI is a domains entry, handed to "
 	    "the load balancer for their app's backends." },
+	{ "replica_checks_total", "counter",
+	    "Health checks of tunnel replicas from this node's router: relayed "
+	    "to the replica's session, or refused (bad line, no such session)." },
 	{ "lb_to_replica_total", "counter",
 	    "Load balancer connections whose pick was a tunnel replica, relayed "
 	    "through a stream to its session (here or over the mesh)." },

@@ -38,6 +38,7 @@
 #include "router/dnsserver.h"
 #include "router/lbexplain.h"
 #include "router/lbpub.h"
+#include "node/probe.h"
 #include "router/routedb.h"
 #include "router/table.h"
 #include "router/tokenapi.h"
@@ -1672,6 +1673,13 @@ router_setup(struct router *rt)
 	if ((rc = lbpub_new(&rt->lbp, rt->loop, path, rt->pub, rt->epoch,
 	    rt->conf.name)) != 0)
 		return rc;
+	{
+		char probe[PATH_MAX];
+
+		snprintf(probe, sizeof(probe), "%s/%s", rt->conf.data_dir,
+		    PROBE_SOCKET);
+		lbpub_set_table(rt->lbp, rt->table, probe);
+	}
 	if ((rc = members_new(&rt->members)) != 0)
 		return rc;
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "members");

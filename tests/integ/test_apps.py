@@ -5,7 +5,7 @@ decision, whichever way a client comes: by the group's name (Host), by a
 on other nodes are reached over the mesh. Client locations are data: PROXY
 headers from a trusted balancer carry a German, a US and a Brazilian
 address."""
-import os
+import json
 import socket
 import time
 
@@ -163,3 +163,91 @@ def test_listener_never_skips_a_replicas_credentials(env):
           "by Host with credentials, a Japanese client: %r" % out[:200])
     env.note("the ap replica (--basic-auth) is skipped by the L4 listener on both nodes; "
              "by Host with its credentials it answers")
+
+
+class Service:
+    """A local HTTP service for a replica: GET /health answers 200, or 503
+    while .healthy is False; any other path answers its name."""
+
+    def __init__(self, name):
+        import http.server
+        import threading
+        svc = self
+        self.name, self.healthy, self.checks = name, True, 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path == "/health":
+                    svc.checks += 1
+                    code, body = (200 if svc.healthy else 503), b"ok\n"
+                else:
+                    code, body = 200, (svc.name + "\n").encode()
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+
+def health(node, app="web"):
+    rc, out, err = clusterctl(node, "lb", "health", "--json")
+    check(rc == 0, "lb health: %s" % err)
+    return {r["id"]: r for r in json.loads(out) if r["app"] == app}
+
+
+def test_replica_health_checks(env):
+    """`clusterctl apps set web --check http:/health` checks the group's
+    replicas too, from every node (through the acceptor, over the mesh for
+    a replica elsewhere): a failing one is out within interval x fall and
+    back within interval x rise, by name and on the L4 listener."""
+    nodes = cluster(env, n=2, extra=["--geoip-db", geoip_db(), "--proxy-protocol-from", LB],
+                    own=lambda ip: ["--lb-listen", ip + ":0=web"])
+    n1, n2 = nodes
+    eu_svc, us_svc = Service("eu-svc"), Service("us-svc")
+    replica(env, n1, eu_svc.port, "eu")
+    replica(env, n2, us_svc.port, "us")
+    wait_replicas(n2, 2)
+    rc, out, err = clusterctl(n2, "apps", "set", "web", "--check", "http:/health",
+                              "--interval", "300ms", "--timeout", "250ms",
+                              "--fall", "2", "--rise", "2")
+    check(rc == 0, "apps set: %s%s" % (out, err))
+
+    def states(node):
+        return {r["addr"]: r["state"] for r in health(node).values()}
+    for n in nodes:
+        wait_until("%s checks both replicas up" % n.name, lambda: states(n) == {
+            "tunnel@n1": "up", "tunnel@n2": "up"}, 10 * SLOW)
+    check(eu_svc.checks > 0 and us_svc.checks > 0, "the services saw no check")
+    got = via_lb(n2, DE)
+    check(got == "eu-svc", "a German client with both up: %r" % got)
+    eu_svc.healthy = False
+    t0 = time.monotonic()
+    for n in nodes:
+        wait_until("%s sees the eu replica down" % n.name,
+                   lambda: states(n).get("tunnel@n1") == "down", 5 * SLOW)
+    out_s = time.monotonic() - t0
+    check(health(n2)[[k for k, r in health(n2).items() if r["addr"] == "tunnel@n1"][0]]
+          ["last_error"].startswith("status 503"), "the reason: %r" % health(n2))
+    wait_until("a German client by name goes to the us replica",
+               lambda: via_lb(n2, "85.214.132.220") == "us-svc", 3 * SLOW)
+    check(via_listener(n1, "85.214.132.221") == "us-svc",
+          "a German client on n1's listener with the eu replica down")
+    eu_svc.healthy = True
+    t0 = time.monotonic()
+    for n in nodes:
+        wait_until("%s sees the eu replica up again" % n.name,
+                   lambda: states(n).get("tunnel@n1") == "up", 5 * SLOW)
+    back_s = time.monotonic() - t0
+    wait_until("a new German client on the eu replica again",
+               lambda: via_lb(n2, "85.214.132.222") == "eu-svc", 3 * SLOW)
+    env.note("replica checks every 0.3 s: out after %.2f s (fall 2), back after %.2f s "
+             "(rise 2), seen by both nodes" % (out_s, back_s))
+    check(out_s <= 0.3 * 2 + 0.3 + 1.0 * SLOW and back_s <= 0.3 * 2 + 0.3 + 1.0 * SLOW,
+          "out %.2f s, back %.2f s" % (out_s, back_s))
