@@ -14,6 +14,7 @@
 #include "acceptor.h"
 #include "log.h"
 #include "pconn.h"
+#include "probemsg.h"
 #include "routes.h"
 
 #define PROBE_LINE_TIMEOUT      2.0     /* s to send the line */
@@ -61,37 +62,12 @@ probe_refuse(struct probe_conn *k, const char *why)
 	probe_conn_free(k, true);
 }
 
-/* Parses "REPLICA node session tunnel\n" in line[len] (the newline
- * excluded). Returns 0 or -EINVAL. */
-static int
-probe_parse(const char *line, size_t len, char *node, size_t nodelen,
-    uint64_t *session, uint32_t *tunnel_id)
-{
-	char buf[PROBE_LINE_MAX + 1], nbuf[ROUTES_NODE_MAX + 2];
-	unsigned long long sid;
-	unsigned long tid;
-	int used = 0;
-
-	if (len > PROBE_LINE_MAX)
-		return -EINVAL;
-	memcpy(buf, line, len);
-	buf[len] = '\0';
-	if (sscanf(buf, "REPLICA %129s %16llx %lu%n", nbuf, &sid, &tid, &used) != 3 ||
-	    (size_t)used != len || strlen(nbuf) > ROUTES_NODE_MAX ||
-	    tid > UINT32_MAX || sid == 0)
-		return -EINVAL;
-	snprintf(node, nodelen, "%s", nbuf);
-	*session = sid;
-	*tunnel_id = (uint32_t)tid;
-	return 0;
-}
-
 static void
 probe_on_line(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct probe_conn *k = w->data;
 	struct acceptor *a = k->p->a;
-	char buf[PROBE_LINE_MAX + 1], node[ROUTES_NODE_MAX + 1];
+	char buf[PROBEMSG_LINE_MAX + 1], node[PROBEMSG_NODE_MAX + 1];
 	uint64_t session;
 	uint32_t tunnel_id;
 	ssize_t n;
@@ -110,7 +86,7 @@ probe_on_line(struct ev_loop *loop, ev_io *w, int revents)
 			probe_refuse(k, "line too long");
 		return;
 	}
-	if (probe_parse(buf, (size_t)(nl - buf), node, sizeof(node), &session,
+	if (probemsg_parse(buf, (size_t)(nl - buf), node, &session,
 	    &tunnel_id) != 0) {
 		probe_refuse(k, "not REPLICA <node> <session> <tunnel>");
 		return;
@@ -179,7 +155,7 @@ probe_new(struct probe **out, struct acceptor *a, const char *data_dir)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(p->path, sizeof(p->path), "%s/%s", data_dir,
-	    PROBE_SOCKET) >= sizeof(p->path)) {
+	    PROBEMSG_SOCKET) >= sizeof(p->path)) {
 		log_error("probe.listen", "error=\"the data directory's path is too "
 		    "long for a unix socket\"");
 		free(p);

@@ -4,11 +4,7 @@
  * replica it cannot dial: it is a session, here or on another node. So the
  * acceptor listens on a unix socket in the data directory (probe.sock, mode
  * 0600: this node's processes only), and a check connects there and sends
- * one line naming the replica,
- *
- *     REPLICA <node> <session, 16 hex digits> <tunnel id>\n
- *
- * after which the connection is a raw relay into a stream to that session
+ * one line naming the replica (proto/probemsg.h), after which the connection is a raw relay into a stream to that session
  * (over the mesh when node is another), and the check's own bytes (an
  * HTTP GET, or nothing) go to the replica's service. The stream skips the
  * tunnel's address and credential rules: it is the node's own check. A
@@ -22,9 +18,6 @@
 
 struct acceptor;
 struct probe;
-
-#define PROBE_SOCKET    "probe.sock"    /* under the data directory */
-#define PROBE_LINE_MAX  256
 
 /* Listens on DATA/probe.sock. Returns 0 and sets *out, or -errno after
  * logging why. */

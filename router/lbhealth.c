@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "probemsg.h"
 #include "sock.h"
 
 #define LBHEALTH_READ_MAX       512     /* bytes of an answer looked at */
@@ -337,8 +338,8 @@ lbhealth_set_probe(struct lbhealth *h, const char *app, const char *id,
 	memcpy(sun->sun_path, sock_path, strlen(sock_path) + 1);
 	sa.len = sizeof(*sun);
 	snprintf(text, sizeof(text), "tunnel@%s", node);
-	snprintf(line, sizeof(line), "REPLICA %s %016llx %u\n", node,
-	    (unsigned long long)session, tunnel_id);
+	if (probemsg_format(line, sizeof(line), node, session, tunnel_id) < 0)
+		return -EINVAL;
 	return lbhealth_add(h, app, id, &sa, text, line, c);
 }
 

@@ -38,7 +38,7 @@
 #include "router/dnsserver.h"
 #include "router/lbexplain.h"
 #include "router/lbpub.h"
-#include "node/probe.h"
+#include "probemsg.h"
 #include "router/routedb.h"
 #include "router/table.h"
 #include "router/tokenapi.h"
@@ -1677,7 +1677,7 @@ router_setup(struct router *rt)
 		char probe[PATH_MAX];
 
 		snprintf(probe, sizeof(probe), "%s/%s", rt->conf.data_dir,
-		    PROBE_SOCKET);
+		    PROBEMSG_SOCKET);
 		lbpub_set_table(rt->lbp, rt->table, probe);
 	}
 	if ((rc = members_new(&rt->members)) != 0)
