@@ -46,9 +46,8 @@ replica_collect(void *arg, const char *app, const struct routes_replica *rep)
 		l->v = nv;
 		l->cap = cap;
 	}
-	snprintf(id, sizeof(id), "%s/%016llx/%u",
-	    rep->node != NULL ? rep->node : l->self,
-	    (unsigned long long)rep->session, rep->tunnel_id);
+	lbmsg_replica_id(id, sizeof(id), rep->node != NULL ? rep->node : l->self,
+	    rep->session, rep->tunnel_id);
 	c = &l->v[l->n++];
 	memset(c, 0, sizeof(*c));
 	c->kind = LBMSG_REPLICA;

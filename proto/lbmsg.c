@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <nng/nng.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,15 @@ lbmsg_decode(struct lbmsg *m, const void *buf, size_t len)
 		memset(m, 0, sizeof(*m));
 	}
 	return r.err;
+}
+
+char *
+lbmsg_replica_id(char *out, size_t len, const char *node, uint64_t session,
+    uint32_t tunnel_id)
+{
+	snprintf(out, len, "%s/%016llx/%u", node, (unsigned long long)session,
+	    tunnel_id);
+	return out;
 }
 
 void

@@ -62,6 +62,10 @@ struct nng_msg *lbmsg_encode(const struct lbmsg *m);
 /* Returns 0, or -EINVAL / -EPROTO / -ENOMEM with *m zeroed. */
 int lbmsg_decode(struct lbmsg *m, const void *buf, size_t len);
 void lbmsg_fini(struct lbmsg *m);
+/* A tunnel replica's candidate id, the same on every node:
+ * "NODE/SESSION/TUNNEL" (the session in 16 hex digits). Returns out. */
+char *lbmsg_replica_id(char *out, size_t len, const char *node,
+    uint64_t session, uint32_t tunnel_id);
 /* Frees one candidate's strings (not the candidate). */
 void lbmsg_cand_fini(struct lbmsg_cand *c);
 /* LB_REQ: a header only. */

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "geoip.h"
+#include "lbmsg.h"
 #include "lbpick.h"
 #include "log.h"
 #include "nodeconf.h"
@@ -147,6 +148,37 @@ lbexplain_pair_cmp(const void *pa, const void *pb)
 	return c != 0 ? c : strcmp(a->id, b->id);
 }
 
+struct lbexplain_add {
+	json_t *rows;
+	int err;
+};
+
+static void
+lbexplain_add_replica(void *arg, const char *group,
+    const struct ipcmsg_route *p)
+{
+	struct lbexplain_add *a = arg;
+	const char *reg = p->grp.region != NULL ? p->grp.region : "";
+	const char *node = p->node != NULL ? p->node : "";
+	char id[300];
+	json_t *o;
+	size_t j;
+
+	if (a->err != 0)
+		return;
+	lbmsg_replica_id(id, sizeof(id), node, p->session, p->tunnel_id);
+	for (j = 0; j < json_array_size(a->rows); j++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(a->rows,
+		    j), "id")), id) == 0)
+			return;         /* it serves another name too */
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id, "kind",
+	    "replica", "node", node, "region", reg, "weight",
+	    (json_int_t)p->grp.weight, "soft_limit", (json_int_t)p->grp.soft_limit,
+	    "hard_limit", (json_int_t)p->grp.hard_limit);
+	if (o == NULL || json_array_append_new(a->rows, o) != 0)
+		a->err = -ENOMEM;
+}
+
 /* Adds the replicas of the group named app (the acceptor's candidates
  * beside the app's backends, node/replica.h) to rows and *v[*n], all in
  * the decision's order. Returns 0 or -ENOMEM. */
@@ -154,54 +186,21 @@ static int
 lbexplain_replicas(struct lbexplain *x, const char *app, json_t *rows,
     struct lbpick_cand **v, size_t *n)
 {
-	struct ipcmsg_route *routes;
 	struct lbexplain_pair *pv = NULL;
 	struct lbpick_cand *nv;
-	uint32_t nr, i, k;
-	size_t np = 0, cap = 0, j;
-	char id[300];
+	struct lbexplain_add add = { rows, 0 };
+	size_t np, j;
 	json_t *o;
-	int rc = 0;
 
-	routes = table_list(x->table, &nr);
-	if (routes == NULL && nr != 0)
-		return -ENOMEM;
-	for (i = 0; i < nr && rc == 0; i++) {
-		const struct ipcmsg_route *r = &routes[i];
-
-		if (r->state != ROUTE_ONLINE || r->nreplicas == 0 ||
-		    r->grp.name == NULL || strcmp(r->grp.name, app) != 0)
-			continue;
-		for (k = 0; k < r->nreplicas && rc == 0; k++) {
-			const struct ipcmsg_route *p = &r->replicas[k];
-			const char *reg = p->grp.region != NULL ? p->grp.region : "";
-
-			snprintf(id, sizeof(id), "%s/%016llx/%u", p->node != NULL ?
-			    p->node : "", (unsigned long long)p->session,
-			    p->tunnel_id);
-			for (j = 0; j < json_array_size(rows); j++)
-				if (strcmp(json_string_value(json_object_get(
-				    json_array_get(rows, j), "id")), id) == 0)
-					break;
-			if (j < json_array_size(rows))
-				continue;       /* it serves another name too */
-			o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", id,
-			    "kind", "replica", "node", p->node != NULL ? p->node : "",
-			    "region", reg, "weight", (json_int_t)p->grp.weight,
-			    "soft_limit", (json_int_t)p->grp.soft_limit,
-			    "hard_limit", (json_int_t)p->grp.hard_limit);
-			if (o == NULL || json_array_append_new(rows, o) != 0)
-				rc = -ENOMEM;
-		}
-	}
-	free(routes);
+	table_each_replica(x->table, app, lbexplain_add_replica, &add);
+	if (add.err != 0)
+		return add.err;
 	np = json_array_size(rows);
-	if (rc != 0 || np == *n)
-		return rc;
+	if (np == *n)
+		return 0;
 	/* backends and replicas, sorted together */
-	cap = np;
-	if ((pv = calloc(cap, sizeof(*pv))) == NULL ||
-	    (nv = calloc(cap, sizeof(*nv))) == NULL) {
+	if ((pv = calloc(np, sizeof(*pv))) == NULL ||
+	    (nv = calloc(np, sizeof(*nv))) == NULL) {
 		free(pv);
 		return -ENOMEM;
 	}

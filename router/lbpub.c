@@ -40,36 +40,35 @@ lbpub_set_table(struct lbpub *p, const struct table *t, const char *probe_path)
 	lbpub_reload(p);
 }
 
+struct lbpub_walk {
+	struct lbpub *p;
+	void (*fn)(struct lbpub *p, const char *app, const char *id,
+	    const struct ipcmsg_route *rep, void *arg);
+	void *arg;
+};
+
+static void
+lbpub_walk_one(void *arg, const char *group, const struct ipcmsg_route *rep)
+{
+	struct lbpub_walk *w = arg;
+	char id[300];
+
+	lbmsg_replica_id(id, sizeof(id), rep->node != NULL ? rep->node : "",
+	    rep->session, rep->tunnel_id);
+	w->fn(w->p, group, id, rep, w->arg);
+}
+
 /* Calls fn for every replica of every online grouped name (a replica of
- * several names once per name), with its candidate id (as the acceptor
- * names it: node/session/tunnel). */
+ * several names once per name), with its candidate id. */
 static void
 lbpub_each_replica(struct lbpub *p, void (*fn)(struct lbpub *p,
     const char *app, const char *id, const struct ipcmsg_route *rep,
     void *arg), void *arg)
 {
-	struct ipcmsg_route *v;
-	uint32_t n, i, k;
-	char id[300];
+	struct lbpub_walk w = { p, fn, arg };
 
-	if (p->table == NULL || ((v = table_list(p->table, &n)) == NULL && n != 0))
-		return;
-	for (i = 0; i < n; i++) {
-		const struct ipcmsg_route *r = &v[i];
-
-		if (r->state != ROUTE_ONLINE || r->nreplicas == 0 ||
-		    r->grp.name == NULL || r->grp.name[0] == '\0')
-			continue;
-		for (k = 0; k < r->nreplicas; k++) {
-			const struct ipcmsg_route *q = &r->replicas[k];
-
-			snprintf(id, sizeof(id), "%s/%016llx/%u", q->node != NULL ?
-			    q->node : "", (unsigned long long)q->session,
-			    q->tunnel_id);
-			fn(p, r->grp.name, id, q, arg);
-		}
-	}
-	free(v);                /* shallow: the strings are the table's */
+	if (p->table != NULL)
+		table_each_replica(p->table, NULL, lbpub_walk_one, &w);
 }
 
 static void lbpub_publish(struct lbpub *p);

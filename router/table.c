@@ -312,6 +312,29 @@ table_list(const struct table *t, uint32_t *n)
 	return v;
 }
 
+void
+table_each_replica(const struct table *t, const char *app,
+    void (*fn)(void *arg, const char *group, const struct ipcmsg_route *rep),
+    void *arg)
+{
+	const struct table_entry *e;
+	const struct ipcmsg_route *r;
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < t->nbuckets; i++) {
+		for (e = t->buckets[i]; e != NULL; e = e->next) {
+			r = &e->route;
+			if (r->state != ROUTE_ONLINE || r->nreplicas == 0 ||
+			    r->grp.name == NULL || r->grp.name[0] == '\0' ||
+			    (app != NULL && strcmp(r->grp.name, app) != 0))
+				continue;
+			for (k = 0; k < r->nreplicas; k++)
+				fn(arg, r->grp.name, &r->replicas[k]);
+		}
+	}
+}
+
 int
 table_delta_add(struct ipcmsg_table *d, const struct ipcmsg_route *r)
 {

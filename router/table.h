@@ -55,6 +55,13 @@ int table_set_offline(struct table *t, const char *node, bool one_session,
  * empty table or on ENOMEM (then returns NULL with *n = (uint32_t)-1). */
 struct ipcmsg_route *table_list(const struct table *t, uint32_t *n);
 
+/* Calls fn for every replica of every online grouped name whose group is
+ * app (NULL: any group), with the group's name; a replica serving several
+ * names comes once per name. */
+void table_each_replica(const struct table *t, const char *app,
+    void (*fn)(void *arg, const char *group, const struct ipcmsg_route *rep),
+    void *arg);
+
 /* Makes t hold exactly src's entries, appending each changed route to
  * delta (an entry t had and src lacks as ROUTE_DELETED). Returns 0 or
  * -ENOMEM (t may be partly updated; its delta says how). */
