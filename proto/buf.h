@@ -17,8 +17,12 @@ struct buf {
 
 /* Bytes readable. */
 static inline size_t buf_len(const struct buf *b) { return b->wr - b->rd; }
-/* Pointer to the first readable byte (valid while buf_len() > 0). */
-static inline uint8_t *buf_data(const struct buf *b) { return b->base + b->rd; }
+/* Pointer to the first readable byte (valid while buf_len() > 0; NULL for
+ * a buffer never filled). */
+static inline uint8_t *buf_data(const struct buf *b)
+{
+	return b->base != NULL ? b->base + b->rd : NULL;
+}
 
 /* Returns at least `min` bytes of tail room (compacting or growing to fit,
  * never past `max` total capacity), or {NULL, 0} if that would exceed `max`
