@@ -159,30 +159,39 @@ lbpick_geo(const struct lbpick_ctx *x, const struct lbpick_cand *c)
  *   num = geo * 100 * den + conns     <  2^57
  * so a < b is num_a * den_b < num_b * den_a, exact in 128 bits.
  *
- * The common path of the scan is floating point (a multiply by the cached
- * reciprocal, no division, no branch that depends on the data): only a
- * candidate whose float score comes within rounding distance of the best so
- * far takes the slow branch, where eligibility is checked and the score
- * compared exactly, ties going to the lower index. Mispredicted branches and
- * divisions, not arithmetic, are what a scan over mixed regions costs.
+ * The scan computes every score in floating point, s = off + conns * rden
+ * (off 0 or the run's tier * 100, chosen without a branch; rden the cached
+ * 1 / den), and compares it with one limit: a candidate at or above it
+ * cannot win. Only one below takes the slow branch, where eligibility is
+ * checked and the score compared exactly; with random loads that is a
+ * handful per decision. Mispredicted branches and divisions, not
+ * arithmetic, are what a scan costs.
  *
- * Runs of one region are visited in two sweeps: first those of the client's
- * region and those that may hold its country (tiers 0 and 1), then the
- * others only while their tier alone (100 or 200 or 300) does not exceed
- * the best score found, which is rarely.
+ * The limit. s is within S * 2^-51 of the exact score S (a rounded
+ * reciprocal, a rounded product, a rounded sum, all of non-negative terms).
+ * In general a candidate cannot beat the best b when s > s_b * (1 + 2^-40),
+ * and below that the slow branch compares exactly. When both dens are at
+ * most 2^16 and both scores below 2^15, the error is under 2^-36, while two
+ * different scores differ by at least 1 / (den_a * den_b) >= 2^-32: then
+ * doubles closer than T = 2^-33 are equal scores, and farther apart they are
+ * in the exact order. The limit is s_b - T when a tie loses (to the earlier
+ * best), s_b + T when it wins (a run visited after a later best), and what
+ * comes below is better without the exact compare. That keeps ties cheap,
+ * and a load balancer makes ties: an idle table, loads equalised per weight.
+ *
+ * Runs of one region are visited by tier: first the client's region and
+ * those that may hold its country (tiers 0 and 1), then this node's region
+ * (2), then the others (3), a run only while its tier alone (100, 200,
+ * 300) does not exceed the best score found.
  */
+#define LBPICK_SMALL_DEN        (1u << 16)
+#define LBPICK_SMALL_SCORE      0x1p15
+#define LBPICK_TIE              0x1p-33
+
 static inline uint64_t
 lbpick_den(const struct lbpick_cand *c)
 {
 	return lbpick_clamp(c->soft_limit) * lbpick_clamp(c->weight);
-}
-
-static inline double
-lbpick_rden(const struct lbpick_cand *c)
-{
-	if (__builtin_expect(c->den != 0, 1))
-		return c->rden;
-	return 1.0 / (double)lbpick_den(c);
 }
 
 void
@@ -192,14 +201,17 @@ lbpick_prepare(struct lbpick_cand *v, size_t n)
 
 	for (i = 0; i < n; i = j) {
 		uint64_t mask = 0;
+		uint8_t small = 1;
 
-		for (j = i; j < n && lbpick_same(&v[j].region, &v[i].region); j++)
+		for (j = i; j < n && lbpick_same(&v[j].region, &v[i].region); j++) {
 			mask |= 1ull << (v[j].country % 64);
+			small &= lbpick_den(&v[j]) <= LBPICK_SMALL_DEN;
+		}
 		for (size_t k = i; k < j; k++) {
 			v[k].run_end = (uint32_t)j;
 			v[k].cmask = mask;
-			v[k].den = lbpick_den(&v[k]);
-			v[k].rden = 1.0 / (double)v[k].den;
+			v[k].small = small;
+			v[k].rden = 1.0 / (double)lbpick_den(&v[k]);
 		}
 	}
 }
@@ -207,48 +219,189 @@ lbpick_prepare(struct lbpick_cand *v, size_t n)
 struct lbpick_best {
 	long i;
 	uint64_t num, den;
-	double near;                    /* floats above this cannot win */
+	double s;                       /* its score in floating point */
+	bool small;                     /* den and s small: doubles are exact */
 };
 
-static inline void
-lbpick_run(const struct lbpick_cand *v, size_t from, size_t to,
-    const struct lbpick_ctx *x, unsigned rtier, struct lbpick_best *b)
+/* The limit for candidates from index from on, of a run whose dens are
+ * all small or not (see above): above it, none can win. */
+static inline double
+lbpick_lim(const struct lbpick_best *b, size_t from, bool small)
+{
+	if (b->i < 0)
+		return HUGE_VAL;
+	if (small && b->small)
+		return b->i < (long)from ? b->s - LBPICK_TIE : b->s + LBPICK_TIE;
+	return b->s + b->s * 0x1p-40;
+}
+
+/* The slow branch: c (at i, of geo tier geo, s its float score) came below
+ * the limit. Returns true if it is the new best. */
+static bool
+lbpick_take(const struct lbpick_cand *c, size_t i, unsigned geo, bool exact,
+    struct lbpick_best *b)
+{
+	uint64_t den, num;
+
+	if (!lbpick_eligible(c))
+		return false;
+	den = lbpick_den(c);
+	num = (uint64_t)geo * 100 * den + c->conns;
+	if (!exact && b->i >= 0) {
+		lbpick_u128 l = (lbpick_u128)num * b->den;
+		lbpick_u128 r = (lbpick_u128)b->num * den;
+
+		if (l > r || (l == r && (long)i > b->i))
+			return false;
+	}
+	b->i = (long)i;
+	b->num = num;
+	b->den = den;
+	/* recomputed: an unprepared candidate has no rden, s was 0 */
+	b->s = (double)(geo * 100) + (double)c->conns / (double)den;
+	b->small = den <= LBPICK_SMALL_DEN && b->s < LBPICK_SMALL_SCORE;
+	return true;
+}
+
+/* The scan of a prepared run: its tier, and the limit as it moves. */
+struct lbpick_run {
+	uint32_t country;               /* the client's (lbpick_ctx) */
+	unsigned rt;                    /* the run's tier */
+	bool small;                     /* the run's dens are all small */
+	bool exact;                     /* small, and so is the best */
+	double off[2];                  /* 0, rt * 100 */
+	double lim;                     /* above it, none can win */
+};
+
+/* v[from, to) one by one: the scalar loop. */
+static void
+lbpick_one(const struct lbpick_cand *v, size_t from, size_t to,
+    struct lbpick_run *r, struct lbpick_best *b)
 {
 	size_t i;
 
 	for (i = from; i < to; i++) {
 		const struct lbpick_cand *c = &v[i];
-		unsigned geo = c->country == x->country ? 0 : rtier;
-		double s = (double)(geo * 100) + (double)c->conns * lbpick_rden(c);
-		uint64_t den, num;
-		lbpick_u128 l, r;
+		bool other = c->country != r->country;
+		double s = r->off[other] + (double)c->conns * c->rden;
 
-		if (__builtin_expect(s > b->near, 1))
+		if (__builtin_expect(s > r->lim, 1))
 			continue;
-		if (!lbpick_eligible(c))
+		/* in the exact case, at or below the limit is better */
+		if (!lbpick_take(c, i, other ? r->rt : 0, r->exact, b))
 			continue;
-		den = lbpick_den(c);
-		num = (uint64_t)geo * 100 * den + c->conns;
-		if (b->i >= 0) {
-			l = (lbpick_u128)num * b->den;
-			r = (lbpick_u128)b->num * den;
-			if (l > r || (l == r && (long)i > b->i))
-				continue;
-		}
-		b->i = (long)i;
-		b->num = num;
-		b->den = den;
-		/* the float error is a few ulps; allow far more, the exact
-		 * compare decides */
-		b->near = s + s * 1e-9 + 1e-12;
+		r->exact = r->small && b->small;
+		r->lim = lbpick_lim(b, i + 1, r->small);
 	}
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* What the scan reads of a candidate is 16 bytes: conns, country, flags,
+ * small in the low 8 (little-endian), rden in the high 8. */
+_Static_assert(offsetof(struct lbpick_cand, country) ==
+    offsetof(struct lbpick_cand, conns) + 4, "lbpick_cand hot layout");
+_Static_assert(offsetof(struct lbpick_cand, rden) ==
+    offsetof(struct lbpick_cand, conns) + 8, "lbpick_cand hot layout");
+
+/* Four candidates' scores at or below the limit, as lane masks. The lanes
+ * come out in the order 0 2 1 3, which does not matter here. */
+__attribute__((target("avx2,fma"))) static inline __m256d
+lbpick_four(const struct lbpick_cand *c, __m256i country, __m256d off,
+    __m256d lim)
+{
+	const __m256i lo32 = _mm256_set1_epi64x(0xffffffffll);
+	const __m256i ccmask = _mm256_set1_epi64x(0xffffll << 32);
+	const __m256i magic = _mm256_set1_epi64x(0x4330000000000000ll);
+	__m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(
+	    _mm_loadu_si128((const __m128i *)&c[0].conns)),
+	    _mm_loadu_si128((const __m128i *)&c[1].conns), 1);
+	__m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(
+	    _mm_loadu_si128((const __m128i *)&c[2].conns)),
+	    _mm_loadu_si128((const __m128i *)&c[3].conns), 1);
+	__m256i lo = _mm256_unpacklo_epi64(a, b);
+	__m256d rden = _mm256_castsi256_pd(_mm256_unpackhi_epi64(a, b));
+	/* conns exactly as a double: 2^52 + conns in the bits, minus 2^52 */
+	__m256d conns = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
+	    _mm256_and_si256(lo, lo32), magic)), _mm256_set1_pd(0x1p52));
+	__m256i same = _mm256_cmpeq_epi64(_mm256_and_si256(lo, ccmask), country);
+	__m256d s = _mm256_fmadd_pd(conns, rden,
+	    _mm256_andnot_pd(_mm256_castsi256_pd(same), off));
+
+	return _mm256_cmp_pd(s, lim, _CMP_LE_OQ);
+}
+
+/* From i, the first block of 8 in v[i, to) where a candidate comes at or
+ * below the limit, or where fewer than 8 are left. The same filter as
+ * lbpick_one's, 8 candidates a branch. */
+__attribute__((target("avx2,fma"))) static size_t
+lbpick_skip_avx2(const struct lbpick_cand *v, size_t i, size_t to,
+    const struct lbpick_run *r)
+{
+	__m256i country = _mm256_set1_epi64x((long long)r->country << 32);
+	__m256d off = _mm256_set1_pd(r->off[1]), lim = _mm256_set1_pd(r->lim);
+
+	for (; i + 8 <= to; i += 8) {
+		__m256d hit = _mm256_or_pd(lbpick_four(&v[i], country, off, lim),
+		    lbpick_four(&v[i + 4], country, off, lim));
+
+		if (__builtin_expect(_mm256_movemask_pd(hit) != 0, 0))
+			break;
+	}
+	return i;
+}
+
+static inline bool
+lbpick_has_avx2(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+static inline size_t
+lbpick_skip_avx2(const struct lbpick_cand *v, size_t i, size_t to,
+    const struct lbpick_run *r)
+{
+	return i;
+}
+
+static inline bool
+lbpick_has_avx2(void)
+{
+	return false;
+}
+#endif
+
+/* A prepared run v[from, to) of tier rt: blocks of 8 skipped in vector
+ * registers where the CPU has them, the block where one comes below the
+ * limit (and the tail) one by one. */
+static void
+lbpick_run(const struct lbpick_cand *v, size_t from, size_t to,
+    uint32_t country, unsigned rt, bool small, struct lbpick_best *b)
+{
+	struct lbpick_run r = {
+		.country = country, .rt = rt, .small = small,
+		.exact = small && b->small,
+		.off = { 0.0, (double)(rt * 100) },
+		.lim = lbpick_lim(b, from, small),
+	};
+	size_t i = from;
+
+	if (to - from >= 8 && lbpick_has_avx2()) {
+		while ((i = lbpick_skip_avx2(v, i, to, &r)) + 8 <= to) {
+			lbpick_one(v, i, i + 8, &r, b);
+			i += 8;
+		}
+	}
+	lbpick_one(v, i, to, &r, b);
 }
 
 /* The end of the run at i, and its region's tier (1, 2 or 3) and whether it
  * may hold the client's country. Unprepared: a run of one that may. */
 static inline size_t
 lbpick_run_at(const struct lbpick_cand *v, size_t i, size_t n,
-    const struct lbpick_ctx *x, uint64_t cbit, unsigned *rtier, bool *maybe0)
+    const struct lbpick_ctx *x, uint64_t cbit, unsigned *rtier, bool *maybe0,
+    bool *prepared)
 {
 	const struct lbpick_cand *c = &v[i];
 	size_t end = c->run_end;
@@ -257,32 +410,51 @@ lbpick_run_at(const struct lbpick_cand *v, size_t i, size_t n,
 	    lbpick_same(&c->region, &x->local) ? 2 : 3;
 	if (end <= i || end > n) {
 		*maybe0 = true;
+		*prepared = false;
 		return i + 1;
 	}
 	*maybe0 = (c->cmask & cbit) != 0;
+	*prepared = true;
 	return end;
+}
+
+/* One sweep over the runs: those of tier 1 or that may hold the client's
+ * country (sweep 1), or the rest of tier 2 or 3 (sweep 2, 3). */
+static void
+lbpick_sweep(const struct lbpick_cand *v, size_t n, const struct lbpick_ctx *x,
+    unsigned sweep, struct lbpick_best *b)
+{
+	uint64_t cbit = x->country <= 0xffff ? 1ull << (x->country % 64) : 0;
+	size_t i, end;
+	unsigned rt;
+	bool maybe0, prepared;
+
+	for (i = 0; i < n; i = end) {
+		end = lbpick_run_at(v, i, n, x, cbit, &rt, &maybe0, &prepared);
+		if (sweep == 1 ? !(rt == 1 || maybe0) :
+		    rt == 1 || maybe0 || rt != sweep)
+			continue;
+		if (!maybe0 && b->i >= 0 &&
+		    (double)(rt * 100) > b->s + b->s * 0x1p-40)
+			continue;       /* its tier alone is worse than the best */
+		if (prepared) {
+			lbpick_run(v, i, end, x->country, rt, v[i].small != 0, b);
+		} else {
+			unsigned geo = v[i].country == x->country ? 0 : rt;
+
+			lbpick_take(&v[i], i, geo, false, b);
+		}
+	}
 }
 
 static long
 lbpick_scan(const struct lbpick_cand *v, size_t n, const struct lbpick_ctx *x)
 {
-	struct lbpick_best b = { .i = -1, .near = HUGE_VAL };
-	uint64_t cbit = x->country <= 0xffff ? 1ull << (x->country % 64) : 0;
-	size_t i, end;
-	unsigned rt;
-	bool maybe0;
+	struct lbpick_best b = { .i = -1 };
 
-	for (i = 0; i < n; i = end) {
-		end = lbpick_run_at(v, i, n, x, cbit, &rt, &maybe0);
-		if (rt == 1 || maybe0)
-			lbpick_run(v, i, end, x, rt, &b);
-	}
-	for (i = 0; i < n; i = end) {
-		end = lbpick_run_at(v, i, n, x, cbit, &rt, &maybe0);
-		if (rt == 1 || maybe0 || (double)(rt * 100) > b.near)
-			continue;
-		lbpick_run(v, i, end, x, rt, &b);
-	}
+	lbpick_sweep(v, n, x, 1, &b);
+	lbpick_sweep(v, n, x, 2, &b);
+	lbpick_sweep(v, n, x, 3, &b);
 	return b.i;
 }
 

@@ -54,22 +54,25 @@ struct lbpick_cand {
 	uint64_t id;                    /* stable identity (lbpick_id() of the
 	                                 * backend id or replica), for bindings */
 	struct lbpick_region region;
-	uint16_t country;               /* lbpick_country(); 0 = none */
-	uint8_t flags;                  /* LBPICK_* */
 	uint32_t weight;                /* 0 counts as 1 */
 	uint32_t soft_limit;            /* 0 counts as 1 */
 	uint32_t hard_limit;            /* 0 = no limit */
-	uint32_t conns;                 /* current_connections on this node */
 	/* Filled by lbpick_prepare(), which callers run after changing any
 	 * candidate's region, country, weight or soft_limit (conns and flags
 	 * change freely between decisions). All zero (never prepared) gives
 	 * the same decisions, only slower; stale gives wrong ones. */
 	uint32_t run_end;               /* one past the last of the run of
 	                                 * consecutive candidates of its region */
-	uint64_t cmask;                 /* at a run's first: a bit per country
-	                                 * (code % 64) found in the run */
-	uint64_t den;                   /* soft_limit * weight, capped, 0 as 1 */
-	double rden;                    /* 1 / den */
+	uint64_t cmask;                 /* a bit per country (code % 64) found
+	                                 * in the run */
+	/* what the decision reads of every candidate, in 16 bytes together */
+	uint32_t conns;                 /* current_connections on this node */
+	uint16_t country;               /* lbpick_country(); 0 = none */
+	uint8_t flags;                  /* LBPICK_* */
+	uint8_t small;                  /* prepared: 1 when every soft_limit *
+	                                 * weight of the run is at most 2^16 */
+	double rden;                    /* prepared: 1 / (soft_limit * weight),
+	                                 * capped, 0 as 1 */
 };
 
 /* where the client is, and where this node is; zero fields = unknown */
