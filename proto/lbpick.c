@@ -311,7 +311,6 @@ __attribute__((target("avx2,fma"))) static inline __m256d
 lbpick_four(const struct lbpick_cand *c, __m256i country, __m256d off,
     __m256d lim)
 {
-	const __m256i lo32 = _mm256_set1_epi64x(0xffffffffll);
 	const __m256i ccmask = _mm256_set1_epi64x(0xffffll << 32);
 	const __m256i magic = _mm256_set1_epi64x(0x4330000000000000ll);
 	__m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(
@@ -322,9 +321,10 @@ lbpick_four(const struct lbpick_cand *c, __m256i country, __m256d off,
 	    _mm_loadu_si128((const __m128i *)&c[3].conns), 1);
 	__m256i lo = _mm256_unpacklo_epi64(a, b);
 	__m256d rden = _mm256_castsi256_pd(_mm256_unpackhi_epi64(a, b));
-	/* conns exactly as a double: 2^52 + conns in the bits, minus 2^52 */
-	__m256d conns = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(
-	    _mm256_and_si256(lo, lo32), magic)), _mm256_set1_pd(0x1p52));
+	/* conns exactly as a double: 2^52 + conns in the bits (conns below
+	 * the high half of 2^52's), minus 2^52 */
+	__m256d conns = _mm256_sub_pd(_mm256_castsi256_pd(
+	    _mm256_blend_epi32(lo, magic, 0xaa)), _mm256_set1_pd(0x1p52));
 	__m256i same = _mm256_cmpeq_epi64(_mm256_and_si256(lo, ccmask), country);
 	__m256d s = _mm256_fmadd_pd(conns, rden,
 	    _mm256_andnot_pd(_mm256_castsi256_pd(same), off));
@@ -332,9 +332,9 @@ lbpick_four(const struct lbpick_cand *c, __m256i country, __m256d off,
 	return _mm256_cmp_pd(s, lim, _CMP_LE_OQ);
 }
 
-/* From i, the first block of 8 in v[i, to) where a candidate comes at or
- * below the limit, or where fewer than 8 are left. The same filter as
- * lbpick_one's, 8 candidates a branch. */
+/* From i, the first group of 4 in v[i, to) where a candidate comes at or
+ * below the limit, or where fewer than 4 are left: the same filter as
+ * lbpick_one's, 16 candidates a branch. */
 __attribute__((target("avx2,fma"))) static size_t
 lbpick_skip_avx2(const struct lbpick_cand *v, size_t i, size_t to,
     const struct lbpick_run *r)
@@ -342,13 +342,24 @@ lbpick_skip_avx2(const struct lbpick_cand *v, size_t i, size_t to,
 	__m256i country = _mm256_set1_epi64x((long long)r->country << 32);
 	__m256d off = _mm256_set1_pd(r->off[1]), lim = _mm256_set1_pd(r->lim);
 
-	for (; i + 8 <= to; i += 8) {
-		__m256d hit = _mm256_or_pd(lbpick_four(&v[i], country, off, lim),
-		    lbpick_four(&v[i + 4], country, off, lim));
+	for (; i + 16 <= to; i += 16) {
+		__m256d h0 = lbpick_four(&v[i], country, off, lim);
+		__m256d h1 = lbpick_four(&v[i + 4], country, off, lim);
+		__m256d h2 = lbpick_four(&v[i + 8], country, off, lim);
+		__m256d h3 = lbpick_four(&v[i + 12], country, off, lim);
 
-		if (__builtin_expect(_mm256_movemask_pd(hit) != 0, 0))
-			break;
+		if (__builtin_expect(_mm256_movemask_pd(_mm256_or_pd(
+		    _mm256_or_pd(h0, h1), _mm256_or_pd(h2, h3))) != 0, 0)) {
+			if (_mm256_movemask_pd(h0) != 0)
+				return i;
+			if (_mm256_movemask_pd(h1) != 0)
+				return i + 4;
+			return _mm256_movemask_pd(h2) != 0 ? i + 8 : i + 12;
+		}
 	}
+	for (; i + 4 <= to; i += 4)
+		if (_mm256_movemask_pd(lbpick_four(&v[i], country, off, lim)) != 0)
+			break;
 	return i;
 }
 
@@ -372,9 +383,9 @@ lbpick_has_avx2(void)
 }
 #endif
 
-/* A prepared run v[from, to) of tier rt: blocks of 8 skipped in vector
- * registers where the CPU has them, the block where one comes below the
- * limit (and the tail) one by one. */
+/* A prepared run v[from, to) of tier rt: skipped in vector registers
+ * where the CPU has them, the group of 4 where one comes below the limit
+ * (and the tail) one by one. */
 static void
 lbpick_run(const struct lbpick_cand *v, size_t from, size_t to,
     uint32_t country, unsigned rt, bool small, struct lbpick_best *b)
@@ -387,10 +398,10 @@ lbpick_run(const struct lbpick_cand *v, size_t from, size_t to,
 	};
 	size_t i = from;
 
-	if (to - from >= 8 && lbpick_has_avx2()) {
-		while ((i = lbpick_skip_avx2(v, i, to, &r)) + 8 <= to) {
-			lbpick_one(v, i, i + 8, &r, b);
-			i += 8;
+	if (to - from >= 4 && lbpick_has_avx2()) {
+		while ((i = lbpick_skip_avx2(v, i, to, &r)) + 4 <= to) {
+			lbpick_one(v, i, i + 4, &r, b);
+			i += 4;
 		}
 	}
 	lbpick_one(v, i, to, &r, b);
