@@ -25,7 +25,9 @@
  * Callers list an app's candidates sorted by region, then id (so a tie goes
  * to the lowest id) and run lbpick_prepare() on the array: the decision then
  * skips whole regions that cannot win, so its cost follows the candidates of
- * the client's country and region rather than the whole table.
+ * the client's country and region rather than the whole table. Within a
+ * region every candidate is read (16 bytes of it), in vector registers
+ * where the CPU has AVX2: about 1 ns a candidate, bounded by reading them.
  */
 #ifndef WARREN_LBPICK_H
 #define WARREN_LBPICK_H
