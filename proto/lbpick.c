@@ -161,11 +161,14 @@ lbpick_geo(const struct lbpick_ctx *x, const struct lbpick_cand *c)
  *
  * The scan computes every score in floating point, s = off + conns * rden
  * (off 0 or the run's tier * 100, chosen without a branch; rden the cached
- * 1 / den), and compares it with one limit: a candidate at or above it
- * cannot win. Only one below takes the slow branch, where eligibility is
- * checked and the score compared exactly; with random loads that is a
- * handful per decision. Mispredicted branches and divisions, not
- * arithmetic, are what a scan costs.
+ * 1 / den), and compares it with one limit: above it, a candidate cannot
+ * win. Where the CPU has AVX2 that is 4 candidates an instruction and one
+ * branch per 16 (lbpick_skip_avx2); a group of 4 with a score at or below
+ * the limit goes through the scalar loop (lbpick_one), where such a
+ * candidate takes the slow branch: eligibility checked, the score compared
+ * exactly. With random loads that is a handful of groups per decision.
+ * Mispredicted branches and divisions, not arithmetic, are what a scan
+ * costs, and past them reading the candidates (16 bytes of each).
  *
  * The limit. s is within S * 2^-51 of the exact score S (a rounded
  * reciprocal, a rounded product, a rounded sum, all of non-negative terms).
@@ -235,8 +238,9 @@ lbpick_lim(const struct lbpick_best *b, size_t from, bool small)
 	return b->s + b->s * 0x1p-40;
 }
 
-/* The slow branch: c (at i, of geo tier geo, s its float score) came below
- * the limit. Returns true if it is the new best. */
+/* The slow branch: c (at i, of geo tier geo) came at or below the limit;
+ * exact: the limit already says it is better (see above). Returns true if
+ * it is the new best. */
 static bool
 lbpick_take(const struct lbpick_cand *c, size_t i, unsigned geo, bool exact,
     struct lbpick_best *b)
@@ -247,7 +251,7 @@ lbpick_take(const struct lbpick_cand *c, size_t i, unsigned geo, bool exact,
 		return false;
 	den = lbpick_den(c);
 	num = (uint64_t)geo * 100 * den + c->conns;
-	if (!exact && b->i >= 0) {
+	if ((!exact || den > LBPICK_SMALL_DEN) && b->i >= 0) {
 		lbpick_u128 l = (lbpick_u128)num * b->den;
 		lbpick_u128 r = (lbpick_u128)b->num * den;
 
@@ -321,8 +325,8 @@ lbpick_four(const struct lbpick_cand *c, __m256i country, __m256d off,
 	    _mm_loadu_si128((const __m128i *)&c[3].conns), 1);
 	__m256i lo = _mm256_unpacklo_epi64(a, b);
 	__m256d rden = _mm256_castsi256_pd(_mm256_unpackhi_epi64(a, b));
-	/* conns exactly as a double: 2^52 + conns in the bits (conns below
-	 * the high half of 2^52's), minus 2^52 */
+	/* conns exactly as a double: its 32 bits under the high 32 of 2^52
+	 * make the double 2^52 + conns; minus 2^52 */
 	__m256d conns = _mm256_sub_pd(_mm256_castsi256_pd(
 	    _mm256_blend_epi32(lo, magic, 0xaa)), _mm256_set1_pd(0x1p52));
 	__m256i same = _mm256_cmpeq_epi64(_mm256_and_si256(lo, ccmask), country);
