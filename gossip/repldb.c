@@ -17,7 +17,7 @@
 
 static const char *const repldb_tables[] = {
 	"apps", "backends", "domains", "drains", "reservations", "tokens", "tunnels",
-	"backend_leases",
+	"backend_leases", "lb_health",
 };
 #define REPLDB_NTABLES  (sizeof(repldb_tables) / sizeof(repldb_tables[0]))
 

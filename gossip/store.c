@@ -90,7 +90,23 @@ static const char store_schema[] =
     " fall INTEGER NOT NULL DEFAULT 3,"
     " expect INTEGER NOT NULL DEFAULT 200,"
     " updated_at INTEGER NOT NULL DEFAULT 0,"
-    " deleted INTEGER NOT NULL DEFAULT 0);";
+    " deleted INTEGER NOT NULL DEFAULT 0);"
+    /* each node's own health-check results, one row per (node, app,
+     * backend) written only by that node, on a target's first result and
+     * its transitions (router/lbhealthdb.h); id is "node/app/backend" */
+    "CREATE TABLE IF NOT EXISTS lb_health ("
+    " id TEXT PRIMARY KEY,"
+    " node TEXT NOT NULL DEFAULT '',"
+    " app TEXT NOT NULL DEFAULT '',"
+    " backend TEXT NOT NULL DEFAULT '',"
+    " addr TEXT NOT NULL DEFAULT '',"
+    " health_check TEXT NOT NULL DEFAULT '',"
+    " state TEXT NOT NULL DEFAULT '',"
+    " since_ms INTEGER NOT NULL DEFAULT 0,"
+    " reported_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " ok_run INTEGER NOT NULL DEFAULT 0,"
+    " fail_run INTEGER NOT NULL DEFAULT 0);";
 
 /* One row per (name, node, session): only the node holding the session
  * writes it. The same session registering again keeps its claim time. */
@@ -436,6 +452,7 @@ static const struct {
 	{ "drains", "node" },
 	{ "backend_leases", "id" },
 	{ "apps", "app" },
+	{ "lb_health", "id" },
 };
 
 static bool

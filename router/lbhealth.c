@@ -47,7 +47,51 @@ struct lbhealth {
 	void *arg;
 	struct lbtarget *targets;
 	struct lbhealth_stats stats;
+	lbhealth_report_cb *report;
+	void *report_arg;
 };
+
+static void
+lbtarget_check_text(const struct lbtarget *t, char *out, size_t len)
+{
+	if (t->c.kind == LBHEALTH_TCP)
+		snprintf(out, len, "tcp");
+	else
+		snprintf(out, len, "http:%s", t->c.path);
+}
+
+static void
+lbtarget_view(const struct lbtarget *t, struct lbhealth_result *r, char *check,
+    size_t clen)
+{
+	lbtarget_check_text(t, check, clen);
+	memset(r, 0, sizeof(*r));
+	r->app = t->app;
+	r->id = t->id;
+	r->addr = t->addr_text;
+	r->check = check;
+	r->checked = t->checked;
+	r->down = t->down;
+	r->since = t->changed;
+	r->last_error = t->last_error;
+	r->ok_run = t->ok_run;
+	r->fail_run = t->fail_run;
+	r->checks = t->checks;
+	r->fails = t->fails;
+}
+
+/* Tells the report hook about t (gone: t is about to be dropped). */
+static void
+lbtarget_report(struct lbtarget *t, bool gone)
+{
+	struct lbhealth_result r;
+	char check[LBHEALTH_PATH_MAX + 8];
+
+	if (t->h->report == NULL)
+		return;
+	lbtarget_view(t, &r, check, sizeof(check));
+	t->h->report(t->h->report_arg, &r, gone);
+}
 
 int
 lbhealth_parse(struct lbhealth_check *c, const char *text)
@@ -129,7 +173,7 @@ static void
 lbtarget_result(struct lbtarget *t, bool ok, const char *why)
 {
 	struct lbhealth *h = t->h;
-	bool was = t->down;
+	bool was = t->down, first = !t->checked;
 
 	lbtarget_stop_check(t);
 	t->checks++;
@@ -150,8 +194,11 @@ lbtarget_result(struct lbtarget *t, bool ok, const char *why)
 		if (!t->down && t->fail_run >= t->c.fall)
 			t->down = true;
 	}
-	if (was == t->down)
+	if (was == t->down) {
+		if (first)
+			lbtarget_report(t, false);
 		return;
+	}
 	t->changed = ev_now(h->loop);
 	if (t->down)
 		h->stats.went_down++;
@@ -160,6 +207,7 @@ lbtarget_result(struct lbtarget *t, bool ok, const char *why)
 	log_info("lb.health", "app=%s backend=%s addr=%s state=%s reason=\"%s\"",
 	    t->app, t->id, t->addr_text, t->down ? "down" : "up",
 	    t->down ? t->last_error : "checks pass");
+	lbtarget_report(t, false);
 	h->cb(h->arg);
 }
 
@@ -409,6 +457,7 @@ lbhealth_end(struct lbhealth *h)
 	for (pp = &h->targets; (t = *pp) != NULL;) {
 		if (!t->seen) {
 			*pp = t->next;
+			lbtarget_report(t, true);
 			lbtarget_free(t);
 		} else {
 			pp = &t->next;
@@ -436,10 +485,7 @@ lbhealth_json(const struct lbhealth *h)
 	char check[LBHEALTH_PATH_MAX + 8];
 
 	for (t = h->targets; t != NULL; t = t->next) {
-		if (t->c.kind == LBHEALTH_TCP)
-			snprintf(check, sizeof(check), "tcp");
-		else
-			snprintf(check, sizeof(check), "http:%s", t->c.path);
+		lbtarget_check_text(t, check, sizeof(check));
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I,"
 		    " s:I, s:I, s:I, s:f, s:s}",
 		    "app", t->app, "id", t->id, "addr", t->addr_text, "check", check,
@@ -454,6 +500,27 @@ lbhealth_json(const struct lbhealth *h)
 			json_array_append_new(arr, o);
 	}
 	return arr;
+}
+
+void
+lbhealth_on_report(struct lbhealth *h, lbhealth_report_cb *cb, void *arg)
+{
+	h->report = cb;
+	h->report_arg = arg;
+}
+
+void
+lbhealth_each(const struct lbhealth *h,
+    void (*fn)(void *arg, const struct lbhealth_result *r), void *arg)
+{
+	const struct lbtarget *t;
+	struct lbhealth_result r;
+	char check[LBHEALTH_PATH_MAX + 8];
+
+	for (t = h->targets; t != NULL; t = t->next) {
+		lbtarget_view(t, &r, check, sizeof(check));
+		fn(arg, &r);
+	}
 }
 
 const struct lbhealth_stats *

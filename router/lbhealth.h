@@ -10,7 +10,9 @@
  *
  * The results are this node's own: the router marks failing candidates
  * LBPICK_DOWN in what it publishes to its acceptor and never writes them to
- * the replicated `healthy` column, which stays the operator's switch. */
+ * the replicated `healthy` column, which stays the operator's switch. A
+ * report hook hears of each target's first result, its transitions and its
+ * end, so that other nodes can be told (router/lbhealthdb.h). */
 #ifndef WARREN_LBHEALTH_H
 #define WARREN_LBHEALTH_H
 
@@ -41,6 +43,28 @@ struct lbhealth;
 /* Called after a target changed state (from the loop, never re-entered). */
 typedef void lbhealth_change_cb(void *arg);
 
+/* One target as the report hook and lbhealth_each() see it; the strings are
+ * the checker's, valid during the call only. */
+struct lbhealth_result {
+	const char *app, *id;
+	const char *addr;               /* "host:port" or "[v6]:port" checked */
+	const char *check;              /* "tcp" or "http:/path" */
+	bool checked;                   /* has had a result */
+	bool down;
+	double since;                   /* wall time (s) of the last transition,
+	                                 * or of the target's start */
+	const char *last_error;         /* of the last check, "" when it passed */
+	uint32_t ok_run, fail_run;      /* consecutive results */
+	uint64_t checks, fails;
+};
+
+/* Called after a target's first result, after each of its transitions (r
+ * is the target, gone false), and when it stops being checked (gone true:
+ * dropped, moved or checked differently). From the loop; the hook must not
+ * call lbhealth_set/end. */
+typedef void lbhealth_report_cb(void *arg, const struct lbhealth_result *r,
+    bool gone);
+
 /* Returns 0 and sets *out, or -ENOMEM. */
 int lbhealth_new(struct lbhealth **out, struct ev_loop *loop,
     lbhealth_change_cb *cb, void *arg);
@@ -68,6 +92,12 @@ void lbhealth_end(struct lbhealth *h);
 int lbhealth_set_probe(struct lbhealth *h, const char *app, const char *id,
     const char *sock_path, const char *node, uint64_t session,
     uint32_t tunnel_id, const struct lbhealth_check *c);
+
+/* Sets (or with cb NULL clears) the report hook. */
+void lbhealth_on_report(struct lbhealth *h, lbhealth_report_cb *cb, void *arg);
+/* Calls fn for every target, in no particular order. */
+void lbhealth_each(const struct lbhealth *h,
+    void (*fn)(void *arg, const struct lbhealth_result *r), void *arg);
 
 /* True when (app, id) is checked and down on this node. */
 bool lbhealth_down(const struct lbhealth *h, const char *app, const char *id);

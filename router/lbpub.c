@@ -423,3 +423,9 @@ lbpub_metrics(struct lbpub *p)
 		return NULL;
 	return out;
 }
+
+struct lbhealth *
+lbpub_health(struct lbpub *p)
+{
+	return p->health;
+}

@@ -54,5 +54,7 @@ bool lbpub_handle(struct lbpub *p, const char *method, const char *path,
     int *status, json_t **out);
 /* The health checks' counters as /metrics text (malloc'ed), or NULL. */
 char *lbpub_metrics(struct lbpub *p);
+/* The health checker (p's), for router/lbhealthdb.h. */
+struct lbhealth *lbpub_health(struct lbpub *p);
 
 #endif

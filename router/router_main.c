@@ -37,6 +37,7 @@
 #include "router/clusterapi.h"
 #include "router/dnsserver.h"
 #include "router/lbexplain.h"
+#include "router/lbhealthdb.h"
 #include "router/lbpub.h"
 #include "probemsg.h"
 #include "router/routedb.h"
@@ -89,6 +90,7 @@ struct router {
 	struct backendapi *bapi;        /* edgeProxy's backend API, or NULL */
 	struct dnsserver *dns;          /* internal DNS, or NULL */
 	struct lbpub *lbp;              /* candidates to the acceptor, checks */
+	struct lbhealthdb *lbh;         /* every node's check results */
 	ev_timer dbpoll;                /* notices commits to routing.db */
 	bool recompile;                 /* membership changed: recompile */
 	unsigned long long compiles, losers_kicked;
@@ -940,6 +942,41 @@ router_admin_metrics_lb(struct router *rt, struct admin_resp *resp)
 	    (more = lbpub_metrics(rt->lbp)) == NULL)
 		return;
 	router_resp_append(resp, more, strlen(more));
+	if (rt->lbh != NULL && (more = lbhealthdb_metrics(rt->lbh)) != NULL)
+		router_resp_append(resp, more, strlen(more));
+}
+
+/* GET /v1/lb/health/all: every live node's health-check results. */
+static void
+router_admin_lb_health_all(struct router *rt, struct admin_resp *resp)
+{
+	size_t i, n = 0, cnt = members_count(rt->members);
+	const char **nodes;
+	bool synced = members_synced(rt->members);
+	char err[256];
+	json_t *out = NULL;
+
+	if ((nodes = calloc(cnt + 1, sizeof(*nodes))) != NULL) {
+		nodes[n++] = rt->conf.name;
+		for (i = 0; i < cnt; i++) {
+			const struct ipcmsg_member *m = members_at(rt->members, i);
+
+			if (strcmp(m->name, rt->conf.name) != 0 &&
+			    (m->state == MEMBER_ALIVE || m->state == MEMBER_SUSPECT))
+				nodes[n++] = m->name;
+		}
+		out = lbhealthdb_view(rt->lbh, synced ? router_live : NULL, rt,
+		    nodes, n, err, sizeof(err));
+	} else {
+		snprintf(err, sizeof(err), "out of memory");
+	}
+	free(nodes);
+	if (out == NULL) {
+		router_json(resp, json_pack("{s:b, s:s}", "ok", 0, "error", err));
+		resp->status = 500;
+		return;
+	}
+	router_json(resp, out);
 }
 
 static void
@@ -1451,6 +1488,16 @@ router_dispatch_admin(void *arg, const char *method, const char *path,
 
 	if (router_admin_cluster(rt, method, path, resp))
 		return;
+	if (strcmp(path, "/v1/lb/health/all") == 0 && rt->lbh != NULL) {
+		if (strcmp(method, "GET") == 0) {
+			router_admin_lb_health_all(rt, resp);
+		} else {
+			router_json(resp, json_pack("{s:b, s:s}", "ok", 0, "error",
+			    "only GET is supported"));
+			resp->status = 405;
+		}
+		return;
+	}
 	memset(&cc, 0, sizeof(cc));
 	cc.self = rt->conf.name;
 	cc.table = rt->table;
@@ -1680,6 +1727,10 @@ router_setup(struct router *rt)
 		    PROBEMSG_SOCKET);
 		lbpub_set_table(rt->lbp, rt->table, probe);
 	}
+	if ((rc = lbhealthdb_new(&rt->lbh, rt->loop, path, rt->conf.name,
+	    router_gossip_write, rt)) != 0)
+		return rc;
+	lbhealthdb_attach(rt->lbh, lbpub_health(rt->lbp));
 	if ((rc = members_new(&rt->members)) != 0)
 		return rc;
 	ipc_url(url, sizeof(url), rt->conf.data_dir, "members");
@@ -1760,6 +1811,7 @@ out:
 	dnsserver_close(rt.dns);
 	backendapi_close(rt.bapi);
 	lbexplain_close(rt.lbx);
+	lbhealthdb_free(rt.lbh);        /* before the checker it follows */
 	lbpub_free(rt.lbp);
 	auth_free(rt.auth);
 	if (rt.loop != NULL) {
