@@ -36,7 +36,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "custom domain -> app, replicated to every node" },
 	{ "lb", ctl_lb_main, "lb explain --app APP --client-ip IP",
 	    "which backend a client at IP gets and why: every candidate's tier, "
-	    "load and score; lb health [--json]: this node's health checks" },
+	    "load and score; lb health [--node NAME] [--json]: every node's "
+	    "health checks" },
 	{ "apps", ctl_apps_main, "apps set|list|rm ...",
 	    "per-app health checks: set APP --check tcp|http:/PATH [--interval "
 	    "--timeout --rise --fall --expect], replicated" },

@@ -8,7 +8,7 @@
  *   clusterctl apps rm APP
  *
  * Every node checks each backend of APP from where it stands and skips
- * the ones failing there (clusterctl lb health shows its view). */
+ * the ones failing there (clusterctl lb health shows every node's view). */
 #include "client/ctl.h"
 
 #include <errno.h>

@@ -1,11 +1,15 @@
 /* ctl_lb — clusterctl lb: the load balancer as operators see it.
  *
  *   clusterctl lb explain --app APP --client-ip IP [--json]
- *   clusterctl lb health [--json]
+ *   clusterctl lb health [--node NAME] [--local] [--json]
  *
- * asks the node which of APP's backends a client at IP would get, and why:
- * every candidate with its tier, load and score, computed by the decision
- * the node runs. */
+ * explain asks the node which of APP's backends a client at IP would get,
+ * and why: every candidate with its tier, load and score, computed by the
+ * decision the node runs. health shows every live node's health-check
+ * results (each node checks from where it stands and publishes its own in
+ * routing.db), one row per node and backend, and says which backends are
+ * down and where the nodes disagree; --local: only the asked node's live
+ * view (GET /v1/lb/health, as before). */
 #include "client/ctl.h"
 
 #include <jansson.h>
@@ -101,32 +105,187 @@ ctl_lb_explain(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-/* This node's view of every candidate that has a health check. */
+/* Fetches path into *out (a JSON array). Returns 0, 404 when the node does
+ * not know the path, or -1 after printing why. */
+static int
+ctl_lb_fetch(struct ctl *c, const char *path, json_t **out)
+{
+	struct ctl_resp r;
+	json_error_t je;
+	char err[512];
+
+	*out = NULL;
+	if (ctl_http(c, "GET", path, NULL, 0, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return -1;
+	}
+	if (r.status == 404) {
+		ctl_resp_fini(&r);
+		return 404;
+	}
+	if (r.status != 200) {
+		ctl_print_error(c, "lb health", &r);
+		ctl_resp_fini(&r);
+		return -1;
+	}
+	if ((*out = json_loadb(r.body, r.len, 0, &je)) == NULL ||
+	    !json_is_array(*out)) {
+		fprintf(stderr, "%s: lb health: the node answered %s with something "
+		    "that is not a JSON array (%s)\n", c->prog, path, je.text);
+		json_decref(*out);
+		*out = NULL;
+		ctl_resp_fini(&r);
+		return -1;
+	}
+	ctl_resp_fini(&r);
+	return 0;
+}
+
+static bool
+ctl_lb_same_target(json_t *a, json_t *b)
+{
+	return strcmp(ctl_lb_s(a, "app"), ctl_lb_s(b, "app")) == 0 &&
+	    strcmp(ctl_lb_s(a, "id"), ctl_lb_s(b, "id")) == 0;
+}
+
+/* Appends ", name" (or "name" first) to list. */
+static void
+ctl_lb_list_add(char *list, size_t len, const char *name)
+{
+	size_t n = strlen(list);
+
+	if (n + 1 < len)
+		snprintf(list + n, len - n, "%s%s", n > 0 ? ", " : "", name);
+}
+
+/* Is the target of arr[i] (entries of one target are adjacent) down on
+ * some nodes and up on others? */
+static bool
+ctl_lb_split(json_t *arr, size_t i)
+{
+	size_t j = i, n = json_array_size(arr);
+	bool up = false, down = false;
+
+	while (j > 0 && ctl_lb_same_target(json_array_get(arr, j - 1),
+	    json_array_get(arr, i)))
+		j--;
+	for (; j < n && ctl_lb_same_target(json_array_get(arr, j),
+	    json_array_get(arr, i)); j++) {
+		const char *st = ctl_lb_s(json_array_get(arr, j), "state");
+
+		up |= strcmp(st, "up") == 0;
+		down |= strcmp(st, "down") == 0;
+	}
+	return up && down;
+}
+
+/* One line per backend that is not up on every node. Returns how many. */
+static int
+ctl_lb_summary(json_t *arr)
+{
+	char up[1024], down[1024], other[1024];
+	size_t i = 0, j, n = json_array_size(arr);
+	int lines = 0;
+
+	while (i < n) {
+		json_t *first = json_array_get(arr, i);
+
+		up[0] = down[0] = other[0] = '\0';
+		for (j = i; j < n && ctl_lb_same_target(json_array_get(arr, j),
+		    first); j++) {
+			json_t *o = json_array_get(arr, j);
+			const char *st = ctl_lb_s(o, "state");
+
+			ctl_lb_list_add(strcmp(st, "up") == 0 ? up :
+			    strcmp(st, "down") == 0 ? down : other,
+			    sizeof(up), ctl_lb_s(o, "node"));
+		}
+		i = j;
+		if (down[0] == '\0' && other[0] == '\0')
+			continue;
+		if (lines++ == 0)
+			printf("\n");
+		printf("%s/%s: ", ctl_lb_s(first, "app"), ctl_lb_s(first, "id"));
+		if (down[0] != '\0' && up[0] != '\0')
+			printf("NODES DISAGREE: down on %s; up on %s", down, up);
+		else if (down[0] != '\0')
+			printf("down on every node that checked it (%s)", down);
+		else
+			printf("up on %s", up[0] != '\0' ? up : "no node");
+		if (other[0] != '\0')
+			printf("; no result yet from %s", other);
+		printf("\n");
+	}
+	return lines;
+}
+
+/* Every node's view of every candidate that has a health check. */
 static int
 ctl_lb_health(struct ctl *c, int argc, char **argv)
 {
-	json_t *arr, *o;
-	char since[32];
+	const char *only = ctl_lb_opt(argc, argv, "--node");
+	bool local = ctl_flag(argc, argv, "--local");
+	json_t *arr, *shown, *o;
+	char since[32], *text;
 	size_t i;
-	int rc;
+	int rc, splits = 0;
+	bool split;
 
-	if ((rc = ctl_get_array(c, "/v1/lb/health", "lb health", argc, argv,
-	    &arr)) != 0)
-		return rc < 0 ? 1 : 0;
-	printf("%-16s %-20s %-22s %-18s %-10s %-8s %-9s %s\n", "APP", "BACKEND",
-	    "ADDRESS", "CHECK", "STATE", "SINCE", "FAILED", "LAST ERROR");
-	json_array_foreach(arr, i, o) {
-		ctl_ago(since, sizeof(since), (long long)json_real_value(
-		    json_object_get(o, "since_s")));
-		printf("%-16s %-20s %-22s %-18s %-10s %-8s %lld/%-6lld %s\n",
-		    ctl_lb_s(o, "app"), ctl_lb_s(o, "id"), ctl_lb_s(o, "addr"),
-		    ctl_lb_s(o, "check"), ctl_lb_s(o, "state"), since,
-		    (long long)json_integer_value(json_object_get(o, "failed")),
-		    (long long)json_integer_value(json_object_get(o, "checks")),
-		    ctl_lb_s(o, "last_error"));
+	rc = ctl_lb_fetch(c, local ? "/v1/lb/health" : "/v1/lb/health/all", &arr);
+	if (rc == 404 && !local) {
+		/* a node from before every node's results were replicated */
+		fprintf(stderr, "%s: lb health: the node shows only its own "
+		    "view (it predates /v1/lb/health/all)\n", c->prog);
+		rc = ctl_lb_fetch(c, "/v1/lb/health", &arr);
 	}
-	if (json_array_size(arr) == 0)
+	if (rc == 404)
+		fprintf(stderr, "%s: lb health: the node has no /v1/lb/health\n",
+		    c->prog);
+	if (rc != 0)
+		return 1;
+	if ((shown = json_array()) == NULL) {
+		json_decref(arr);
+		return 1;
+	}
+	json_array_foreach(arr, i, o)
+		if (only == NULL || strcmp(ctl_lb_s(o, "node"), only) == 0)
+			json_array_append(shown, o);
+	if (ctl_flag(argc, argv, "--json")) {
+		if ((text = json_dumps(shown, JSON_COMPACT)) != NULL)
+			printf("%s\n", text);
+		free(text);
+		json_decref(shown);
+		json_decref(arr);
+		return text != NULL ? 0 : 1;
+	}
+	printf("  %-14s %-14s %-18s %-22s %-16s %-8s %-6s %s\n", "NODE", "APP",
+	    "BACKEND", "ADDRESS", "CHECK", "STATE", "SINCE", "LAST ERROR");
+	json_array_foreach(arr, i, o) {
+		const char *st = ctl_lb_s(o, "state");
+
+		if (only != NULL && strcmp(ctl_lb_s(o, "node"), only) != 0)
+			continue;
+		if (strcmp(st, "unknown") == 0)
+			snprintf(since, sizeof(since), "-");
+		else
+			ctl_ago(since, sizeof(since), (long long)json_real_value(
+			    json_object_get(o, "since_s")));
+		split = ctl_lb_split(arr, i);
+		splits += split;
+		printf("%s %-14s %-14s %-18s %-22s %-16s %-8s %-6s %s\n",
+		    split ? "!" : " ", ctl_lb_s(o, "node"), ctl_lb_s(o, "app"),
+		    ctl_lb_s(o, "id"), ctl_lb_s(o, "addr"), ctl_lb_s(o, "check"), st,
+		    since, strcmp(st, "up") == 0 ? "-" : ctl_lb_s(o, "last_error"));
+	}
+	if (json_array_size(shown) == 0 && only != NULL)
+		printf("  (no health checks reported by node %s)\n", only);
+	else if (json_array_size(arr) == 0)
 		printf("  (no health checks: clusterctl apps set APP --check ...)\n");
+	else if (ctl_lb_summary(arr) == 0)
+		printf("\nevery checked backend is up on every node\n");
+	if (splits > 0)
+		printf("(! marks backends the nodes disagree on)\n");
+	json_decref(shown);
 	json_decref(arr);
 	return 0;
 }
@@ -139,6 +298,6 @@ ctl_lb_main(struct ctl *c, int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "health") == 0)
 		return ctl_lb_health(c, argc - 1, argv + 1);
 	fprintf(stderr, "%s: usage: %s lb explain --app APP --client-ip IP [--json]\n"
-	    "       %s lb health [--json]\n", c->prog, c->prog, c->prog);
+	    "       %s lb health [--node NAME] [--local] [--json]\n", c->prog, c->prog, c->prog);
 	return 2;
 }
