@@ -226,7 +226,9 @@ lbhealthdb_merge(const char *self, json_t *local, json_t *remote,
 	json_array_foreach(local, i, o) {
 		double since = json_real_value(json_object_get(o, "since_s"));
 
-		if (!json_is_object(o))
+		if (!json_is_string(json_object_get(o, "app")) ||
+		    !json_is_string(json_object_get(o, "id")) ||
+		    !json_is_string(json_object_get(o, "state")))
 			continue;
 		o = json_deep_copy(o);
 		if (o == NULL || json_object_set_new(o, "node", json_string(self)) ||
