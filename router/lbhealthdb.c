@@ -14,7 +14,8 @@
 
 #define LBHEALTHDB_BATCH        32      /* writes per loop turn */
 #define LBHEALTHDB_NEXT_S       0.01    /* the next batch */
-#define LBHEALTHDB_RETRY_S      1.0     /* after a failed write */
+#define LBHEALTHDB_RETRY_S      1.0     /* after a failed write, doubling */
+#define LBHEALTHDB_RETRY_MAX_S  30.0
 #define LBHEALTHDB_SAFETY_S     30.0    /* a sync even without reports */
 #define LBHEALTHDB_KEY_MAX      (IPCMSG_STR_MAX + 1)
 
@@ -36,6 +37,7 @@ struct lbhealthdb {
 	ev_timer kick;                  /* the next sync */
 	ev_timer safety;
 	bool failing;                   /* the last write failed (logged once) */
+	double retry_s;                 /* the next retry's delay */
 	struct lbhealthdb_stats st;
 };
 
@@ -460,6 +462,7 @@ lbhealthdb_write(struct lbhealthdb *d, uint8_t op, const char *row)
 		if (d->failing)
 			log_info("lb.health_write", "status=ok");
 		d->failing = false;
+		d->retry_s = LBHEALTHDB_RETRY_S;
 		if (op == WRITE_ROW_PUT)
 			d->st.puts++;
 		else
@@ -469,7 +472,7 @@ lbhealthdb_write(struct lbhealthdb *d, uint8_t op, const char *row)
 	d->st.failed++;
 	if (!d->failing)
 		log_warn("lb.health_write", "status=%d err=\"%s\" retry_s=%.0f", st,
-		    err, LBHEALTHDB_RETRY_S);
+		    err, d->retry_s);
 	d->failing = true;
 	return -EIO;
 }
@@ -505,8 +508,13 @@ lbhealthdb_sync(struct lbhealthdb *d)
 		failed = lbhealthdb_write(d, WRITE_ROW_DEL, s.own[i].key) != 0;
 		done++;
 	}
-	if (failed || s.nomem)
-		lbhealthdb_schedule(d, LBHEALTHDB_RETRY_S);
+	if (failed || s.nomem) {
+		/* a gossip process that hangs would block each try for the write
+		 * timeout: back off */
+		lbhealthdb_schedule(d, d->retry_s);
+		d->retry_s = d->retry_s * 2 < LBHEALTHDB_RETRY_MAX_S ?
+		    d->retry_s * 2 : LBHEALTHDB_RETRY_MAX_S;
+	}
 	else if (done == LBHEALTHDB_BATCH)
 		lbhealthdb_schedule(d, LBHEALTHDB_NEXT_S);
 	lbhealthdb_sync_fini(&s);
@@ -558,6 +566,7 @@ lbhealthdb_new(struct lbhealthdb **out, struct ev_loop *loop,
 	d->loop = loop;
 	d->write = write;
 	d->write_arg = write_arg;
+	d->retry_s = LBHEALTHDB_RETRY_S;
 	ev_timer_init(&d->kick, lbhealthdb_on_kick, 0., 0.);
 	d->kick.data = d;
 	ev_timer_init(&d->safety, lbhealthdb_on_safety, LBHEALTHDB_SAFETY_S,

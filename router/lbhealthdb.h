@@ -13,7 +13,7 @@
  * which compares this node's rows with its targets and writes the
  * difference through gossip (a few rows per loop turn, so a storm of
  * transitions never stalls the router; a failed write is retried a second
- * later). A sync also runs at start, which removes rows a previous run left
+ * later, then backing off to 30 s while gossip keeps failing). A sync also runs at start, which removes rows a previous run left
  * for targets no longer checked, and every 30 s as a safety net.
  *
  * Reading (GET /v1/lb/health/all): this node's live view from the checker,
