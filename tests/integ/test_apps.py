@@ -197,7 +197,8 @@ class Service:
 
 
 def health(node, app="web"):
-    rc, out, err = clusterctl(node, "lb", "health", "--json")
+    """node's own view (lb health shows every node's: keep node's rows)."""
+    rc, out, err = clusterctl(node, "lb", "health", "--node", node.name, "--json")
     check(rc == 0, "lb health: %s" % err)
     return {r["id"]: r for r in json.loads(out) if r["app"] == app}
 
