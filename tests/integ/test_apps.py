@@ -236,6 +236,15 @@ def test_replica_health_checks(env):
     out_s = time.monotonic() - t0
     check(health(n2)[[k for k, r in health(n2).items() if r["addr"] == "tunnel@n1"][0]]
           ["last_error"].startswith("status 503"), "the reason: %r" % health(n2))
+    # one `clusterctl lb health`, on either node, shows both nodes' views
+    def everyone(node):
+        rc, out, err = clusterctl(node, "lb", "health", "--json")
+        check(rc == 0, "lb health: %s" % err)
+        return {(r["node"], r["addr"]): r["state"] for r in json.loads(out)
+                if r["app"] == "web"}
+    wait_until("n1's lb health shows the eu replica down on n1 and n2", lambda: {
+        k: v for k, v in everyone(n1).items() if k[1] == "tunnel@n1"} == {
+        ("n1", "tunnel@n1"): "down", ("n2", "tunnel@n1"): "down"}, 3 * SLOW)
     wait_until("a German client by name goes to the us replica",
                lambda: via_lb(n2, "85.214.132.220") == "us-svc", 3 * SLOW)
     check(via_listener(n1, "85.214.132.221") == "us-svc",
