@@ -22,6 +22,7 @@ struct mesh;
 struct keyring;
 struct fwdport;
 struct l4proxy;
+struct l4tls;
 
 /* Counters exposed in logs (and later /metrics). */
 struct acceptor_stats {
@@ -111,6 +112,7 @@ struct acceptor {
 	struct tunstats *tunstats;      /* per-tunnel requests and bytes */
 	struct l4proxy *l4;             /* --lb-listen and the LB candidates */
 	struct probe *probe;            /* the router's checks of replicas */
+	struct l4tls *l4tls;            /* --lb-tls-listen, and HTTPS for domains */
 	bool lb_pending;                /* an LB_REQ is out */
 };
 

@@ -33,6 +33,7 @@
 #include "mesh.h"
 #include "sholder.h"
 #include "l4proxy.h"
+#include "l4tls.h"
 
 uint64_t
 acceptor_now_us(struct acceptor *a)
@@ -203,7 +204,7 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 	/* per tunnel: the busiest by name, the rest as "other"; then the
 	 * load balancer's */
 	struct ipcmsg_stat all[sizeof(items) / sizeof(items[0]) +
-	    3 * (TUNSTATS_TOP + 1) + 2 * 14 + 112];
+	    3 * (TUNSTATS_TOP + 1) + 2 * 14 + 112 + 8];
 	struct acceptor_tun_emit *te = malloc(sizeof(*te));     /* 17 KiB */
 	struct ipcmsg_stats m = { 0, all };
 	nng_msg *msg;
@@ -219,6 +220,9 @@ acceptor_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (a->l4 != NULL)
 		m.n = (uint32_t)l4proxy_stats(a->l4, all, m.n,
+		    sizeof(all) / sizeof(all[0]));
+	if (a->l4tls != NULL)
+		m.n = (uint32_t)l4tls_stats(a->l4tls, all, m.n,
 		    sizeof(all) / sizeof(all[0]));
 	if (a->stats_pub != NULL && (msg = ipcmsg_stats_encode(&m)) != NULL)
 		ipc_publish(a->stats_pub, msg);
@@ -314,7 +318,8 @@ acceptor_drain_check(struct ev_loop *loop, ev_timer *w, int revents)
 	 * other nodes forward to it through this one. With no other node to
 	 * move to, the sessions stay until the end. */
 	session_release_moved(a);
-	if (a->nconns == 0 && a->nfwd == 0 && (a->nsessions == 0 ||
+	if (a->nconns == 0 && a->nfwd == 0 && l4tls_conns(a->l4tls) == 0 &&
+	    (a->nsessions == 0 ||
 	    a->mesh == NULL || mesh_peers_reachable(a->mesh) == 0)) {
 		log_info("drain.done", "sessions=%zu", a->nsessions);
 		ev_break(loop, EVBREAK_ALL);
@@ -346,6 +351,7 @@ acceptor_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_io_stop(loop, &a->https_io);
 	ev_io_stop(loop, &a->tunnel_io);
 	l4proxy_stop_listening(a->l4);
+	l4tls_stop_listening(a->l4tls);
 	if (a->fwdports != NULL)
 		fwdport_free(a->fwdports);
 	a->fwdports = NULL;
@@ -623,7 +629,10 @@ acceptor_load_certs(struct acceptor *a)
 static void
 acceptor_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	acceptor_load_certs(w->data);
+	struct acceptor *a = w->data;
+
+	acceptor_load_certs(a);
+	l4tls_reload(a->l4tls);
 }
 
 static int
@@ -806,6 +815,12 @@ main(int argc, char **argv)
 	}
 	if (probe_new(&a.probe, &a, a.conf.data_dir) != 0)
 		return 1;
+	{
+		struct l4tls_conf tc = { &a.conf, &a.proxy_from, a.l4 };
+
+		if (l4tls_new(&a.l4tls, a.loop, &tc) != 0)
+			return 1;
+	}
 	if (rctl_start(&a) != 0) {
 		log_error("router.link", "error=\"cannot open the IPC link to the router\"");
 		return 1;
@@ -817,6 +832,8 @@ main(int argc, char **argv)
 	probe_free(a.probe);
 	a.probe = NULL;
 	session_close_all(&a, "node stopped");
+	l4tls_free(a.l4tls);
+	a.l4tls = NULL;
 	l4proxy_free(a.l4);
 	a.l4 = NULL;
 	/* forwarded connections learn of it through their streams' resets */

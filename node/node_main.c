@@ -22,7 +22,7 @@
 #include "sock.h"
 #include "tls.h"
 
-#define NODE_LB_MAX     64      /* --lb-listen listeners */
+#define NODE_LB_MAX     64      /* --lb-listen (and --lb-tls-listen) listeners */
 
 enum child_role { CHILD_GOSSIP, CHILD_ROUTER, CHILD_ACCEPTOR, CHILD_N };
 
@@ -46,6 +46,8 @@ struct node {
 	int http_fd, tunnel_fd, https_fd, mesh_fd;
 	int lb_fd[NODE_LB_MAX];         /* --lb-listen, in the order given */
 	size_t nlb;
+	int lbtls_fd[NODE_LB_MAX];      /* --lb-tls-listen, in the order given */
+	size_t nlbtls;
 	struct child kids[CHILD_N];
 	ev_signal sigterm, sigint;
 	ev_timer stop_timer;
@@ -113,20 +115,21 @@ child_on_exit(struct ev_loop *loop, ev_child *w, int revents)
 	ev_timer_start(loop, &c->restart);
 }
 
-/* In the acceptor's child: the --lb-listen sockets survive exec, their
- * numbers in WARREN_FD_LB ("fd,fd,...", in the order of the list). */
+/* In the acceptor's child: the --lb-listen (--lb-tls-listen) sockets
+ * survive exec, their numbers in WARREN_FD_LB (WARREN_FD_LBTLS) as
+ * "fd,fd,...", in the order of the list. */
 static void
-node_lb_env(struct node *n)
+node_lb_env(const char *var, const int *fds, size_t nfd)
 {
 	char buf[NODE_LB_MAX * 12] = "";
 	size_t i, len = 0;
 
-	for (i = 0; i < n->nlb; i++) {
-		fcntl(n->lb_fd[i], F_SETFD, 0);
+	for (i = 0; i < nfd; i++) {
+		fcntl(fds[i], F_SETFD, 0);
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d",
-		    i ? "," : "", n->lb_fd[i]);
+		    i ? "," : "", fds[i]);
 	}
-	setenv("WARREN_FD_LB", buf, 1);
+	setenv(var, buf, 1);
 }
 
 static void
@@ -165,7 +168,8 @@ child_start(struct child *c)
 			fcntl(n->mesh_fd, F_SETFD, 0);
 			snprintf(fdbuf, sizeof(fdbuf), "%d", n->mesh_fd);
 			setenv("WARREN_FD_MESH", fdbuf, 1);
-			node_lb_env(n);
+			node_lb_env("WARREN_FD_LB", n->lb_fd, n->nlb);
+			node_lb_env("WARREN_FD_LBTLS", n->lbtls_fd, n->nlbtls);
 		}
 		n->argv[0] = path;
 		execv(path, n->argv);
@@ -226,6 +230,8 @@ node_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	close(n->mesh_fd);
 	for (i = 0; i < (int)n->nlb; i++)
 		close(n->lb_fd[i]);
+	for (i = 0; i < (int)n->nlbtls; i++)
+		close(n->lbtls_fd[i]);
 	if (n->kids[CHILD_ACCEPTOR].pid > 0)
 		kill(n->kids[CHILD_ACCEPTOR].pid, SIGTERM);
 	else
@@ -259,31 +265,32 @@ node_listen(const char *what, const char *text, char *shown, size_t len)
 	return fd;
 }
 
-/* The --lb-listen listeners: each ADDR[=APP] of the list. Returns 0 or -1
- * after saying which is wrong. */
+/* The --lb-listen (what "lb") or --lb-tls-listen ("lb-tls") listeners:
+ * each ADDR[=APP] of the list into fds. Returns 0 or -1 after saying which
+ * is wrong. */
 static int
-node_listen_lb(struct node *n)
+node_listen_lb(const char *what, const char *text, int *fds, size_t *nfd)
 {
 	char *list, *item, *save = NULL, *eq, shown[80];
 	int fd;
 
-	if ((list = strdup(n->conf.lb_listen)) == NULL)
+	if ((list = strdup(text)) == NULL)
 		return -1;
 	for (item = strtok_r(list, ",", &save); item != NULL;
 	    item = strtok_r(NULL, ",", &save)) {
-		if (n->nlb == NODE_LB_MAX) {
-			fprintf(stderr, "warren-node: at most %d --lb-listen\n",
-			    NODE_LB_MAX);
+		if (*nfd == NODE_LB_MAX) {
+			fprintf(stderr, "warren-node: at most %d --%s-listen\n",
+			    NODE_LB_MAX, what);
 			free(list);
 			return -1;
 		}
 		if ((eq = strchr(item, '=')) != NULL)
 			*eq = '\0';
-		if ((fd = node_listen("lb", item, shown, sizeof(shown))) < 0) {
+		if ((fd = node_listen(what, item, shown, sizeof(shown))) < 0) {
 			free(list);
 			return -1;
 		}
-		n->lb_fd[n->nlb++] = fd;
+		fds[(*nfd)++] = fd;
 	}
 	free(list);
 	return 0;
@@ -344,7 +351,9 @@ main(int argc, char **argv)
 	    (n.https_fd = node_listen("https", n.conf.https_listen, https,
 	    sizeof(https))) < 0 ||
 	    (n.mesh_fd = node_listen_mesh(&n, mesh, sizeof(mesh))) < 0 ||
-	    node_listen_lb(&n) != 0)
+	    node_listen_lb("lb", n.conf.lb_listen, n.lb_fd, &n.nlb) != 0 ||
+	    node_listen_lb("lb-tls", n.conf.lb_tls_listen, n.lbtls_fd,
+	    &n.nlbtls) != 0)
 		return 1;
 	/* gossip tells the cluster where this node's listeners are */
 	setenv("WARREN_BOUND_HTTP", http, 1);

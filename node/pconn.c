@@ -38,6 +38,7 @@
 #include "lbmsg.h"
 #include "lbset.h"
 #include "l4proxy.h"
+#include "l4tls.h"
 
 #define PCONN_READ      (64u * 1024)    /* read granularity */
 #define PCONN_IN_MAX    (128u * 1024)   /* unprocessed client bytes held */
@@ -352,26 +353,33 @@ pconn_client(struct pconn *pc, const struct http1_ev *ev,
  * what follows the used bytes of the input) is for a `domains` name: the
  * whole connection goes to the load balancer, which picks a backend of
  * its app and relays the bytes from here on (later requests on it go to
- * that backend). TLS terminated here cannot be handed over. Returns -1
- * (pc is gone either way). */
+ * that backend). TLS ended here goes with its SSL object to the bridge
+ * (l4tls), which hands the plaintext on. Returns -1 (pc is gone either
+ * way). */
 static int
 pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
     size_t hlen, size_t used, const struct sockaddr_storage *client)
 {
 	struct acceptor *a = pc->a;
 	const char *app = routes_app(a->routes, host);
+	const uint8_t *more = buf_data(&pc->in) + used;
+	size_t more_len = buf_len(&pc->in) - used;
 	char why[300];
+	int rc;
 
-	if (app == NULL || a->l4 == NULL || pc->tio.ssl != NULL) {
+	if (app == NULL || a->l4 == NULL) {
 		snprintf(why, sizeof(why), "%s is served by the load balancer "
-		    "(app %s)%s", host, app != NULL ? app : "?",
-		    pc->tio.ssl != NULL ? " over plain HTTP or TLS passthrough, "
-		    "not TLS ended here" : "");
+		    "(app %s)", host, app != NULL ? app : "?");
 		pconn_fail(pc, 502, why);
 		return -1;
 	}
-	if (l4proxy_adopt(a->l4, pc->tio.fd, client, app, head, hlen,
-	    buf_data(&pc->in) + used, buf_len(&pc->in) - used) != 0) {
+	if (pc->tio.ssl != NULL)
+		rc = l4tls_adopt(a->l4tls, &pc->tio, client, app, head, hlen,
+		    more, more_len);
+	else
+		rc = l4proxy_adopt(a->l4, pc->tio.fd, client, app, head, hlen,
+		    more, more_len);
+	if (rc != 0) {
 		pconn_fail(pc, 503, "the load balancer cannot take this connection");
 		return -1;
 	}

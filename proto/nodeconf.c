@@ -14,6 +14,7 @@
 #include "log.h"
 #include "regionmap.h"
 #include "sock.h"
+#include "tls.h"
 
 #define O(f) offsetof(struct node_conf, f)
 
@@ -75,6 +76,9 @@ const struct conf_opt nodeconf_opts[] = {
 	{ "binding-gc-interval", CONF_MS, O(binding_gc_interval), "60s", "how often expired affinity bindings are swept" },
 	{ "lb-connect-timeout", CONF_MS, O(lb_connect_timeout), "3s", "a dial to a backend that takes longer fails over to the next candidate" },
 	{ "lb-backoff", CONF_MS, O(lb_backoff), "10s", "a backend whose dial failed is skipped by this node this long (passive health)" },
+	{ "lb-tls-listen", CONF_LIST, O(lb_tls_listen), "", "L4 load balancer behind TLS ended here: ADDR[=APP] takes TLS, and the plaintext goes to APP's backends as with --lb-listen; repeatable" },
+	{ "lb-tls-cert", CONF_STR, O(lb_tls_cert), "", "certificate chain (PEM) of the --lb-tls-listen listeners (default: the development CA's)" },
+	{ "lb-tls-key", CONF_STR, O(lb_tls_key), "", "private key (PEM) for --lb-tls-cert (default: in the --lb-tls-cert file)" },
 	CONF_END
 };
 
@@ -108,6 +112,20 @@ nodeconf_lb(const struct node_conf *c)
 			return -1;
 		}
 		geoip_free(g);
+	}
+	if (c->lb_tls_key[0] != '\0' && c->lb_tls_cert[0] == '\0') {
+		fprintf(stderr, "warren-node: --lb-tls-key needs --lb-tls-cert\n");
+		return -1;
+	}
+	if (c->lb_tls_listen[0] != '\0' && c->lb_tls_cert[0] != '\0') {
+		SSL_CTX *ctx = tls_server_ctx(c->lb_tls_cert, c->lb_tls_key[0] != '\0' ?
+		    c->lb_tls_key : c->lb_tls_cert, NULL, 0, err, sizeof(err));
+
+		if (ctx == NULL) {
+			fprintf(stderr, "warren-node: --lb-tls-cert: %s\n", err);
+			return -1;
+		}
+		SSL_CTX_free(ctx);
 	}
 	if (c->region_map[0] != '\0') {
 		if ((m = malloc(sizeof(*m))) == NULL)

@@ -68,6 +68,9 @@ struct node_conf {
 	long long binding_gc_interval;  /* ms between sweeps of expired bindings */
 	long long lb_connect_timeout;   /* ms a dial to a backend may take */
 	long long lb_backoff;   /* ms a backend whose dial failed is skipped */
+	char *lb_tls_listen;    /* TLS-terminating L4 listeners, "ADDR[=APP],..." */
+	char *lb_tls_cert, *lb_tls_key; /* their certificate ("" = the development
+	                                 * CA's) and key ("" = in the cert file) */
 	/* derived by nodeconf_load: */
 	int tcp_lo, tcp_hi;
 	bool mesh_default;      /* mesh_listen derived from gossip_listen */

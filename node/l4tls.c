@@ -1,0 +1,790 @@
+#include "l4tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cidr.h"
+#include "ipcmsg.h"
+#include "l4proxy.h"
+#include "lbset.h"
+#include "log.h"
+#include "nodeconf.h"
+#include "proxyproto.h"
+#include "sock.h"
+#include "tls.h"
+
+#define L4T_LISTEN_MAX  64
+#define L4T_WIN         (64u * 1024)    /* plaintext held per direction */
+#define L4T_PAIR_BUF    (32 * 1024)     /* SO_SNDBUF of each pair end (the
+                                         * kernel doubles it) */
+#define L4T_ROUNDS      8               /* reads per event, per direction */
+#define L4T_PROXY_POLL  0.01            /* s between peeks at a header */
+
+struct l4tlisten {
+	struct l4tls *t;
+	int fd;
+	ev_io io;
+	char app[LBSET_NAME_MAX + 1];
+};
+
+enum l4t_state { L4T_PROXY = 1, L4T_HANDSHAKE, L4T_RELAY };
+
+struct l4tconn {
+	struct l4tconn *prev, *next;
+	struct l4tls *t;
+	const struct l4tlisten *l;      /* NULL when adopted */
+	enum l4t_state state;
+	struct tls_io tio;              /* the client: fd and SSL */
+	int sfd;                        /* our end of the pair, or -1 */
+	ev_io cio, sio;
+	ev_timer timer;                 /* header poll, handshake deadline, idle */
+	double started, last_active;
+	struct sockaddr_storage peer;   /* the client (PROXY header's) */
+	struct buf up;                  /* plaintext from the client, for the pair */
+	struct buf down;                /* from the pair, for SSL_write */
+	bool c_eof;                     /* the client is done sending */
+	bool s_eof;                     /* the pair is done sending */
+	bool s_gone;                    /* ... and takes nothing more either */
+	bool up_shut, down_shut;        /* the FIN passed on, each way */
+};
+
+struct l4tls {
+	struct ev_loop *loop;
+	struct l4tls_conf c;
+	SSL_CTX *ctx;                   /* the listeners', or NULL */
+	struct l4tlisten ls[L4T_LISTEN_MAX];
+	size_t nls;
+	bool listening;
+	ev_timer retry;                 /* accept after EMFILE */
+	struct l4tconn *conns;
+	size_t nconns;
+	/* counters */
+	uint64_t accepted, hs_ok, hs_failed, hs_timeouts, proxy_errors;
+	uint64_t adopted, bridge_errors;
+};
+
+static void l4tconn_close(struct l4tconn *k, const char *why);
+static void l4tconn_relay(struct l4tconn *k);
+
+static void
+l4t_peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	struct sock_addr a;
+
+	memcpy(&a.ss, ss, sizeof(a.ss));
+	a.len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+		snprintf(out, len, "-");
+	else
+		sock_addr_format(&a, out, len);
+}
+
+/* Changes a watcher's interest only when it differs (stop, set, start). */
+static void
+l4t_set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
+{
+	if (fd < 0)
+		return;
+	if ((w->events & (EV_READ | EV_WRITE)) == events &&
+	    (events == 0 || ev_is_active(w)))
+		return;
+	ev_io_stop(loop, w);
+	ev_io_set(w, fd, events);
+	if (events != 0)
+		ev_io_start(loop, w);
+}
+
+/* ---- the bridge ---- */
+
+/* Interest: the client while there is room for its plaintext or some for
+ * it; the pair while its plaintext waits or there is room for more. */
+static void
+l4tconn_update(struct l4tconn *k)
+{
+	struct ev_loop *loop = k->t->loop;
+	int ce, se = 0;
+
+	ce = tls_io_events(&k->tio, !k->c_eof && buf_len(&k->up) == 0,
+	    buf_len(&k->down) > 0);
+	if (!k->s_eof && buf_len(&k->down) == 0)
+		se |= EV_READ;
+	if (buf_len(&k->up) > 0)
+		se |= EV_WRITE;
+	l4t_set_io(loop, &k->cio, k->tio.fd, ce);
+	l4t_set_io(loop, &k->sio, k->sfd, se);
+}
+
+/* Client -> pair: decrypts into up while it is empty, writes up to the
+ * pair. Returns 0, or -1 when the connection must close. */
+static int
+l4tconn_up(struct l4tconn *k)
+{
+	struct iovec room;
+	ssize_t n;
+	int i;
+
+	for (i = 0;; i++) {
+		if (buf_len(&k->up) > 0) {
+			n = write(k->sfd, buf_data(&k->up), buf_len(&k->up));
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				return -1;
+			}
+			buf_consume(&k->up, (size_t)n);
+			if (buf_len(&k->up) > 0)
+				break;
+		}
+		if (k->c_eof || i == L4T_ROUNDS)
+			break;
+		room = buf_reserve(&k->up, L4T_WIN, L4T_WIN);
+		if (room.iov_base == NULL)
+			return -1;
+		n = tls_io_read(&k->tio, room.iov_base, room.iov_len);
+		if (n == -EAGAIN)
+			break;
+		if (n == 0) {
+			k->c_eof = true;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		buf_commit(&k->up, (size_t)n);
+	}
+	if (buf_len(&k->up) == 0)
+		buf_release(&k->up);
+	if (k->c_eof && buf_len(&k->up) == 0 && !k->up_shut) {
+		shutdown(k->sfd, SHUT_WR);
+		k->up_shut = true;
+	}
+	return 0;
+}
+
+/* True when the pair's other end is closed both ways (the load balancer
+ * let go of the connection), not only shut for writing. */
+static bool
+l4t_pair_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* Pair -> client: reads into down while it is empty, encrypts down (a
+ * write OpenSSL asked to retry is retried with the same bytes). Returns 0,
+ * or -1 when the connection must close. */
+static int
+l4tconn_down(struct l4tconn *k)
+{
+	struct iovec room;
+	ssize_t n;
+	int i;
+
+	for (i = 0;; i++) {
+		while (buf_len(&k->down) > 0) {
+			n = tls_io_write(&k->tio, buf_data(&k->down),
+			    buf_len(&k->down));
+			if (n == -EAGAIN)
+				break;
+			if (n < 0)
+				return -1;
+			buf_consume(&k->down, (size_t)n);
+		}
+		if (buf_len(&k->down) > 0 || k->s_eof || i == L4T_ROUNDS)
+			break;
+		room = buf_reserve(&k->down, L4T_WIN, L4T_WIN);
+		if (room.iov_base == NULL)
+			return -1;
+		n = read(k->sfd, room.iov_base, room.iov_len);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -1;
+		}
+		if (n == 0) {
+			k->s_eof = true;
+			k->s_gone = l4t_pair_gone(k->sfd);
+			break;
+		}
+		buf_commit(&k->down, (size_t)n);
+	}
+	if (buf_len(&k->down) == 0)
+		buf_release(&k->down);
+	if (k->s_eof && buf_len(&k->down) == 0 && !k->down_shut) {
+		tls_io_shutdown_write(&k->tio);
+		k->down_shut = true;
+	}
+	return 0;
+}
+
+static void
+l4tconn_relay(struct l4tconn *k)
+{
+	struct ev_loop *loop = k->t->loop;
+
+	k->last_active = ev_now(loop);
+	if (l4tconn_up(k) != 0 || l4tconn_down(k) != 0) {
+		l4tconn_close(k, "reset");
+		return;
+	}
+	/* done both ways; or the load balancer let go and the client has
+	 * all there was for it */
+	if ((k->up_shut && k->down_shut) || (k->down_shut && k->s_gone)) {
+		l4tconn_close(k, NULL);
+		return;
+	}
+	l4tconn_update(k);
+	/* plaintext OpenSSL holds wakes no watcher: come back for it */
+	if (!k->c_eof && buf_len(&k->up) == 0 && tls_io_pending(&k->tio) > 0)
+		ev_feed_event(loop, &k->cio, EV_READ);
+}
+
+/* A socketpair whose one end the load balancer adopts for app, for the
+ * client at peer, with first and more to go to the backend before the
+ * rest. Returns 0 with our end in *sfd, or -1 (counted, logged). */
+static int
+l4t_pair(struct l4tls *t, const struct sockaddr_storage *peer,
+    const char *app, const void *first, size_t len, const void *more,
+    size_t more_len, int *sfd)
+{
+	int sv[2], sz = L4T_PAIR_BUF;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		t->bridge_errors++;
+		log_warn("lb.tls.bridge", "app=%s error=\"socketpair: %s\"", app,
+		    strerror(errno));
+		return -1;
+	}
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (l4proxy_adopt(t->c.l4, sv[1], peer, app, first, len, more,
+	    more_len) != 0) {
+		t->bridge_errors++;
+		log_warn("lb.tls.bridge", "app=%s error=\"the load balancer cannot "
+		    "take the connection\"", app);
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	*sfd = sv[0];
+	return 0;
+}
+
+static void
+l4tconn_on_sio(struct ev_loop *loop, ev_io *w, int revents)
+{
+	l4tconn_relay(w->data);
+}
+
+/* The handshake is done (or was done elsewhere): relay through sfd. */
+static void
+l4tconn_start_relay(struct l4tconn *k, int sfd)
+{
+	struct l4tls *t = k->t;
+
+	k->state = L4T_RELAY;
+	k->sfd = sfd;
+	ev_io_init(&k->sio, l4tconn_on_sio, sfd, 0);
+	k->sio.data = k;
+	ev_timer_stop(t->loop, &k->timer);
+	if (t->c.nc->idle_timeout > 0) {
+		ev_timer_set(&k->timer, (double)t->c.nc->idle_timeout / 1000.0, 0.);
+		ev_timer_start(t->loop, &k->timer);
+	}
+	l4tconn_relay(k);
+}
+
+/* ---- the client, before the bridge ---- */
+
+static void
+l4tconn_handshake(struct l4tconn *k)
+{
+	struct l4tls *t = k->t;
+	char text[80], why[256];
+	int rc, sfd;
+
+	rc = tls_io_handshake(&k->tio);
+	if (rc == -EAGAIN) {
+		l4t_set_io(t->loop, &k->cio, k->tio.fd, tls_io_events(&k->tio,
+		    false, false));
+		return;
+	}
+	if (rc != 0) {
+		t->hs_failed++;
+		l4t_peer_text(&k->peer, text, sizeof(text));
+		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"%s\"",
+		    text, k->l->app, rc == -EPROTO ? tls_io_error(why, sizeof(why)) :
+		    rc == -EPIPE ? "closed during the handshake" : strerror(-rc));
+		l4tconn_close(k, NULL);
+		return;
+	}
+	t->hs_ok++;
+	ev_io_stop(t->loop, &k->cio);
+	if (l4t_pair(t, &k->peer, k->l->app, NULL, 0, NULL, 0, &sfd) != 0) {
+		l4tconn_close(k, "no bridge");
+		return;
+	}
+	l4tconn_start_relay(k, sfd);
+}
+
+/* Arms the handshake deadline (what is left of --head-timeout since the
+ * connection came) and starts it. */
+static void
+l4tconn_begin(struct l4tconn *k)
+{
+	struct l4tls *t = k->t;
+	double left = k->started + (double)t->c.nc->head_timeout / 1000.0 -
+	    ev_now(t->loop);
+
+	k->state = L4T_HANDSHAKE;
+	ev_timer_stop(t->loop, &k->timer);
+	ev_timer_set(&k->timer, left > 0.001 ? left : 0.001, 0.);
+	ev_timer_start(t->loop, &k->timer);
+	l4tconn_handshake(k);
+}
+
+/* A PROXY header from a trusted balancer, before the handshake: peeked,
+ * then taken exactly (the ClientHello stays in the socket). */
+static void
+l4tconn_header(struct l4tconn *k)
+{
+	struct l4tls *t = k->t;
+	uint8_t buf[PROXYPROTO_MAX_LEN];
+	struct proxyproto pp;
+	char text[80];
+	ssize_t n;
+	int rc = 0;
+
+	n = recv(k->tio.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		l4tconn_close(k, NULL);
+		return;
+	}
+	if (n == -1 || (rc = proxyproto_decode(buf, (size_t)n, &pp)) == 0) {
+		if (ev_now(t->loop) - k->started >
+		    (double)t->c.nc->head_timeout / 1000.0) {
+			t->proxy_errors++;
+			l4tconn_close(k, "no PROXY header in time");
+			return;
+		}
+		/* poll: the bytes stay in the socket until the header is whole */
+		ev_io_stop(t->loop, &k->cio);
+		ev_timer_stop(t->loop, &k->timer);
+		ev_timer_set(&k->timer, L4T_PROXY_POLL, 0.);
+		ev_timer_start(t->loop, &k->timer);
+		return;
+	}
+	if (rc < 0 || recv(k->tio.fd, buf, (size_t)rc, 0) != rc) {
+		t->proxy_errors++;
+		l4t_peer_text(&k->peer, text, sizeof(text));
+		log_info("proxy.bad", "listener=lb-tls peer=%s reason=\"%s\"", text,
+		    rc < 0 && pp.reason ? pp.reason : "short read");
+		l4tconn_close(k, NULL);
+		return;
+	}
+	if (!pp.local)
+		memcpy(&k->peer, &pp.src, sizeof(k->peer));
+	l4tconn_begin(k);
+}
+
+static void
+l4tconn_on_cio(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct l4tconn *k = w->data;
+
+	switch (k->state) {
+	case L4T_PROXY:
+		l4tconn_header(k);
+		return;
+	case L4T_HANDSHAKE:
+		l4tconn_handshake(k);
+		return;
+	case L4T_RELAY:
+		l4tconn_relay(k);
+		return;
+	}
+}
+
+static void
+l4tconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct l4tconn *k = w->data;
+	struct l4tls *t = k->t;
+	char text[80];
+	double idle;
+
+	switch (k->state) {
+	case L4T_PROXY:
+		l4tconn_header(k);
+		return;
+	case L4T_HANDSHAKE:
+		t->hs_timeouts++;
+		l4t_peer_text(&k->peer, text, sizeof(text));
+		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"no "
+		    "handshake within --head-timeout (%lld ms)\"", text, k->l->app,
+		    t->c.nc->head_timeout);
+		l4tconn_close(k, NULL);
+		return;
+	case L4T_RELAY:
+		idle = (double)t->c.nc->idle_timeout / 1000.0;
+		if (ev_now(loop) - k->last_active >= idle) {
+			l4tconn_close(k, "idle");
+			return;
+		}
+		ev_timer_set(w, k->last_active + idle - ev_now(loop), 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+}
+
+/* A connection (fd: the client), linked and counted; NULL if out of
+ * memory (fd untouched). */
+static struct l4tconn *
+l4tconn_new(struct l4tls *t, int fd)
+{
+	struct l4tconn *k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return NULL;
+	k->t = t;
+	k->sfd = -1;
+	tls_io_plain(&k->tio, fd);
+	k->started = k->last_active = ev_now(t->loop);
+	ev_io_init(&k->cio, l4tconn_on_cio, fd, 0);
+	k->cio.data = k;
+	ev_io_init(&k->sio, l4tconn_on_sio, 0, 0);
+	k->sio.data = k;
+	ev_timer_init(&k->timer, l4tconn_on_timer, 0., 0.);
+	k->timer.data = k;
+	k->next = t->conns;
+	if (t->conns != NULL)
+		t->conns->prev = k;
+	t->conns = k;
+	t->nconns++;
+	return k;
+}
+
+static void
+l4tconn_close(struct l4tconn *k, const char *why)
+{
+	struct l4tls *t = k->t;
+	char text[80];
+
+	if (why != NULL && log_conf.level <= LOG_DEBUG) {
+		l4t_peer_text(&k->peer, text, sizeof(text));
+		log_debug("lb.tls.close", "peer=%s reason=\"%s\"", text, why);
+	}
+	ev_io_stop(t->loop, &k->cio);
+	ev_io_stop(t->loop, &k->sio);
+	ev_timer_stop(t->loop, &k->timer);
+	tls_io_fini(&k->tio);
+	if (k->tio.fd != -1)
+		close(k->tio.fd);
+	if (k->sfd != -1)
+		close(k->sfd);
+	buf_fini(&k->up);
+	buf_fini(&k->down);
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		t->conns = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	t->nconns--;
+	free(k);
+}
+
+static void
+l4tls_accepted(struct l4tlisten *l, int fd)
+{
+	struct l4tls *t = l->t;
+	struct l4tconn *k;
+	socklen_t len;
+
+	if ((k = l4tconn_new(t, fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	t->accepted++;
+	k->l = l;
+	len = sizeof(k->peer);
+	if (getpeername(fd, (struct sockaddr *)&k->peer, &len) == -1)
+		memset(&k->peer, 0, sizeof(k->peer));
+	sock_nodelay(fd);
+	if (tls_io_server(&k->tio, fd, t->ctx) != 0) {
+		l4tconn_close(k, "out of memory");
+		return;
+	}
+	if (t->c.proxy_from != NULL && t->c.proxy_from->n > 0 &&
+	    cidr_match(t->c.proxy_from, (struct sockaddr *)&k->peer)) {
+		k->state = L4T_PROXY;
+		ev_timer_set(&k->timer, (double)t->c.nc->head_timeout / 1000.0, 0.);
+		ev_timer_start(t->loop, &k->timer);
+		l4t_set_io(t->loop, &k->cio, fd, EV_READ);
+		return;
+	}
+	l4tconn_begin(k);
+}
+
+static void
+l4tls_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct l4tlisten *l = w->data;
+	struct l4tls *t = l->t;
+	size_t i;
+	int fd, n;
+
+	for (n = 0; n < 64; n++) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("accept.pause", "listener=lb-tls error=\"%s\"",
+				    strerror(errno));
+				for (i = 0; i < t->nls; i++)
+					ev_io_stop(loop, &t->ls[i].io);
+				ev_timer_set(&t->retry, 0.2, 0.);
+				ev_timer_start(loop, &t->retry);
+			}
+			return;
+		}
+		l4tls_accepted(l, fd);
+	}
+}
+
+static void
+l4tls_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct l4tls *t = w->data;
+	size_t i;
+
+	if (!t->listening)
+		return;
+	for (i = 0; i < t->nls; i++)
+		ev_io_start(loop, &t->ls[i].io);
+}
+
+int
+l4tls_adopt(struct l4tls *t, struct tls_io *io,
+    const struct sockaddr_storage *peer, const char *app, const void *first,
+    size_t len, const void *more, size_t more_len)
+{
+	struct l4tconn *k;
+	int sfd;
+
+	/* batch mode's BIO points at io itself, which is about to go */
+	if (t == NULL || io->ssl == NULL || io->batch ||
+	    !SSL_is_init_finished(io->ssl))
+		return -1;
+	if (l4t_pair(t, peer, app, first, len, more, more_len, &sfd) != 0)
+		return -1;
+	if ((k = l4tconn_new(t, io->fd)) == NULL) {
+		close(sfd);     /* the load balancer sees it close */
+		return -1;
+	}
+	t->adopted++;
+	/* the SSL object moves as it is: what OpenSSL already read or
+	 * decrypted stays in it, and is read first */
+	k->tio = *io;
+	tls_io_plain(io, -1);
+	memcpy(&k->peer, peer, sizeof(k->peer));
+	l4tconn_start_relay(k, sfd);
+	return 0;
+}
+
+/* ---- setup ---- */
+
+/* The listeners' context: --lb-tls-cert and --lb-tls-key (the key file
+ * defaults to the certificate's), or the development CA's certificate. */
+static SSL_CTX *
+l4tls_ctx(const struct l4tls *t)
+{
+	const struct node_conf *nc = t->c.nc;
+	char dir[4200], cert[4300], key[4300], err[600];
+	SSL_CTX *ctx;
+
+	if (nc->lb_tls_cert[0] != '\0') {
+		snprintf(cert, sizeof(cert), "%s", nc->lb_tls_cert);
+		snprintf(key, sizeof(key), "%s", nc->lb_tls_key[0] != '\0' ?
+		    nc->lb_tls_key : nc->lb_tls_cert);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tls", nc->data_dir);
+		if (tls_dev_ca(dir, nc->domain, err, sizeof(err)) != 0) {
+			log_error("lb.tls.cert", "error=\"%s\"", err);
+			return NULL;
+		}
+		snprintf(cert, sizeof(cert), "%s/node.pem", dir);
+		snprintf(key, sizeof(key), "%s/node.key", dir);
+		log_warn("lb.tls.cert", "cert=%s note=\"no --lb-tls-cert: the TLS "
+		    "listener serves the development CA's certificate\"", cert);
+	}
+	if ((ctx = tls_server_ctx(cert, key, NULL, 0, err, sizeof(err))) == NULL) {
+		log_error("lb.tls.cert", "error=\"%s\"", err);
+		return NULL;
+	}
+	/* an L4 stream: a client's FIN without close_notify ends its half
+	 * as a FIN would on --lb-listen, rather than resetting the backend */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	return ctx;
+}
+
+/* The listeners: WARREN_FD_LBTLS from the supervisor, in the list's
+ * order, or bound here. */
+static int
+l4tls_listen(struct l4tls *t)
+{
+	const char *fds = getenv("WARREN_FD_LBTLS");
+	char *list, *item, *save = NULL, *eq, text[80];
+	struct sock_addr addr;
+	struct l4tlisten *l;
+	int fd;
+
+	if ((list = strdup(t->c.nc->lb_tls_listen)) == NULL)
+		return -1;
+	for (item = strtok_r(list, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		if (t->nls == L4T_LISTEN_MAX) {
+			log_error("lb.tls.listen", "error=\"at most %d "
+			    "--lb-tls-listen\"", L4T_LISTEN_MAX);
+			break;
+		}
+		l = &t->ls[t->nls];
+		if ((eq = strchr(item, '=')) != NULL)
+			*eq++ = '\0';
+		snprintf(l->app, sizeof(l->app), "%s", eq != NULL && *eq != '\0' ?
+		    eq : LBSET_ALL);
+		l->t = t;
+		if (fds != NULL && *fds != '\0') {
+			fd = atoi(fds);
+			fds = strchr(fds, ',');
+			fds = fds != NULL ? fds + 1 : "";
+			fcntl(fd, F_SETFL, O_NONBLOCK);
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		} else if (sock_addr_parse(&addr, item, NULL) != 0 ||
+		    (fd = sock_listen(&addr, 1024)) < 0) {
+			log_error("lb.tls.listen", "addr=%s error=\"cannot listen\"",
+			    item);
+			free(list);
+			return -1;
+		}
+		addr.len = sizeof(addr.ss);
+		getsockname(fd, (struct sockaddr *)&addr.ss, &addr.len);
+		l->fd = fd;
+		ev_io_init(&l->io, l4tls_on_accept, fd, EV_READ);
+		l->io.data = l;
+		ev_io_start(t->loop, &l->io);
+		t->nls++;
+		log_info("lb.tls.listen", "addr=%s app=%s",
+		    sock_addr_format(&addr, text, sizeof(text)), l->app);
+	}
+	free(list);
+	return 0;
+}
+
+int
+l4tls_new(struct l4tls **out, struct ev_loop *loop, const struct l4tls_conf *c)
+{
+	struct l4tls *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	t->loop = loop;
+	t->c = *c;
+	ev_timer_init(&t->retry, l4tls_on_retry, 0., 0.);
+	t->retry.data = t;
+	if (c->nc->lb_tls_listen[0] != '\0') {
+		if ((t->ctx = l4tls_ctx(t)) == NULL) {
+			free(t);
+			return -1;
+		}
+		t->listening = true;
+		if (l4tls_listen(t) != 0) {
+			l4tls_free(t);
+			return -1;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+void
+l4tls_reload(struct l4tls *t)
+{
+	SSL_CTX *ctx;
+
+	if (t == NULL || t->ctx == NULL || (ctx = l4tls_ctx(t)) == NULL)
+		return;
+	SSL_CTX_free(t->ctx);   /* connections hold their own reference */
+	t->ctx = ctx;
+	log_info("lb.tls.cert", "reloaded=true");
+}
+
+void
+l4tls_stop_listening(struct l4tls *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	t->listening = false;
+	ev_timer_stop(t->loop, &t->retry);
+	for (i = 0; i < t->nls; i++)
+		ev_io_stop(t->loop, &t->ls[i].io);
+}
+
+void
+l4tls_free(struct l4tls *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	l4tls_stop_listening(t);
+	for (i = 0; i < t->nls; i++)
+		close(t->ls[i].fd);
+	while (t->conns != NULL)
+		l4tconn_close(t->conns, NULL);
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+size_t
+l4tls_conns(const struct l4tls *t)
+{
+	return t != NULL ? t->nconns : 0;
+}
+
+size_t
+l4tls_stats(const struct l4tls *t, struct ipcmsg_stat *items, size_t n,
+    size_t max)
+{
+	const struct ipcmsg_stat fixed[] = {
+		{ "lb_tls_connections", t->nconns },
+		{ "lb_tls_connections_total", t->accepted },
+		{ "lb_tls_handshakes_total{result=\"ok\"}", t->hs_ok },
+		{ "lb_tls_handshakes_total{result=\"failed\"}", t->hs_failed },
+		{ "lb_tls_handshakes_total{result=\"timeout\"}", t->hs_timeouts },
+		{ "lb_tls_proxy_protocol_errors_total", t->proxy_errors },
+		{ "lb_tls_https_handoffs_total", t->adopted },
+		{ "lb_tls_bridge_errors_total", t->bridge_errors },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]) && n < max; i++)
+		items[n++] = fixed[i];
+	return n;
+}
