@@ -186,6 +186,8 @@ def test_edgeproxy_db_and_environment(env):
         "EDGEPROXY_HEARTBEAT_TTL_SECS": "45",
         "EDGEPROXY_DNS_ENABLED": "true",
         "EDGEPROXY_DNS_LISTEN_ADDR": "127.0.0.1:0",
+        "EDGEPROXY_TLS_ENABLED": "1",
+        "EDGEPROXY_TLS_LISTEN_ADDR": "127.0.0.1:0",
         "EDGEPROXY_REPLICATION_NODE_ID": "pop-fra",
         "EDGEPROXY_REPLICATION_GOSSIP_ADDR": "127.0.0.1:0",
         "DEBUG": "1",
@@ -199,7 +201,7 @@ def test_edgeproxy_db_and_environment(env):
             "binding-ttl": "30000ms", "api-listen": "127.0.0.1:0",
             "heartbeat-ttl": "45000ms", "dns-listen": "127.0.0.1:0",
             "dns-domain": "internal", "name": "pop-fra", "log-level": "debug",
-            "gossip-listen": "127.0.0.1:0"}
+            "gossip-listen": "127.0.0.1:0", "lb-tls-listen": "127.0.0.1:0"}
     for k, v in want.items():
         check(conf.get(k) == v, "--print-config %s = %r, want %r\n%s"
               % (k, conf.get(k), v, r.stdout.decode()))
@@ -214,6 +216,7 @@ def test_edgeproxy_db_and_environment(env):
     node = edgeproxy_node(env, epenv)
     api_port = int(logged_addr(node, "backendapi.listen").rsplit(":", 1)[1])
     dns_port = int(logged_addr(node, "dns.listen").rsplit(":", 1)[1])
+    logged_addr(node, "lb.tls.listen")     # EDGEPROXY_TLS_* (test_lb_tls uses it)
     wait_for("the node named by EDGEPROXY_REPLICATION_NODE_ID", lambda: [
         m["name"] for m in json.loads(clusterctl(node, "members", "--json"))] ==
         ["pop-fra"], 10)
