@@ -14,6 +14,7 @@ import time
 
 import harness
 from harness import TestFailure, check, curl
+from test_lb import geoip_db
 from test_lb_listen import (Backend, add_backends, metrics, proxy_v1,
                             wait_candidates, wait_metric)
 
@@ -86,16 +87,20 @@ def read_http(f):
 def test_tls_listener_split_curl_proxy_and_bad_clients(env):
     cert, key = make_cert(env)
     t1, t3 = Backend("t1", "127.0.0.91"), Backend("t3", "127.0.0.92")
+    gsa, geu = Backend("g-sa", "127.0.0.93"), Backend("g-eu", "127.0.0.94")
     web = env.http_service("tls-web")
     node = env.node(args=["--region", "eu", "--proxy-protocol-from", "127.0.0.2/32",
-                          "--head-timeout", "1500ms",
+                          "--geoip-db", geoip_db(), "--head-timeout", "1500ms",
                           "--lb-tls-listen", "127.0.0.1:0=who",
                           "--lb-tls-listen", "127.0.0.1:0=web",
+                          "--lb-tls-listen", "127.0.0.1:0=geo",
                           "--lb-tls-cert", cert, "--lb-tls-key", key])
-    ports = tls_listeners(node, 2)
+    ports = tls_listeners(node, 3)
     add_backends(node, [("t1", "who", "eu", t1, 1, 100, 0), ("t3", "who", "eu", t3, 3, 100, 0),
-                        ("web-1", "web", "eu", ("127.0.0.1", web), 1, 100, 0)])
-    wait_candidates(node, 3)
+                        ("web-1", "web", "eu", ("127.0.0.1", web), 1, 100, 0),
+                        ("g-sa", "geo", "sa", gsa, 1, 100, 0),
+                        ("g-eu", "geo", "eu", geu, 1, 100, 0)])
+    wait_candidates(node, 5)
     # 40 clients held open, each from its own address: weights 1:3 split them
     # 10:30 (the decision equalises load per weight), as on --lb-listen
     held = []
@@ -111,9 +116,14 @@ def test_tls_listener_split_curl_proxy_and_bad_clients(env):
     r = curl(["--cacert", cert, "https://127.0.0.1:%d/whoami" % ports["web"]], timeout=20)
     check(r.returncode == 0 and r.stdout.startswith(b"tls-web"),
           "curl over the TLS listener: %r %r" % (r.stdout, r.stderr))
-    # a trusted balancer's PROXY header comes before the handshake
-    s, name = tls_who(ports["who"], cert, source="127.0.0.2", header=proxy_v1("10.9.9.9"))
-    check(name in ("t1", "t3"), "after a PROXY header: %r" % name)
+    # a trusted balancer's PROXY header comes before the handshake, and
+    # its address decides: a Brazilian client lands in sa, a client
+    # without a location in this node's region
+    s, name = tls_who(ports["geo"], cert, source="127.0.0.2", header=proxy_v1("200.160.2.3"))
+    check(name == "g-sa", "a Brazilian client after a PROXY header: %r" % name)
+    held.append(s)
+    s, name = tls_who(ports["geo"], cert, source="127.0.0.2", header=proxy_v1("10.9.9.9"))
+    check(name == "g-eu", "a client without a location after a PROXY header: %r" % name)
     held.append(s)
     s, name = tls_who(ports["who"], cert, source="127.0.0.2")
     check(name is None, "a trusted balancer without a PROXY header was served")
@@ -139,9 +149,9 @@ def test_tls_listener_split_curl_proxy_and_bad_clients(env):
                 lambda v: v == 1)
     check(node.child_pid("acceptor") == acc, "the acceptor restarted")
     m = metrics(node)
-    check(m.get('warren_acceptor_lb_tls_handshakes_total{result="ok"}', 0) >= 42,
+    check(m.get('warren_acceptor_lb_tls_handshakes_total{result="ok"}', 0) >= 43,
           "handshakes ok: %r" % m.get('warren_acceptor_lb_tls_handshakes_total{result="ok"}'))
-    check(m.get("warren_acceptor_lb_tls_connections", 0) >= 41, "connections gauge")
+    check(m.get("warren_acceptor_lb_tls_connections", 0) >= 42, "connections gauge")
     # the backends see the clients go
     for s in held:
         s.close()
@@ -151,8 +161,8 @@ def test_tls_listener_split_curl_proxy_and_bad_clients(env):
               % (t1.current, t3.current))
         time.sleep(0.05)
     wait_metric(node, "warren_acceptor_lb_tls_connections", lambda v: v == 0)
-    t1.close()
-    t3.close()
+    for b in (t1, t3, gsa, geu):
+        b.close()
 
 
 @harness.timeout(TIMEOUT)
@@ -173,7 +183,7 @@ def test_tls_listener_bulk_with_bounded_memory(env):
         for c in harness.gen_chunks(N, 7):
             f.write(c)
     t0 = time.monotonic()
-    r = curl(["--cacert", cert, "--data-binary", "@" + src, "-H",
+    r = curl(["--max-time", "90", "--cacert", cert, "--data-binary", "@" + src, "-H",
               "Content-Type: application/octet-stream",
               "https://127.0.0.1:%d/upload" % port], timeout=120)
     up_s = time.monotonic() - t0
