@@ -277,3 +277,35 @@ def test_https_for_a_domains_name_reaches_its_backend(env):
           "second: %d %r" % (st2, b2))
     wait_metric(node, "warren_acceptor_lb_tls_https_handoffs_total", lambda v: v >= 2)
     wait_metric(node, "warren_acceptor_lb_tls_connections", lambda v: v == 0)
+
+
+@harness.timeout(TIMEOUT)
+def test_drain_lets_a_tls_connection_finish(env):
+    """SIGTERM: a keep-alive connection through the TLS listener goes on
+    serving during the drain, and the node exits once it closes, well
+    before --drain-timeout."""
+    import signal
+    cert, key = make_cert(env)
+    web = env.http_service("drain-web")
+    node = env.node(args=["--drain-timeout", "20s", "--lb-tls-listen", "127.0.0.1:0=d",
+                          "--lb-tls-cert", cert, "--lb-tls-key", key])
+    port = tls_listeners(node, 1)["d"]
+    add_backends(node, [("d-1", "d", "local", ("127.0.0.1", web), 1, 10, 0)])
+    wait_candidates(node, 1)
+    s = tls_connect(port, cert)
+    f = s.makefile("rb")
+    req = b"GET /whoami HTTP/1.1\r\nHost: d\r\n\r\n"
+    s.sendall(req)
+    check(read_http(f)[1].startswith(b"drain-web"), "before the drain")
+    node.proc.signal(signal.SIGTERM)
+    time.sleep(1)
+    check(node.proc.alive(), "the node did not wait for the TLS connection")
+    s.sendall(req)
+    check(read_http(f)[1].startswith(b"drain-web"), "during the drain")
+    f.close()
+    s.close()
+    t0 = time.monotonic()
+    rc = node.proc.wait(15)
+    check(rc == 0, "exit %r after the connection closed\n%s" % (rc, harness.tail(node.log)))
+    env.note("node exited %.2f s after the last TLS connection closed (drain timeout 20 s)"
+             % (time.monotonic() - t0))
