@@ -71,6 +71,7 @@ struct l4tls {
 	/* counters */
 	uint64_t accepted, hs_ok, hs_failed, hs_timeouts, proxy_errors;
 	uint64_t adopted, bridge_errors;
+	uint8_t scratch[L4T_WIN];       /* one read at a time, shared */
 };
 
 static void l4tconn_close(struct l4tconn *k, const char *why);
@@ -125,45 +126,53 @@ l4tconn_update(struct l4tconn *k)
 	l4t_set_io(loop, &k->sio, k->sfd, se);
 }
 
-/* Client -> pair: decrypts into up while it is empty, writes up to the
- * pair. Returns 0, or -1 when the connection must close. */
+/* Client -> pair: what was left over goes first; then decrypts into the
+ * shared scratch and writes it on at once, keeping in up only what the
+ * pair did not take (and reading no more until it has). Returns 0, or -1
+ * when the connection must close. */
 static int
 l4tconn_up(struct l4tconn *k)
 {
-	struct iovec room;
-	ssize_t n;
+	struct l4tls *t = k->t;
+	ssize_t n, w;
 	int i;
 
-	for (i = 0;; i++) {
-		if (buf_len(&k->up) > 0) {
-			n = write(k->sfd, buf_data(&k->up), buf_len(&k->up));
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				return -1;
-			}
-			buf_consume(&k->up, (size_t)n);
-			if (buf_len(&k->up) > 0)
-				break;
-		}
-		if (k->c_eof || i == L4T_ROUNDS)
-			break;
-		room = buf_reserve(&k->up, L4T_WIN, L4T_WIN);
-		if (room.iov_base == NULL)
+	if (buf_len(&k->up) > 0) {
+		n = write(k->sfd, buf_data(&k->up), buf_len(&k->up));
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			return -1;
-		n = tls_io_read(&k->tio, room.iov_base, room.iov_len);
+		if (n > 0)
+			buf_consume(&k->up, (size_t)n);
+		if (buf_len(&k->up) > 0)
+			return 0;
+		buf_release(&k->up);
+	}
+	for (i = 0; i < L4T_ROUNDS && !k->c_eof; i++) {
+		n = tls_io_read(&k->tio, t->scratch, sizeof(t->scratch));
 		if (n == -EAGAIN)
 			break;
 		if (n == 0) {
 			k->c_eof = true;
-			continue;
+			break;
 		}
 		if (n < 0)
 			return -1;
-		buf_commit(&k->up, (size_t)n);
+		w = write(k->sfd, t->scratch, (size_t)n);
+		if (w == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				return -1;
+			w = 0;
+		}
+		if (w < n) {
+			if (buf_append(&k->up, t->scratch + w, (size_t)(n - w),
+			    L4T_WIN) != 0)
+				return -1;
+			break;
+		}
+		/* the socket is drained and OpenSSL holds nothing more */
+		if ((size_t)n < sizeof(t->scratch) && tls_io_pending(&k->tio) == 0)
+			break;
 	}
-	if (buf_len(&k->up) == 0)
-		buf_release(&k->up);
 	if (k->c_eof && buf_len(&k->up) == 0 && !k->up_shut) {
 		shutdown(k->sfd, SHUT_WR);
 		k->up_shut = true;
@@ -181,32 +190,50 @@ l4t_pair_gone(int fd)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
 }
 
-/* Pair -> client: reads into down while it is empty, encrypts down (a
- * write OpenSSL asked to retry is retried with the same bytes). Returns 0,
- * or -1 when the connection must close. */
+/* Encrypts p[len] to the client; what OpenSSL did not take is kept in
+ * down (a write it asked to retry is retried with the same bytes, from
+ * there: the context accepts a moved buffer). Returns 0, or -1. */
+static int
+l4tconn_send(struct l4tconn *k, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < len) {
+		w = tls_io_write(&k->tio, p + off, len - off);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0)
+			return -1;
+		off += (size_t)w;
+	}
+	if (off < len && p != buf_data(&k->down) &&
+	    buf_append(&k->down, p + off, len - off, L4T_WIN) != 0)
+		return -1;
+	if (p == buf_data(&k->down))
+		buf_consume(&k->down, off);
+	return 0;
+}
+
+/* Pair -> client: what was left over goes first; then reads into the
+ * shared scratch and encrypts it at once. Returns 0, or -1 when the
+ * connection must close. */
 static int
 l4tconn_down(struct l4tconn *k)
 {
-	struct iovec room;
+	struct l4tls *t = k->t;
 	ssize_t n;
 	int i;
 
-	for (i = 0;; i++) {
-		while (buf_len(&k->down) > 0) {
-			n = tls_io_write(&k->tio, buf_data(&k->down),
-			    buf_len(&k->down));
-			if (n == -EAGAIN)
-				break;
-			if (n < 0)
-				return -1;
-			buf_consume(&k->down, (size_t)n);
-		}
-		if (buf_len(&k->down) > 0 || k->s_eof || i == L4T_ROUNDS)
-			break;
-		room = buf_reserve(&k->down, L4T_WIN, L4T_WIN);
-		if (room.iov_base == NULL)
+	if (buf_len(&k->down) > 0) {
+		if (l4tconn_send(k, buf_data(&k->down), buf_len(&k->down)) != 0)
 			return -1;
-		n = read(k->sfd, room.iov_base, room.iov_len);
+		if (buf_len(&k->down) > 0)
+			return 0;
+		buf_release(&k->down);
+	}
+	for (i = 0; i < L4T_ROUNDS && !k->s_eof; i++) {
+		n = read(k->sfd, t->scratch, sizeof(t->scratch));
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
@@ -217,10 +244,11 @@ l4tconn_down(struct l4tconn *k)
 			k->s_gone = l4t_pair_gone(k->sfd);
 			break;
 		}
-		buf_commit(&k->down, (size_t)n);
+		if (l4tconn_send(k, t->scratch, (size_t)n) != 0)
+			return -1;
+		if (buf_len(&k->down) > 0 || (size_t)n < sizeof(t->scratch))
+			break;
 	}
-	if (buf_len(&k->down) == 0)
-		buf_release(&k->down);
 	if (k->s_eof && buf_len(&k->down) == 0 && !k->down_shut) {
 		tls_io_shutdown_write(&k->tio);
 		k->down_shut = true;

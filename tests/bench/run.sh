@@ -28,4 +28,6 @@ timeout -k 10 240 "$PY" tests/bench/forward.py $Q || rc=$?
 timeout -k 10 300 "$PY" tests/bench/wgforward.py $Q || rc=$?
 # --lb-listen against haproxy doing the same L4 job (about 2 min)
 timeout -k 10 240 "$PY" tests/bench/lb.py $Q || rc=$?
+# --lb-tls-listen against haproxy ending TLS for the same job (about 2 min)
+timeout -k 10 240 "$PY" tests/bench/lbtls.py $Q || rc=$?
 exit $rc
