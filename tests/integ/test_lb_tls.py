@@ -7,6 +7,7 @@ Clients that must count as different addresses connect from different
 header itself is tested (from 127.0.0.2, the only trusted balancer here)."""
 import hashlib
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -284,7 +285,6 @@ def test_drain_lets_a_tls_connection_finish(env):
     """SIGTERM: a keep-alive connection through the TLS listener goes on
     serving during the drain, and the node exits once it closes, well
     before --drain-timeout."""
-    import signal
     cert, key = make_cert(env)
     web = env.http_service("drain-web")
     node = env.node(args=["--drain-timeout", "20s", "--lb-tls-listen", "127.0.0.1:0=d",
@@ -309,3 +309,27 @@ def test_drain_lets_a_tls_connection_finish(env):
     check(rc == 0, "exit %r after the connection closed\n%s" % (rc, harness.tail(node.log)))
     env.note("node exited %.2f s after the last TLS connection closed (drain timeout 20 s)"
              % (time.monotonic() - t0))
+
+
+def test_bad_tls_options_stop_the_node_with_the_reason(env):
+    """A certificate that does not load, or a key without a certificate,
+    stops warren-node at once with a sentence (not an acceptor that keeps
+    failing)."""
+    bad = env.path("bad.pem")
+    with open(bad, "w") as f:
+        f.write("not a certificate\n")
+    node = os.path.join(harness.bin_dir(), "warren-node")
+    for args, want in ((["--lb-tls-listen", "127.0.0.1:0", "--lb-tls-cert", bad],
+                        "--lb-tls-cert"),
+                       (["--lb-tls-key", bad], "--lb-tls-key needs --lb-tls-cert")):
+        p = subprocess.Popen([node, "--data-dir", env.path("bad-data")] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        try:
+            _, err = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)    # it started: its children too
+            p.communicate()
+            raise TestFailure("warren-node started with %r" % args)
+        err = err.decode(errors="replace")
+        check(p.returncode != 0 and want in err, "%r: rc %d, %r" % (args, p.returncode, err))
