@@ -17,6 +17,7 @@
 #include "ipcmsg.h"
 #include "ipcount.h"
 #include "lbbind.h"
+#include "lblisten.h"
 #include "lbmsg.h"
 #include "lbset.h"
 #include "log.h"
@@ -26,7 +27,6 @@
 #include "sock.h"
 #include "spipe.h"
 
-#define L4_LISTEN_MAX           64
 #define L4_SCRATCH              (64u * 1024)    /* one read, shared */
 #define L4_PEND_MAX             (64u * 1024)    /* unwritten bytes per direction */
 #define L4_READS_PER_EVENT      4               /* fairness between connections */
@@ -35,10 +35,9 @@
 #define L4_TOP                  32              /* backends with their own series */
 #define L4_APPS_MAX             256             /* apps reached by Host or SNI */
 
+/* an app's connections: from its listeners and handed over by name */
 struct l4listen {
 	struct l4proxy *p;
-	int fd;
-	ev_io io;
 	char app[LBSET_NAME_MAX + 1];
 	uint64_t key;
 };
@@ -85,14 +84,11 @@ struct l4proxy {
 	struct geoip *geoip;
 	struct regionmap map;
 	struct lbpick_where local;
-	struct l4listen ls[L4_LISTEN_MAX];
-	size_t nls;
-	struct l4listen *apps[L4_APPS_MAX];     /* no socket: the apps of
-	                                         * adopted connections */
+	struct lblisten *listen;        /* --lb-listen */
+	struct l4listen *apps[L4_APPS_MAX];     /* by app name */
 	size_t napps;
 	uint64_t adopted;
-	bool listening;
-	ev_timer retry, gc;
+	ev_timer gc;
 	struct l4conn *conns;
 	size_t nconns;
 	struct lbmsg backends;          /* the router's last set */
@@ -604,7 +600,7 @@ l4proxy_accepted(struct l4listen *l, int fd)
 	l4conn_begin(k);
 }
 
-/* The pseudo-listener of an app, for connections handed over. */
+/* An app's connections (its listeners' and those handed over). */
 static struct l4listen *
 l4proxy_app(struct l4proxy *p, const char *app)
 {
@@ -618,7 +614,6 @@ l4proxy_app(struct l4proxy *p, const char *app)
 	    (l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->p = p;
-	l->fd = -1;
 	snprintf(l->app, sizeof(l->app), "%s", app);
 	l->key = lbset_app_key(l->app);
 	p->apps[p->napps++] = l;
@@ -688,41 +683,16 @@ l4conn_new(struct l4listen *l, int fd)
 }
 
 static void
-l4proxy_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+l4proxy_on_accept(void *arg, size_t i, const char *app, int fd)
 {
-	struct l4listen *l = w->data;
-	struct l4proxy *p = l->p;
-	size_t i;
-	int fd, n;
+	struct l4proxy *p = arg;
+	struct l4listen *l = l4proxy_app(p, app[0] != '\0' ? app : LBSET_ALL);
 
-	for (n = 0; n < 64; n++) {
-		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				log_warn("accept.pause", "listener=lb error=\"%s\"",
-				    strerror(errno));
-				for (i = 0; i < p->nls; i++)
-					ev_io_stop(loop, &p->ls[i].io);
-				ev_timer_set(&p->retry, 0.2, 0.);
-				ev_timer_start(loop, &p->retry);
-			}
-			return;
-		}
-		l4proxy_accepted(l, fd);
-	}
-}
-
-static void
-l4proxy_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct l4proxy *p = w->data;
-	size_t i;
-
-	if (!p->listening)
+	if (l == NULL) {
+		close(fd);
 		return;
-	for (i = 0; i < p->nls; i++)
-		ev_io_start(loop, &p->ls[i].io);
+	}
+	l4proxy_accepted(l, fd);
 }
 
 static void
@@ -737,64 +707,6 @@ l4proxy_on_gc(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- setup ---- */
-
-/* The listeners: WARREN_FD_LB from the supervisor, in the list's order,
- * or bound here. */
-static int
-l4proxy_listen(struct l4proxy *p)
-{
-	const char *env = getenv("WARREN_FD_LB");
-	char *list, *item, *save = NULL, *eq, text[80];
-	const char *fds = env;
-	struct sock_addr addr;
-	struct l4listen *l;
-	int fd;
-
-	if ((list = strdup(p->c.nc->lb_listen)) == NULL)
-		return -1;
-	for (item = strtok_r(list, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
-		if (p->nls == L4_LISTEN_MAX) {
-			log_error("lb.listen", "error=\"at most %d --lb-listen\"",
-			    L4_LISTEN_MAX);
-			break;
-		}
-		l = &p->ls[p->nls];
-		eq = strchr(item, '=');
-		if (eq != NULL)
-			*eq++ = '\0';
-		snprintf(l->app, sizeof(l->app), "%s", eq != NULL && *eq != '\0' ?
-		    eq : LBSET_ALL);
-		l->key = lbset_app_key(l->app);
-		l->p = p;
-		if (fds != NULL && *fds != '\0') {
-			fd = atoi(fds);
-			fds = strchr(fds, ',');
-			fds = fds != NULL ? fds + 1 : "";
-			fcntl(fd, F_SETFL, O_NONBLOCK);
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-		} else {
-			if (sock_addr_parse(&addr, item, NULL) != 0 ||
-			    (fd = sock_listen(&addr, 1024)) < 0) {
-				log_error("lb.listen", "addr=%s error=\"cannot listen\"",
-				    item);
-				free(list);
-				return -1;
-			}
-		}
-		addr.len = sizeof(addr.ss);
-		getsockname(fd, (struct sockaddr *)&addr.ss, &addr.len);
-		l->fd = fd;
-		ev_io_init(&l->io, l4proxy_on_accept, fd, EV_READ);
-		l->io.data = l;
-		ev_io_start(p->loop, &l->io);
-		p->nls++;
-		log_info("lb.listen", "addr=%s app=%s",
-		    sock_addr_format(&addr, text, sizeof(text)), l->app);
-	}
-	free(list);
-	return 0;
-}
 
 int
 l4proxy_new(struct l4proxy **out, struct ev_loop *loop,
@@ -825,14 +737,13 @@ l4proxy_new(struct l4proxy **out, struct ev_loop *loop,
 		regionmap_default(&p->map);
 	}
 	lbpick_region(&p->local.region, nc->region, strlen(nc->region));
-	ev_timer_init(&p->retry, l4proxy_on_retry, 0., 0.);
-	p->retry.data = p;
 	ev_timer_init(&p->gc, l4proxy_on_gc, (double)nc->binding_gc_interval /
 	    1000.0, (double)nc->binding_gc_interval / 1000.0);
 	p->gc.data = p;
 	ev_timer_start(loop, &p->gc);
-	p->listening = true;
-	if (l4proxy_listen(p) != 0)
+	/* the listeners: inherited from the supervisor, or bound here */
+	if (lblisten_open(&p->listen, loop, nc->lb_listen, "WARREN_FD_LB", "lb",
+	    l4proxy_on_accept, p) != 0)
 		goto fail;
 	*out = p;
 	return 0;
@@ -844,14 +755,8 @@ fail:
 void
 l4proxy_stop_listening(struct l4proxy *p)
 {
-	size_t i;
-
-	if (p == NULL)
-		return;
-	p->listening = false;
-	ev_timer_stop(p->loop, &p->retry);
-	for (i = 0; i < p->nls; i++)
-		ev_io_stop(p->loop, &p->ls[i].io);
+	if (p != NULL)
+		lblisten_stop(p->listen);
 }
 
 void
@@ -861,9 +766,7 @@ l4proxy_free(struct l4proxy *p)
 
 	if (p == NULL)
 		return;
-	l4proxy_stop_listening(p);
-	for (i = 0; i < p->nls; i++)
-		close(p->ls[i].fd);
+	lblisten_free(p->listen);
 	while (p->conns != NULL)
 		l4conn_close(p->conns, NULL);
 	for (i = 0; i < p->napps; i++)

@@ -108,7 +108,7 @@ void l4proxy_pick_failed(struct l4proxy *p, const char *app,
 /* The version held, to compare with the router's beacon. */
 void l4proxy_version(const struct l4proxy *p, uint64_t *epoch,
     uint64_t *version);
-/* Stops accepting (drain) or, after EMFILE, pauses for a moment. */
+/* Stops accepting (drain). */
 void l4proxy_stop_listening(struct l4proxy *p);
 /* Open connections. */
 size_t l4proxy_conns(const struct l4proxy *p);

@@ -16,6 +16,7 @@
 #include "cidr.h"
 #include "ipcmsg.h"
 #include "l4proxy.h"
+#include "lblisten.h"
 #include "lbset.h"
 #include "log.h"
 #include "nodeconf.h"
@@ -23,26 +24,19 @@
 #include "sock.h"
 #include "tls.h"
 
-#define L4T_LISTEN_MAX  64
 #define L4T_WIN         (64u * 1024)    /* plaintext held per direction */
 #define L4T_PAIR_BUF    (32 * 1024)     /* SO_SNDBUF of each pair end (the
                                          * kernel doubles it) */
 #define L4T_ROUNDS      8               /* reads per event, per direction */
 #define L4T_PROXY_POLL  0.01            /* s between peeks at a header */
 
-struct l4tlisten {
-	struct l4tls *t;
-	int fd;
-	ev_io io;
-	char app[LBSET_NAME_MAX + 1];
-};
-
 enum l4t_state { L4T_PROXY = 1, L4T_HANDSHAKE, L4T_RELAY };
 
 struct l4tconn {
 	struct l4tconn *prev, *next;
 	struct l4tls *t;
-	const struct l4tlisten *l;      /* NULL when adopted */
+	const char *app;                /* its listener's (the listeners'
+	                                 * storage), NULL when adopted */
 	enum l4t_state state;
 	struct tls_io tio;              /* the client: fd and SSL */
 	int sfd;                        /* our end of the pair, or -1 */
@@ -62,10 +56,7 @@ struct l4tls {
 	struct ev_loop *loop;
 	struct l4tls_conf c;
 	SSL_CTX *ctx;                   /* the listeners', or NULL */
-	struct l4tlisten ls[L4T_LISTEN_MAX];
-	size_t nls;
-	bool listening;
-	ev_timer retry;                 /* accept after EMFILE */
+	struct lblisten *listen;        /* --lb-tls-listen, or NULL */
 	struct l4tconn *conns;
 	size_t nconns;
 	/* counters */
@@ -355,14 +346,14 @@ l4tconn_handshake(struct l4tconn *k)
 		t->hs_failed++;
 		l4t_peer_text(&k->peer, text, sizeof(text));
 		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"%s\"",
-		    text, k->l->app, rc == -EPROTO ? tls_io_error(why, sizeof(why)) :
+		    text, k->app, rc == -EPROTO ? tls_io_error(why, sizeof(why)) :
 		    rc == -EPIPE ? "closed during the handshake" : strerror(-rc));
 		l4tconn_close(k, NULL);
 		return;
 	}
 	t->hs_ok++;
 	ev_io_stop(t->loop, &k->cio);
-	if (l4t_pair(t, &k->peer, k->l->app, NULL, 0, NULL, 0, &sfd) != 0) {
+	if (l4t_pair(t, &k->peer, k->app, NULL, 0, NULL, 0, &sfd) != 0) {
 		l4tconn_close(k, "no bridge");
 		return;
 	}
@@ -463,7 +454,7 @@ l4tconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		t->hs_timeouts++;
 		l4t_peer_text(&k->peer, text, sizeof(text));
 		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"no "
-		    "handshake within --head-timeout (%lld ms)\"", text, k->l->app,
+		    "handshake within --head-timeout (%lld ms)\"", text, k->app,
 		    t->c.nc->head_timeout);
 		l4tconn_close(k, NULL);
 		return;
@@ -537,9 +528,9 @@ l4tconn_close(struct l4tconn *k, const char *why)
 }
 
 static void
-l4tls_accepted(struct l4tlisten *l, int fd)
+l4tls_accepted(void *arg, size_t i, const char *app, int fd)
 {
-	struct l4tls *t = l->t;
+	struct l4tls *t = arg;
 	struct l4tconn *k;
 	socklen_t len;
 
@@ -548,7 +539,7 @@ l4tls_accepted(struct l4tlisten *l, int fd)
 		return;
 	}
 	t->accepted++;
-	k->l = l;
+	k->app = app[0] != '\0' ? app : LBSET_ALL;
 	len = sizeof(k->peer);
 	if (getpeername(fd, (struct sockaddr *)&k->peer, &len) == -1)
 		memset(&k->peer, 0, sizeof(k->peer));
@@ -566,44 +557,6 @@ l4tls_accepted(struct l4tlisten *l, int fd)
 		return;
 	}
 	l4tconn_begin(k);
-}
-
-static void
-l4tls_on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct l4tlisten *l = w->data;
-	struct l4tls *t = l->t;
-	size_t i;
-	int fd, n;
-
-	for (n = 0; n < 64; n++) {
-		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				log_warn("accept.pause", "listener=lb-tls error=\"%s\"",
-				    strerror(errno));
-				for (i = 0; i < t->nls; i++)
-					ev_io_stop(loop, &t->ls[i].io);
-				ev_timer_set(&t->retry, 0.2, 0.);
-				ev_timer_start(loop, &t->retry);
-			}
-			return;
-		}
-		l4tls_accepted(l, fd);
-	}
-}
-
-static void
-l4tls_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct l4tls *t = w->data;
-	size_t i;
-
-	if (!t->listening)
-		return;
-	for (i = 0; i < t->nls; i++)
-		ev_io_start(loop, &t->ls[i].io);
 }
 
 int
@@ -670,59 +623,6 @@ l4tls_ctx(const struct l4tls *t)
 	return ctx;
 }
 
-/* The listeners: WARREN_FD_LBTLS from the supervisor, in the list's
- * order, or bound here. */
-static int
-l4tls_listen(struct l4tls *t)
-{
-	const char *fds = getenv("WARREN_FD_LBTLS");
-	char *list, *item, *save = NULL, *eq, text[80];
-	struct sock_addr addr;
-	struct l4tlisten *l;
-	int fd;
-
-	if ((list = strdup(t->c.nc->lb_tls_listen)) == NULL)
-		return -1;
-	for (item = strtok_r(list, ",", &save); item != NULL;
-	    item = strtok_r(NULL, ",", &save)) {
-		if (t->nls == L4T_LISTEN_MAX) {
-			log_error("lb.tls.listen", "error=\"at most %d "
-			    "--lb-tls-listen\"", L4T_LISTEN_MAX);
-			break;
-		}
-		l = &t->ls[t->nls];
-		if ((eq = strchr(item, '=')) != NULL)
-			*eq++ = '\0';
-		snprintf(l->app, sizeof(l->app), "%s", eq != NULL && *eq != '\0' ?
-		    eq : LBSET_ALL);
-		l->t = t;
-		if (fds != NULL && *fds != '\0') {
-			fd = atoi(fds);
-			fds = strchr(fds, ',');
-			fds = fds != NULL ? fds + 1 : "";
-			fcntl(fd, F_SETFL, O_NONBLOCK);
-			fcntl(fd, F_SETFD, FD_CLOEXEC);
-		} else if (sock_addr_parse(&addr, item, NULL) != 0 ||
-		    (fd = sock_listen(&addr, 1024)) < 0) {
-			log_error("lb.tls.listen", "addr=%s error=\"cannot listen\"",
-			    item);
-			free(list);
-			return -1;
-		}
-		addr.len = sizeof(addr.ss);
-		getsockname(fd, (struct sockaddr *)&addr.ss, &addr.len);
-		l->fd = fd;
-		ev_io_init(&l->io, l4tls_on_accept, fd, EV_READ);
-		l->io.data = l;
-		ev_io_start(t->loop, &l->io);
-		t->nls++;
-		log_info("lb.tls.listen", "addr=%s app=%s",
-		    sock_addr_format(&addr, text, sizeof(text)), l->app);
-	}
-	free(list);
-	return 0;
-}
-
 int
 l4tls_new(struct l4tls **out, struct ev_loop *loop, const struct l4tls_conf *c)
 {
@@ -732,15 +632,14 @@ l4tls_new(struct l4tls **out, struct ev_loop *loop, const struct l4tls_conf *c)
 		return -1;
 	t->loop = loop;
 	t->c = *c;
-	ev_timer_init(&t->retry, l4tls_on_retry, 0., 0.);
-	t->retry.data = t;
 	if (c->nc->lb_tls_listen[0] != '\0') {
 		if ((t->ctx = l4tls_ctx(t)) == NULL) {
 			free(t);
 			return -1;
 		}
-		t->listening = true;
-		if (l4tls_listen(t) != 0) {
+		/* inherited from the supervisor, or bound here */
+		if (lblisten_open(&t->listen, loop, c->nc->lb_tls_listen,
+		    "WARREN_FD_LBTLS", "lb.tls", l4tls_accepted, t) != 0) {
 			l4tls_free(t);
 			return -1;
 		}
@@ -764,28 +663,19 @@ l4tls_reload(struct l4tls *t)
 void
 l4tls_stop_listening(struct l4tls *t)
 {
-	size_t i;
-
-	if (t == NULL)
-		return;
-	t->listening = false;
-	ev_timer_stop(t->loop, &t->retry);
-	for (i = 0; i < t->nls; i++)
-		ev_io_stop(t->loop, &t->ls[i].io);
+	if (t != NULL)
+		lblisten_stop(t->listen);
 }
 
 void
 l4tls_free(struct l4tls *t)
 {
-	size_t i;
-
 	if (t == NULL)
 		return;
-	l4tls_stop_listening(t);
-	for (i = 0; i < t->nls; i++)
-		close(t->ls[i].fd);
+	lblisten_stop(t->listen);
 	while (t->conns != NULL)
 		l4tconn_close(t->conns, NULL);
+	lblisten_free(t->listen);       /* after the connections: their app */
 	SSL_CTX_free(t->ctx);
 	free(t);
 }
