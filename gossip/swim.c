@@ -1505,6 +1505,8 @@ swim_set_meta(struct swim *s, uint64_t now, const char *region,
 	memset(s->self.region, 0, sizeof(s->self.region));
 	if (rlen)
 		memcpy(s->self.region, region, rlen);
+	if (s->leaving)
+		return 0;       /* a newer alive would undo the leave */
 	s->self.inc++;
 	swim_msg_alive(&s->self, &m);
 	swim_enqueue(s, &s->self, &m);

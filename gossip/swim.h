@@ -195,7 +195,8 @@ int swim_leave(struct swim *s, uint64_t now);
 bool swim_leave_done(const struct swim *s);
 
 /* Changes our region and metadata blob (copied) and disseminates them under
- * a new incarnation. Returns 0, -EINVAL (too long) or -ENOMEM. */
+ * a new incarnation; once leaving, only keeps them (a newer alive would
+ * undo the leave). Returns 0, -EINVAL (too long) or -ENOMEM. */
 int swim_set_meta(struct swim *s, uint64_t now, const char *region,
     const void *meta, size_t len);
 

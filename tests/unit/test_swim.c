@@ -483,6 +483,10 @@ test_leave_is_not_death(void **state)
 	r.dead_events = r.left_events = 0;
 	assert_int_equal(swim_leave(sim->nodes[x].s, sim->now), 0);
 	sim_reschedule(&sim->nodes[x]);
+	sim_run_until(sim, sim->now + 5 * SIM_MS);
+	/* a metadata change while leaving (its router's last words) must not
+	 * undo the leave with a newer alive */
+	assert_int_equal(swim_set_meta(sim->nodes[x].s, sim->now, "eu", "x", 1), 0);
 	while (!swim_leave_done(sim->nodes[x].s))
 		sim_run_until(sim, sim->now + 100 * SIM_MS);
 	sim_crash(sim, x);
