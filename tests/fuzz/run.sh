@@ -17,6 +17,12 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -Iproto -I. \
  -fsanitize=fuzzer-no-link,address,undefined $(pkg-config --cflags $PKGS 2>/dev/null)"
 LIBS="$(pkg-config --libs $PKGS 2>/dev/null) -lhttp_parser -lnng -lev -lpthread -lm"
 mkdir -p "$OUT/obj" || exit 1
+# objects keep no header dependencies: a header newer than the last build
+# rebuilds them all (a struct that grew must not meet code built without it)
+stamp=$OUT/obj/.built
+if [ ! -f "$stamp" ] || [ -n "$(find node router gossip client proto -name '*.h' -newer "$stamp" 2>/dev/null | head -1)" ]; then
+	rm -f "$OUT"/obj/*.o
+fi
 
 # the project's libraries, one archive per dir like the Makefile's (so a
 # target links only the objects it needs); process dirs first, proto last
@@ -36,6 +42,8 @@ for d in node router gossip client proto; do
 	rm -f "$OUT/lib$d.a" && ar rcs "$OUT/lib$d.a" $objs || exit 1
 	libs="$libs $OUT/lib$d.a"
 done
+
+touch "$stamp"
 
 targets=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|.*/||; s|\.c$||')}
 fail=0
