@@ -816,7 +816,8 @@ main(int argc, char **argv)
 	if (probe_new(&a.probe, &a, a.conf.data_dir) != 0)
 		return 1;
 	{
-		struct l4tls_conf tc = { &a.conf, &a.proxy_from, a.l4 };
+		struct l4tls_conf tc = { &a.conf, &a.proxy_from, a.l4,
+		    a.ipcount };
 
 		if (l4tls_new(&a.l4tls, a.loop, &tc) != 0)
 			return 1;

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "ipcmsg.h"
+#include "ipcount.h"
 #include "l4proxy.h"
 #include "lblisten.h"
 #include "lbset.h"
@@ -50,6 +51,8 @@ struct l4tconn {
 	bool s_eof;                     /* the pair is done sending */
 	bool s_gone;                    /* ... and takes nothing more either */
 	bool up_shut, down_shut;        /* the FIN passed on, each way */
+	bool counted;                   /* handshaking: in the per-address
+	                                 * count (the balancer counts it after) */
 };
 
 struct l4tls {
@@ -61,11 +64,12 @@ struct l4tls {
 	size_t nconns;
 	/* counters */
 	uint64_t accepted, hs_ok, hs_failed, hs_timeouts, proxy_errors;
-	uint64_t adopted, bridge_errors;
+	uint64_t adopted, bridge_errors, refused_per_ip;
 	uint8_t scratch[L4T_WIN];       /* one read at a time, shared */
 };
 
 static void l4tconn_close(struct l4tconn *k, const char *why);
+static void l4tconn_uncount(struct l4tconn *k);
 static void l4tconn_relay(struct l4tconn *k);
 
 static void
@@ -353,6 +357,7 @@ l4tconn_handshake(struct l4tconn *k)
 	}
 	t->hs_ok++;
 	ev_io_stop(t->loop, &k->cio);
+	l4tconn_uncount(k);     /* the balancer counts it from here */
 	if (l4t_pair(t, &k->peer, k->app, NULL, 0, NULL, 0, &sfd) != 0) {
 		l4tconn_close(k, "no bridge");
 		return;
@@ -361,13 +366,29 @@ l4tconn_handshake(struct l4tconn *k)
 }
 
 /* Arms the handshake deadline (what is left of --head-timeout since the
- * connection came) and starts it. */
+ * connection came) and starts it; a client over --max-conns-per-ip is
+ * refused first (handshakes cost memory too). */
 static void
 l4tconn_begin(struct l4tconn *k)
 {
 	struct l4tls *t = k->t;
 	double left = k->started + (double)t->c.nc->head_timeout / 1000.0 -
 	    ev_now(t->loop);
+	char text[80];
+
+	if (t->c.ipcount != NULL) {
+		if (!ipcount_take(t->c.ipcount, (struct sockaddr *)&k->peer,
+		    (unsigned)t->c.nc->max_conns_per_ip)) {
+			t->refused_per_ip++;
+			l4t_peer_text(&k->peer, text, sizeof(text));
+			log_info("conn.refused", "peer=%s listener=lb.tls reason="
+			    "\"over --max-conns-per-ip %lld\"", text,
+			    t->c.nc->max_conns_per_ip);
+			l4tconn_close(k, NULL);
+			return;
+		}
+		k->counted = true;
+	}
 
 	k->state = L4T_HANDSHAKE;
 	ev_timer_stop(t->loop, &k->timer);
@@ -498,6 +519,14 @@ l4tconn_new(struct l4tls *t, int fd)
 }
 
 static void
+l4tconn_uncount(struct l4tconn *k)
+{
+	if (k->counted)
+		ipcount_release(k->t->c.ipcount, (struct sockaddr *)&k->peer);
+	k->counted = false;
+}
+
+static void
 l4tconn_close(struct l4tconn *k, const char *why)
 {
 	struct l4tls *t = k->t;
@@ -517,6 +546,7 @@ l4tconn_close(struct l4tconn *k, const char *why)
 		close(k->sfd);
 	buf_fini(&k->up);
 	buf_fini(&k->down);
+	l4tconn_uncount(k);
 	if (k->prev != NULL)
 		k->prev->next = k->next;
 	else
@@ -699,6 +729,7 @@ l4tls_stats(const struct l4tls *t, struct ipcmsg_stat *items, size_t n,
 		{ "lb_tls_proxy_protocol_errors_total", t->proxy_errors },
 		{ "lb_tls_https_handoffs_total", t->adopted },
 		{ "lb_tls_bridge_errors_total", t->bridge_errors },
+		{ "lb_tls_refused_total{reason=\"per_ip\"}", t->refused_per_ip },
 	};
 	size_t i;
 

@@ -24,6 +24,7 @@
 
 struct l4tls;
 struct l4proxy;
+struct ipcount;
 struct tls_io;
 struct cidr_list;
 struct node_conf;
@@ -36,6 +37,9 @@ struct l4tls_conf {
 	                                 * head_timeout, idle_timeout */
 	const struct cidr_list *proxy_from;     /* trusted load balancers */
 	struct l4proxy *l4;             /* the load balancer (must outlive) */
+	struct ipcount *ipcount;        /* --max-conns-per-ip, shared; NULL
+	                                 * for none (the balancer counts the
+	                                 * bridged connection itself) */
 };
 
 /* Opens the listeners (inherited from the supervisor through

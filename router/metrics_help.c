@@ -87,6 +87,9 @@ static const struct {
 	    "HTTPS connections ended here handed, decrypted, to a domains name's app." },
 	{ "lb_tls_bridge_errors_total", "counter",
 	    "TLS connections the load balancer could not take (socketpair, memory)." },
+	{ "lb_tls_refused_total", "counter",
+	    "TLS load balancer connections refused before their handshake, by "
+	    "reason (per_ip: over --max-conns-per-ip)." },
 	{ "tunnel_bytes_total", "counter",
 	    "Bytes from (in) and to (out) public clients by tunnel: the busiest "
 	    "by name, the rest as \"other\"." },

@@ -333,3 +333,52 @@ def test_bad_tls_options_stop_the_node_with_the_reason(env):
             raise TestFailure("warren-node started with %r" % args)
         err = err.decode(errors="replace")
         check(p.returncode != 0 and want in err, "%r: rc %d, %r" % (args, p.returncode, err))
+
+
+@harness.timeout(TIMEOUT)
+def test_per_address_cap_counts_handshakes(env):
+    """--max-conns-per-ip counts a TLS client from its first byte, not only
+    once its handshake is done: silent connections from one address beyond
+    the cap are closed at once and counted, while another address is
+    served, and a handshake that ends gives its slot to the balancer's
+    count of the connection."""
+    cert, key = make_cert(env)
+    be = Backend("capped", "127.0.0.95")
+    node = env.node(args=["--max-conns-per-ip", "2", "--head-timeout", "10s",
+                          "--lb-tls-listen", "127.0.0.1:0=cap",
+                          "--lb-tls-cert", cert, "--lb-tls-key", key])
+    port = tls_listeners(node, 1)["cap"]
+    add_backends(node, [("c1", "cap", "eu", be, 1, 100, 0)])
+    wait_candidates(node, 1)
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=5,
+                                       source_address=("127.0.3.1", 0)) for _ in range(2)]
+    third = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                     source_address=("127.0.3.1", 0))
+    try:
+        third.settimeout(3)
+        got = third.recv(16)            # b"": closed by the node
+    except socket.timeout:
+        got = None                      # still open
+    except OSError:
+        got = b""                       # reset by the node
+    check(got == b"", "a third silent connection from one address was kept: %r" % got)
+    wait_metric(node, 'warren_acceptor_lb_tls_refused_total{reason="per_ip"}',
+                lambda v: v >= 1)
+    s, name = tls_who(port, cert, source="127.0.3.2")
+    check(name == "capped", "another address was not served: %r" % name)
+    s.close()
+    for x in silent:
+        x.close()
+    third.close()
+    # slots given back: one client holds two bridged connections, a third
+    # is refused
+    time.sleep(0.3)
+    a, na = tls_who(port, cert, source="127.0.3.1")
+    b, nb = tls_who(port, cert, source="127.0.3.1")
+    check(na == "capped" and nb == "capped", "two TLS connections from one address: %r %r"
+          % (na, nb))
+    c, nc = tls_who(port, cert, source="127.0.3.1")
+    check(nc is None, "a third bridged connection from one address was served")
+    for x in (a, b, c):
+        if x is not None:
+            x.close()
