@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "cidr.h"
+#include "evio.h"
 #include "geoip.h"
 #include "ipcmsg.h"
 #include "ipcount.h"
@@ -127,37 +128,7 @@ l4_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void
-l4_peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	struct sock_addr a;
-
-	memcpy(&a.ss, ss, sizeof(a.ss));
-	a.len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
-		snprintf(out, len, "-");
-	else
-		sock_addr_format(&a, out, len);
-}
-
 /* ---- relay ---- */
-
-static void
-l4conn_set_io(struct l4proxy *p, ev_io *w, int fd, int events)
-{
-	if (fd < 0)
-		return;
-	if (w->events == (events | EV__IOFDSET) || (w->events & ~EV__IOFDSET) ==
-	    events) {
-		if (events == 0 || ev_is_active(w))
-			return;
-	}
-	ev_io_stop(p->loop, w);
-	ev_io_set(w, fd, events);
-	if (events != 0)
-		ev_io_start(p->loop, w);
-}
 
 static void
 l4conn_update(struct l4conn *k)
@@ -174,8 +145,8 @@ l4conn_update(struct l4conn *k)
 		be |= EV_READ;
 	if (l4dir_pending(&k->up) > 0)
 		be |= EV_WRITE;
-	l4conn_set_io(k->p, &k->cio, k->cfd, ce);
-	l4conn_set_io(k->p, &k->bio, k->bfd, be);
+	evio_want(k->p->loop, &k->cio, k->cfd, ce);
+	evio_want(k->p->loop, &k->bio, k->bfd, be);
 }
 
 /* Writes what d holds to `to`; returns 0, or -1 on a broken socket. */
@@ -454,7 +425,7 @@ l4conn_begin(struct l4conn *k)
 	if (p->c.ipcount != NULL) {
 		if (!ipcount_take(p->c.ipcount, (struct sockaddr *)&k->peer,
 		    (unsigned)p->c.nc->max_conns_per_ip)) {
-			l4_peer_text(&k->peer, text, sizeof(text));
+			sock_ss_format(&k->peer, text, sizeof(text));
 			log_info("conn.refused", "peer=%s reason=\"over "
 			    "--max-conns-per-ip %lld\"", text,
 			    p->c.nc->max_conns_per_ip);
@@ -551,7 +522,7 @@ l4conn_close(struct l4conn *k, const char *why)
 	char text[80];
 
 	if (why != NULL && log_conf.level <= LOG_DEBUG) {
-		l4_peer_text(&k->peer, text, sizeof(text));
+		sock_ss_format(&k->peer, text, sizeof(text));
 		log_debug("lb.close", "peer=%s backend=%s reason=\"%s\"", text,
 		    k->b != NULL ? k->b->name : "-", why);
 	}

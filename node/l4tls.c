@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "cidr.h"
+#include "evio.h"
 #include "ipcmsg.h"
 #include "ipcount.h"
 #include "l4proxy.h"
@@ -72,35 +73,6 @@ static void l4tconn_close(struct l4tconn *k, const char *why);
 static void l4tconn_uncount(struct l4tconn *k);
 static void l4tconn_relay(struct l4tconn *k);
 
-static void
-l4t_peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
-{
-	struct sock_addr a;
-
-	memcpy(&a.ss, ss, sizeof(a.ss));
-	a.len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
-		snprintf(out, len, "-");
-	else
-		sock_addr_format(&a, out, len);
-}
-
-/* Changes a watcher's interest only when it differs (stop, set, start). */
-static void
-l4t_set_io(struct ev_loop *loop, ev_io *w, int fd, int events)
-{
-	if (fd < 0)
-		return;
-	if ((w->events & (EV_READ | EV_WRITE)) == events &&
-	    (events == 0 || ev_is_active(w)))
-		return;
-	ev_io_stop(loop, w);
-	ev_io_set(w, fd, events);
-	if (events != 0)
-		ev_io_start(loop, w);
-}
-
 /* ---- the bridge ---- */
 
 /* Interest: the client while there is room for its plaintext or some for
@@ -117,8 +89,8 @@ l4tconn_update(struct l4tconn *k)
 		se |= EV_READ;
 	if (buf_len(&k->up) > 0)
 		se |= EV_WRITE;
-	l4t_set_io(loop, &k->cio, k->tio.fd, ce);
-	l4t_set_io(loop, &k->sio, k->sfd, se);
+	evio_want(loop, &k->cio, k->tio.fd, ce);
+	evio_want(loop, &k->sio, k->sfd, se);
 }
 
 /* Client -> pair: what was left over goes first; then decrypts into the
@@ -342,13 +314,13 @@ l4tconn_handshake(struct l4tconn *k)
 
 	rc = tls_io_handshake(&k->tio);
 	if (rc == -EAGAIN) {
-		l4t_set_io(t->loop, &k->cio, k->tio.fd, tls_io_events(&k->tio,
+		evio_want(t->loop, &k->cio, k->tio.fd, tls_io_events(&k->tio,
 		    false, false));
 		return;
 	}
 	if (rc != 0) {
 		t->hs_failed++;
-		l4t_peer_text(&k->peer, text, sizeof(text));
+		sock_ss_format(&k->peer, text, sizeof(text));
 		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"%s\"",
 		    text, k->app, rc == -EPROTO ? tls_io_error(why, sizeof(why)) :
 		    rc == -EPIPE ? "closed during the handshake" : strerror(-rc));
@@ -380,7 +352,7 @@ l4tconn_begin(struct l4tconn *k)
 		if (!ipcount_take(t->c.ipcount, (struct sockaddr *)&k->peer,
 		    (unsigned)t->c.nc->max_conns_per_ip)) {
 			t->refused_per_ip++;
-			l4t_peer_text(&k->peer, text, sizeof(text));
+			sock_ss_format(&k->peer, text, sizeof(text));
 			log_info("conn.refused", "peer=%s listener=lb.tls reason="
 			    "\"over --max-conns-per-ip %lld\"", text,
 			    t->c.nc->max_conns_per_ip);
@@ -430,7 +402,7 @@ l4tconn_header(struct l4tconn *k)
 	}
 	if (rc < 0 || recv(k->tio.fd, buf, (size_t)rc, 0) != rc) {
 		t->proxy_errors++;
-		l4t_peer_text(&k->peer, text, sizeof(text));
+		sock_ss_format(&k->peer, text, sizeof(text));
 		log_info("proxy.bad", "listener=lb-tls peer=%s reason=\"%s\"", text,
 		    rc < 0 && pp.reason ? pp.reason : "short read");
 		l4tconn_close(k, NULL);
@@ -473,7 +445,7 @@ l4tconn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	case L4T_HANDSHAKE:
 		t->hs_timeouts++;
-		l4t_peer_text(&k->peer, text, sizeof(text));
+		sock_ss_format(&k->peer, text, sizeof(text));
 		log_info("lb.tls.handshake.failed", "peer=%s app=%s reason=\"no "
 		    "handshake within --head-timeout (%lld ms)\"", text, k->app,
 		    t->c.nc->head_timeout);
@@ -533,7 +505,7 @@ l4tconn_close(struct l4tconn *k, const char *why)
 	char text[80];
 
 	if (why != NULL && log_conf.level <= LOG_DEBUG) {
-		l4t_peer_text(&k->peer, text, sizeof(text));
+		sock_ss_format(&k->peer, text, sizeof(text));
 		log_debug("lb.tls.close", "peer=%s reason=\"%s\"", text, why);
 	}
 	ev_io_stop(t->loop, &k->cio);
@@ -583,7 +555,7 @@ l4tls_accepted(void *arg, size_t i, const char *app, int fd)
 		k->state = L4T_PROXY;
 		ev_timer_set(&k->timer, (double)t->c.nc->head_timeout / 1000.0, 0.);
 		ev_timer_start(t->loop, &k->timer);
-		l4t_set_io(t->loop, &k->cio, fd, EV_READ);
+		evio_want(t->loop, &k->cio, fd, EV_READ);
 		return;
 	}
 	l4tconn_begin(k);

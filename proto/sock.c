@@ -75,14 +75,20 @@ sock_addr_parse(struct sock_addr *out, const char *text, const char *defhost)
 char *
 sock_addr_format(const struct sock_addr *a, char *out, size_t len)
 {
+	return sock_ss_format(&a->ss, out, len);
+}
+
+char *
+sock_ss_format(const struct sockaddr_storage *ss, char *out, size_t len)
+{
 	char ip[INET6_ADDRSTRLEN];
 
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
 		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
 		snprintf(out, len, "%s:%d", ip, ntohs(sin->sin_port));
-	} else if (a->ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
 		snprintf(out, len, "[%s]:%d", ip, ntohs(sin6->sin6_port));
 	} else {

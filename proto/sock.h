@@ -23,8 +23,11 @@ int sock_addr_resolve(struct sock_addr *out, const char *text, char *host,
  * has; *count, if not NULL, gets that number: 1 for a literal). */
 int sock_addr_resolve_nth(struct sock_addr *out, const char *text, char *host,
     size_t hostlen, unsigned nth, unsigned *count);
-/* Formats as "1.2.3.4:80" / "[::1]:80" into out (>= 64 bytes); returns out. */
+/* Formats as "1.2.3.4:80" / "[::1]:80" into out (>= 64 bytes), "unknown"
+ * for another family; returns out. */
 char *sock_addr_format(const struct sock_addr *a, char *out, size_t len);
+/* The same for a bare sockaddr_storage. */
+char *sock_ss_format(const struct sockaddr_storage *ss, char *out, size_t len);
 /* Port of an address in host order. */
 int sock_addr_port(const struct sock_addr *a);
 void sock_addr_set_port(struct sock_addr *a, int port);
