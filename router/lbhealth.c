@@ -16,6 +16,8 @@
 
 struct lbtarget {
 	struct lbtarget *next;
+	struct lbtarget *hnext;         /* in its index bucket */
+	uint64_t hkey;                  /* lbtarget_key(app, id) */
 	struct lbhealth *h;
 	char *app, *id;
 	char addr_text[80];
@@ -46,6 +48,9 @@ struct lbhealth {
 	lbhealth_change_cb *cb;
 	void *arg;
 	struct lbtarget *targets;
+	struct lbtarget **idx;          /* by (app, id): a sync and the
+	                                 * publisher look targets up by name */
+	size_t idx_size, ntargets;
 	struct lbhealth_stats stats;
 	lbhealth_report_cb *report;
 	void *report_arg;
@@ -165,7 +170,83 @@ lbhealth_free(struct lbhealth *h)
 		h->targets = t->next;
 		lbtarget_free(t);
 	}
+	free(h->idx);
 	free(h);
+}
+
+static uint64_t
+lbtarget_key(const char *app, const char *id)
+{
+	uint64_t k = 1469598103934665603ULL;     /* FNV-1a of app, NUL, id */
+
+	for (; *app != '\0'; app++)
+		k = (k ^ (uint8_t)*app) * 1099511628211ULL;
+	k *= 1099511628211ULL;
+	for (; *id != '\0'; id++)
+		k = (k ^ (uint8_t)*id) * 1099511628211ULL;
+	return k;
+}
+
+/* The newest target of (app, id), or NULL. */
+static struct lbtarget *
+lbhealth_find(const struct lbhealth *h, const char *app, const char *id)
+{
+	uint64_t k = lbtarget_key(app, id);
+	struct lbtarget *t;
+
+	if (h->idx_size == 0)
+		return NULL;
+	for (t = h->idx[k & (h->idx_size - 1)]; t != NULL; t = t->hnext)
+		if (t->hkey == k && strcmp(t->app, app) == 0 &&
+		    strcmp(t->id, id) == 0)
+			return t;
+	return NULL;
+}
+
+/* Indexes t (newest first in its bucket); grows the index to keep
+ * buckets short. Returns 0 or -ENOMEM. */
+static int
+lbhealth_index(struct lbhealth *h, struct lbtarget *t)
+{
+	struct lbtarget **idx, **pp, *x;
+	size_t size, i;
+
+	t->hkey = lbtarget_key(t->app, t->id);
+	if (h->ntargets + 1 > h->idx_size) {
+		size = h->idx_size > 0 ? 2 * h->idx_size : 64;
+		if ((idx = calloc(size, sizeof(*idx))) == NULL)
+			return -ENOMEM;
+		/* appended in bucket order: each bucket stays newest first */
+		for (i = 0; i < h->idx_size; i++) {
+			while ((x = h->idx[i]) != NULL) {
+				h->idx[i] = x->hnext;
+				x->hnext = NULL;
+				pp = &idx[x->hkey & (size - 1)];
+				while (*pp != NULL)
+					pp = &(*pp)->hnext;
+				*pp = x;
+			}
+		}
+		free(h->idx);
+		h->idx = idx;
+		h->idx_size = size;
+	}
+	i = t->hkey & (h->idx_size - 1);
+	t->hnext = h->idx[i];
+	h->idx[i] = t;
+	h->ntargets++;
+	return 0;
+}
+
+static void
+lbhealth_unindex(struct lbhealth *h, struct lbtarget *t)
+{
+	struct lbtarget **pp = &h->idx[t->hkey & (h->idx_size - 1)];
+
+	while (*pp != t)
+		pp = &(*pp)->hnext;
+	*pp = t->hnext;
+	h->ntargets--;
 }
 
 /* One check's result: counts, and a transition after rise/fall in a row. */
@@ -408,23 +489,22 @@ lbhealth_add(struct lbhealth *h, const char *app, const char *id,
 		cc.rise = 1;
 	if (cc.fall == 0)
 		cc.fall = 1;
-	for (t = h->targets; t != NULL; t = t->next) {
-		if (strcmp(t->app, app) != 0 || strcmp(t->id, id) != 0)
-			continue;
+	if ((t = lbhealth_find(h, app, id)) != NULL) {
 		if (strcmp(t->addr_text, text) == 0 && lbhealth_same(&t->c, &cc)) {
 			t->seen = true;
 			return 0;
 		}
 		/* moved or checked differently: start over */
 		t->seen = false;
-		break;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
 	if ((t->app = strdup(app)) == NULL || (t->id = strdup(id)) == NULL ||
-	    (preamble != NULL && (t->preamble = strdup(preamble)) == NULL)) {
+	    (preamble != NULL && (t->preamble = strdup(preamble)) == NULL) ||
+	    lbhealth_index(h, t) != 0) {
 		free(t->app);
 		free(t->id);
+		free(t->preamble);
 		free(t);
 		return -ENOMEM;
 	}
@@ -457,6 +537,7 @@ lbhealth_end(struct lbhealth *h)
 	for (pp = &h->targets; (t = *pp) != NULL;) {
 		if (!t->seen) {
 			*pp = t->next;
+			lbhealth_unindex(h, t);
 			lbtarget_report(t, true);
 			lbtarget_free(t);
 		} else {
@@ -468,12 +549,9 @@ lbhealth_end(struct lbhealth *h)
 bool
 lbhealth_down(const struct lbhealth *h, const char *app, const char *id)
 {
-	const struct lbtarget *t;
+	const struct lbtarget *t = lbhealth_find(h, app, id);
 
-	for (t = h->targets; t != NULL; t = t->next)
-		if (t->down && strcmp(t->id, id) == 0 && strcmp(t->app, app) == 0)
-			return true;
-	return false;
+	return t != NULL && t->down;
 }
 
 json_t *
