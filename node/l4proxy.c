@@ -804,11 +804,14 @@ l4proxy_apply(struct l4proxy *p, struct lbmsg *m)
 void
 l4proxy_set_replicas(struct l4proxy *p, struct lbmsg_cand *v, size_t n)
 {
+	size_t was = p->nreps;
+
 	l4proxy_reps_free(p->reps, p->nreps);
 	p->reps = v;
 	p->nreps = n;
 	l4proxy_merge(p);
-	log_debug("lb.replicas", "replicas=%zu", n);
+	if (n != was)
+		log_info("lb.replicas", "replicas=%zu", n);
 }
 
 struct lbset_backend *

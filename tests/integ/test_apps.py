@@ -28,26 +28,16 @@ def lb_port(node):
     raise harness.TestFailure("%s logged no lb listener\n%s" % (node.name, harness.tail(node.log)))
 
 
-def via_listener(node, client_ip, host="web.localhost", auth=None):
-    """A raw HTTP request on node's --lb-listen for app web from the trusted
-    balancer, for client_ip. Returns the first word of the body (the
-    service's name), the status line when not 200, or "closed"."""
-    s = socket.create_connection((node.ip, lb_port(node)), timeout=10,
-                                 source_address=(LB, 0))
+def ask(node, port, client_ip, host="web.localhost", auth=None):
+    """GET /whoami on node's port from the trusted balancer, for client_ip
+    (PROXY header). Returns the first word of the body (the service's
+    name), the status line when not 200, or "closed"."""
+    s = socket.create_connection((node.ip, port), timeout=10, source_address=(LB, 0))
     req = "GET /whoami HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % host
     if auth:
         req += "Authorization: Basic %s\r\n" % auth
-    s.sendall(("PROXY TCP4 %s %s 40000 80\r\n" % (client_ip, node.ip)).encode() +
-              (req + "\r\n").encode())
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except OSError:
-        pass
+    s.sendall(("PROXY TCP4 %s %s 40000 80\r\n%s\r\n" % (client_ip, node.ip, req)).encode())
+    out = harness.recv_all(s)
     s.close()
     head, _, body = out.partition(b"\r\n\r\n")
     if not head:
@@ -55,6 +45,11 @@ def via_listener(node, client_ip, host="web.localhost", auth=None):
     if not head.startswith(b"HTTP/1.1 200") and not head.startswith(b"HTTP/1.0 200"):
         return head.split(b"\r\n")[0].decode(errors="replace")
     return body.decode(errors="replace").split()[0] if body.strip() else "empty"
+
+
+def via_listener(node, client_ip):
+    """ask() on node's --lb-listen for app web."""
+    return ask(node, lb_port(node), client_ip)
 
 
 def test_group_and_backends_are_one_app(env):
@@ -71,7 +66,13 @@ def test_group_and_backends_are_one_app(env):
     db.execute("INSERT INTO domains (domain, app) VALUES ('shop.example', 'web')")
     db.commit()
     db.close()
-    wait_replicas(n3, 2)
+    # every acceptor holds the three candidates before any client asks (an
+    # answer before would bind that client to whatever was there)
+    for n in nodes:
+        wait_replicas(n, 2)
+        wait_until("%s's acceptor holds the backend" % n.name, lambda: [
+            e for e in n.events() if e.get("ev") == "lb.candidates"][-1]
+            .get("candidates") == "1", 10 * SLOW)
     where = {DE: "eu-replica", US: "us-replica", BR: "sa-backend"}
     for n in nodes:
         # by the group's name: a Brazilian client reaches the static backend
@@ -99,7 +100,7 @@ def test_group_and_backends_are_one_app(env):
              "(n1), US -> us replica (n2), BR -> static backend web-sa-1")
     # a `domains` name of the app reaches its replicas too
     wait_until("shop.example (domains -> web) to the eu replica for DE",
-               lambda: via_lb_host(n2, DE, "shop.example") == "eu-replica", 10 * SLOW)
+               lambda: ask(n2, n2.http_port, DE, host="shop.example") == "eu-replica", 10 * SLOW)
     # the eu replica's client dies: German clients go elsewhere, on the
     # listener as by Host
     eu.proc.kill_tree()
@@ -109,24 +110,6 @@ def test_group_and_backends_are_one_app(env):
     check(via_lb(n3, "85.214.132.201") in ("us-replica", "sa-backend"),
           "a German client by Host after the eu replica died")
     digests_equal(env, nodes)
-
-
-def via_lb_host(node, client_ip, host):
-    s = socket.create_connection((node.ip, node.http_port), timeout=10,
-                                 source_address=(LB, 0))
-    s.sendall(("PROXY TCP4 %s %s 40000 80\r\nGET /whoami HTTP/1.1\r\nHost: %s\r\n"
-               "Connection: close\r\n\r\n" % (client_ip, node.ip, host)).encode())
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-    s.close()
-    head, _, body = out.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        return head.split(b"\r\n")[0].decode(errors="replace")
-    return body.decode().split()[0]
 
 
 def test_listener_never_skips_a_replicas_credentials(env):
@@ -149,18 +132,8 @@ def test_listener_never_skips_a_replicas_credentials(env):
         check(got == "us-open", "a Japanese client on %s's listener: %r (the ap replica "
               "wants credentials; raw bytes must not reach it)" % (n.name, got))
     # by name, a Japanese client not bound yet gets the ap replica
-    s = socket.create_connection((n2.ip, n2.http_port), timeout=10, source_address=(LB, 0))
-    s.sendall(("PROXY TCP4 %s %s 40000 80\r\nGET /whoami HTTP/1.1\r\nHost: web.localhost\r\n"
-               "Authorization: Basic %s\r\nConnection: close\r\n\r\n" % (JP2, n2.ip, cred)).encode())
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-    s.close()
-    check(out.startswith(b"HTTP/1.1 200") and b"ap-locked" in out,
-          "by Host with credentials, a Japanese client: %r" % out[:200])
+    got = ask(n2, n2.http_port, JP2, auth=cred)
+    check(got == "ap-locked", "by Host with credentials, a Japanese client: %r" % got)
     env.note("the ap replica (--basic-auth) is skipped by the L4 listener on both nodes; "
              "by Host with its credentials it answers")
 

@@ -608,12 +608,7 @@ def test_domains_reach_app_backends_by_host_and_sni(env):
     s = socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
     s.sendall(b"GET /whoami HTTP/1.1\r\nHost: shop.example\r\n\r\n"
               b"GET /whoami HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n")
-    out = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
+    out = harness.recv_all(s)
     s.close()
     check(out.count(b"HTTP/1.1 200") == 2 and out.count(b"shop-backend") == 2,
           "two pipelined requests by Host: %r" % out[-300:])

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from harness import check, request, tail
+from harness import check, recv_all, request, tail
 from test_forward import cluster, held_everywhere
 from test_lb import geoip_db
 from test_replication import SLOW, cjson, digests_equal, wait_until
@@ -79,11 +79,16 @@ def replicas(node, host="web.localhost"):
 
 
 def wait_replicas(node, n):
-    """Until node's router lists n replicas of web, and a moment for its
-    acceptor's copy."""
+    """Until node's router lists n replicas of web and its acceptor holds
+    them as candidates (its last lb.replicas event)."""
     wait_until("%s routes %d replicas of web" % (node.name, n),
                lambda: len(replicas(node)) == n, 10 * SLOW)
-    time.sleep(0.5 * SLOW)
+
+    def held():
+        evs = [e for e in node.events() if e.get("ev") == "lb.replicas"
+               and "replicas" in e]
+        return evs and int(evs[-1]["replicas"]) == n
+    wait_until("%s's acceptor holds %d replicas" % (node.name, n), held, 5 * SLOW)
 
 
 def fresh_de(n=[0]):
@@ -227,12 +232,7 @@ def test_xff_from_a_trusted_http_balancer(env):
                                      source_address=(src, 0))
         s.sendall(("GET /whoami HTTP/1.1\r\nHost: web.localhost\r\nX-Forwarded-For: %s\r\n"
                    "Connection: close\r\n\r\n" % xff).encode())
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
+        out = recv_all(s)
         s.close()
         check(out.startswith(b"HTTP/1.1 200"), "via %s: %r" % (src, out[:200]))
         return out.partition(b"\r\n\r\n")[2].decode().split()[0]
