@@ -234,3 +234,5 @@ def test_replica_health_checks(env):
              "(rise 2), seen by both nodes" % (out_s, back_s))
     check(out_s <= 0.3 * 2 + 0.3 + 1.0 * SLOW and back_s <= 0.3 * 2 + 0.3 + 1.0 * SLOW,
           "out %.2f s, back %.2f s" % (out_s, back_s))
+    # both nodes' verdicts (lb_health) and the apps table converged
+    digests_equal(env, nodes)

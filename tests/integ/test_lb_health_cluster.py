@@ -19,7 +19,7 @@ import time
 import harness
 from harness import check
 from test_lb_listen import metrics
-from test_replication import cluster, clusterctl, wait_until
+from test_replication import cluster, clusterctl, digests_equal, wait_until
 
 TIMEOUT = 150
 SLOW = 3 if os.environ.get("WARREN_SANITIZE") else 1
@@ -250,6 +250,8 @@ def test_lb_health_every_nodes_view(env):
     wait_until("no b1 row left in n3's routing.db", lambda: not any(
         b == "b1" for (_, b) in db_rows(n3)), 10 * SLOW)
     check(not any(b == "b1" for (_, b) in view(n1)), "b1 still shown")
+    # every node's rows, and the rest of routing.db, the same everywhere
+    digests_equal(env, nodes)
 
     # a node that dies: its rows stay in routing.db (nobody writes for it)
     # but stop counting
