@@ -150,9 +150,9 @@ def wrk(url, host):
 
 # -- idle connections -----------------------------------------------------------
 
-def hold_idle(port, host, count, path="/1k.bin"):
+def hold_idle(port, host, count, path="/1k.bin", wrap=None):
     """Opens `count` keep-alive connections, one request each, and returns the
-    sockets (held open, idle)."""
+    sockets (held open, idle). wrap(sock) -> sock: e.g. a TLS client."""
     socks = []
     req = b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode())
     batch = 50
@@ -161,6 +161,8 @@ def hold_idle(port, host, count, path="/1k.bin"):
             group = []
             for i in range(start, min(count, start + batch)):
                 s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                if wrap is not None:
+                    s = wrap(s)
                 socks.append(s)
                 group.append(s)
                 s.sendall(req)
@@ -176,6 +178,20 @@ def hold_idle(port, host, count, path="/1k.bin"):
             s.close()
         raise
     return socks
+
+
+def idle_kib(rss_fn, port, count, wrap=None):
+    """KiB of RSS (rss_fn() in KiB) added per idle connection held through
+    port, one request each (see hold_idle)."""
+    time.sleep(1)
+    before = rss_fn()
+    socks = hold_idle(port, "bench", count, wrap=wrap)
+    try:
+        time.sleep(1)
+        return (rss_fn() - before) / count
+    finally:
+        for s in socks:
+            s.close()
 
 
 # -- report -----------------------------------------------------------------------

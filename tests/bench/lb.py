@@ -83,18 +83,6 @@ def lb_ports(node, timeout=10):
     raise RuntimeError("no lb.listen lines")
 
 
-def idle_kib(pid_fn, port, count):
-    """KiB of RSS added per idle connection held through port."""
-    time.sleep(1)
-    before = pid_fn()
-    socks = bench.hold_idle(port, "bench", count)
-    time.sleep(1)
-    after = pid_fn()
-    for s in socks:
-        s.close()
-    return (after - before) / count
-
-
 def main():
     bench.raise_nofile()
     for tool in ("iperf3", "wrk", "nginx", "haproxy"):
@@ -175,9 +163,9 @@ def main():
             table.error("wrk", str(e))
         try:
             acc = node.child_pid("acceptor")
-            h = idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_web,
+            h = bench.idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_web,
                          bench.IDLE_CONNS)
-            w = idle_kib(lambda: harness.proc_status(acc, "VmRSS"), ports["web"],
+            w = bench.idle_kib(lambda: harness.proc_status(acc, "VmRSS"), ports["web"],
                          bench.IDLE_CONNS)
             print("bench: idle: haproxy %.2f KiB/conn, warren %.2f KiB/conn" % (h, w), flush=True)
             row("KiB of RSS per idle connection", h, w, "%.2f", "<= 4 KiB",

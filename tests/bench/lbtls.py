@@ -79,31 +79,6 @@ def curl_gbit(port, ca):
     return float(out) * 8 / 1e9
 
 
-def idle_kib(pid_fn, port, ca, count):
-    """KiB of RSS added per idle TLS connection held through port (one
-    request each, then quiet)."""
-    ctx = ssl.create_default_context(cafile=ca)
-    time.sleep(1)
-    before = pid_fn()
-    socks = []
-    try:
-        for _ in range(count):
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
-                                server_hostname="127.0.0.1")
-            socks.append(s)
-            s.sendall(b"GET /1k.bin HTTP/1.1\r\nHost: bench\r\n\r\n")
-            f = s.makefile("rb")
-            r = harness.read_response(f)
-            f.close()
-            if r is None or r[0] != 200:
-                raise RuntimeError("idle connection %d: %r" % (len(socks), r[:2] if r else r))
-        time.sleep(1)
-        return (pid_fn() - before) / count
-    finally:
-        for s in socks:
-            s.close()
-
-
 def main():
     bench.raise_nofile()
     for tool in ("wrk", "nginx", "haproxy", "curl"):
@@ -181,10 +156,14 @@ def main():
             table.error("wrk", str(e))
         try:
             acc = node.child_pid("acceptor")
-            h = idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_port, pem,
-                         bench.IDLE_CONNS)
-            w = idle_kib(lambda: harness.proc_status(acc, "VmRSS"), w_port, pem,
-                         bench.IDLE_CONNS)
+            ctx = ssl.create_default_context(cafile=pem)
+
+            def tls(sock):
+                return ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+            h = bench.idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_port,
+                               bench.IDLE_CONNS, wrap=tls)
+            w = bench.idle_kib(lambda: harness.proc_status(acc, "VmRSS"), w_port,
+                               bench.IDLE_CONNS, wrap=tls)
             print("bench: idle TLS: haproxy %.2f KiB/conn, warren %.2f KiB/conn" % (h, w),
                   flush=True)
             row("KiB of RSS per idle TLS connection", h, w, "%.2f")
