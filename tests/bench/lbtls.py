@@ -16,7 +16,6 @@ issue sets no target for TLS: the rows are reported.
 """
 import os
 import shutil
-import socket
 import sqlite3
 import ssl
 import subprocess
