@@ -19,10 +19,9 @@
 
 #include "log.h"
 #include "nodeconf.h"
+#include "lblisten.h"
 #include "sock.h"
 #include "tls.h"
-
-#define NODE_LB_MAX     64      /* --lb-listen (and --lb-tls-listen) listeners */
 
 enum child_role { CHILD_GOSSIP, CHILD_ROUTER, CHILD_ACCEPTOR, CHILD_N };
 
@@ -44,9 +43,9 @@ struct node {
 	char **argv;
 	char bindir[PATH_MAX];
 	int http_fd, tunnel_fd, https_fd, mesh_fd;
-	int lb_fd[NODE_LB_MAX];         /* --lb-listen, in the order given */
+	int lb_fd[LBLISTEN_MAX];         /* --lb-listen, in the order given */
 	size_t nlb;
-	int lbtls_fd[NODE_LB_MAX];      /* --lb-tls-listen, in the order given */
+	int lbtls_fd[LBLISTEN_MAX];      /* --lb-tls-listen, in the order given */
 	size_t nlbtls;
 	struct child kids[CHILD_N];
 	ev_signal sigterm, sigint;
@@ -121,7 +120,7 @@ child_on_exit(struct ev_loop *loop, ev_child *w, int revents)
 static void
 node_lb_env(const char *var, const int *fds, size_t nfd)
 {
-	char buf[NODE_LB_MAX * 12] = "";
+	char buf[LBLISTEN_MAX * 12] = "";
 	size_t i, len = 0;
 
 	for (i = 0; i < nfd; i++) {
@@ -278,9 +277,9 @@ node_listen_lb(const char *what, const char *text, int *fds, size_t *nfd)
 		return -1;
 	for (item = strtok_r(list, ",", &save); item != NULL;
 	    item = strtok_r(NULL, ",", &save)) {
-		if (*nfd == NODE_LB_MAX) {
+		if (*nfd == LBLISTEN_MAX) {
 			fprintf(stderr, "warren-node: at most %d --%s-listen\n",
-			    NODE_LB_MAX, what);
+			    LBLISTEN_MAX, what);
 			free(list);
 			return -1;
 		}
