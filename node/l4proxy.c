@@ -335,8 +335,9 @@ l4conn_dial(struct l4conn *k)
 	int fd, rc;
 
 	while (k->tries < L4_TRIES) {
-		k->b = lbset_pick_raw(p->set, k->l->key, k->key, &k->where,
-		    &p->local, l4_now_ms());
+		if (k->b == NULL)
+			k->b = lbset_pick_raw(p->set, k->l->key, k->key,
+			    &k->where, &p->local, l4_now_ms());
 		if (k->b == NULL)
 			break;
 		if (k->tries++ > 0)
@@ -593,8 +594,8 @@ l4proxy_app(struct l4proxy *p, const char *app)
 
 int
 l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
-    const char *app, const void *first, size_t len, const void *more,
-    size_t more_len)
+    const char *app, struct lbset_backend *picked, const void *first,
+    size_t len, const void *more, size_t more_len)
 {
 	struct l4listen *l = l4proxy_app(p, app);
 	struct l4conn *k;
@@ -611,6 +612,7 @@ l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
 		return -1;
 	}
 	p->adopted++;
+	k->b = picked;          /* dialled first, without deciding again */
 	l4conn_begin(k);
 	return 0;
 }

@@ -73,15 +73,17 @@ int l4proxy_new(struct l4proxy **out, struct ev_loop *loop,
 void l4proxy_free(struct l4proxy *p);
 
 /* Takes over a public connection whose name (Host, or SNI) is a `domains`
- * entry: the client at *peer (as the acceptor saw it, PROXY header
- * included) goes to a backend of app; first[len] are the bytes already
- * read from it (an HTTP head, with its forwarding headers), then
- * more[more_len] (what followed the head in the input), sent to the backend
- * before the rest. Returns 0 (fd is the load balancer's now), or -1 (the
- * caller still owns fd). */
+ * entry or a group: the client at *peer (as the acceptor saw it, PROXY
+ * header included) goes to a candidate of app; first[len] are the bytes
+ * already read from it (an HTTP head, with its forwarding headers), then
+ * more[more_len] (what followed the head in the input), sent before the
+ * rest. picked: the candidate l4proxy_pick() already chose for this client
+ * (its reference goes with the connection), or NULL to decide here.
+ * Returns 0 (fd and picked are the load balancer's now), or -1 (the caller
+ * still owns both). */
 int l4proxy_adopt(struct l4proxy *p, int fd, const struct sockaddr_storage *peer,
-    const char *app, const void *first, size_t len, const void *more,
-    size_t more_len);
+    const char *app, struct lbset_backend *picked, const void *first,
+    size_t len, const void *more, size_t more_len);
 
 /* A candidate set from the router (lbmsg: static backends); takes m's
  * candidates (m is left empty). */

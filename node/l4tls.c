@@ -266,7 +266,7 @@ l4t_pair(struct l4tls *t, const struct sockaddr_storage *peer,
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-	if (l4proxy_adopt(t->c.l4, sv[1], peer, app, first, len, more,
+	if (l4proxy_adopt(t->c.l4, sv[1], peer, app, NULL, first, len, more,
 	    more_len) != 0) {
 		t->bridge_errors++;
 		log_warn("lb.tls.bridge", "app=%s error=\"the load balancer cannot "

@@ -72,6 +72,8 @@ struct pconn {
 	bool counted;                   /* in a->ipcount */
 	struct lbset_backend *rep;      /* --group: the replica this connection
 	                                 * is counted against (referenced) */
+	struct lbset_backend *lb_pick;  /* --group: the static backend picked,
+	                                 * for the load balancer (referenced) */
 	/* from the load balancer (pconn_accept_replica): its app, and what
 	 * went to the replica until its first byte back, to try another
 	 * candidate when the replica's node refuses the stream */
@@ -270,8 +272,8 @@ pconn_replica_reachable(struct acceptor *a, const struct lbset_backend *b)
  * gets, by the edge's decision (node/replica.h). A replica: returns
  * ROUTES_LOCAL or ROUTES_REMOTE with *claim set, skipping one that cannot
  * be reached now. A static backend of the app of the group's name:
- * ROUTES_APP, and the connection goes to the load balancer (the client's
- * binding brings it to that backend). ROUTES_OFFLINE when none can take
+ * ROUTES_APP with pc->lb_pick set, and the connection goes to the load
+ * balancer, which dials that backend. ROUTES_OFFLINE when none can take
  * it. */
 static enum routes_result
 pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
@@ -288,7 +290,9 @@ pconn_pick_replica(struct pconn *pc, const char *key, struct route_claim *claim,
 		if ((b = l4proxy_pick(a->l4, app, client)) == NULL)
 			return ROUTES_OFFLINE;
 		if (b->kind != LBMSG_REPLICA) {
-			lbset_release(b);
+			if (pc->lb_pick != NULL)
+				lbset_release(pc->lb_pick);
+			pc->lb_pick = b;
 			return ROUTES_APP;
 		}
 		if (pconn_replica_reachable(a, b))
@@ -373,12 +377,16 @@ pconn_to_app(struct pconn *pc, const char *host, const uint8_t *head,
 		pconn_fail(pc, 502, why);
 		return -1;
 	}
-	if (pc->tio.ssl != NULL)
+	if (pc->tio.ssl != NULL) {
+		/* through the TLS bridge, whose connection decides anew */
 		rc = l4tls_adopt(a->l4tls, &pc->tio, client, app, head, hlen,
 		    more, more_len);
-	else
-		rc = l4proxy_adopt(a->l4, pc->tio.fd, client, app, head, hlen,
-		    more, more_len);
+	} else {
+		rc = l4proxy_adopt(a->l4, pc->tio.fd, client, app, pc->lb_pick,
+		    head, hlen, more, more_len);
+		if (rc == 0)
+			pc->lb_pick = NULL;     /* the load balancer's now */
+	}
 	if (rc != 0) {
 		pconn_fail(pc, 503, "the load balancer cannot take this connection");
 		return -1;
@@ -999,7 +1007,7 @@ pconn_replay(struct pconn *pc, int code)
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
 		pc->counted = false;
 	}
-	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, pc->lb_app,
+	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, pc->lb_app, NULL,
 	    buf_data(&pc->replay), buf_len(&pc->replay), NULL, 0) != 0)
 		return false;
 	pc->tio.fd = -1;        /* the load balancer's again */
@@ -1201,6 +1209,9 @@ pconn_close(struct pconn *pc)
 	if (pc->rep != NULL)
 		lbset_release(pc->rep);
 	pc->rep = NULL;
+	if (pc->lb_pick != NULL)
+		lbset_release(pc->lb_pick);
+	pc->lb_pick = NULL;
 	http1_req_free(pc->http);
 	buf_fini(&pc->in);
 	buf_fini(&pc->out);
@@ -1639,7 +1650,9 @@ pconn_hello(struct pconn *pc)
 			 * the hello is still in the socket */
 			if (a->l4 != NULL && routes_app(a->routes, key) != NULL &&
 			    l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa,
-			    routes_app(a->routes, key), NULL, 0, NULL, 0) == 0) {
+			    routes_app(a->routes, key), pc->lb_pick, NULL, 0,
+			    NULL, 0) == 0) {
+				pc->lb_pick = NULL;
 				pc->tio.fd = -1;
 				pconn_close(pc);
 				return;

@@ -13,7 +13,7 @@ import harness
 from harness import check
 from test_forward import cluster
 from test_lb import clusterctl, explain, geoip_db, open_db
-from test_lb_listen import wait_metric
+from test_lb_listen import metrics, wait_metric
 from test_replicas import BR, DE, LB, US, replica, via_lb, wait_replicas
 from test_replication import SLOW, digests_equal, wait_until
 
@@ -84,6 +84,16 @@ def test_group_and_backends_are_one_app(env):
             got = via_listener(n, ip)
             check(got == want, "lb-listen on %s for %s: %r, want %r" % (n.name, ip, got, want))
     wait_metric(n3, "warren_acceptor_lb_to_replica_total", lambda v: v >= 2)
+    # a new Brazilian client by name: one decision, made where the name is
+    # looked up, and the load balancer dials its pick (it does not decide
+    # again, which would count as an affinity hit)
+    hits = "warren_acceptor_lb_affinity_hits_total"
+    time.sleep(1.2)         # the acceptor publishes its counters each second
+    before = metrics(n3)[hits]
+    check(via_lb(n3, "200.160.2.77") == "sa-backend", "a new Brazilian client")
+    time.sleep(1.2)
+    check(metrics(n3)[hits] == before, "the Host path decided twice: affinity hits "
+          "%r -> %r" % (before, metrics(n3)[hits]))
     # explain, on any node, weighs the replicas and the backend together
     for ip, node_of in ((DE, "n1"), (US, "n2"), (BR, None)):
         j = explain(n3, ip, app="web")
