@@ -16,6 +16,7 @@ import urllib.request
 
 import harness
 from harness import TestFailure, check, tail
+from test_replication import digests_equal
 
 TIMEOUT = 90
 SLOW = 3 if os.environ.get("WARREN_SANITIZE") else 1
@@ -326,6 +327,8 @@ def test_backend_api_across_the_cluster(env):
           (404, {"id": "us-east-1", "error": "backend not registered"}),
           "heartbeat after delete")
     check(api(p1, "DELETE", "/api/v1/backends/us-east-1")[0] == 404, "delete twice")
+    # the registration, its leases and their removal: the same on both nodes
+    digests_equal(env, [n1, n2])
 
     # the node that took the heartbeats dies: node 2 still puts the backend
     # out after the TTL, then removes the registration
