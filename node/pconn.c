@@ -74,10 +74,9 @@ struct pconn {
 	                                 * is counted against (referenced) */
 	struct lbset_backend *lb_pick;  /* --group: the static backend picked,
 	                                 * for the load balancer (referenced) */
-	/* from the load balancer (pconn_accept_replica): its app, and what
-	 * went to the replica until its first byte back, to try another
-	 * candidate when the replica's node refuses the stream */
-	char *lb_app;
+	/* from the load balancer (pconn_accept_replica, rep set): what went
+	 * to the replica until its first byte back, to try another candidate
+	 * of rep's app when the replica's node refuses the stream */
 	struct buf replay;
 	bool replaying;
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
@@ -993,21 +992,24 @@ static bool
 pconn_replay(struct pconn *pc, int code)
 {
 	struct acceptor *a = pc->a;
+	char app[LBSET_NAME_MAX + 1];
 
 	if (!pc->replaying || pc->resp_started || pc->rep == NULL || a->l4 == NULL ||
 	    (code != MUX_RST_SESSION_GONE && code != MUX_RST_NO_TUNNEL &&
 	    code != MUX_RST_AUTH && code != MUX_RST_REFUSED))
 		return false;
+	/* the replica may go with its reference */
+	snprintf(app, sizeof(app), "%s", pc->rep->app);
 	if (code == MUX_RST_AUTH)
-		l4proxy_refuse_raw(a->l4, pc->lb_app, &pc->peer_sa, pc->rep);
+		l4proxy_refuse_raw(a->l4, app, &pc->peer_sa, pc->rep);
 	else
-		l4proxy_pick_failed(a->l4, pc->lb_app, &pc->peer_sa, pc->rep);
+		l4proxy_pick_failed(a->l4, app, &pc->peer_sa, pc->rep);
 	pc->rep = NULL;
 	if (pc->counted) {
 		ipcount_release(a->ipcount, (struct sockaddr *)&pc->peer_sa);
 		pc->counted = false;
 	}
-	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, pc->lb_app, NULL,
+	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, app, NULL,
 	    buf_data(&pc->replay), buf_len(&pc->replay), NULL, 0) != 0)
 		return false;
 	pc->tio.fd = -1;        /* the load balancer's again */
@@ -1222,8 +1224,6 @@ pconn_close(struct pconn *pc)
 	pc->next_authz = NULL;
 	free(pc->next_claim);
 	pc->next_claim = NULL;
-	free(pc->lb_app);
-	pc->lb_app = NULL;
 	pconn_stop_replay(pc);
 	pc->st = NULL;
 	a->nconns--;
@@ -1481,7 +1481,7 @@ pconn_relay(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
 	pc->state = PC_RAW;
 	pc->rep = b;
 	pconn_set_peer(pc, peer);
-	if (b != NULL && s == NULL && (pc->lb_app = strdup(b->app)) != NULL) {
+	if (b != NULL && s == NULL) {
 		pc->replaying = true;
 		pconn_keep_replay(pc, data, len);
 	}
