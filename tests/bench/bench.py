@@ -38,6 +38,15 @@ WRK_SECONDS = 3 if QUICK else 10
 IDLE_CONNS = 1000
 
 
+def have_tools(*tools):
+    """True when every tool is on PATH; else says which is missing."""
+    for tool in tools:
+        if not shutil.which(tool):
+            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
+            return False
+    return True
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
@@ -245,10 +254,8 @@ class Table:
 
 def main():
     raise_nofile()
-    for tool in ("iperf3", "wrk", "nginx", "curl"):
-        if not shutil.which(tool):
-            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
-            return 1
+    if not have_tools("iperf3", "wrk", "nginx", "curl"):
+        return 1
     workdir = tempfile.mkdtemp(prefix="warren-bench-")
     env = harness.Env("bench", workdir)
     table = Table()

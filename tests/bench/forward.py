@@ -92,10 +92,8 @@ def cpu_per_gib(pids_fn, fn):
 
 def main():
     bench.raise_nofile()
-    for tool in ("iperf3", "wrk", "nginx"):
-        if not shutil.which(tool):
-            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
-            return 1
+    if not bench.have_tools("iperf3", "wrk", "nginx"):
+        return 1
     workdir = tempfile.mkdtemp(prefix="warren-bench-fwd-")
     env = harness.Env("bench-forward", workdir)
     table = bench.Table()

@@ -85,10 +85,8 @@ def lb_ports(node, timeout=10):
 
 def main():
     bench.raise_nofile()
-    for tool in ("iperf3", "wrk", "nginx", "haproxy"):
-        if not shutil.which(tool):
-            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
-            return 1
+    if not bench.have_tools("iperf3", "wrk", "nginx", "haproxy"):
+        return 1
     workdir = tempfile.mkdtemp(prefix="warren-bench-lb-")
     env = harness.Env("bench-lb", workdir)
     table = bench.Table("haproxy", "warren")
@@ -164,9 +162,9 @@ def main():
         try:
             acc = node.child_pid("acceptor")
             h = bench.idle_kib(lambda: harness.proc_status(hp.p.pid, "VmRSS"), h_web,
-                         bench.IDLE_CONNS)
+                               bench.IDLE_CONNS)
             w = bench.idle_kib(lambda: harness.proc_status(acc, "VmRSS"), ports["web"],
-                         bench.IDLE_CONNS)
+                               bench.IDLE_CONNS)
             print("bench: idle: haproxy %.2f KiB/conn, warren %.2f KiB/conn" % (h, w), flush=True)
             row("KiB of RSS per idle connection", h, w, "%.2f", "<= 4 KiB",
                 lambda r, v: v <= 4.0)

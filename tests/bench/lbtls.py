@@ -80,10 +80,8 @@ def curl_gbit(port, ca):
 
 def main():
     bench.raise_nofile()
-    for tool in ("wrk", "nginx", "haproxy", "curl"):
-        if not shutil.which(tool):
-            print("bench: %s is missing (make deps)" % tool, file=sys.stderr)
-            return 1
+    if not bench.have_tools("wrk", "nginx", "haproxy", "curl"):
+        return 1
     workdir = tempfile.mkdtemp(prefix="warren-bench-lbtls-")
     env = harness.Env("bench-lbtls", workdir)
     table = bench.Table("haproxy", "warren")
