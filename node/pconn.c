@@ -77,8 +77,7 @@ struct pconn {
 	/* from the load balancer (pconn_accept_replica, rep set): what went
 	 * to the replica until its first byte back, to try another candidate
 	 * of rep's app when the replica's node refuses the stream */
-	struct buf replay;
-	bool replaying;
+	struct buf *replay;             /* NULL unless replaying */
 	struct spipe pipe;              /* spliced tunnel bytes on their way out */
 	ev_io io;
 	ev_timer timer;
@@ -962,24 +961,23 @@ pconn_flush(struct pconn *pc)
 
 #define PCONN_REPLAY_MAX        (64u * 1024)
 
+static void
+pconn_stop_replay(struct pconn *pc)
+{
+	if (pc->replay != NULL)
+		buf_fini(pc->replay);
+	free(pc->replay);
+	pc->replay = NULL;
+}
+
 /* Keeps what goes to a replica the load balancer picked until its first
  * byte back (bounded: past PCONN_REPLAY_MAX there is no second try). */
 static void
 pconn_keep_replay(struct pconn *pc, const void *p, size_t n)
 {
-	if (!pc->replaying)
-		return;
-	if (buf_append(&pc->replay, p, n, PCONN_REPLAY_MAX) != 0) {
-		pc->replaying = false;
-		buf_fini(&pc->replay);
-	}
-}
-
-static void
-pconn_stop_replay(struct pconn *pc)
-{
-	pc->replaying = false;
-	buf_fini(&pc->replay);
+	if (pc->replay != NULL &&
+	    buf_append(pc->replay, p, n, PCONN_REPLAY_MAX) != 0)
+		pconn_stop_replay(pc);
 }
 
 /* The replica's node refused the stream before anything came back (its
@@ -994,7 +992,7 @@ pconn_replay(struct pconn *pc, int code)
 	struct acceptor *a = pc->a;
 	char app[LBSET_NAME_MAX + 1];
 
-	if (!pc->replaying || pc->resp_started || pc->rep == NULL || a->l4 == NULL ||
+	if (pc->replay == NULL || pc->resp_started || pc->rep == NULL || a->l4 == NULL ||
 	    (code != MUX_RST_SESSION_GONE && code != MUX_RST_NO_TUNNEL &&
 	    code != MUX_RST_AUTH && code != MUX_RST_REFUSED))
 		return false;
@@ -1010,7 +1008,7 @@ pconn_replay(struct pconn *pc, int code)
 		pc->counted = false;
 	}
 	if (l4proxy_adopt(a->l4, pc->tio.fd, &pc->peer_sa, app, NULL,
-	    buf_data(&pc->replay), buf_len(&pc->replay), NULL, 0) != 0)
+	    buf_data(pc->replay), buf_len(pc->replay), NULL, 0) != 0)
 		return false;
 	pc->tio.fd = -1;        /* the load balancer's again */
 	pconn_close(pc);
@@ -1482,7 +1480,8 @@ pconn_relay(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
 	pc->rep = b;
 	pconn_set_peer(pc, peer);
 	if (b != NULL && s == NULL) {
-		pc->replaying = true;
+		/* bytes kept until the first one back (none: no second try) */
+		pc->replay = calloc(1, sizeof(*pc->replay));
 		pconn_keep_replay(pc, data, len);
 	}
 	if (b != NULL && ipcount_take(a->ipcount, (struct sockaddr *)&pc->peer_sa,
@@ -1683,8 +1682,7 @@ pconn_on_data(struct mux_stream *st, const uint8_t *p, size_t len)
 	if (pc->dead)
 		return;
 	pc->resp_started = true;
-	if (pc->replaying)
-		pconn_stop_replay(pc);
+	pconn_stop_replay(pc);
 	pc->last_active = ev_now(pc->a->loop);
 	pconn_first_byte(pc);
 	pconn_count_bytes(pc, 0, len);
